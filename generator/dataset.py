@@ -1,0 +1,107 @@
+"""The canonical data document: values[table][row][col] as Decimal, plus names and notes.
+
+A figure is identified by keys, never by a cell address:
+- table: "公开01" … "公开09"
+- row: 行次 ("1"…"60") in 公开01/04; 科目代码 ("2150550") or "合计" in 科目 sections;
+  economic code ("30101"), "人员经费合计", "公用经费合计" in 公开06; "1" in 公开09
+- col: 栏次 ("1", "2", …); "决算数" in 公开06
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .money import fmt, to_decimal
+
+Values = dict[str, dict[str, dict[str, Decimal]]]
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; message in Chinese."""
+
+
+@dataclass
+class Dataset:
+    unit_code: str = ""
+    unit_name: str = ""
+    year: int | None = None
+    values: Values = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    cover: dict[str, str] = field(default_factory=dict)
+    explanations: dict[str, str] = field(default_factory=dict)
+
+    def get(self, table: str, row: str, col: str) -> Decimal | None:
+        return self.values.get(table, {}).get(row, {}).get(col)
+
+    def set(self, table: str, row: str, col: str, value: Decimal) -> None:
+        self.values.setdefault(table, {}).setdefault(row, {})[col] = value
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "unit": {"code": self.unit_code, "name": self.unit_name},
+            "year": self.year,
+            "values": {
+                t: {r: {c: fmt(v) for c, v in cols.items()} for r, cols in rows.items()}
+                for t, rows in self.values.items()
+            },
+            "names": dict(self.names),
+            "notes": dict(self.notes),
+        }
+        if self.cover:
+            doc["cover"] = dict(self.cover)
+        if self.explanations:
+            doc["explanations"] = dict(self.explanations)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str = "") -> Dataset:
+        where = f"{source}：" if source else ""
+        if not isinstance(doc, dict):
+            raise DataError(f"{where}数据文件应为 JSON 对象")
+        unit = doc.get("unit") or {}
+        ds = cls(
+            unit_code=str(unit.get("code", "")),
+            unit_name=str(unit.get("name", "")),
+            year=int(doc["year"]) if doc.get("year") is not None else None,
+            names={str(k): str(v) for k, v in (doc.get("names") or {}).items()},
+            notes={str(k): str(v) for k, v in (doc.get("notes") or {}).items()},
+            cover={str(k): str(v) for k, v in (doc.get("cover") or {}).items()},
+            explanations={str(k): str(v) for k, v in (doc.get("explanations") or {}).items()},
+        )
+        values = doc.get("values") or {}
+        if not isinstance(values, dict):
+            raise DataError(f"{where}values 应为 {{表: {{行: {{栏: 金额}}}}}}")
+        for t, rows in values.items():
+            if not isinstance(rows, dict):
+                raise DataError(f"{where}{t} 的值应为 {{行: {{栏: 金额}}}}")
+            for r, cols in rows.items():
+                if not isinstance(cols, dict):
+                    raise DataError(f"{where}{t} 行 {r} 的值应为 {{栏: 金额}}")
+                for c, v in cols.items():
+                    if v is None or v == "":
+                        continue
+                    try:
+                        ds.set(str(t), str(r), str(c), to_decimal(v))
+                    except ValueError as exc:
+                        raise DataError(f"{where}{t} 行 {r} 栏 {c}：金额无法识别 {v!r}") from exc
+        return ds
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{p}：无法读取数据文件（{exc}）") from exc
+    return Dataset.from_json(doc, str(p))
+
+
+def dump_dataset(ds: Dataset, path: str | Path) -> None:
+    from .fsutil import atomic_write_text
+
+    atomic_write_text(Path(path), json.dumps(ds.to_json(), ensure_ascii=False, indent=1) + "\n")

@@ -1,0 +1,89 @@
+"""Findings as data: every problem the tool sees is a Finding with a stable code.
+
+Modelled on frictionless-py: a finding has a kebab-case ``code`` that never changes,
+a severity, a location expressed in keys (table/row/col) and in cells (sheet!A1),
+a Chinese message for people, and the expected/actual values where they apply.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ERROR = "error"  # 强制
+WARNING = "warning"  # 提示
+INFO = "info"
+
+SEVERITY_ZH = {ERROR: "错误", WARNING: "提示", INFO: "信息"}
+_SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    message: str
+    table: str | None = None
+    row: str | None = None
+    col: str | None = None
+    cell: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+    rule: str | None = None
+    file: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not d["extra"]:
+            d.pop("extra")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        known = {k: d.get(k) for k in cls.__dataclass_fields__ if k != "extra"}
+        return cls(**known, extra=dict(d.get("extra") or {}))
+
+    def location(self) -> str:
+        parts = []
+        if self.cell:
+            parts.append(self.cell)
+        if self.table:
+            parts.append(self.table)
+        if self.row:
+            parts.append(f"行/科目 {self.row}")
+        if self.col:
+            parts.append(f"栏 {self.col}")
+        return " ".join(parts)
+
+    def render(self) -> str:
+        text = f"[{SEVERITY_ZH.get(self.severity, self.severity)}] {self.code}"
+        loc = self.location()
+        if loc:
+            text += f" {loc}"
+        text += f"：{self.message}"
+        if self.expected is not None or self.actual is not None:
+            text += f"（应为 {self.expected if self.expected is not None else '—'}，"
+            text += f"实际 {self.actual if self.actual is not None else '—'}）"
+        return text
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.table or "", f.cell or ""))
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity == ERROR for f in findings)
+
+
+def stats(findings: Iterable[Finding]) -> dict[str, int]:
+    c = Counter(f.severity for f in findings)
+    return {ERROR: c.get(ERROR, 0), WARNING: c.get(WARNING, 0), INFO: c.get(INFO, 0)}
+
+
+def flatten(findings: Iterable[Finding], *fields: str) -> list[list[Any]]:
+    """One-line test assertions: ``flatten(fs, "code", "cell")``."""
+    fields = fields or ("code", "severity", "table", "row", "col")
+    return [[getattr(f, name) for name in fields] for f in findings]

@@ -1,0 +1,682 @@
+"""The cell plan: spec + unit → every sheet, cell, merge and formula of the workbook.
+
+Computed once and used by both the writer (to write) and the reader (to verify and to find the
+figures), so cell positions cannot drift between them. Pure Python: no spreadsheet library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import __version__
+from .expr import BNode, Context, Fig, Items, a1, cell_formula, compile_expr, is_item_code, sheet_prefix, to_excel
+from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
+from .spec import Block, Row, Spec, Table
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+COVER = "封面"
+GUIDE = "填报说明"
+CHECK = "审核"
+CODES = "代码表"
+META = "_meta"
+DEFAULT_KEY = "juesuan-default-key"
+COVER_FIELDS = ["单位名称", "单位代码", "年度", "单位负责人", "财务负责人", "填表人", "联系电话", "报送日期"]
+COVER_INPUTS = COVER_FIELDS[3:]
+CHECK_COLUMNS = ["审核编号", "审核内容", "类别", "左值", "右值", "差额", "容差", "结果", "差异说明"]
+META_FIELDS = ["template", "version", "spec_hash", "unit_code", "unit_name", "year", "generator",
+               "sections", "names", "fingerprint"]
+
+
+class LayoutError(ValueError):
+    """A unit's data that cannot be laid out (e.g. an unknown 科目 without a name)."""
+
+
+@dataclass
+class CellPlan:
+    kind: str  # text | input | formula | code | note | cover | explain
+    style: str
+    text: str = ""
+    fig: Fig | None = None
+    node: BNode | None = None
+    formula: str = ""
+    calc: tuple[Any, ...] = ()
+    negative: bool = False
+    validate: str = ""  # 'amount' | 'code' | ''
+    label: str = ""  # what the cell is, for messages (行/科目 and 栏)
+
+
+@dataclass
+class SpareRows:
+    table: str
+    first: int
+    last: int
+    code_col: int
+    name_col: int
+    value_cols: dict[str, int]
+
+
+@dataclass
+class SheetPlan:
+    name: str
+    kind: str  # table | cover | guide | check | codes | meta
+    table: Table | None = None
+    cells: dict[tuple[int, int], CellPlan] = field(default_factory=dict)
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    widths: list[float] = field(default_factory=list)
+    heights: dict[int, float] = field(default_factory=dict)
+    header_rows: tuple[int, int] | None = None
+    freeze: tuple[int, int] | None = None
+    state: str = "visible"  # visible | hidden | veryHidden
+    spare: SpareRows | None = None
+    statement_cell: tuple[int, int] | None = None
+    landscape: bool = True
+
+    def put(self, r: int, c: int, cell: CellPlan) -> None:
+        self.cells[(r, c)] = cell
+
+    def text(self, r: int, c: int, text: str, style: str) -> None:
+        self.cells[(r, c)] = CellPlan("text", style, text=text)
+
+    def merge(self, r1: int, c1: int, r2: int, c2: int) -> None:
+        if (r1, c1) != (r2, c2):
+            self.merges.append((r1, c1, r2, c2))
+
+    @property
+    def max_row(self) -> int:
+        return max((r for r, _ in self.cells), default=0)
+
+    @property
+    def max_col(self) -> int:
+        return max((c for _, c in self.cells), default=0)
+
+
+@dataclass
+class WorkbookPlan:
+    spec: Spec
+    unit_code: str
+    unit_name: str
+    year: int
+    sections: dict[str, list[str]]
+    names: dict[str, str]
+    fingerprint: str
+    sheets: list[SheetPlan] = field(default_factory=list)
+    fig_cells: dict[Fig, tuple[str, int, int]] = field(default_factory=dict)
+    spare: dict[str, SpareRows] = field(default_factory=dict)
+    rule_instances: list[RuleInstance] = field(default_factory=list)
+    rule_rows: dict[str, int] = field(default_factory=dict)
+
+    def sheet(self, name: str) -> SheetPlan:
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "template": self.spec.template,
+            "version": self.spec.version,
+            "spec_hash": self.spec.hash,
+            "unit_code": self.unit_code,
+            "unit_name": self.unit_name,
+            "year": self.year,
+        }
+
+    # -- ExcelResolver
+    def cell(self, f: Fig, sheet: str) -> tuple[str, int, int] | None:
+        return self.fig_cells.get(f)
+
+    def items_cell(self, it: Items) -> tuple[str, int, int] | None:
+        t = self.spec.tables[it.table]
+        sec = t.section
+        row = it.prefix or (sec.total.key if sec and sec.total else "")
+        return self.fig_cells.get(Fig(it.table, row, it.col))
+
+    def items_excel(self, it: Items, sheet: str) -> str:
+        t = self.spec.tables[it.table]
+        cells = [
+            self.fig_cells[Fig(it.table, code, it.col)]
+            for code in self.sections.get(it.table, [])
+            if is_item_code(code) and code.startswith(it.prefix) and Fig(it.table, code, it.col) in self.fig_cells
+        ]
+        from .expr import _ranges  # shared range grouping
+
+        parts = _ranges(cells, sheet)
+        sp = self.spare.get(it.table)
+        if sp is not None and it.col in sp.value_cols:
+            p = sheet_prefix(t.sheet, sheet)
+            codes = f"{p}${_col(sp.code_col)}${sp.first + 1}:${_col(sp.code_col)}${sp.last + 1}"
+            vals = f"{p}{_abs(sp.first, sp.value_cols[it.col])}:{_abs(sp.last, sp.value_cols[it.col])}"
+            if it.prefix:
+                cond = f'(LEFT({codes},{len(it.prefix)})="{it.prefix}")*(LEN({codes})=7)'
+            else:
+                cond = f"(LEN({codes})=7)*1"
+            parts.append(f"SUMPRODUCT({cond},{vals})")
+        if not parts:
+            return "0"
+        return f"SUM({','.join(parts)})" if len(parts) > 1 or ":" in parts[0] else parts[0]
+
+
+def _col(c: int) -> str:
+    from .expr import col_letter
+
+    return col_letter(c)
+
+
+def _abs(r: int, c: int) -> str:
+    return f"${_col(c)}${r + 1}"
+
+
+def fingerprint(identity: dict[str, Any], sections: dict[str, list[str]], names: dict[str, str], key: str) -> str:
+    payload = json.dumps({"identity": identity, "sections": sections, "names": names}, ensure_ascii=False, sort_keys=True)
+    return hmac.new(key.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def section_codes(spec: Spec, values: dict[str, dict[str, dict[str, Decimal]]]) -> dict[str, list[str]]:
+    """The 科目 rows of each section table: codes the data names, with their 类/款 ancestors."""
+    out: dict[str, list[str]] = {}
+    for t in spec.tables.values():
+        if not t.section:
+            continue
+        codes: set[str] = set()
+        for r in values.get(t.id, {}):
+            if r.isdigit() and len(r) in (3, 5, 7):
+                codes.add(r)
+                if len(r) == 7:
+                    codes.update({r[:3], r[:5]})
+                elif len(r) == 5:
+                    codes.add(r[:3])
+        out[t.id] = sorted(codes)
+    return out
+
+
+def _indent(code: str) -> str:
+    return "  " * {3: 0, 5: 1, 7: 2}.get(len(code), 0)
+
+
+def _name(spec: Spec, codelist: str | None, code: str, names: dict[str, str]) -> str | None:
+    return names.get(code) or spec.code_name(codelist, code)
+
+
+def _amount_cell(kind: str, fig: Fig, node: BNode | None, negative: bool, label: str, total: bool = False) -> CellPlan:
+    if kind == "formula":
+        return CellPlan("formula", "amount_total" if total else "amount_formula", fig=fig, node=node,
+                        calc=("fig", fig), label=label)
+    return CellPlan("input", "amount_input", fig=fig, negative=negative, validate="amount", label=label)
+
+
+class _TableLayout:
+    def __init__(self, plan: WorkbookPlan, t: Table, unit_name: str):
+        self.plan, self.t, self.spec = plan, t, plan.spec
+        self.sheet = SheetPlan(t.sheet, "table", table=t)
+        self.unit_name = unit_name
+
+    def build(self) -> SheetPlan:
+        t, sh = self.t, self.sheet
+        n = t.ncols
+        for b in t.blocks:
+            sh.widths.extend(c.width for c in b.columns)
+        sh.text(0, 0, t.title, "title")
+        sh.merge(0, 0, 0, n - 1)
+        sh.heights[0] = 30
+        sh.text(1, n - 1, t.number, "number")
+        sh.text(2, 0, f"单位：{self.unit_name}", "unit_left")
+        sh.merge(2, 0, 2, max(0, n // 2 - 1))
+        sh.text(2, n - 1, "单位：万元", "unit_right")
+        r0 = 3
+        self._header(r0)
+        body = r0 + len(t.header)
+        sh.header_rows = (r0, body - 1)
+        sh.freeze = (body, 0)
+        end = body
+        col0 = 0
+        heights = []
+        for b in t.blocks:
+            if b.section:
+                last = self._section(b, body, col0)
+            else:
+                last = self._fixed(b, body, col0)
+            heights.append(last)
+            col0 += len(b.columns)
+        end = max(heights)
+        # footers of fixed blocks go on the common last row
+        col0 = 0
+        foot_row = end
+        has_footer = any(r.footer for b in t.blocks for r in b.rows)
+        if has_footer:
+            for b in t.blocks:
+                self._footer(b, foot_row, col0)
+                col0 += len(b.columns)
+            end = foot_row + 1
+        # empty bordered cells where a block is shorter than the table
+        for r in range(body, end):
+            for c in range(n):
+                if (r, c) not in sh.cells:
+                    sh.text(r, c, "", "blank")
+        r = end
+        for note in t.notes:
+            sh.text(r, 0, note, "note")
+            sh.merge(r, 0, r, n - 1)
+            r += 1
+        if t.statement:
+            sh.put(r, 0, CellPlan("note", "statement", label="说明"))
+            sh.merge(r, 0, r, n - 1)
+            sh.heights[r] = 36
+            sh.statement_cell = (r, 0)
+        return sh
+
+    def _header(self, r0: int) -> None:
+        sh = self.sheet
+        occupied: set[tuple[int, int]] = set()
+        for r, cells in enumerate(self.t.header):
+            c = 0
+            for cell in cells:
+                while (r, c) in occupied:
+                    c += 1
+                sh.text(r0 + r, c, cell.text, "header")
+                for dr in range(cell.rowspan):
+                    for dc in range(cell.colspan):
+                        occupied.add((r + dr, c + dc))
+                        if dr or dc:
+                            sh.text(r0 + r + dr, c + dc, "", "header")
+                sh.merge(r0 + r, c, r0 + r + cell.rowspan - 1, c + cell.colspan - 1)
+                c += cell.colspan
+
+    def _value_cells(self, b: Block, row: Row, r: int, col0: int, formula_rows: bool) -> None:
+        t, sh = self.t, self.sheet
+        for i, c in enumerate(b.columns):
+            if c.role != "value":
+                continue
+            key = c.key or ""
+            fig = Fig(t.id, row.key, key)
+            label = f"{row.label or row.key} 栏{key}"
+            if not row.input and not row.formula:
+                sh.text(r, col0 + i, "", "blank")
+                continue
+            found = cell_formula(t, b.id, row.key, key)
+            if found:
+                node = compile_expr(found[0], self.spec, found[1])
+                sh.put(r, col0 + i, _amount_cell("formula", fig, node, False, label, row.style == "total"))
+            else:
+                sh.put(r, col0 + i, _amount_cell("input", fig, None, row.negative or t.negative, label))
+            self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
+
+    def _label_cells(self, b: Block, row: Row, r: int, col0: int) -> None:
+        sh = self.sheet
+        style = "label_total" if row.style == "total" else "label"
+        for i, c in enumerate(b.columns):
+            if c.role == "label":
+                sh.text(r, col0 + i, row.label, style)
+            elif c.role == "line":
+                sh.text(r, col0 + i, row.key, "line")
+            elif c.role == "code":
+                sh.text(r, col0 + i, row.key if b.codelist and row.key.isdigit() else "", "code")
+            elif c.role == "name":
+                if b.codelist and row.key.isdigit():
+                    name = _name(self.spec, b.codelist, row.key, self.plan.names) or row.label
+                    sh.text(r, col0 + i, _indent(row.key) + name, style)
+                else:
+                    sh.text(r, col0 + i, row.label, style)
+
+    def _fixed(self, b: Block, body: int, col0: int) -> int:
+        r = body
+        for row in b.rows:
+            if row.footer:
+                continue
+            self._label_cells(b, row, r, col0)
+            self._value_cells(b, row, r, col0, True)
+            r += 1
+        return r
+
+    def _footer(self, b: Block, r: int, col0: int) -> None:
+        sh = self.sheet
+        for row in b.rows:
+            if not row.footer:
+                continue
+            ci, ni = b.role_index("code"), b.role_index("name")
+            style = "label_total"
+            if ci is not None and ni is not None:
+                sh.text(r, col0 + ci, row.label, style)
+                sh.text(r, col0 + ni, "", style)
+                sh.merge(r, col0 + ci, r, col0 + ni)
+            else:
+                self._label_cells(b, row, r, col0)
+            self._value_cells(b, row, r, col0, True)
+
+    def _section(self, b: Block, body: int, col0: int) -> int:
+        t, sh, spec = self.t, self.sheet, self.spec
+        ci, ni = b.role_index("code"), b.role_index("name")
+        assert ci is not None and ni is not None and b.total is not None
+        r = body
+        total = b.total
+        sh.text(r, col0 + ci, total.label or total.key, "label_total")
+        sh.text(r, col0 + ni, "", "label_total")
+        sh.merge(r, col0 + ci, r, col0 + ni)
+        self._section_values(b, total.key, r, col0, total=True)
+        r += 1
+        for code in self.plan.sections.get(t.id, []):
+            name = _name(spec, b.codelist, code, self.plan.names)
+            if name is None:
+                raise LayoutError(f"{t.id}：科目代码 {code} 不在代码表中，数据也未给出名称")
+            style = "label_total" if len(code) < 7 else "label"
+            sh.text(r, col0 + ci, code, "code")
+            sh.text(r, col0 + ni, _indent(code) + name, style)
+            self._section_values(b, code, r, col0, total=False)
+            r += 1
+        if b.spare_rows:
+            first = r
+            value_cols = {}
+            for _k in range(b.spare_rows):
+                code_cell = a1(r, col0 + ci)
+                sh.put(r, col0 + ci, CellPlan("code", "code_input", validate="code", label="新增科目代码"))
+                formula = (f'IF({code_cell}="","",IFERROR(VLOOKUP({code_cell}&"",\'{CODES}\'!$A:$B,2,FALSE),'
+                           f'"（代码不在代码表中）"))')
+                sh.put(r, col0 + ni, CellPlan("formula", "name_formula", formula=formula, calc=("name", r, col0 + ci),
+                                               label="新增科目名称"))
+                for i, c in enumerate(b.columns):
+                    if c.role != "value":
+                        continue
+                    value_cols[c.key or ""] = col0 + i
+                    if c.formula:
+                        node = compile_expr(c.formula, spec, Context(t.id, SPARE_CODE, c.key))
+                        sh.put(r, col0 + i, CellPlan("formula", "amount_formula", node=node,
+                                                      calc=("spare", r), label=f"新增科目 栏{c.key}"))
+                    else:
+                        sh.put(r, col0 + i, CellPlan("input", "amount_input", negative=t.negative, validate="amount",
+                                                      label=f"新增科目 栏{c.key}"))
+                r += 1
+            sp = SpareRows(t.id, first, r - 1, col0 + ci, col0 + ni, value_cols)
+            sh.spare = sp
+            self.plan.spare[t.id] = sp
+        return r
+
+    def _section_values(self, b: Block, row_key: str, r: int, col0: int, total: bool) -> None:
+        t, sh = self.t, self.sheet
+        for i, c in enumerate(b.columns):
+            if c.role != "value":
+                continue
+            key = c.key or ""
+            fig = Fig(t.id, row_key, key)
+            label = f"{row_key} 栏{key}"
+            self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
+            if c.formula:
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total))
+                sh.cells[(r, col0 + i)].calc = ("colformula", c.formula)
+            elif total:
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True))
+                sh.cells[(r, col0 + i)].calc = ("rowformula", b.total.formula if b.total else "sum(items)")
+            elif not is_item_code(row_key):
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True))
+                sh.cells[(r, col0 + i)].calc = ("rowformula", (b.subtotal or "sum(items {code})").format(code=row_key))
+            else:
+                sh.put(r, col0 + i, _amount_cell("input", fig, None, t.negative, label))
+
+
+def _finish_formulas(plan: WorkbookPlan) -> None:
+    """Compile every formula cell to Excel text once all figure cells are placed."""
+    spec = plan.spec
+    for sh in plan.sheets:
+        if sh.kind != "table":
+            continue
+        for (r, c), cell in sh.cells.items():
+            if cell.kind != "formula" or cell.formula:
+                continue
+            if cell.calc and cell.calc[0] in ("colformula", "rowformula"):
+                fig = cell.fig
+                assert fig is not None
+                expand = cell.calc[0] == "rowformula"
+                cell.node = compile_expr(cell.calc[1], spec, Context(fig.table, fig.row, fig.col))
+                cell.calc = ("fig", fig)
+                if expand:
+                    cell.formula = to_excel(cell.node, _Expand(plan), sh.name)
+                    continue
+            if cell.calc and cell.calc[0] == "spare":
+                assert sh.spare is not None and cell.node is not None
+                cell.formula = to_excel(cell.node, _SpareResolver(r, sh.spare), sh.name)
+                continue
+            assert cell.node is not None
+            cell.formula = to_excel(cell.node, plan, sh.name)
+
+
+SPARE_CODE = "9999999"  # the row key a spare row's column formula is bound with
+
+
+class _Expand:
+    """A section row's own subtotal formula: always the expansion over its 项 rows."""
+
+    def __init__(self, plan: WorkbookPlan):
+        self.plan = plan
+
+    def cell(self, f: Fig, sheet: str) -> tuple[str, int, int] | None:
+        return self.plan.cell(f, sheet)
+
+    def items_cell(self, it: Items) -> None:
+        return None
+
+    def items_excel(self, it: Items, sheet: str) -> str:
+        return self.plan.items_excel(it, sheet)
+
+
+class _SpareResolver:
+    """Column formulas on a spare row refer to the other cells of that same row."""
+
+    def __init__(self, row: int, spare: SpareRows):
+        self.row, self.spare = row, spare
+
+    def cell(self, f: Fig, sheet: str) -> None:
+        return None
+
+    def items_cell(self, it: Items) -> None:
+        return None
+
+    def items_excel(self, it: Items, sheet: str) -> str:
+        return a1(self.row, self.spare.value_cols[it.col])
+
+
+def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
+    sh = SheetPlan(COVER, "cover", widths=[18, 48], landscape=False)
+    sh.text(0, 0, f"{plan.year}年度{plan.spec.title}", "title")
+    sh.merge(0, 0, 0, 1)
+    sh.heights[0] = 36
+    fixed = {"单位名称": plan.unit_name, "单位代码": plan.unit_code, "年度": str(plan.year)}
+    for i, name in enumerate(COVER_FIELDS):
+        r = 2 + i
+        sh.text(r, 0, name, "cover_label")
+        if name in fixed:
+            sh.text(r, 1, fixed[name], "cover_value")
+        else:
+            sh.put(r, 1, CellPlan("cover", "cover_input", text=extra.get(name, ""), label=name))
+    return sh
+
+
+def _guide(plan: WorkbookPlan) -> SheetPlan:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
+                             keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
+    text = env.get_template("guide.txt.j2").render(
+        spec=plan.spec, unit_name=plan.unit_name, unit_code=plan.unit_code,
+        tables=list(plan.spec.tables.values()),
+        section_tables=[t.sheet for t in plan.spec.tables.values() if t.section],
+        statement_tables=[t.sheet for t in plan.spec.tables.values() if t.statement],
+        rules=plan.spec.rules,
+    )
+    sh = SheetPlan(GUIDE, "guide", widths=[120], landscape=False)
+    for i, line in enumerate(x for x in text.splitlines() if x.strip()):
+        sh.text(i, 0, line, "title" if i == 0 else "guide")
+    return sh
+
+
+def _check(plan: WorkbookPlan) -> SheetPlan:
+    sh = SheetPlan(CHECK, "check", widths=[26, 60, 6, 14, 14, 12, 8, 10, 40])
+    sh.text(0, 0, "审核结果（实时计算，填报时请保持全部“通过”）", "title")
+    sh.merge(0, 0, 0, len(CHECK_COLUMNS) - 1)
+    for c, name in enumerate(CHECK_COLUMNS):
+        sh.text(1, c, name, "header")
+    sh.header_rows = (1, 1)
+    sh.freeze = (2, 0)
+    r = 2
+    for idx, inst in enumerate(plan.rule_instances):
+        sh.text(r, 0, inst.id, "check_id")
+        sh.text(r, 1, inst.message, "check_text")
+        sh.text(r, 2, "强制" if inst.severity == "error" else "提示", "check_id")
+        left, right = _check_sides(plan, inst, sh.name)
+        L, R, D, T = a1(r, 3), a1(r, 4), a1(r, 5), a1(r, 6)
+        sh.put(r, 3, CellPlan("formula", "check_amount", formula=left, calc=("rule", idx, "left")))
+        sh.put(r, 4, CellPlan("formula", "check_amount", formula=right, calc=("rule", idx, "right")))
+        sh.put(r, 5, CellPlan("formula", "check_amount", formula=f"{L}-{R}", calc=("rule", idx, "diff")))
+        sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance, "f")))
+        sh.put(r, 7, CellPlan("formula", "check_status", formula=_status_formula(inst, L, R, D, T),
+                              calc=("rule", idx, "status")))
+        if inst.severity != "error":
+            sh.put(r, 8, CellPlan("explain", "explain_input", label=f"差异说明 {inst.id}"))
+        else:
+            sh.text(r, 8, "", "check_text")
+        plan.rule_rows[inst.id] = r
+        r += 1
+    return sh
+
+
+def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[str, str]:
+    spec = plan.spec
+    rule = inst.rule
+    if rule.kind == "compare" and inst.node is not None:
+        return to_excel(inst.node.left, plan, sheet), to_excel(inst.node.right, plan, sheet)
+    if rule.kind == "subset":
+        of, inn = plan.spare.get(rule.of or ""), plan.spare.get(rule.in_ or "")
+        of_codes = _code_range(plan, rule.of or "", sheet)
+        in_codes = _code_range(plan, rule.in_ or "", sheet)
+        if of is None or inn is None or not of_codes or not in_codes:
+            return "0", "0"
+        return f"SUMPRODUCT((LEN({of_codes})=7)*(COUNTIF({in_codes},{of_codes})=0))", "0"
+    # statement
+    t = spec.tables[rule.table or ""]
+    inputs = []
+    tsheet = plan.sheet(t.sheet)
+    for (r, c), cell in tsheet.cells.items():
+        if cell.kind == "input":
+            inputs.append((t.sheet, r, c))
+    from .expr import _ranges
+
+    rng = _ranges(inputs, sheet)
+    left = "+".join(f"SUMPRODUCT(ABS({x}))" for x in rng) or "0"
+    st = tsheet.statement_cell
+    right = f"LEN(TRIM({sheet_prefix(t.sheet, sheet)}{a1(*st)}))" if st else "0"
+    return left, right
+
+
+def _code_range(plan: WorkbookPlan, table: str, sheet: str) -> str:
+    """The whole code column of a section (prefilled and spare rows)."""
+    t = plan.spec.tables[table]
+    sp = plan.spare.get(table)
+    if sp is None:
+        return ""
+    tsheet = plan.sheet(t.sheet)
+    first = tsheet.header_rows[1] + 2 if tsheet.header_rows else sp.first  # after the 合计 row
+    p = sheet_prefix(t.sheet, sheet)
+    return f"{p}${_col(sp.code_col)}${first + 1}:${_col(sp.code_col)}${sp.last + 1}"
+
+
+def _status_formula(inst: RuleInstance, L: str, R: str, D: str, T: str) -> str:
+    kind = inst.rule.kind
+    if kind == "subset":
+        return f'IF({L}=0,"{PASS}","{FAIL}")'
+    if kind == "statement":
+        return f'IF(OR({L}>0,{R}>0),"{PASS}","{FAIL}")'
+    assert inst.node is not None
+    op = inst.node.op
+    if op == "=":
+        bad = f"ROUND(ABS({D}),6)"
+    elif op == "<=":
+        bad = f"ROUND({D},6)"
+    elif op == ">=":
+        bad = f"ROUND(-{D},6)"
+    elif op == "<":
+        bad = f"ROUND({D}+0.01,6)"
+    else:
+        bad = f"ROUND(-{D}+0.01,6)"
+    return f'IF({bad}<=0,"{PASS}",IF({bad}<={T},"{SLIP}","{FAIL}"))'
+
+
+def _codes_sheet(plan: WorkbookPlan) -> SheetPlan:
+    sh = SheetPlan(CODES, "codes", widths=[12, 40], state="hidden")
+    sh.text(0, 0, "代码", "plain")
+    sh.text(0, 1, "名称", "plain")
+    r = 1
+    seen: set[str] = set()
+    for cl in plan.spec.codelists.values():
+        for code, name in cl.codes.items():
+            if code in seen:
+                continue
+            seen.add(code)
+            sh.text(r, 0, code, "plain")
+            sh.text(r, 1, name, "plain")
+            r += 1
+    for code, name in sorted(plan.names.items()):
+        if code not in seen:
+            sh.text(r, 0, code, "plain")
+            sh.text(r, 1, name, "plain")
+            r += 1
+    return sh
+
+
+def item_code_list_range(plan: WorkbookPlan) -> str:
+    """The 项 codes (7 digits) of the code sheet, for the spare rows' list validation."""
+    sh = plan.sheet(CODES)
+    rows = sorted(r for (r, c), cell in sh.cells.items() if c == 0 and is_item_code(cell.text))
+    if not rows:
+        return ""
+    return f"'{CODES}'!$A${rows[0] + 1}:$A${rows[-1] + 1}"
+
+
+def _meta(plan: WorkbookPlan) -> SheetPlan:
+    sh = SheetPlan(META, "meta", widths=[14, 60], state="veryHidden")
+    ident = plan.identity()
+    values = {
+        **{k: str(v) for k, v in ident.items()},
+        "generator": f"juesuan {__version__}",
+        "sections": json.dumps(plan.sections, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        "names": json.dumps(plan.names, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        "fingerprint": plan.fingerprint,
+    }
+    for i, k in enumerate(META_FIELDS):
+        sh.text(i, 0, k, "plain")
+        sh.text(i, 1, values[k], "plain")
+    return sh
+
+
+def plan_workbook(
+    spec: Spec,
+    unit_code: str,
+    unit_name: str,
+    year: int | None = None,
+    sections: dict[str, list[str]] | None = None,
+    names: dict[str, str] | None = None,
+    key: str | None = None,
+    cover: dict[str, str] | None = None,
+) -> WorkbookPlan:
+    year = year or spec.year
+    sections = {t: list(v) for t, v in (sections or {}).items() if v}
+    # names only for codes the code lists do not know (keeps the fingerprint small and stable)
+    known = {c for cl in spec.codelists.values() for c in cl.codes}
+    used = {c for codes in sections.values() for c in codes}
+    names = {c: n for c, n in (names or {}).items() if c in used and c not in known}
+    ident = {"template": spec.template, "version": spec.version, "spec_hash": spec.hash,
+             "unit_code": unit_code, "unit_name": unit_name, "year": year}
+    plan = WorkbookPlan(spec, unit_code, unit_name, year, sections, names,
+                        fingerprint(ident, sections, names, key or DEFAULT_KEY))
+    plan.sheets.append(_cover(plan, cover or {}))
+    plan.sheets.append(_guide(plan))
+    for t in spec.tables.values():
+        plan.sheets.append(_TableLayout(plan, t, unit_name).build())
+    plan.sheets.append(_codes_sheet(plan))
+    plan.rule_instances = expand_rules(spec, lambda tid: [c for c in sections.get(tid, []) if is_item_code(c)])
+    _finish_formulas(plan)
+    plan.sheets.insert(len(plan.sheets) - 1, _check(plan))
+    plan.sheets.append(_meta(plan))
+    return plan

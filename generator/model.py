@@ -1,0 +1,139 @@
+"""Figures: input values plus every derived figure, computed exactly from the spec's formulas.
+
+The writer uses it for cached formula results, the reader to recompute what the workbook claims,
+the rules to evaluate 审核 expressions, the collector to consolidate. Pure Python (Decimal).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .dataset import Values
+from .expr import BNode, Context, Fig, Items, cell_formula, compile_expr, evaluate, is_item_code
+from .spec import Spec, Table
+
+ZERO = Decimal(0)
+
+
+class Figures:
+    def __init__(self, spec: Spec, inputs: Values):
+        self.spec = spec
+        self.inputs = inputs
+        self._memo: dict[tuple[str, str, str], Decimal] = {}
+        self._compiled: dict[tuple[str, str, str, str], BNode] = {}
+
+    # -- FigureSource protocol
+    def fig(self, f: Fig) -> Decimal:
+        key = (f.table, f.row, f.col)
+        if key in self._memo:
+            return self._memo[key]
+        t = self.spec.tables[f.table]
+        found = t.row(f.row)
+        if found is None:
+            sec = t.section
+            if sec is None:
+                value = ZERO
+            else:
+                prefix = "" if sec.total and f.row == sec.total.key else f.row
+                value = self.items(Items(f.table, prefix, f.col))
+        else:
+            block, row = found
+            formula = cell_formula(t, block.id, f.row, f.col)
+            if not row.input and not row.formula:
+                value = ZERO
+            elif formula is not None:
+                value = evaluate(self._compile(formula[0], formula[1]), self)
+            else:
+                value = self._input(f.table, f.row, f.col)
+        self._memo[key] = value
+        return value
+
+    def items(self, it: Items) -> Decimal:
+        total = ZERO
+        for code in self.item_codes(it.table):
+            if code.startswith(it.prefix):
+                total += self.item_value(it.table, code, it.col)
+        return total
+
+    # -- helpers
+    def _compile(self, text: str, ctx: Context) -> BNode:
+        key = (text, ctx.table or "", ctx.row or "", ctx.col or "")
+        node = self._compiled.get(key)
+        if node is None:
+            node = compile_expr(text, self.spec, ctx)
+            self._compiled[key] = node
+        return node
+
+    def _input(self, table: str, row: str, col: str) -> Decimal:
+        return self.inputs.get(table, {}).get(row, {}).get(col, ZERO)
+
+    def item_codes(self, table: str) -> list[str]:
+        return sorted(r for r in self.inputs.get(table, {}) if is_item_code(r))
+
+    def item_value(self, table: str, code: str, col: str) -> Decimal:
+        key = (table, code, col)
+        if key in self._memo:
+            return self._memo[key]
+        t = self.spec.tables[table]
+        sec = t.section
+        formula = None
+        if sec:
+            for c in sec.value_columns:
+                if c.key == col and c.formula:
+                    formula = c.formula
+        if formula:
+            value = evaluate(self._compile(formula, Context(table, code, col)), self)
+        else:
+            value = self._input(table, code, col)
+        self._memo[key] = value
+        return value
+
+    def value(self, table: str, row: str, col: str) -> Decimal:
+        """Any figure by key: fixed rows, section codes (类/款/项) and 合计."""
+        return self.fig(Fig(table, row, col))
+
+    def section_rows(self, table: str) -> list[str]:
+        """Total + every code shown in a section: the 项 codes with their 类/款 ancestors, and any
+        other code the inputs carry, in code order."""
+        t = self.spec.tables[table]
+        sec = t.section
+        if not sec or not sec.total:
+            return []
+        codes: set[str] = set()
+        for r in self.inputs.get(table, {}):
+            if r.isdigit():
+                codes.add(r)
+                if is_item_code(r):
+                    codes.add(r[:3])
+                    codes.add(r[:5])
+        return [sec.total.key] + sorted(codes)
+
+    def all_values(self) -> Values:
+        """Every figure, derived ones recomputed: the canonical ``values`` of a read-back."""
+        out: Values = {}
+        for t in self.spec.tables.values():
+            rows = out.setdefault(t.id, {})
+            if t.section:
+                for r in self.section_rows(t.id):
+                    for c in t.col_keys():
+                        rows.setdefault(r, {})[c] = self.value(t.id, r, c)
+            for b, row in t.fixed_rows():
+                if not row.input and not row.formula:
+                    continue
+                for c in b.value_columns:
+                    rows.setdefault(row.key, {})[c.key or ""] = self.value(t.id, row.key, c.key or "")
+        return out
+
+
+def is_formula_figure(t: Table, row_key: str, col_key: str) -> bool:
+    """True when the figure is derived (a formula cell) rather than typed in."""
+    sec = t.section
+    if sec is not None and t.row(row_key) is None:
+        if any(c.key == col_key and c.formula for c in sec.value_columns):
+            return True
+        return not is_item_code(row_key)
+    found = t.row(row_key)
+    if found is None:
+        return False
+    block, row = found
+    return cell_formula(t, block.id, row_key, col_key) is not None

@@ -1,0 +1,236 @@
+"""审核公式: expand the spec's rules into instances and judge them with the rounding band.
+
+An identity of n figures holds when |left − right| ≤ 0.005 × n, n counting the figures on both
+sides (the interval rule of XBRL Calculations 1.1: each 万元 figure stands for ±0.005). A difference
+inside the band is a 尾数差异, reported as info; outside it, at the rule's severity.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .expr import BCompare, Context, compile_expr, count_terms, evaluate, is_item_code
+from .findings import ERROR, INFO, Finding
+from .model import Figures
+from .money import HALF_CENT, fmt
+from .spec import Rule, Spec
+
+PASS, SLIP, FAIL = "通过", "尾数差异", "不通过"
+
+
+@dataclass
+class RuleInstance:
+    rule: Rule
+    id: str
+    message: str
+    node: BCompare | None = None
+    tolerance: Decimal = Decimal(0)
+    binding: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.rule.kind
+
+    @property
+    def severity(self) -> str:
+        return self.rule.severity
+
+
+@dataclass
+class RuleResult:
+    instance: RuleInstance
+    left: Decimal
+    right: Decimal
+    status: str
+
+    @property
+    def diff(self) -> Decimal:
+        return self.left - self.right
+
+
+ItemCodes = Callable[[str], list[str]]
+
+
+def _foreach_bindings(rule: Rule, spec: Spec, item_codes: ItemCodes) -> Iterator[dict[str, str]]:
+    dims: list[list[dict[str, str]]] = []
+    for fe in rule.foreach:
+        if "rows_of" in fe:
+            t = spec.tables[fe["rows_of"]]
+            attr = fe.get("with")
+            opts = []
+            for b in t.blocks:
+                if fe.get("block") and b.id != fe["block"]:
+                    continue
+                for r in b.rows:
+                    if attr and getattr(r, attr, None) is None:
+                        continue
+                    opts.append({"row": r.key, "code": r.code or "", "label": r.label})
+            dims.append(opts)
+        elif "values" in fe:
+            name = fe.get("as", "value")
+            dims.append([{str(k): str(v) for k, v in x.items()} if isinstance(x, dict) else {name: str(x)} for x in fe["values"]])
+        elif "items_of" in fe:
+            t = spec.tables[fe["items_of"]]
+            codes = list(item_codes(t.id))
+            if fe.get("total") and t.section and t.section.total:
+                codes = [t.section.total.key] + codes
+            dims.append([{"code": c} for c in codes])
+        else:
+            raise ValueError(f"未知的 foreach：{fe}")
+    if not dims:
+        yield {}
+        return
+    for combo in itertools.product(*dims):
+        merged: dict[str, str] = {}
+        for part in combo:
+            merged.update(part)
+        yield merged
+
+
+def _instance_id(rule: Rule, binding: dict[str, str]) -> str:
+    if not binding:
+        return rule.id
+    shown = [binding[k] for k in sorted(binding) if k != "label"]
+    return f"{rule.id}[{','.join(shown)}]"
+
+
+def expand_rule_static(
+    rule: Rule, spec: Spec, sample_items: list[str]
+) -> Iterator[tuple[str, str, Context, dict[str, str]]]:
+    """(expr text, message, context, binding) per instance; items_of uses sample codes."""
+    yield from _expand(rule, spec, lambda _t: sample_items)
+
+
+class _Default(dict):  # format_map that leaves unknown {names} alone
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def expand_rules(spec: Spec, item_codes: ItemCodes) -> list[RuleInstance]:
+    out: list[RuleInstance] = []
+    for rule in spec.rules:
+        if rule.kind != "compare":
+            out.append(RuleInstance(rule, rule.id, rule.message))
+            continue
+        for text, msg, ctx, b in _expand(rule, spec, item_codes):
+            node = compile_expr(text, spec, ctx, allow_compare=True)
+            assert isinstance(node, BCompare)
+            n = count_terms(node)
+            out.append(RuleInstance(rule, _instance_id(rule, b), msg, node, HALF_CENT * n, b))
+    return out
+
+
+def _expand(rule: Rule, spec: Spec, item_codes: ItemCodes) -> Iterator[tuple[str, str, Context, dict[str, str]]]:
+    for b in _foreach_bindings(rule, spec, item_codes):
+        yield (rule.expr or "").format_map(b), rule.message.format_map(_Default(b)), Context(rule.table, None, rule.col), b
+
+
+def judge(op: str, left: Decimal, right: Decimal, tol: Decimal) -> str:
+    diff = left - right
+    if op == "=":
+        bad = abs(diff)
+    elif op in ("<=", "<"):
+        bad = diff if op == "<=" else diff + Decimal("0.01")
+    else:
+        bad = -diff if op == ">=" else -diff + Decimal("0.01")
+    if bad <= 0:
+        return PASS
+    if bad <= tol:
+        return SLIP
+    return FAIL
+
+
+def statement_left(spec: Spec, figures: Figures, table: str) -> Decimal:
+    """Sum of absolute input amounts of a table (0 = an empty table)."""
+    total = Decimal(0)
+    for row in figures.inputs.get(table, {}).values():
+        for v in row.values():
+            total += abs(v)
+    return total
+
+
+def evaluate_instance(inst: RuleInstance, spec: Spec, figures: Figures, statements: dict[str, str]) -> RuleResult:
+    rule = inst.rule
+    if rule.kind == "compare" and inst.node is not None:
+        left = evaluate(inst.node.left, figures)
+        right = evaluate(inst.node.right, figures)
+        return RuleResult(inst, left, right, judge(inst.node.op, left, right, inst.tolerance))
+    if rule.kind == "subset":
+        inner = set(figures.item_codes(rule.in_ or ""))
+        missing = [c for c in figures.item_codes(rule.of or "") if c not in inner]
+        return RuleResult(inst, Decimal(len(missing)), Decimal(0), PASS if not missing else FAIL)
+    # statement: an empty table must carry its 空表说明
+    left = statement_left(spec, figures, rule.table or "")
+    right = Decimal(len((statements.get(rule.table or "") or "").strip()))
+    return RuleResult(inst, left, right, PASS if left > 0 or right > 0 else FAIL)
+
+
+def evaluate_rules(
+    spec: Spec, figures: Figures, statements: dict[str, str], instances: list[RuleInstance] | None = None
+) -> list[RuleResult]:
+    insts = instances if instances is not None else expand_rules(spec, figures.item_codes)
+    return [evaluate_instance(i, spec, figures, statements) for i in insts]
+
+
+def rule_findings(
+    results: list[RuleResult], explanations: dict[str, str] | None = None, locate: Callable[[RuleInstance], str | None] | None = None
+) -> list[Finding]:
+    explanations = explanations or {}
+    out: list[Finding] = []
+    for res in results:
+        inst = res.instance
+        if res.status == PASS:
+            continue
+        cell = locate(inst) if locate else None
+        extra: dict[str, Any] = {"rule_id": inst.id}
+        if inst.kind == "subset":
+            out.append(Finding("rule-failed", inst.severity, inst.message, table=inst.rule.of, cell=cell,
+                               expected="0", actual=str(int(res.left)), rule=inst.id, extra=extra))
+            continue
+        if inst.kind == "statement":
+            out.append(Finding("empty-table-statement-missing", inst.severity, inst.message,
+                               table=inst.rule.table, cell=cell, rule=inst.id, extra=extra))
+            continue
+        fig_loc = _first_fig(inst)
+        if res.status == SLIP:
+            out.append(Finding(
+                "rounding-difference", INFO,
+                f"{inst.message}：差额 {fmt(res.diff)} 在尾数误差范围（±{fmt(inst.tolerance)}）内",
+                table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
+                expected=fmt(res.right), actual=fmt(res.left), rule=inst.id, extra=extra))
+            continue
+        note = ""
+        if inst.severity != ERROR:
+            explained = (explanations.get(inst.id) or explanations.get(inst.rule.id) or "").strip()
+            extra["explained"] = bool(explained)
+            if explained:
+                extra["explanation"] = explained
+                note = f"（已说明：{explained}）"
+            else:
+                note = "（未填写差异说明）"
+        out.append(Finding(
+            "rule-failed", inst.severity, f"{inst.message}：差额 {fmt(res.diff)}{note}",
+            table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
+            expected=fmt(res.right), actual=fmt(res.left), rule=inst.id, extra=extra))
+    return out
+
+
+def _first_fig(inst: RuleInstance) -> tuple[str | None, str | None, str | None]:
+    from .expr import Fig, Items, terms
+
+    if inst.node is None:
+        return (inst.rule.table, None, None)
+    for t in terms(inst.node.left):
+        if isinstance(t, Fig):
+            return (t.table, t.row, t.col)
+        if isinstance(t, Items):
+            return (t.table, t.prefix or "合计", t.col)
+    return (None, None, None)
+
+
+def item_codes_of(values: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(r for r in values if is_item_code(r))

@@ -1,0 +1,526 @@
+"""Load and validate the YAML specs. Pure Python: no spreadsheet library here.
+
+A spec directory (``specs/2024``) holds ``spec.yaml`` (the manifest), one YAML file per 公开 table,
+code lists and the 审核 rules. Every problem found is collected with its file and line and reported
+together (:class:`SpecInvalid`), so a spec author fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = {"label", "line", "code", "name", "value"}
+SEVERITIES = {"error", "warning"}
+RULE_KINDS = {"compare", "subset", "statement"}
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or '?'}: {self.message}"
+
+
+class SpecInvalid(Exception):
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+class _LineDict(dict):
+    line: int = 0
+
+
+class _LineList(list):
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    d = _LineDict(loader.construct_mapping(node, deep=True))
+    d.line = node.start_mark.line + 1
+    return d
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
+    lst = _LineList(loader.construct_sequence(node, deep=True))
+    lst.line = node.start_mark.line + 1
+    return lst
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+def _line(obj: Any) -> int | None:
+    return getattr(obj, "line", None)
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class HeaderCell:
+    text: str
+    colspan: int = 1
+    rowspan: int = 1
+
+
+@dataclass
+class Column:
+    role: str
+    key: str | None = None
+    width: float = 12
+    formula: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Row:
+    key: str
+    label: str = ""
+    code: str | None = None
+    input: bool = True
+    formula: str | None = None
+    style: str = ""
+    footer: bool = False
+    negative: bool = False
+    line: int | None = None
+
+
+@dataclass
+class Block:
+    id: str
+    columns: list[Column]
+    rows: list[Row] = field(default_factory=list)
+    section: str | None = None  # code list id: rows are the unit's 科目
+    codelist: str | None = None  # code list naming fixed rows (公开06)
+    total: Row | None = None
+    subtotal: str | None = None
+    spare_rows: int = 0
+    line: int | None = None
+
+    @property
+    def value_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.role == "value"]
+
+    def role_index(self, role: str) -> int | None:
+        for i, c in enumerate(self.columns):
+            if c.role == role:
+                return i
+        return None
+
+
+@dataclass
+class Table:
+    id: str
+    sheet: str
+    title: str
+    number: str
+    header: list[list[HeaderCell]]
+    blocks: list[Block]
+    notes: list[str]
+    statement: bool
+    print: dict[str, Any]
+    file: str
+    negative: bool = False
+
+    @property
+    def ncols(self) -> int:
+        return sum(len(b.columns) for b in self.blocks)
+
+    @property
+    def section(self) -> Block | None:
+        for b in self.blocks:
+            if b.section:
+                return b
+        return None
+
+    def col_keys(self) -> list[str]:
+        keys: list[str] = []
+        for b in self.blocks:
+            for c in b.value_columns:
+                if c.key not in keys:
+                    keys.append(c.key or "")
+        return keys
+
+    def fixed_rows(self) -> list[tuple[Block, Row]]:
+        return [(b, r) for b in self.blocks for r in b.rows]
+
+    def row(self, key: str) -> tuple[Block, Row] | None:
+        for b, r in self.fixed_rows():
+            if r.key == key:
+                return b, r
+        return None
+
+
+@dataclass
+class Rule:
+    id: str
+    severity: str
+    message: str
+    kind: str = "compare"
+    expr: str | None = None
+    table: str | None = None
+    col: str | None = None
+    foreach: list[dict[str, Any]] = field(default_factory=list)
+    of: str | None = None
+    in_: str | None = None
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass
+class CodeList:
+    id: str
+    name: str
+    codes: dict[str, str]
+
+
+@dataclass
+class Spec:
+    template: str
+    version: str
+    year: int
+    title: str
+    tables: dict[str, Table]
+    codelists: dict[str, CodeList]
+    rules: list[Rule]
+    hash: str
+    root: Path
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def table_by_sheet(self, sheet: str) -> Table | None:
+        for t in self.tables.values():
+            if t.sheet == sheet:
+                return t
+        return None
+
+    def code_name(self, codelist: str | None, code: str) -> str | None:
+        if codelist and codelist in self.codelists:
+            return self.codelists[codelist].codes.get(code)
+        return None
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[SpecProblem] = []
+
+    def add(self, file: str, line: int | None, message: str) -> None:
+        self.problems.append(SpecProblem(file, line, message))
+
+
+def _read_yaml(path: Path, col: _Collector) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except FileNotFoundError:
+        col.add(str(path), None, "文件不存在")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        col.add(str(path), mark.line + 1 if mark else None, f"YAML 语法错误：{getattr(exc, 'problem', exc)}")
+    except (OSError, UnicodeDecodeError) as exc:
+        col.add(str(path), None, f"无法读取：{exc}")
+    return None
+
+
+def _str(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _header(raw: Any, file: str, col: _Collector) -> list[list[HeaderCell]]:
+    rows: list[list[HeaderCell]] = []
+    if not isinstance(raw, list):
+        col.add(file, _line(raw), "header 应为表头行的列表")
+        return rows
+    for hr in raw:
+        if not isinstance(hr, list):
+            col.add(file, _line(raw), "header 的每一行应为单元格列表")
+            continue
+        cells = []
+        for c in hr:
+            if isinstance(c, dict):
+                cells.append(HeaderCell(_str(c.get("text")), int(c.get("colspan", 1)), int(c.get("rowspan", 1))))
+            else:
+                cells.append(HeaderCell(_str(c)))
+        rows.append(cells)
+    return rows
+
+
+def _row(raw: Any, file: str, col: _Collector) -> Row | None:
+    if not isinstance(raw, dict) or "key" not in raw:
+        col.add(file, _line(raw), "行定义须为含 key 的映射")
+        return None
+    unknown = set(raw) - {"key", "label", "code", "input", "formula", "style", "footer", "negative"}
+    if unknown:
+        col.add(file, _line(raw), f"行 {raw['key']} 含未知字段：{', '.join(sorted(unknown))}")
+    return Row(
+        key=_str(raw["key"]),
+        label=_str(raw.get("label")),
+        code=_str(raw["code"]) if raw.get("code") is not None else None,
+        input=bool(raw.get("input", True)),
+        formula=raw.get("formula"),
+        style=_str(raw.get("style")),
+        footer=bool(raw.get("footer", False)),
+        negative=bool(raw.get("negative", False)),
+        line=_line(raw),
+    )
+
+
+def _block(raw: Any, file: str, col: _Collector) -> Block | None:
+    if not isinstance(raw, dict):
+        col.add(file, _line(raw), "block 应为映射")
+        return None
+    columns = []
+    for c in raw.get("columns") or []:
+        if not isinstance(c, dict) or c.get("role") not in ROLES:
+            col.add(file, _line(c), f"列的 role 应为 {sorted(ROLES)} 之一")
+            continue
+        if c["role"] == "value" and c.get("key") is None:
+            col.add(file, _line(c), "数值列须有 key（栏次）")
+        columns.append(
+            Column(
+                role=c["role"],
+                key=_str(c["key"]) if c.get("key") is not None else None,
+                width=float(c.get("width", 12)),
+                formula=c.get("formula"),
+                line=_line(c),
+            )
+        )
+    if not columns:
+        col.add(file, _line(raw), f"block {raw.get('id')} 没有列")
+    rows = [r for r in (_row(x, file, col) for x in raw.get("rows") or []) if r]
+    total = _row(raw["total"], file, col) if raw.get("total") is not None else None
+    b = Block(
+        id=_str(raw.get("id")),
+        columns=columns,
+        rows=rows,
+        section=raw.get("section"),
+        codelist=raw.get("codelist") or raw.get("section"),
+        total=total,
+        subtotal=raw.get("subtotal"),
+        spare_rows=int(raw.get("spare_rows", 0)),
+        line=_line(raw),
+    )
+    if b.section and (b.role_index("code") is None or b.role_index("name") is None):
+        col.add(file, b.line, "科目 section 须有 code 与 name 列")
+    if b.section and not b.total:
+        col.add(file, b.line, "科目 section 须定义 total（合计行）")
+    if not b.section and not b.rows:
+        col.add(file, b.line, f"block {b.id} 没有行")
+    return b
+
+
+def _table(path: Path, col: _Collector) -> Table | None:
+    raw = _read_yaml(path, col)
+    if raw is None:
+        return None
+    file = str(path)
+    if not isinstance(raw, dict):
+        col.add(file, 1, "表定义应为映射")
+        return None
+    for req in ("id", "sheet", "title", "header", "blocks"):
+        if req not in raw:
+            col.add(file, _line(raw), f"缺少字段 {req}")
+    if any(req not in raw for req in ("id", "sheet", "blocks")):
+        return None
+    blocks = [b for b in (_block(x, file, col) for x in raw.get("blocks") or []) if b]
+    t = Table(
+        id=_str(raw["id"]),
+        sheet=_str(raw["sheet"]),
+        title=_str(raw.get("title")),
+        number=_str(raw.get("number", raw["id"] + "表")),
+        header=_header(raw.get("header"), file, col),
+        blocks=blocks,
+        notes=[_str(n) for n in raw.get("notes") or []],
+        statement=bool(raw.get("statement", False)),
+        print=dict(raw.get("print") or {}),
+        file=file,
+        negative=bool(raw.get("negative", False)),
+    )
+    # header width must match the columns
+    grid = header_grid(t.header)
+    for i, row in enumerate(grid):
+        if len(row) != t.ncols:
+            col.add(file, _line(raw.get("header")), f"表头第 {i + 1} 行占 {len(row)} 列，但表有 {t.ncols} 列")
+    keys: set[str] = set()
+    for b in blocks:
+        for r in b.rows + ([b.total] if b.total else []):
+            if r.key in keys:
+                col.add(file, r.line, f"行 key 重复：{r.key}")
+            keys.add(r.key)
+    return t
+
+
+def header_grid(header: list[list[HeaderCell]]) -> list[list[tuple[int, int] | None]]:
+    """Place header cells like an HTML table: returns, per header row, for each column, the
+    (row, index) of the cell that covers it. Used by the layout and for validation."""
+    occupied: dict[tuple[int, int], tuple[int, int]] = {}
+    width = 0
+    for r, cells in enumerate(header):
+        c = 0
+        for i, cell in enumerate(cells):
+            while (r, c) in occupied:
+                c += 1
+            for dr in range(cell.rowspan):
+                for dc in range(cell.colspan):
+                    occupied[(r + dr, c + dc)] = (r, i)
+            c += cell.colspan
+        width = max(width, c)
+    width = max([width] + [c + 1 for (_, c) in occupied])
+    return [
+        [occupied.get((r, c)) for c in range(width) if (r, c) in occupied] for r in range(len(header))
+    ]
+
+
+def _rules(path: Path, col: _Collector) -> list[Rule]:
+    raw = _read_yaml(path, col)
+    if raw is None:
+        return []
+    file = str(path)
+    items = raw.get("rules") if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        col.add(file, _line(raw), "rules 文件须含 rules 列表")
+        return []
+    rules = []
+    seen: set[str] = set()
+    for r in items:
+        if not isinstance(r, dict) or "id" not in r:
+            col.add(file, _line(r), "规则须为含 id 的映射")
+            continue
+        rid = _str(r["id"])
+        if rid in seen:
+            col.add(file, _line(r), f"规则 id 重复：{rid}")
+        seen.add(rid)
+        kind = _str(r.get("kind", "compare"))
+        if kind not in RULE_KINDS:
+            col.add(file, _line(r), f"规则 {rid} 的 kind 应为 {sorted(RULE_KINDS)} 之一")
+        sev = _str(r.get("severity", "error"))
+        if sev not in SEVERITIES:
+            col.add(file, _line(r), f"规则 {rid} 的 severity 应为 error 或 warning")
+        if kind == "compare" and not r.get("expr"):
+            col.add(file, _line(r), f"规则 {rid} 缺少 expr")
+        if not r.get("message"):
+            col.add(file, _line(r), f"规则 {rid} 缺少中文 message")
+        fe = r.get("foreach") or []
+        if isinstance(fe, dict):
+            fe = [fe]
+        rules.append(
+            Rule(
+                id=rid,
+                severity=sev,
+                message=_str(r.get("message")),
+                kind=kind,
+                expr=r.get("expr"),
+                table=r.get("table"),
+                col=_str(r["col"]) if r.get("col") is not None else None,
+                foreach=[dict(x) for x in fe],
+                of=r.get("of"),
+                in_=r.get("in"),
+                file=file,
+                line=_line(r),
+            )
+        )
+    return rules
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def load_spec(root: str | Path) -> Spec:
+    """Load a spec directory; raise SpecInvalid listing every problem found."""
+    root = Path(root)
+    col = _Collector()
+    manifest_path = root / "spec.yaml"
+    manifest = _read_yaml(manifest_path, col)
+    if not isinstance(manifest, dict):
+        if not col.problems:
+            col.add(str(manifest_path), 1, "spec.yaml 应为映射")
+        raise SpecInvalid(col.problems)
+    for req in ("template", "version", "year", "tables"):
+        if req not in manifest:
+            col.add(str(manifest_path), _line(manifest), f"缺少字段 {req}")
+    raw_all: dict[str, Any] = {"spec.yaml": _plain(manifest)}
+    tables: dict[str, Table] = {}
+    for name in manifest.get("tables") or []:
+        p = root / name
+        t = _table(p, col)
+        raw_all[name] = _plain(_read_yaml(p, _Collector()))
+        if t:
+            if t.id in tables:
+                col.add(str(p), None, f"表 {t.id} 重复定义")
+            tables[t.id] = t
+    codelists: dict[str, CodeList] = {}
+    for name in manifest.get("codelists") or []:
+        p = root / name
+        raw = _read_yaml(p, col)
+        raw_all[name] = _plain(raw)
+        if not isinstance(raw, dict) or not isinstance(raw.get("codes"), dict):
+            col.add(str(p), _line(raw), "代码表须含 id 与 codes 映射")
+            continue
+        codes = {_str(k): _str(v) for k, v in raw["codes"].items()}
+        for k in codes:
+            if not k.isdigit():
+                col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
+        codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
+    rules: list[Rule] = []
+    if manifest.get("rules"):
+        p = root / manifest["rules"]
+        rules = _rules(p, col)
+        raw_all[manifest["rules"]] = _plain(_read_yaml(p, _Collector()))
+    digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    spec = Spec(
+        template=_str(manifest.get("template")),
+        version=_str(manifest.get("version")),
+        year=int(manifest.get("year") or 0),
+        title=_str(manifest.get("title")),
+        tables=tables,
+        codelists=codelists,
+        rules=rules,
+        hash=digest[:16],
+        root=root,
+        raw=raw_all,
+    )
+    for t in tables.values():
+        for b in t.blocks:
+            if b.codelist and b.codelist not in codelists:
+                col.add(t.file, b.line, f"未知代码表：{b.codelist}")
+    # expressions: parse and resolve every formula and rule (late import: expr depends on spec)
+    from .expr import validate_spec_expressions
+
+    for file, line, message in validate_spec_expressions(spec):
+        col.add(file, line, message)
+    if col.problems:
+        raise SpecInvalid(col.problems)
+    return spec
+
+
+def default_specs_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "specs" / "2024"
+
+
+def find_spec_dirs(base: Path | None = None) -> list[Path]:
+    base = base or Path(__file__).resolve().parent.parent / "specs"
+    return sorted(p for p in base.iterdir() if (p / "spec.yaml").is_file()) if base.is_dir() else []

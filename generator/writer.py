@@ -1,0 +1,336 @@
+"""Write a plan as a locked .xlsx with formulas and correct cached results (xlsxwriter only here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from . import __version__
+from .calc import CellKey, formula_values
+from .dataset import Dataset
+from .expr import Fig, is_item_code
+from .findings import ERROR, INFO, Finding
+from .fsutil import atomic_write_bytes
+from .layout import CODES, COVER, CellPlan, WorkbookPlan, item_code_list_range, plan_workbook, section_codes
+from .model import Figures, is_formula_figure
+from .money import fmt
+from .rules import HALF_CENT, RuleResult
+from .spec import Spec
+
+FONT = "宋体"
+DEFAULT_PASSWORD = "juesuan"
+MAX_AMOUNT = 1e12
+
+_STYLES: dict[str, dict[str, Any]] = {
+    "title": {"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"},
+    "number": {"align": "right", "valign": "vcenter"},
+    "unit_left": {"align": "left", "valign": "vcenter"},
+    "unit_right": {"align": "right", "valign": "vcenter"},
+    "header": {"bold": True, "align": "center", "valign": "vcenter", "text_wrap": True, "border": 1},
+    "label": {"border": 1, "valign": "vcenter"},
+    "label_total": {"border": 1, "valign": "vcenter", "bold": True},
+    "line": {"border": 1, "align": "center", "valign": "vcenter"},
+    "code": {"border": 1, "align": "left", "valign": "vcenter", "num_format": "@"},
+    "blank": {"border": 1},
+    "amount_input": {"border": 1, "num_format": "#,##0.00", "locked": False, "bg_color": "#FFF2CC"},
+    "amount_formula": {"border": 1, "num_format": "#,##0.00", "hidden": True},
+    "amount_total": {"border": 1, "num_format": "#,##0.00", "hidden": True, "bold": True},
+    "code_input": {"border": 1, "num_format": "@", "locked": False, "bg_color": "#FFF2CC"},
+    "name_formula": {"border": 1, "hidden": True},
+    "note": {"text_wrap": True, "valign": "top"},
+    "statement": {"text_wrap": True, "valign": "top", "locked": False, "bg_color": "#FFF2CC", "border": 1},
+    "cover_label": {"border": 1, "bold": True, "align": "center", "valign": "vcenter"},
+    "cover_value": {"border": 1, "valign": "vcenter"},
+    "cover_input": {"border": 1, "valign": "vcenter", "locked": False, "bg_color": "#FFF2CC", "num_format": "@"},
+    "guide": {"text_wrap": True, "valign": "top"},
+    "check_id": {"border": 1, "valign": "vcenter"},
+    "check_text": {"border": 1, "text_wrap": True, "valign": "vcenter"},
+    "check_amount": {"border": 1, "num_format": "#,##0.00", "hidden": True},
+    "check_tol": {"border": 1, "num_format": "0.000"},
+    "check_status": {"border": 1, "align": "center", "hidden": True, "bold": True},
+    "explain_input": {"border": 1, "text_wrap": True, "locked": False, "bg_color": "#FFF2CC"},
+    "plain": {},
+}
+
+
+@dataclass
+class BuildResult:
+    path: Path | None
+    data: bytes
+    plan: WorkbookPlan
+    findings: list[Finding] = field(default_factory=list)
+    results: list[RuleResult] = field(default_factory=list)
+
+
+def _num(value: Decimal) -> float:
+    """xlsx stores IEEE doubles; a 2-decimal Decimal converts to the nearest double exactly once."""
+    return float(value)
+
+
+def prepare_inputs(spec: Spec, ds: Dataset) -> tuple[dict[str, dict[str, dict[str, Decimal]]], list[Finding]]:
+    """Split a data file into input figures and values given for formula cells (checked, not written)."""
+    inputs: dict[str, dict[str, dict[str, Decimal]]] = {}
+    given: list[tuple[str, str, str, Decimal]] = []
+    findings: list[Finding] = []
+    for tid, rows in ds.values.items():
+        t = spec.tables.get(tid)
+        if t is None:
+            findings.append(Finding("data-unknown-table", ERROR, f"数据中的表 {tid} 不在模板中", table=tid))
+            continue
+        cols = set(t.col_keys())
+        for row, vals in rows.items():
+            known_row = t.row(row) is not None or (t.section is not None and (row.isdigit() and len(row) in (3, 5, 7)
+                                                                                  or (t.section.total and row == t.section.total.key)))
+            if not known_row:
+                findings.append(Finding("data-unknown-row", ERROR, f"{tid} 没有行/科目 {row}，数据未导入", table=tid, row=row))
+                continue
+            for col, v in vals.items():
+                if col not in cols:
+                    findings.append(Finding("data-unknown-col", ERROR, f"{tid} 没有栏 {col}，数据未导入", table=tid, row=row, col=col))
+                    continue
+                if is_formula_figure(t, row, col):
+                    given.append((tid, row, col, v))
+                else:
+                    found = t.row(row)
+                    if found is not None and not found[1].input:
+                        if v != 0:
+                            findings.append(Finding("data-no-cell", ERROR, f"{tid} 行 {row} 栏 {col} 不填数，数据未导入",
+                                                    table=tid, row=row, col=col, actual=fmt(v)))
+                        continue
+                    inputs.setdefault(tid, {}).setdefault(row, {})[col] = v
+    figs = Figures(spec, inputs)
+    for tid, row, col, v in given:
+        computed = figs.value(tid, row, col)
+        diff = abs(computed - v)
+        if diff == 0:
+            continue
+        # band: the formula's figures are each ±0.005
+        t = spec.tables[tid]
+        n = 1 + _leaf_count(figs, t.id, row, col)
+        sev = INFO if diff <= HALF_CENT * n else ERROR
+        code = "data-formula-rounding" if sev == INFO else "data-formula-mismatch"
+        msg = "给定数与公式计算数有尾数差异" if sev == INFO else "给定数与公式计算数不符（以公式为准）"
+        findings.append(Finding(code, sev, msg, table=tid, row=row, col=col, expected=fmt(computed), actual=fmt(v)))
+    return inputs, findings
+
+
+def _leaf_count(figs: Figures, table: str, row: str, col: str) -> int:
+    """How many typed-in figures a derived figure adds up (for its rounding band)."""
+    from .expr import cell_formula, compile_expr, terms
+
+    t = figs.spec.tables[table]
+    found = t.row(row)
+    if found is None:
+        return max(1, sum(1 for c in figs.item_codes(table) if c.startswith("" if row == "合计" else row)))
+    formula = cell_formula(t, found[0].id, row, col)
+    if formula is None:
+        return 1
+    node = compile_expr(formula[0], figs.spec, formula[1])
+    return sum(1 for _ in terms(node))
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, style: str) -> Any:
+        if style not in self._cache:
+            props = {"font_name": FONT, "font_size": 10, **_STYLES.get(style, {})}
+            self._cache[style] = self.wb.add_format(props)
+        return self._cache[style]
+
+
+def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset,
+               password: str | None = None) -> tuple[bytes, list[RuleResult]]:
+    spec = plan.spec
+    password = DEFAULT_PASSWORD if password is None else password
+    figures = Figures(spec, inputs)
+    # values of input cells by position (for spare-row formulas) -- a new template has none there
+    cell_inputs: dict[CellKey, Decimal] = {}
+    values, results = formula_values(plan, figures, ds.notes, cell_inputs, {})
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                                   "strings_to_urls": False})
+    created = dt.datetime(plan.year + 1, 1, 1)
+    wb.set_properties({"title": f"{plan.year}年度{spec.title}", "subject": plan.unit_name, "author": "juesuan",
+                       "company": plan.unit_name, "created": created, "comments": f"juesuan {__version__}"})
+    for k, v in plan.identity().items():
+        wb.set_custom_property(f"juesuan.{k}", str(v))
+    wb.set_custom_property("juesuan.generator", f"juesuan {__version__}")
+    fmts = _Formats(wb)
+    item_list = item_code_list_range(plan)
+    for sh in plan.sheets:
+        ws = wb.add_worksheet(sh.name)
+        _write_sheet(ws, sh, plan, fmts, values, inputs, ds, item_list)
+        ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
+        if sh.state == "hidden":
+            ws.hide()
+        elif sh.state == "veryHidden":
+            ws.very_hidden()
+    wb.worksheets()[2].activate()  # 公开01表
+    wb.close()
+    return _lock_structure(buf.getvalue(), password), results
+
+
+def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, values: dict[CellKey, Any],
+                 inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset, item_list: str) -> None:
+    for i, w in enumerate(sh.widths):
+        ws.set_column(i, i, w)
+    for r, h in sh.heights.items():
+        ws.set_row(r, h)
+    merged_first: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    covered: set[tuple[int, int]] = set()
+    for (r1, c1, r2, c2) in sh.merges:
+        merged_first[(r1, c1)] = (r1, c1, r2, c2)
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if (r, c) != (r1, c1):
+                    covered.add((r, c))
+    amount_runs: dict[tuple[int, bool], list[int]] = {}
+    for (r, c), cell in sorted(sh.cells.items()):
+        if (r, c) in covered:
+            continue
+        f = fmts[cell.style]
+        if (r, c) in merged_first:
+            r1, c1, r2, c2 = merged_first[(r, c)]
+            text = _cell_text(cell, sh, plan, ds)
+            ws.merge_range(r1, c1, r2, c2, "", f)
+            if text:
+                ws.write_string(r, c, text, f)
+            continue
+        if cell.kind == "text":
+            if cell.text:
+                ws.write_string(r, c, cell.text, f)
+            else:
+                ws.write_blank(r, c, None, f)
+        elif cell.kind == "number":
+            ws.write_number(r, c, float(cell.text), f)
+        elif cell.kind == "formula":
+            v = values.get((sh.name, r, c))
+            cached: Any = _num(v) if isinstance(v, Decimal) else (v if v is not None else 0)
+            ws.write_formula(r, c, "=" + cell.formula, f, cached)
+        elif cell.kind == "input":
+            v = None
+            if cell.fig is not None:
+                v = inputs.get(cell.fig.table, {}).get(cell.fig.row, {}).get(cell.fig.col)
+            if v is not None:
+                ws.write_number(r, c, _num(v), f)
+            else:
+                ws.write_blank(r, c, None, f)
+            amount_runs.setdefault((c, cell.negative), []).append(r)
+        elif cell.kind == "code":
+            ws.write_blank(r, c, None, f)
+            if item_list:
+                ws.data_validation(r, c, r, c, {
+                    "validate": "list", "source": "=" + item_list,
+                    "input_title": "新增科目", "input_message": "请从下拉列表选择 7 位项级科目代码",
+                    "error_title": "科目代码有误", "error_message": "请选择代码表中的 7 位项级科目代码。"})
+        elif cell.kind in ("cover", "explain", "note"):
+            text = _cell_text(cell, sh, plan, ds)
+            if text:
+                ws.write_string(r, c, text, f)
+            else:
+                ws.write_blank(r, c, None, f)
+    for (c, negative), rows in amount_runs.items():
+        for a, b in _runs(sorted(rows)):
+            ws.data_validation(a, c, b, c, {
+                "validate": "decimal", "criteria": "between",
+                "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
+                "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
+                "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
+    if sh.kind == "check":
+        last = max(sh.max_row, 2)
+        for text, color in (("不通过", "#FFC7CE"), ("尾数差异", "#FFEB9C"), ("通过", "#C6EFCE")):
+            ws.conditional_format(2, 7, last, 7, {"type": "cell", "criteria": "==", "value": f'"{text}"',
+                                                   "format": fmts.wb.add_format({"bg_color": color})})
+    if sh.freeze:
+        ws.freeze_panes(*sh.freeze)
+    if sh.landscape:
+        ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    if sh.header_rows:
+        ws.repeat_rows(0, sh.header_rows[1])
+    if sh.kind == "table" and sh.table is not None:
+        ws.set_header(f"&C&\"{FONT}\"{sh.table.number}")
+        ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _runs(nums: list[int]) -> list[tuple[int, int]]:
+    from .expr import _runs as runs
+
+    return runs(nums)
+
+
+def _cell_text(cell: CellPlan, sh: Any, plan: WorkbookPlan, ds: Dataset) -> str:
+    if cell.kind == "text":
+        return cell.text
+    if cell.kind == "note" and sh.table is not None:
+        return ds.notes.get(sh.table.id, "")
+    if cell.kind == "cover":
+        return cell.text
+    if cell.kind == "explain":
+        rid = cell.label.replace("差异说明 ", "")
+        return ds.explanations.get(rid, "")
+    return ""
+
+
+_WB_PR = re.compile(rb"(<workbookPr[^>]*/>)")
+
+
+def _lock_structure(data: bytes, password: str) -> bytes:
+    """xlsxwriter has no workbook structure lock: add <workbookProtection lockStructure="1"> to
+    xl/workbook.xml, keeping every other part and the fixed zip timestamps byte for byte."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                attrs = b'lockStructure="1"'
+                if password:
+                    attrs = f'workbookPassword="{_legacy_hash(password)}" '.encode() + attrs
+                body, n = _WB_PR.subn(lambda m: m.group(1) + b"<workbookProtection " + attrs + b"/>", body, count=1)
+                assert n == 1, "workbookPr not found"
+            zi = zipfile.ZipInfo(info.filename, info.date_time)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            dst.writestr(zi, body)
+    return out.getvalue()
+
+
+def _legacy_hash(password: str) -> str:
+    """The 16-bit legacy password hash Excel uses in workbookPassword/sheetProtection."""
+    h = 0
+    for i, ch in enumerate(password):
+        v = ord(ch) << (i + 1)
+        h ^= (v & 0x7FFF) | (v >> 15)
+    h ^= len(password)
+    h ^= 0xCE4B
+    return f"{h:X}"
+
+
+def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | None = None,
+                   password: str | None = None, spare_rows: int | None = None) -> BuildResult:
+    """Build one unit's workbook from its data (or an empty Dataset for a blank template)."""
+    inputs, findings = prepare_inputs(spec, ds)
+    codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
+    plan = plan_workbook(spec, ds.unit_code, ds.unit_name, ds.year or spec.year, codes, ds.names, key, ds.cover)
+    data, results = write_plan(plan, inputs, ds, password)
+    if out is not None:
+        atomic_write_bytes(Path(out), data)
+    return BuildResult(Path(out) if out else None, data, plan, findings, results)
+
+
+__all__ = ["BuildResult", "build_workbook", "prepare_inputs", "write_plan", "Fig", "is_item_code", "CODES", "COVER"]
