@@ -376,7 +376,7 @@ class _TableLayout:
             for _k in range(b.spare_rows):
                 code_cell = a1(r, col0 + ci)
                 sh.put(r, col0 + ci, CellPlan("code", "code_input", validate="code", label="新增科目代码"))
-                formula = (f'IF({code_cell}="","",IFERROR(VLOOKUP({code_cell}&"",\'{CODES}\'!$A:$B,2,FALSE),'
+                formula = (f'IF({code_cell}="","",IFERROR(VLOOKUP({code_cell}&"",\'{CODES}\'!$A:$B,2,0),'
                            f'"（代码不在代码表中）"))')
                 sh.put(r, col0 + ni, CellPlan("formula", "name_formula", formula=formula, calc=("name", r, col0 + ci),
                                                label="新增科目名称"))

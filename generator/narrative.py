@@ -1,0 +1,1154 @@
+"""第三部分 决算情况说明: rendered from the figures, and a written 说明 checked against them.
+
+Rendering
+---------
+:func:`render_narrative` fills ``templates/narrative/shuoming.{md,html}.j2`` with the context of
+:func:`build_context`: sections 一 to 十 in the sentence shapes of the published reports, every
+amount and percentage computed from the figures (Decimal, rounded half up to 2 decimals). What only
+a person can write is a marked slot ``【待填：…】``; so are numbers whose data were not given
+(上年数 without ``previous``, 年初预算数 without ``budget``).
+
+Reasons file (YAML), keyed by section; nested mappings are flattened with dots, so
+``七: {一: {预算: …}}`` is the same as ``七.一.预算: …``. The keys are :data:`REASON_SLOTS`
+(``juesuan narrative --reasons-template`` prints a skeleton)::
+
+    一: 2023年度建设项目评审室，2024年度已完工，相应支出减少
+    四: 同上
+    五.一: 同上
+    七.一.预算: 厉行节约，公车使用频率减少
+    七.一.上年: 公车使用年限长，维修费用增加
+    七.二.运行.情况: 截止2024年12月31日，我单位开支财政拨款的公务用车保有量为1辆
+    十: 本单位无机关运行经费
+
+Budget file (YAML or JSON): what the nine tables do not carry. All keys optional; amounts in 万元,
+written as strings ("184.00") or numbers. The 三公 budget comes from 公开09 columns 1-6::
+
+    年初预算数: "2314.68"        # 一般公共预算财政拨款支出年初预算数（五（三））
+    项目:                         # 五（三）各项目执行情况
+      - {名称: 长沙市企业服务中心工作经费, 年初预算: "184", 决算: "178.84"}
+    机关运行经费: {本年: "0.00", 上年: "0.00"}   # 十
+
+Checking
+--------
+:func:`check_narrative` reads a written 说明 line by line. Rules (conservative: a number it cannot
+tie to a figure is reported as info, never as an error):
+
+* An amount ``…万元`` is tied to a figure when a known label stands right before it, optionally
+  followed by a connector (``为``, ``是``, ``：``, ``支出``, and the measure words ``预算/年初预算/
+  全年预算数/决算/决算支出/执行数``). A measure word with no label takes the label of the previous
+  labelled amount in the same sentence (``…预算为1.90万元，支出决算为1.61万元``). Labels are the
+  row and column names of the tables, the totals (收、支总计, 财政拨款收、支总计, 收入合计 …),
+  人员经费/公用经费, the 公开06 economic names (only in lines about 基本支出/人员经费/公用经费)
+  and the 三公 items; in lines about 政府性基金 or 国有资本经营 the words 收入, 支出, 基本支出,
+  项目支出 and 结转和结余 refer to 公开07 and 公开08/04. A label names one or more figures; the
+  amount passes if it equals any of them within 0.005.
+* ``占X%`` right after an amount is that amount's share of ``占…的`` (a label, or an amount printed
+  earlier in the same line under that name); a bare ``占X%`` is the share of the amount stated
+  before the nearest ``其中``/``主要用于``/``主要包括``.
+* ``完成预算的X%``, ``预算执行率X%``, ``控制率X%`` = the last 决算 amount / the last 预算 amount of
+  the same sentence (0/0 counts as 100%).
+* ``增加/减少 X万元`` and ``增长/降低 X%`` in a sentence about 上年 need last year's figures: with
+  ``previous`` they are checked, without it they are info (unverifiable); a rate is still checked
+  against the change amount printed with it (rate = change / (current − change)).
+* A printed percentage passes if it is within 0.005 of the exact value (so either rounding of a tie).
+* Malformed numbers: ``%%``, bad thousands grouping, two decimal points, ``为万元`` with no number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from .dataset import DataError, Dataset
+from .findings import ERROR, INFO, WARNING, Finding
+from .money import ZERO, q2, to_decimal
+from .money import fmt as money_fmt
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "narrative"
+SLOT = "【待填：{}】"
+TOLERANCE = Decimal("0.005")
+HUNDRED = Decimal("100")
+
+# ---------------------------------------------------------------- names
+
+REASON_SLOTS: dict[str, str] = {
+    "一": "收、支总计与上年相比增减变化的主要原因",
+    "四": "财政拨款收、支总计与上年相比增减变化的主要原因",
+    "五.一": "一般公共预算财政拨款支出与上年相比增减变化的主要原因",
+    "七.一.预算": "“三公”经费决算数与预算数差异的主要原因",
+    "七.一.上年": "“三公”经费决算数与上年数差异的主要原因",
+    "七.二.出国.预算": "因公出国（境）费决算数与预算数差异的主要原因",
+    "七.二.出国.上年": "因公出国（境）费决算数与上年数差异的主要原因",
+    "七.二.出国.情况": "因公出国（境）团组、人次及主要内容",
+    "七.二.购置.预算": "公务用车购置费决算数与预算数差异的主要原因",
+    "七.二.购置.上年": "公务用车购置费决算数与上年数差异的主要原因",
+    "七.二.运行.预算": "公务用车运行维护费决算数与预算数差异的主要原因",
+    "七.二.运行.上年": "公务用车运行维护费决算数与上年数差异的主要原因",
+    "七.二.运行.情况": "公务用车运行维护费主要用途及公务用车保有量",
+    "七.二.接待.预算": "公务接待费决算数与预算数差异的主要原因",
+    "七.二.接待.上年": "公务接待费决算数与上年数差异的主要原因",
+    "七.二.接待.情况": "国内公务接待批次、人次及主要内容",
+    "八": "政府性基金预算收支具体情况",
+    "九": "国有资本经营预算收支具体情况",
+    "十": "机关运行经费增减变化的主要原因",
+}
+
+# 功能分类 类 (the 26 classes of 公开01 rows 31-56).
+CLASS_NAMES: dict[str, str] = {
+    "201": "一般公共服务支出", "202": "外交支出", "203": "国防支出", "204": "公共安全支出",
+    "205": "教育支出", "206": "科学技术支出", "207": "文化旅游体育与传媒支出",
+    "208": "社会保障和就业支出", "210": "卫生健康支出", "211": "节能环保支出",
+    "212": "城乡社区支出", "213": "农林水支出", "214": "交通运输支出",
+    "215": "资源勘探工业信息等支出", "216": "商业服务业等支出", "217": "金融支出",
+    "219": "援助其他地区支出", "220": "自然资源海洋气象等支出", "221": "住房保障支出",
+    "222": "粮油物资储备支出", "223": "国有资本经营预算支出", "224": "灾害防治及应急管理支出",
+    "229": "其他支出", "231": "债务还本支出", "232": "债务付息支出", "234": "抗疫特别国债安排的支出",
+}
+CLASS_ROW_01 = {code: str(31 + i) for i, code in enumerate(CLASS_NAMES)}
+
+# 公开06 economic classification names (2024), used when Dataset.names lacks them.
+ECON_NAMES: dict[str, str] = {
+    "301": "工资福利支出", "30101": "基本工资", "30102": "津贴补贴", "30103": "奖金",
+    "30106": "伙食补助费", "30107": "绩效工资", "30108": "机关事业单位基本养老保险缴费",
+    "30109": "职业年金缴费", "30110": "职工基本医疗保险缴费", "30111": "公务员医疗补助缴费",
+    "30112": "其他社会保障缴费", "30113": "住房公积金", "30114": "医疗费",
+    "30199": "其他工资福利支出",
+    "302": "商品和服务支出", "30201": "办公费", "30202": "印刷费", "30203": "咨询费",
+    "30204": "手续费", "30205": "水费", "30206": "电费", "30207": "邮电费", "30208": "取暖费",
+    "30209": "物业管理费", "30211": "差旅费", "30212": "因公出国（境）费用",
+    "30213": "维修（护）费", "30214": "租赁费", "30215": "会议费", "30216": "培训费",
+    "30217": "公务接待费", "30218": "专用材料费", "30224": "被装购置费", "30225": "专用燃料费",
+    "30226": "劳务费", "30227": "委托业务费", "30228": "工会经费", "30229": "福利费",
+    "30231": "公务用车运行维护费", "30239": "其他交通费用", "30240": "税金及附加费用",
+    "30299": "其他商品和服务支出",
+    "303": "对个人和家庭的补助", "30301": "离休费", "30302": "退休费", "30303": "退职（役）费",
+    "30304": "抚恤金", "30305": "生活补助", "30306": "救济费", "30307": "医疗费补助",
+    "30308": "助学金", "30309": "奖励金", "30310": "个人农业生产补贴", "30311": "代缴社会保险费",
+    "30399": "其他对个人和家庭的补助",
+    "307": "债务利息及费用支出", "30701": "国内债务付息", "30702": "国外债务付息",
+    "310": "资本性支出", "31001": "房屋建筑物购建", "31002": "办公设备购置",
+    "31003": "专用设备购置", "31005": "基础设施建设", "31006": "大型修缮",
+    "31007": "信息网络及软件购置更新", "31008": "物资储备", "31009": "土地补偿",
+    "31010": "安置补助", "31011": "地上附着物和青苗补偿", "31012": "拆迁补偿",
+    "31013": "公务用车购置", "31019": "其他交通工具购置", "31021": "文物和陈列品购置",
+    "31022": "无形资产购置", "31099": "其他资本性支出",
+    "399": "其他支出", "39907": "国家赔偿费用支出",
+    "39908": "对民间非营利组织和群众性自治组织补贴", "39909": "经常性赠与",
+    "39910": "资本性赠与", "39999": "其他支出",
+}
+PERSONNEL_PREFIXES = ("301", "303")  # 人员经费; every other 公开06 code is 公用经费
+
+# 公开02 columns 2..7 and 公开03 columns 2..6 as the 说明 names them.
+INCOME_ITEMS = [("2", "财政拨款收入"), ("3", "上级补助收入"), ("4", "事业收入"),
+                ("5", "经营收入"), ("6", "附属单位上缴收入"), ("7", "其他收入")]
+SPENDING_ITEMS = [("2", "基本支出"), ("3", "项目支出"), ("4", "上缴上级支出"),
+                  ("5", "经营支出"), ("6", "对附属单位补助支出")]
+
+# 公开09: key, name in the 说明, budget column, actual column.
+SANGONG = [
+    ("合计", "“三公”经费", "1", "7"),
+    ("出国", "因公出国（境）费", "2", "8"),
+    ("用车", "公务用车购置费及运行维护费", "3", "9"),
+    ("购置", "公务用车购置费", "4", "10"),
+    ("运行", "公务用车运行维护费", "5", "11"),
+    ("接待", "公务接待费", "6", "12"),
+]
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def percent(num: Decimal | None, den: Decimal | None) -> Decimal | None:
+    """num / den as a percentage rounded half up to 2 decimals; None when undefined."""
+    if num is None or den is None or den == 0:
+        return None
+    return q2(num * HUNDRED / den)
+
+
+def completion(actual: Decimal | None, budget: Decimal | None) -> Decimal | None:
+    """完成预算的 X%: actual / budget; 0 spent of a 0 budget is 100.00% as the reports write it."""
+    if actual is None or budget is None:
+        return None
+    if budget == 0:
+        return HUNDRED if actual == 0 else None
+    return percent(actual, budget)
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else money_fmt(value, thousands=True)
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def change(current: Decimal | None, previous: Decimal | None) -> dict[str, Any]:
+    """与上年相比: the words and numbers of a change; ``known`` False without last year's figure."""
+    if current is None or previous is None:
+        return {"known": False, "flat": False}
+    diff = current - previous
+    if diff == 0:
+        return {"known": True, "flat": True}
+    rate = percent(abs(diff), abs(previous))
+    return {
+        "known": True,
+        "flat": False,
+        "word": "增加" if diff > 0 else "减少",
+        "amount": _money(abs(diff)),
+        "rate_word": "增长" if diff > 0 else "降低",
+        "rate": _pct(rate),
+    }
+
+
+def _compare_word(a: Decimal | None, b: Decimal | None) -> str | None:
+    if a is None or b is None:
+        return None
+    return "大于" if a > b else "小于" if a < b else "等于"
+
+
+# ---------------------------------------------------------------- reasons and budget files
+
+
+def _flatten(doc: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def normalize_reasons(doc: Mapping[Any, Any] | None, source: str = "") -> dict[str, str]:
+    """Flatten and validate a reasons mapping; unknown keys are an error (a typo would leave a slot)."""
+    where = f"{source}：" if source else ""
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        raise DataError(f"{where}原因文件应为“章节: 原因”形式的 YAML 映射")
+    flat = _flatten(doc)
+    unknown = sorted(k for k in flat if k not in REASON_SLOTS)
+    if unknown:
+        raise DataError(
+            f"{where}未知的原因键 {', '.join(unknown)}；可用的键：{', '.join(REASON_SLOTS)}"
+        )
+    out: dict[str, str] = {}
+    for k, v in flat.items():
+        if v is None:
+            continue
+        if not isinstance(v, (str, int, float)):
+            raise DataError(f"{where}原因“{k}”应为文字")
+        text = str(v).strip().rstrip("。；;")
+        if text:
+            out[k] = text
+    return out
+
+
+def load_reasons(path: str | Path) -> dict[str, str]:
+    """Read a reasons YAML file (see module docstring) into {key: text}."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"{p}：无法读取原因文件（{exc}）") from exc
+    return normalize_reasons(doc, str(p))
+
+
+def reasons_skeleton() -> str:
+    """A reasons YAML with every key, for a unit to fill in once."""
+    lines = ["# 情况说明中需人工填写的原因；留空的键在生成时显示为【待填】。"]
+    for key, hint in REASON_SLOTS.items():
+        lines.append(f"# {hint}")
+        lines.append(f'{key}: ""')
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Project:
+    name: str
+    initial: Decimal | None = None
+    actual: Decimal | None = None
+
+
+@dataclass
+class Budget:
+    """Figures the nine tables do not carry (see module docstring for the file format)."""
+
+    initial_total: Decimal | None = None
+    projects: list[Project] = field(default_factory=list)
+    admin_cost: Decimal | None = None
+    admin_cost_previous: Decimal | None = None
+
+
+def _amount(value: Any, what: str, where: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return to_decimal(str(value).replace(",", "") if isinstance(value, str) else value)
+    except ValueError as exc:
+        raise DataError(f"{where}{what}金额无法识别 {value!r}") from exc
+
+
+def budget_from_mapping(doc: Any, source: str = "") -> Budget:
+    where = f"{source}：" if source else ""
+    if doc is None:
+        return Budget()
+    if not isinstance(doc, Mapping):
+        raise DataError(f"{where}预算数据应为 YAML/JSON 映射")
+    known = {"年初预算数", "项目", "机关运行经费"}
+    unknown = sorted(str(k) for k in doc if k not in known)
+    if unknown:
+        raise DataError(f"{where}未知的键 {', '.join(unknown)}；可用的键：{', '.join(sorted(known))}")
+    b = Budget(initial_total=_amount(doc.get("年初预算数"), "年初预算数", where))
+    projects = doc.get("项目") or []
+    if not isinstance(projects, list):
+        raise DataError(f"{where}“项目”应为列表")
+    for i, item in enumerate(projects, 1):
+        if not isinstance(item, Mapping) or not str(item.get("名称") or "").strip():
+            raise DataError(f"{where}第{i}个项目应有“名称”")
+        name = str(item["名称"]).strip()
+        b.projects.append(
+            Project(
+                name=name,
+                initial=_amount(item.get("年初预算"), f"项目“{name}”年初预算", where),
+                actual=_amount(item.get("决算"), f"项目“{name}”决算", where),
+            )
+        )
+    admin = doc.get("机关运行经费")
+    if admin is not None:
+        if not isinstance(admin, Mapping):
+            raise DataError(f"{where}“机关运行经费”应为 {{本年: 金额, 上年: 金额}}")
+        b.admin_cost = _amount(admin.get("本年"), "机关运行经费本年", where)
+        b.admin_cost_previous = _amount(admin.get("上年"), "机关运行经费上年", where)
+    return b
+
+
+def load_budget(path: str | Path) -> Budget:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"{p}：无法读取预算数据（{exc}）") from exc
+    return budget_from_mapping(doc, str(p))
+
+
+def _as_budget(budget: Budget | Mapping[str, Any] | None) -> Budget:
+    if budget is None:
+        return Budget()
+    if isinstance(budget, Budget):
+        return budget
+    return budget_from_mapping(budget)
+
+
+# ---------------------------------------------------------------- context
+
+
+def _econ_name(ds: Dataset, code: str) -> str:
+    return ds.names.get(code) or ECON_NAMES.get(code, code)
+
+
+def _class_name(ds: Dataset, code: str) -> str:
+    return ds.names.get(code) or CLASS_NAMES.get(code, code)
+
+
+def build_context(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
+    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given."""
+    b = _as_budget(budget)
+    why = normalize_reasons(reasons) if reasons else {}
+
+    def get(table: str, row: str, col: str) -> Decimal | None:
+        return ds.get(table, row, col)
+
+    def prev(table: str, row: str, col: str) -> Decimal | None:
+        return previous.get(table, row, col) if previous is not None else None
+
+    def zero_if_missing(table: str, row: str, col: str) -> Decimal:
+        # 公开07/08 are blank when a unit has no such funds: blank means zero.
+        v = get(table, row, col)
+        return ZERO if v is None else v
+
+    # 一 收支总计, 四 财政拨款收支总计
+    total = get("公开01", "30", "1")
+    fin_total = get("公开04", "32", "1")
+
+    # 二 收入, 三 支出
+    income_total = get("公开02", "合计", "1")
+    income = [
+        {"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
+        for col, name in INCOME_ITEMS
+        for v in [get("公开02", "合计", col)]
+    ]
+    spend_total = get("公开03", "合计", "1")
+    spending = [
+        {"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
+        for col, name in SPENDING_ITEMS
+        for v in [get("公开03", "合计", col)]
+    ]
+
+    # 五 一般公共预算财政拨款支出
+    gp_total = get("公开05", "合计", "1")
+    classes = []
+    for code in sorted(r for r in ds.values.get("公开05", {}) if len(r) == 3 and r.isdigit()):
+        v = get("公开05", code, "1")
+        if v:
+            classes.append({"code": code, "name": _class_name(ds, code), "amount": _money(v),
+                            "share": _pct(percent(v, gp_total))})
+    projects = [
+        {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
+         "rate": _pct(completion(p.actual, p.initial))}
+        for p in b.projects
+    ]
+
+    # 六 基本支出: 人员经费 and 公用经费 with their non-zero items
+    personnel = get("公开06", "人员经费合计", "决算数")
+    public = get("公开06", "公用经费合计", "决算数")
+    basic = get("公开05", "合计", "2")
+    if basic is None and personnel is not None and public is not None:
+        basic = personnel + public
+    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
+    for code, cols in ds.values.get("公开06", {}).items():
+        v = cols.get("决算数")
+        if len(code) == 5 and code.isdigit() and v:
+            items[code.startswith(PERSONNEL_PREFIXES)].append(
+                {"code": code, "name": _econ_name(ds, code), "amount": _money(v)})
+    for lst in items.values():
+        lst.sort(key=lambda it: str(it["code"]))
+
+    # 七 三公
+    sangong: dict[str, dict[str, Any]] = {}
+    for key, name, bcol, acol in SANGONG:
+        bv, av, pv = get("公开09", "1", bcol), get("公开09", "1", acol), prev("公开09", "1", acol)
+        head = "七.一" if key == "合计" else f"七.二.{key}"
+        sangong[key] = {
+            "name": name,
+            "budget": _money(bv),
+            "actual": _money(av),
+            "rate": _pct(completion(av, bv)),
+            "change": change(av, pv),
+            "vs_budget": _compare_word(av, bv),
+            "vs_previous": _compare_word(av, pv),
+            "reason_budget": why.get(f"{head}.预算"),
+            "reason_previous": why.get(f"{head}.上年"),
+            "detail": why.get(f"{head}.情况"),
+        }
+
+    # 八 政府性基金 (公开07), 九 国有资本经营 (公开04 rows 3/31/60, 公开08)
+    fund_vals = [zero_if_missing("公开07", "合计", c) for c in ("2", "1", "3", "4", "5", "6")]
+    soe_vals = [
+        zero_if_missing("公开04", "3", "1"), zero_if_missing("公开04", "31", "1"),
+        zero_if_missing("公开08", "合计", "1"), zero_if_missing("公开08", "合计", "2"),
+        zero_if_missing("公开08", "合计", "3"), zero_if_missing("公开04", "60", "5"),
+    ]
+
+    def fund_section(vals: list[Decimal], key: str, none_text: str) -> dict[str, Any]:
+        keys = ("income", "opening", "spent", "basic", "project", "closing")
+        sec: dict[str, Any] = {k: _money(v) for k, v in zip(keys, vals, strict=True)}
+        sec["detail"] = why.get(key) or (none_text if all(v == 0 for v in vals) else None)
+        return sec
+
+    return {
+        "year": str(ds.year) if ds.year is not None else None,
+        "unit_name": ds.unit_name,
+        "s1": {"total": _money(total), "change": change(total, prev("公开01", "30", "1")),
+               "reason": why.get("一")},
+        "s2": {"total": _money(income_total), "parts": income},
+        "s3": {"total": _money(spend_total), "parts": spending},
+        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("公开04", "32", "1")),
+               "reason": why.get("四")},
+        "s5": {
+            "total": _money(gp_total),
+            "total_is_zero": gp_total == 0,
+            "share": _pct(percent(gp_total, get("公开01", "57", "2"))),
+            "change": change(gp_total, prev("公开05", "合计", "1")),
+            "reason": why.get("五.一"),
+            "classes": classes,
+            "initial": _money(b.initial_total),
+            "rate": _pct(completion(gp_total, b.initial_total)),
+            "projects": projects,
+        },
+        "s6": {
+            "basic": _money(basic),
+            "personnel": {"amount": _money(personnel), "share": _pct(percent(personnel, basic)),
+                          "parts": items[True]},
+            "public": {"amount": _money(public), "share": _pct(percent(public, basic)),
+                       "parts": items[False]},
+        },
+        "s7": sangong,
+        "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
+        "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
+        "s10": {"amount": _money(b.admin_cost),
+                "change": change(b.admin_cost, b.admin_cost_previous),
+                "reason": why.get("十")},
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _squash(value: Any) -> Any:
+    """Join a paragraph written over several template lines: Chinese text needs no spaces."""
+    text = re.sub(r"\s*\n\s*", "", str(value)).strip()
+    return Markup(text) if isinstance(value, Markup) else text
+
+
+def _environment(html: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+    )
+    env.filters["squash"] = _squash
+    return env
+
+
+def render_narrative(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+    fmt: str = "md",
+) -> str:
+    """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``)."""
+    if fmt not in ("md", "html"):
+        raise ValueError(f"unknown narrative format {fmt!r}")
+    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
+    text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_docx(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
+    import io
+
+    from docx import Document  # type: ignore[import-not-found]
+    from docx.enum.text import WD_COLOR_INDEX  # type: ignore[import-not-found]
+    from docx.oxml.ns import qn  # type: ignore[import-not-found]
+
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = "宋体"
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    for line in render_narrative(ds, previous, budget, reasons, fmt="md").splitlines():
+        if not line.strip():
+            continue
+        heading = re.match(r"^(#+)\s+(.*)$", line)
+        if heading:
+            doc.add_heading(heading.group(2), level=min(len(heading.group(1)) - 1, 3))
+            continue
+        para = doc.add_paragraph()
+        for part in re.split(r"(【待填：[^】]*】)", line):
+            if part:
+                run = para.add_run(part)
+                if part.startswith("【待填："):
+                    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- checking: labels
+
+Ref = tuple[str, str, str]  # table, row, col
+
+
+@dataclass
+class _Fig:
+    value: Decimal | None
+    previous: Decimal | None = None
+    ref: Ref | None = None
+
+
+@dataclass
+class _Label:
+    text: str
+    desc: str
+    actual: list[_Fig] = field(default_factory=list)
+    budget: list[_Fig] = field(default_factory=list)
+    budget_initial_only: bool = False  # budget figures are 年初预算 (not 全年/调整后)
+
+
+def _variants(text: str) -> set[str]:
+    out = {text}
+    for a, b in (("“", '"'), ("”", '"'), ("（", "("), ("）", ")")):
+        out |= {v.replace(a, b) for v in out}
+    out |= {v.replace("“", "").replace("”", "").replace('"', "") for v in out}
+    return out
+
+
+class _Labels:
+    """The label table: label text -> figures, for the base scope and the special scopes."""
+
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
+        self.ds, self.previous = ds, previous
+        self.scopes: dict[str, dict[str, _Label]] = {"base": {}, "basic": {}, "fund": {}, "soe": {}}
+        self._merged: dict[tuple[bool, str], dict[str, _Label]] = {}
+        self._build(budget)
+
+    def fig(self, table: str, row: str, col: str) -> _Fig:
+        prev = self.previous.get(table, row, col) if self.previous is not None else None
+        return _Fig(self.ds.get(table, row, col), prev, (table, row, col))
+
+    def add(self, scope: str, texts: str | list[str], desc: str, actual: list[_Fig],
+            budget: list[_Fig] | None = None, initial_only: bool = False) -> None:
+        for text in [texts] if isinstance(texts, str) else texts:
+            for v in _variants(text):
+                lab = self.scopes[scope].get(v)
+                if lab is None:
+                    lab = self.scopes[scope][v] = _Label(v, desc, budget_initial_only=initial_only)
+                else:
+                    lab.desc = f"{lab.desc}／{desc}" if desc not in lab.desc else lab.desc
+                lab.actual.extend(actual)
+                lab.budget.extend(budget or [])
+
+    def _build(self, b: Budget) -> None:
+        f = self.fig
+        base = "base"
+        self.add(base, ["收、支总计", "收支总计"], "公开01 总计", [f("公开01", "30", "1"), f("公开01", "60", "2")])
+        self.add(base, "收入总计", "公开01 收入总计", [f("公开01", "30", "1")])
+        self.add(base, "支出总计", "公开01 支出总计", [f("公开01", "60", "2")])
+        self.add(base, ["财政拨款收、支总计", "财政拨款收支总计"], "公开04 总计",
+                 [f("公开04", "32", "1"), f("公开04", "64", "2")])
+        self.add(base, ["收入合计", "本年收入合计", "本年收入"], "本年收入合计",
+                 [f("公开01", "27", "1"), f("公开02", "合计", "1")])
+        self.add(base, ["支出合计", "本年支出合计", "本年支出"], "本年支出合计",
+                 [f("公开01", "57", "2"), f("公开03", "合计", "1")])
+        self.add(base, "财政拨款收入", "公开02 财政拨款收入",
+                 [f("公开02", "合计", "2"), f("公开04", "27", "1")])
+        for row, name in (("1", "一般公共预算财政拨款收入"), ("2", "政府性基金预算财政拨款收入"),
+                          ("3", "国有资本经营预算财政拨款收入")):
+            self.add(base, name, f"公开04 {name}", [f("公开04", row, "1"), f("公开01", row, "1")])
+        for (col, name), row in zip(INCOME_ITEMS[1:], ("4", "5", "6", "7", "8"), strict=True):
+            self.add(base, name, f"公开02 {name}", [f("公开02", "合计", col), f("公开01", row, "1")])
+        self.add(base, "使用非财政拨款结余", "公开01 使用非财政拨款结余", [f("公开01", "28", "1")])
+        self.add(base, "结余分配", "公开01 结余分配", [f("公开01", "58", "2")])
+        self.add(base, "年初结转和结余", "年初结转和结余", [f("公开01", "29", "1"), f("公开04", "28", "1")])
+        self.add(base, "年末结转和结余", "年末结转和结余", [f("公开01", "59", "2"), f("公开04", "60", "2")])
+        for col, name in SPENDING_ITEMS:
+            figs = [f("公开03", "合计", col)] + ([f("公开05", "合计", col)] if col in ("2", "3") else [])
+            self.add(base, name, f"公开03 {name}", figs)
+        initial = [_Fig(b.initial_total)] if b.initial_total is not None else []
+        self.add(base, "财政拨款支出", "财政拨款支出", [f("公开04", "59", "2"), f("公开05", "合计", "1")],
+                 initial, initial_only=True)
+        self.add(base, "一般公共预算财政拨款支出", "公开05 合计",
+                 [f("公开05", "合计", "1"), f("公开04", "59", "3")], initial, initial_only=True)
+        self.add(base, "一般公共预算财政拨款基本支出", "公开05 基本支出", [f("公开05", "合计", "2")])
+        self.add(base, "一般公共预算财政拨款项目支出", "公开05 项目支出", [f("公开05", "合计", "3")])
+        self.add(base, "政府性基金预算财政拨款支出", "公开07 本年支出",
+                 [f("公开07", "合计", "3"), f("公开04", "59", "4")])
+        self.add(base, "国有资本经营预算财政拨款支出", "公开08 合计",
+                 [f("公开08", "合计", "1"), f("公开04", "59", "5")])
+        self.add(base, ["人员经费", "人员经费合计"], "公开06 人员经费合计", [f("公开06", "人员经费合计", "决算数")])
+        self.add(base, ["公用经费", "公用经费合计"], "公开06 公用经费合计", [f("公开06", "公用经费合计", "决算数")])
+        for key, name, bcol, acol in SANGONG:
+            names = [name]
+            if key == "合计":
+                names += ["“三公”经费财政拨款", "“三公”经费财政拨款支出", "“三公”经费支出"]
+            if key == "用车":
+                names += ["公务用车购置及运行维护费", "公务用车购置和运行维护费"]
+            self.add(base, names, f"公开09 {name}", [f("公开09", "1", acol)], [f("公开09", "1", bcol)])
+        for code, row in CLASS_ROW_01.items():
+            name = _class_name(self.ds, code)
+            self.add(base, name, f"{code} {name}",
+                     [f("公开05", code, "1"), f("公开03", code, "1"), f("公开01", row, "2")])
+        if b.admin_cost is not None:
+            self.add(base, "机关运行经费", "机关运行经费（预算数据）", [_Fig(b.admin_cost, b.admin_cost_previous)])
+        else:
+            self.add(base, "机关运行经费", "机关运行经费", [])
+        for p in b.projects:
+            if len(p.name) >= 4:
+                self.add(base, p.name, f"项目“{p.name}”（预算数据）",
+                         [_Fig(p.actual)] if p.actual is not None else [],
+                         [_Fig(p.initial)] if p.initial is not None else [], initial_only=True)
+        # 公开06 economic names: only in lines about 基本支出 / 人员经费 / 公用经费.
+        codes = set(ECON_NAMES) | set(self.ds.values.get("公开06", {}))
+        for code in sorted(c for c in codes if c.isdigit() and c.startswith("3")):
+            name = _econ_name(self.ds, code)
+            names = [name] + (["对个人和家庭的补助支出"] if code == "303" else [])
+            self.add("basic", names, f"公开06 {code} {name}", [f("公开06", code, "决算数")])
+        # 政府性基金 (公开07) and 国有资本经营 (公开08, 公开04) lines.
+        for scope, income, opening, spent, basic_, project, closing in (
+            ("fund", ("公开07", "合计", "2"), ("公开07", "合计", "1"), ("公开07", "合计", "3"),
+             ("公开07", "合计", "4"), ("公开07", "合计", "5"), ("公开07", "合计", "6")),
+            ("soe", ("公开04", "3", "1"), ("公开04", "31", "1"), ("公开08", "合计", "1"),
+             ("公开08", "合计", "2"), ("公开08", "合计", "3"), ("公开04", "60", "5")),
+        ):
+            zero = self._zero_if_missing
+            self.add(scope, ["收入", "本年收入"], f"{income[0]} 本年收入", [zero(*income)])
+            self.add(scope, ["年初结转和结余", "年初结转结余"], f"{opening[0]} 年初结转和结余", [zero(*opening)])
+            self.add(scope, ["支出", "本年支出"], f"{spent[0]} 本年支出", [zero(*spent)])
+            self.add(scope, "基本支出", f"{basic_[0]} 基本支出", [zero(*basic_)])
+            self.add(scope, "项目支出", f"{project[0]} 项目支出", [zero(*project)])
+            self.add(scope, ["年末结转和结余", "年末结转结余"], f"{closing[0]} 年末结转和结余", [zero(*closing)])
+
+    def _zero_if_missing(self, table: str, row: str, col: str) -> _Fig:
+        fig = self.fig(table, row, col)
+        if table in ("公开07", "公开08") and fig.value is None:
+            fig.value = ZERO
+        return fig
+
+    def table(self, basic: bool, special: str) -> dict[str, _Label]:
+        key = (basic, special)
+        if key not in self._merged:
+            merged = dict(self.scopes["base"])
+            if basic:
+                for text, lab in self.scopes["basic"].items():
+                    if text in merged:
+                        merged[text] = _Label(text, f"{merged[text].desc}／{lab.desc}",
+                                              merged[text].actual + lab.actual, merged[text].budget,
+                                              merged[text].budget_initial_only)
+                    else:
+                        merged[text] = lab
+            if special:
+                merged.update(self.scopes[special])
+            self._merged[key] = merged
+        return self._merged[key]
+
+
+# ---------------------------------------------------------------- checking: text patterns
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９％．", "0123456789%.")
+_AMOUNT = re.compile(r"(?<![\d.])(?<!\d,)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*万元")
+_THRESHOLD_AFTER = re.compile(r"^(?:以上|以下|以内|及以上|及以下)")
+_PERCENT = re.compile(r"(?<![\d.])(?<!\d,)(\d+(?:\.\d+)?)\s*%")
+_MALFORMED = [
+    (re.compile(r"\d(?:[\d.,]*\d)?\s*%\s*%"), "百分号重复"),
+    (re.compile(r"(?<![\d.])\d+\.\d+(?:\.\d+)+\s*(?:万元|%)"), "数字中有多个小数点"),
+    (re.compile(r"(?<![\d.,])\d+(?:,\d+)+(?:\.\d+)?\s*(?:万元|%)"), "千分位分隔错误"),
+    (re.compile(r"(?:为|是)\s*万元"), "缺少金额"),
+]
+_GOOD_GROUPING = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*(?:万元|%)$")
+_CONNECTOR = re.compile(
+    r"[：:]?\s*(?:支出|费用)?"
+    r"(?:(?P<budget>(?:年初安排|年初|全年|调整后|安排)?预算数?|合计安排|安排)"
+    r"|(?P<actual>决算支出数?|支出决算数?|决算数?|执行数|实际支出))?"
+    r"(?:为|是|达到?|共计|合计)?\s*"
+)
+_CHANGE_WORD = re.compile(r"(增加|减少|增长|下降|降低|调增|调减|上升|节约|超支)了?\s*$")
+_UP_WORDS = ("增加", "增长", "调增", "上升", "超支")
+_SHARE = re.compile(r"占(?:(?P<base>[^，。；,;：:%\d]{1,24}?)的)?\s*$")
+_RATE = re.compile(
+    r"(?:完成(?P<initial>年初)?(?:全年)?预算(?:数)?的|(?:预算)?执行率|控制率|完成率)(?:为|是|达到?)?\s*$"
+)
+_RATE_CHANGE = re.compile(r"(增长|增加|上升|提高|降低|下降|减少)了?\s*$")
+_HEAD_MARKER = re.compile(r"其中|主要用于|主要包括")
+_REASON_MARKER = re.compile(r"原因|是因为|由于")
+_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)")
+_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|部门|单位|以及|和|及)$")
+_SPECIAL_LINE = {
+    "fund": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*政府性基金"),
+    "soe": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*国有资本经营"),
+}
+_SPECIAL_WORD = {"fund": "政府性基金", "soe": "国有资本经营"}
+_BASIC_WORDS = ("基本支出", "人员经费", "公用经费")
+
+
+def _num(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
+
+
+def _close(a: Decimal, b: Decimal) -> bool:
+    return abs(a - b) <= TOLERANCE
+
+
+def _s(value: Decimal) -> str:
+    return money_fmt(value, thousands=True)
+
+
+@dataclass
+class _Amt:
+    start: int
+    end: int
+    value: Decimal
+    sentence: int
+    label: _Label | None = None
+    measure: str | None = None  # "actual" | "budget"
+    initial: bool = False
+    direction: int = 0  # +1 / -1 for a change amount (增加/减少)
+    values: list[Decimal] = field(default_factory=list)  # the value and the figures it stands for
+    tied: bool = False  # equal to a figure
+    current: list[Decimal] = field(default_factory=list)  # change amounts: the current figure(s)
+
+
+class _Checker:
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
+        self.labels = _Labels(ds, previous, budget)
+        self.has_previous = previous is not None
+        self.findings: list[Finding] = []
+
+    # ------------------------------------------------------------ driver
+
+    def run(self, text: str) -> list[Finding]:
+        heading = ""
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw.translate(_FULLWIDTH)
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if _HEADING.match(stripped) and len(stripped) <= 40 and not _AMOUNT.search(stripped):
+                heading = stripped
+                continue
+            self._line(line, lineno, heading)
+        return self.findings
+
+    def _line(self, line: str, lineno: int, heading: str) -> None:
+        self.line, self.lineno = line, lineno
+        self.bounds = [0] + [m.end() for m in re.finditer(r"[。！？!?]", line)] + [len(line) + 1]
+        context = heading + line
+        basic = any(w in context for w in _BASIC_WORDS)
+        special = ""
+        for scope, word in _SPECIAL_WORD.items():
+            if word in heading or _SPECIAL_LINE[scope].match(line):
+                special = scope
+                break
+        self.table = self.labels.table(basic, special)
+        self.label_lengths = sorted({len(t) for t in self.table}, reverse=True)
+
+        for m, why in ((m, why) for rx, why in _MALFORMED for m in rx.finditer(line)):
+            if why == "千分位分隔错误" and _GOOD_GROUPING.match(m.group(0)):
+                continue
+            self._finding("narrative-malformed-number", ERROR, m.start(),
+                          f"数字格式错误“{m.group(0).strip()}”（{why}）", actual=m.group(0).strip())
+
+        tokens: list[tuple[int, str, re.Match[str]]] = [
+            (m.start(), "amount", m) for m in _AMOUNT.finditer(line)
+            if not _THRESHOLD_AFTER.match(line[m.end():])
+        ]
+        tokens += [(m.start(), "percent", m) for m in _PERCENT.finditer(line)]
+        self.amounts: list[_Amt] = []
+        for _, kind, m in sorted(tokens, key=lambda t: t[0]):
+            if kind == "amount":
+                self._amount(m)
+            else:
+                self._percent(m)
+
+    # ------------------------------------------------------------ helpers
+
+    def _sentence_index(self, pos: int) -> int:
+        for i in range(len(self.bounds) - 1):
+            if self.bounds[i] <= pos < self.bounds[i + 1]:
+                return i
+        return len(self.bounds) - 2
+
+    def _quote(self, pos: int) -> str:
+        starts = [0] + [m.end() for m in re.finditer(r"[。；;！？!?]", self.line)]
+        start = max(s for s in starts if s <= pos)
+        end_m = re.compile(r"[。；;！？!?]").search(self.line, pos)
+        end = end_m.end() if end_m else len(self.line)
+        return re.sub(r"\s+", " ", self.line[start:end]).strip()
+
+    def _finding(self, code: str, severity: str, pos: int, what: str, *, ref: Ref | None = None,
+                 expected: str | None = None, actual: str | None = None) -> None:
+        sentence = self._quote(pos)
+        table, row, col = ref if ref else (None, None, None)
+        self.findings.append(Finding(
+            code=code, severity=severity,
+            message=f"第{self.lineno}行：{what}。原句：“{sentence}”",
+            table=table, row=row, col=col, expected=expected, actual=actual,
+            extra={"line": self.lineno, "sentence": sentence},
+        ))
+
+    def _label_ending_at(self, text: str, k: int) -> _Label | None:
+        for length in self.label_lengths:
+            if length > k:
+                continue
+            lab = self.table.get(text[k - length:k])
+            if lab is not None and _LEFT_OK.search(text[: k - length]):
+                return lab
+        return None
+
+    def _resolve(self, before: str) -> tuple[_Label | None, str | None, bool]:
+        """The label and measure standing right before an amount: (label, measure, 年初)."""
+        fallback: tuple[str | None, bool] = (None, False)
+        for k in range(len(before), max(-1, len(before) - 16), -1):
+            conn = _CONNECTOR.fullmatch(before, k)
+            if conn is None:
+                continue
+            measure = "budget" if conn.group("budget") else "actual" if conn.group("actual") else None
+            initial = "年初" in (conn.group("budget") or "")
+            if measure:
+                fallback = (measure, initial)
+            lab = self._label_ending_at(before, k)
+            if lab is not None:
+                return lab, measure, initial
+        return None, fallback[0], fallback[1]
+
+    def _carried_subject(self, amt: _Amt, measure: str) -> _Label | None:
+        """``…预算为1.90万元，支出决算为1.61万元``: a measure word with no label of its own takes the
+        label of the amount right before it in the same sentence, when that one has the other measure."""
+        prior = self.amounts[-2] if len(self.amounts) >= 2 else None
+        if (prior is None or prior.sentence != amt.sentence or prior.label is None or prior.direction
+                or prior.measure == measure):
+            return None
+        return prior.label
+
+    def _in_reason(self, pos: int) -> bool:
+        """Numbers after 主要原因/是因为 in a sentence tell a story about other figures: not checked."""
+        start = self.bounds[self._sentence_index(pos)]
+        return _REASON_MARKER.search(self.line, start, pos) is not None
+
+    def _figures(self, lab: _Label, measure: str, initial: bool) -> list[_Fig]:
+        if measure == "budget":
+            if lab.budget_initial_only and not initial:
+                return []
+            return [f for f in lab.budget if f.value is not None]
+        return [f for f in lab.actual if f.value is not None]
+
+    # ------------------------------------------------------------ amounts
+
+    def _amount(self, m: re.Match[str]) -> None:
+        value = _num(m.group(1) + (m.group(2) or ""))
+        pos = m.start()
+        sentence = self._sentence_index(pos)
+        amt = _Amt(m.start(), m.end(), value, sentence, values=[value])
+        self.amounts.append(amt)
+        before = self.line[:pos]
+        printed = f"{m.group(1)}{m.group(2) or ''}万元"
+
+        cw = _CHANGE_WORD.search(before)
+        if cw:
+            self._change_amount(amt, before[: cw.start()], cw.group(1), printed)
+            return
+
+        lab, measure, initial = self._resolve(before)
+        if lab is None and measure:
+            lab = self._carried_subject(amt, measure)
+        amt.label, amt.measure, amt.initial = lab, measure or ("actual" if lab else None), initial
+        if self._in_reason(pos):
+            amt.label = None
+            self._finding("narrative-unmatched", INFO, pos, f"{printed}位于原因说明中，未核对", actual=_s(value))
+            return
+        if lab is None:
+            self._finding("narrative-unmatched", INFO, pos, f"{printed}未能对应到表中数字", actual=_s(value))
+            return
+        measure = amt.measure or "actual"
+        figs = self._figures(lab, measure, initial)
+        what = f"“{lab.text}”{'预算数' if measure == 'budget' else ''}{printed}"
+        if not figs:
+            if measure == "budget":
+                why = ("预算数据只有年初预算数" if lab.budget else "未提供预算数据") if lab.budget_initial_only \
+                    else "决算表中无此预算数"
+            else:
+                why = "未提供预算数据" if not lab.actual or lab.actual[0].ref is None else "表中无此数"
+            self._finding("narrative-unverifiable", INFO, pos, f"{what}无法核对（{why}）", actual=_s(value))
+            return
+        matched = [f for f in figs if _close(f.value, value)]  # type: ignore[arg-type]
+        if matched:
+            amt.tied = True
+            amt.values = [value] + [f.value for f in matched if f.value is not None]
+            return
+        amt.values = [value] + [f.value for f in figs if f.value is not None]
+        expected = figs[0]
+        self._finding(
+            "narrative-amount-mismatch", ERROR, pos,
+            f"{what}与{lab.desc}的{_s(expected.value)}万元不符",  # type: ignore[arg-type]
+            ref=expected.ref, expected=_s(expected.value), actual=_s(value),  # type: ignore[arg-type]
+        )
+
+    def _change_amount(self, amt: _Amt, before: str, word: str, printed: str) -> None:
+        amt.direction = 1 if word in _UP_WORDS else -1
+        pos = amt.start
+        sentence_text = self.line[self.bounds[amt.sentence]: pos]
+        if "上年" not in sentence_text:
+            self._finding("narrative-unmatched", INFO, pos, f"{word}{printed}未能对应到表中数字",
+                          actual=_s(amt.value))
+            return
+        lab = self._label_ending_at(before, len(before))
+        figs: list[_Fig] = [f for f in lab.actual if f.value is not None] if lab else []
+        if not figs:
+            last = next((a for a in reversed(self.amounts[:-1])
+                         if not a.direction and a.measure != "budget"), None)
+            if last is not None:
+                amt.current = list(last.values)
+                lab = last.label if last.tied else None
+                figs = [f for f in lab.actual if f.value is not None] if lab else []
+        else:
+            amt.current = [f.value for f in figs if f.value is not None]
+        with_prev = [f for f in figs if f.previous is not None]
+        if not with_prev:
+            why = "未提供上年数据" if not self.has_previous else "上年数据中无此数"
+            self._finding("narrative-unverifiable", INFO, pos, f"与上年相比{word}{printed}无法核对（{why}）",
+                          actual=_s(amt.value))
+            return
+        diffs = [f.value - f.previous for f in with_prev]  # type: ignore[operator]
+        if any(_close(abs(d), amt.value) and (d == 0 or (d > 0) == (amt.direction > 0)) for d in diffs):
+            amt.tied = True
+            return
+        d = diffs[0]
+        right = f"{'增加' if d > 0 else '减少'}{_s(abs(d))}万元" if d else "持平"
+        self._finding("narrative-amount-mismatch", ERROR, pos,
+                      f"与上年相比{word}{printed}与上年数据不符，应为{right}",
+                      ref=with_prev[0].ref, expected=right, actual=f"{word}{printed}")
+
+    # ------------------------------------------------------------ percentages
+
+    def _percent(self, m: re.Match[str]) -> None:
+        value = Decimal(m.group(1))
+        pos = m.start()
+        before = self.line[:pos]
+        printed = f"{m.group(1)}%"
+        share = _SHARE.search(before)
+        if share:
+            self._share(value, pos, printed, share)
+            return
+        rate = _RATE.search(before)
+        if rate:
+            self._rate(value, pos, printed, bool(rate.group("initial")))
+            return
+        rc = _RATE_CHANGE.search(before)
+        if rc:
+            self._rate_change(value, pos, printed, rc)
+
+    def _amount_just_before(self, pos: int) -> _Amt | None:
+        for a in reversed(self.amounts):
+            if a.end <= pos:
+                return a if re.fullmatch(r"[\s，,、]*", self.line[a.end:pos]) else None
+        return None
+
+    def _check_percent(self, value: Decimal, pos: int, printed: str, kind: str,
+                       pairs: list[tuple[Decimal, Decimal]], strong: bool, basis: str) -> bool:
+        """True when value is within tolerance of any num/den pair (0/0 may be 0% or 100%)."""
+        expected: Decimal | None = None
+        for num, den in pairs:
+            if den == 0:
+                if num == 0:  # 0 of 0: the reports write 100.00% (or 0.00%)
+                    if value in (ZERO, HUNDRED):
+                        return True
+                    expected = expected if expected is not None else HUNDRED
+                continue
+            exact = num * HUNDRED / den
+            if _close(exact, value):
+                return True
+            expected = expected if expected is not None else q2(exact)
+        if expected is None:
+            self._finding("narrative-unmatched", INFO, pos, f"{kind}{printed}无法计算（分母为零）",
+                          actual=printed)
+            return False
+        self._finding("narrative-percent-mismatch", ERROR if strong else WARNING, pos,
+                      f"{kind}{printed}与按{basis}计算的{expected:.2f}%不符",
+                      expected=f"{expected:.2f}%", actual=printed)
+        return False
+
+    def _share(self, value: Decimal, pos: int, printed: str, share: re.Match[str]) -> None:
+        num = self._amount_just_before(share.start())
+        kind = f"占{share.group('base') or ''}{'的' if share.group('base') else ''}"
+        if num is None:
+            self._finding("narrative-unmatched", INFO, pos, f"{kind}{printed}未找到所占金额", actual=printed)
+            return
+        base = (share.group("base") or "").strip()
+        dens: list[Decimal] = []
+        strong = num.tied
+        if base:
+            lab = self.table.get(base)
+            if lab is not None:
+                dens = [f.value for f in lab.actual if f.value is not None]
+            else:
+                strong = False
+                found = re.search(re.escape(base) + r"[^，。；%\d]{0,6}?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*万元",
+                                  self.line[:pos])
+                if found:
+                    dens = [_num(found.group(1) + (found.group(2) or ""))]
+            basis = f"“{base}”"
+        else:
+            markers = [mk for mk in _HEAD_MARKER.finditer(self.line, 0, share.start())]
+            head = None
+            if markers:
+                cut = markers[-1].start()
+                head = next((a for a in reversed(self.amounts) if a.end <= cut), None)
+            if head is not None:
+                dens = list(head.values)
+                strong = strong and head.tied
+            basis = "句首合计数"
+        if not dens:
+            self._finding("narrative-unmatched", INFO, pos, f"{kind}{printed}未找到比较基数", actual=printed)
+            return
+        pairs = [(n, d) for n in num.values for d in dens]
+        self._check_percent(value, pos, printed, kind, pairs, strong, f"{_s(num.value)}万元÷{basis}")
+
+    def _rate(self, value: Decimal, pos: int, printed: str, initial: bool) -> None:
+        sentence = self._sentence_index(pos)
+        here = [a for a in self.amounts if a.sentence == sentence and not a.direction and a.end <= pos]
+        budgets = [a for a in here if a.measure == "budget"]
+        if initial and any(a.initial for a in budgets):
+            budgets = [a for a in budgets if a.initial]
+        budget = budgets[-1] if budgets else None
+        actual = next((a for a in reversed(here) if a.measure == "actual" and budget and a.start > budget.start),
+                      None)
+        kind = "完成预算比例"
+        if budget is None or actual is None:
+            self._finding("narrative-unmatched", INFO, pos, f"{kind}{printed}未找到同句的预算数和决算数",
+                          actual=printed)
+            return
+        pairs = [(n, d) for n in actual.values for d in budget.values]
+        self._check_percent(value, pos, printed, kind, pairs, actual.tied and budget.tied,
+                            f"{_s(actual.value)}万元÷{_s(budget.value)}万元")
+
+    def _rate_change(self, value: Decimal, pos: int, printed: str, rc: re.Match[str]) -> None:
+        word = rc.group(1)
+        kind = f"与上年相比{word}"
+        sentence = self._sentence_index(pos)
+        if "上年" not in self.line[self.bounds[sentence]: pos]:
+            self._finding("narrative-unmatched", INFO, pos, f"{word}{printed}未能对应到表中数字", actual=printed)
+            return
+        diff = self._amount_just_before(rc.start())
+        if diff is not None and diff.direction:
+            # rate = change / last year's amount, last year's = current - (+/-) change
+            pairs = [(diff.value, cur - diff.direction * diff.value) for cur in diff.current]
+            if not pairs:
+                self._finding("narrative-unverifiable", INFO, pos, f"{kind}{printed}无法核对（未找到本年数）",
+                              actual=printed)
+                return
+            ok = self._check_percent(value, pos, printed, kind, pairs, diff.tied,
+                                     f"增减额{_s(diff.value)}万元÷上年数")
+            if ok and not diff.tied:
+                why = "未提供上年数据" if not self.has_previous else "上年数据中无此数"
+                self._finding("narrative-unverifiable", INFO, pos,
+                              f"{kind}{printed}与文中增减额一致，但无法与上年决算核对（{why}）", actual=printed)
+            return
+        # No change amount printed: the rate of the sentence's last tied amount against last year.
+        subject = next((a for a in reversed(self.amounts)
+                        if a.sentence == sentence and a.tied and a.label and not a.direction), None)
+        figs = [f for f in subject.label.actual if f.value is not None and f.previous is not None] \
+            if subject and subject.label else []
+        if not figs:
+            why = "未提供上年数据" if not self.has_previous else "未找到对应的本年数和上年数"
+            self._finding("narrative-unverifiable", INFO, pos, f"{kind}{printed}无法核对（{why}）", actual=printed)
+            return
+        up = word in ("增长", "增加", "上升", "提高")
+        pairs = [((f.value - f.previous) if up else (f.previous - f.value), f.previous)  # type: ignore[operator]
+                 for f in figs]
+        self._check_percent(value, pos, printed, kind, pairs, True, "本年数与上年决算数")
+
+
+def check_narrative(
+    text: str,
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+) -> list[Finding]:
+    """Check every amount and percentage of a written 说明 against the figures (rules: module doc)."""
+    return _Checker(ds, previous, _as_budget(budget)).run(text)

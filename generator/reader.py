@@ -1,0 +1,557 @@
+"""Read a returned workbook back: identity, structure, formula integrity, values, 审核 rules.
+
+Nothing is trusted: the layout is recomputed from the spec and the workbook's recorded identity,
+every cell of every sheet is compared with it, figures come only from input cells and every derived
+figure is recomputed. Every problem is a Finding; a file that cannot be used at all yields
+``usable=False`` (exit 2), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .calc import CellKey, formula_values
+from .dataset import Dataset, Values
+from .expr import a1, is_item_code
+from .findings import ERROR, INFO, WARNING, Finding, has_errors
+from .layout import (
+    CODES,
+    COVER,
+    COVER_FIELDS,
+    DEFAULT_KEY,
+    META,
+    META_FIELDS,
+    CellPlan,
+    SheetPlan,
+    WorkbookPlan,
+    fingerprint,
+    plan_workbook,
+)
+from .model import Figures
+from .money import fmt, parse_lenient
+from .rules import RuleResult, evaluate_rules, expand_rules, rule_findings
+from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec
+from .xlsx import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
+
+ALLOWED_INPUT_FUNCS = {"SUM", "ROUND"}
+_FUNC = re.compile(r"([A-Z_][A-Z0-9_.]*)\s*\(")
+
+
+@dataclass
+class ReadResult:
+    path: str
+    usable: bool
+    findings: list[Finding] = field(default_factory=list)
+    template: dict[str, str] = field(default_factory=dict)
+    dataset: Dataset | None = None
+    values: Values = field(default_factory=dict)
+    plan: WorkbookPlan | None = None
+    results: list[RuleResult] = field(default_factory=list)
+    spec: Spec | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.usable and not has_errors(self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        if not self.usable:
+            return 2
+        return 1 if has_errors(self.findings) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        ds = self.dataset or Dataset()
+        return {
+            "file": self.path,
+            "usable": self.usable,
+            "valid": self.valid,
+            "template": self.template,
+            "unit": {"code": ds.unit_code, "name": ds.unit_name},
+            "year": ds.year,
+            "values": {t: {r: {c: fmt(v) for c, v in cols.items()} for r, cols in rows.items()}
+                       for t, rows in self.values.items()},
+            "names": ds.names,
+            "notes": ds.notes,
+            "cover": ds.cover,
+            "explanations": ds.explanations,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+class _Ctx:
+    def __init__(self, path: str):
+        self.path = path
+        self.findings: list[Finding] = []
+
+    def add(self, code: str, severity: str, message: str, **kw: Any) -> None:
+        self.findings.append(Finding(code, severity, message, **kw))
+
+
+def number_value(text: str) -> Decimal:
+    """The number a cell holds, exactly. The XML carries a double; writers print it with up to 17
+    significant digits (95.29 may come as 95.29000000000001), so long forms are read back as the
+    shortest decimal that is the same double."""
+    d = Decimal(text.strip())
+    if len(d.as_tuple().digits) > 15 and d.is_finite():
+        d = Decimal(repr(float(text)))
+    return d
+
+
+def _cell_text(c: RawCell | None) -> str:
+    if c is None or c.value is None:
+        return ""
+    if c.type == "n":
+        try:
+            d = number_value(c.value)
+            return format(d.normalize(), "f") if d == d.to_integral_value() else format(d, "f")
+        except InvalidOperation:
+            return c.value
+    return c.value
+
+
+def normalize_formula(f: str) -> str:
+    """Compare formulas as Excel, LibreOffice and WPS may write them: quoting of sheet names,
+    $ anchors, case, spaces and the _xlfn. prefix do not matter (string literals are kept)."""
+    parts = re.split(r'("[^"]*")', f.strip().lstrip("="))
+    out = []
+    for i, p in enumerate(parts):
+        if i % 2:
+            out.append(p)
+        else:
+            p = re.sub(r"_xlfn\.|_xlws\.", "", p, flags=re.I)
+            p = re.sub(r"\b(TRUE|FALSE)\(\)", r"\1", p, flags=re.I)
+            out.append(re.sub(r"[\s$']", "", p).upper())
+    return "".join(out)
+
+
+def _parse_number(c: RawCell) -> tuple[Decimal | None, str | None, str | None]:
+    """(value, finding code, severity) for an input amount cell."""
+    if c.type == "e":
+        return None, "cell-error-value", ERROR
+    if c.type == "b":
+        return None, "not-a-number", ERROR
+    if c.type == "n":
+        try:
+            return number_value(c.value or "0"), None, None
+        except InvalidOperation:
+            return None, "not-a-number", ERROR
+    text = c.value or ""
+    if not text.strip():
+        return None, None, None
+    v = parse_lenient(text)
+    if v is None:
+        return None, "not-a-number", ERROR
+    return v, "number-as-text", WARNING
+
+
+def _find_spec(version: str, spec_dirs: list[Path] | None) -> Spec | None:
+    for d in spec_dirs or find_spec_dirs():
+        try:
+            spec = load_spec(d)
+        except SpecInvalid:
+            continue
+        if spec.version == version:
+            return spec
+    return None
+
+
+def _meta_values(sheet: RawSheet | None) -> dict[str, str]:
+    if sheet is None:
+        return {}
+    out = {}
+    for (r, c), cell in sheet.cells.items():
+        if c == 0 and cell.value:
+            val = sheet.cells.get((r, 1))
+            out[cell.value] = _cell_text(val)
+    return out
+
+
+def _infer_sections(book: RawBook, spec: Spec) -> dict[str, list[str]]:
+    """Without the meta sheet: prefilled 科目 rows are those whose name cell is plain text."""
+    out: dict[str, list[str]] = {}
+    for t in spec.tables.values():
+        sec = t.section
+        sheet = book.sheet(t.sheet)
+        if not sec or sheet is None:
+            continue
+        col0 = 0
+        for b in t.blocks:
+            if b is sec:
+                break
+            col0 += len(b.columns)
+        ci, ni = col0 + (sec.role_index("code") or 0), col0 + (sec.role_index("name") or 0)
+        body = 3 + len(t.header) + 1
+        codes = []
+        r = body
+        while True:
+            code, name = sheet.cells.get((r, ci)), sheet.cells.get((r, ni))
+            if code is None or name is None or name.formula is not None or not _cell_text(code).isdigit():
+                break
+            codes.append(_cell_text(code))
+            r += 1
+        out[t.id] = codes
+    return out
+
+
+def read_workbook(
+    path: str | Path,
+    spec_dirs: list[Path] | None = None,
+    key: str | None = None,
+    expect_unit: str | None = None,
+    expect_year: int | None = None,
+    file_password: str | None = None,
+    limits: Limits | None = None,
+    spec: Spec | None = None,
+) -> ReadResult:
+    path = str(path)
+    ctx = _Ctx(path)
+    try:
+        book = open_xlsx(path, limits, file_password)
+    except XlsxError as exc:
+        return ReadResult(path, False, [Finding(exc.code, ERROR, exc.message, file=path)])
+    try:
+        return _read(book, ctx, spec_dirs, key, expect_unit, expect_year, spec)
+    except XlsxError as exc:
+        return ReadResult(path, False, ctx.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
+    except (ValueError, KeyError, TypeError, IndexError, ArithmeticError, RecursionError) as exc:
+        # a workbook malformed in a way no check above foresaw: still a finding, never a traceback
+        return ReadResult(path, False, ctx.findings + [
+            Finding("file-unreadable-structure", ERROR, f"工作簿结构异常，无法读取：{type(exc).__name__}: {exc}", file=path)])
+
+
+def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | None, expect_unit: str | None,
+          expect_year: int | None, spec: Spec | None) -> ReadResult:
+    path = ctx.path
+    meta_sheet = book.sheet(META)
+    meta = _meta_values(meta_sheet)
+    custom = {k.removeprefix("juesuan."): v for k, v in book.custom.items() if k.startswith("juesuan.")}
+    if not meta and not custom:
+        return ReadResult(path, False, [Finding("not-a-template", ERROR,
+                                                "不是本系统下发的模板（找不到模板标识），无法识别", file=path)])
+    if meta_sheet is None:
+        ctx.add("meta-sheet-missing", ERROR, f"隐藏的标识工作表 {META} 已被删除", cell=META)
+    ident_src = meta or custom
+    for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year"):
+        if meta and custom and k in custom and custom.get(k) != meta.get(k):
+            ctx.add("identity-mismatch", ERROR, f"文档属性与标识表中的 {k} 不一致（标识被改动）",
+                    expected=meta.get(k), actual=custom.get(k), cell=f"{META}!B{META_FIELDS.index(k) + 1}")
+    version = ident_src.get("version", "")
+    if spec is None or spec.version != version:
+        spec = _find_spec(version, spec_dirs)
+    if spec is None:
+        return ReadResult(path, False, ctx.findings + [Finding(
+            "template-version-unknown", ERROR, f"模板版本 {version!r} 不在已知规格中，无法读取", file=path,
+            actual=version)])
+    template = {"id": ident_src.get("template", ""), "version": version, "spec_hash": ident_src.get("spec_hash", "")}
+    if template["id"] != spec.template:
+        ctx.add("template-mismatch", ERROR, "不是本套模板", expected=spec.template, actual=template["id"])
+    if template["spec_hash"] != spec.hash:
+        ctx.add("template-spec-changed", ERROR, "模板生成后规格已变更（或标识被改动）；请按新模板重新填报或迁移",
+                expected=spec.hash, actual=template["spec_hash"])
+    unit_code, unit_name = ident_src.get("unit_code", ""), ident_src.get("unit_name", "")
+    try:
+        year = int(ident_src.get("year") or spec.year)
+    except ValueError:
+        year = spec.year
+        ctx.add("identity-mismatch", ERROR, "年度标识无法识别", actual=ident_src.get("year"))
+    if expect_unit is not None and unit_code != expect_unit:
+        ctx.add("wrong-unit", ERROR, "工作簿属于另一单位", expected=expect_unit, actual=unit_code)
+    if expect_year is not None and year != expect_year:
+        ctx.add("wrong-year", ERROR, "工作簿年度不符", expected=str(expect_year), actual=str(year))
+    try:
+        sections = json.loads(meta["sections"]) if "sections" in meta else _infer_sections(book, spec)
+        names = json.loads(meta.get("names") or "{}")
+        if not isinstance(sections, dict) or not isinstance(names, dict):
+            raise ValueError("not a mapping")
+        sections = {str(t): [str(c) for c in v] for t, v in sections.items()}
+        names = {str(k): str(v) for k, v in names.items()}
+    except (ValueError, TypeError):
+        ctx.add("identity-mismatch", ERROR, "标识表中的科目清单已损坏", cell=f"{META}!B8")
+        sections, names = _infer_sections(book, spec), {}
+    key = key or os.environ.get("JUESUAN_KEY") or DEFAULT_KEY
+    ident = {"template": template["id"], "version": version, "spec_hash": template["spec_hash"],
+             "unit_code": unit_code, "unit_name": unit_name, "year": year}
+    expected_fp = fingerprint(ident, sections, names, key)
+    if meta and meta.get("fingerprint") != expected_fp:
+        ctx.add("fingerprint-mismatch", ERROR, "指纹校验不通过：单位标识或模板结构被改动，或密钥不符",
+                cell=f"{META}!B{META_FIELDS.index('fingerprint') + 1}")
+    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key)
+    plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
+    ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
+    _check_structure(book, plan, ctx)
+    inputs, cell_inputs, code_texts = _read_cells(book, plan, ds, ctx)
+    figures = Figures(spec, inputs)
+    ds.values = inputs
+    expected, _ = formula_values(plan, figures, ds.notes, cell_inputs, code_texts)
+    _check_formulas(book, plan, expected, ctx)
+    # rules over every 科目 actually reported (spare rows included)
+    instances = expand_rules(spec, figures.item_codes)
+    results = evaluate_rules(spec, figures, ds.notes, instances)
+
+    def locate(inst: Any) -> str | None:
+        r = plan.rule_rows.get(inst.id)
+        return f"审核!H{r + 1}" if r is not None else None
+
+    ctx.findings.extend(rule_findings(results, ds.explanations, locate))
+    return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
+
+
+def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
+    expected = [s.name for s in plan.sheets]
+    actual = [s.name for s in book.sheets]
+    for name in expected:
+        if name not in actual:
+            code = "meta-sheet-missing" if name == META else "sheet-missing"
+            if code == "meta-sheet-missing" and any(f.code == code for f in ctx.findings):
+                continue
+            ctx.add(code, ERROR, f"缺少工作表 {name}（被删除或改名）", cell=name, expected=name)
+    for name in actual:
+        if name not in expected:
+            ctx.add("sheet-extra", ERROR, f"多出工作表 {name}（被新增或改名）", cell=name, actual=name)
+    common = [n for n in actual if n in expected]
+    if common != [n for n in expected if n in actual]:
+        ctx.add("sheet-order-changed", WARNING, "工作表顺序被改变")
+    if not book.structure_locked:
+        ctx.add("structure-unlocked", WARNING, "工作簿结构保护已被取消（LibreOffice 另存时也会如此）")
+    for sp in plan.sheets:
+        raw = book.sheet(sp.name)
+        if raw is None:
+            continue
+        if not raw.protected:
+            ctx.add("sheet-unprotected", WARNING, f"工作表 {sp.name} 的保护已被取消", cell=sp.name)
+        if sp.state == "veryHidden" and raw.state != "veryHidden":
+            if raw.state == "hidden":
+                ctx.add("hidden-sheet-state", INFO, f"工作表 {sp.name} 由“深度隐藏”变为“隐藏”（LibreOffice 另存所致）", cell=sp.name)
+            else:
+                ctx.add("hidden-sheet-visible", WARNING, f"隐藏的工作表 {sp.name} 被取消隐藏", cell=sp.name)
+        elif sp.state == "hidden" and raw.state == "visible":
+            ctx.add("hidden-sheet-visible", WARNING, f"隐藏的工作表 {sp.name} 被取消隐藏", cell=sp.name)
+        if set(sp.merges) != raw.merges:
+            missing = sorted(set(sp.merges) - raw.merges)
+            extra = sorted(raw.merges - set(sp.merges))
+            desc = "；".join([f"缺少合并 {a1(m[0], m[1])}:{a1(m[2], m[3])}" for m in missing[:3]] +
+                            [f"多出合并 {a1(m[0], m[1])}:{a1(m[2], m[3])}" for m in extra[:3]])
+            ctx.add("merge-changed", ERROR, f"{sp.name} 的合并单元格被改变：{desc}", cell=sp.name)
+
+
+def _label_of(sp: SheetPlan, cell: CellPlan) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if sp.table is not None:
+        kw["table"] = sp.table.id
+    if cell.fig is not None:
+        kw["row"], kw["col"] = cell.fig.row, cell.fig.col
+    return kw
+
+
+def _shift(sp: SheetPlan, raw: RawSheet, r: int, c: int, text: str) -> tuple[str, int] | None:
+    """Is the expected text found a few rows/columns away? Then rows/columns were inserted or deleted."""
+    if not text:
+        return None
+    for k in range(1, 6):
+        for dr, dc, what in ((k, 0, "row-inserted"), (-k, 0, "row-deleted"), (0, k, "col-inserted"), (0, -k, "col-deleted")):
+            other = raw.cells.get((r + dr, c + dc))
+            if other is not None and _cell_text(other) == text:
+                return what, k
+    return None
+
+
+def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
+                ctx: _Ctx) -> tuple[Values, dict[CellKey, Decimal], dict[CellKey, str]]:
+    inputs: Values = {}
+    cell_inputs: dict[CellKey, Decimal] = {}
+    code_texts: dict[CellKey, str] = {}
+    known_codes = {c for cl in plan.spec.codelists.values() for c in cl.codes} | set(plan.names)
+    for sp in plan.sheets:
+        raw = book.sheet(sp.name)
+        if raw is None:
+            continue
+        shifted = False
+        for (r, c), cell in sorted(sp.cells.items()):
+            got = raw.cells.get((r, c))
+            where = f"{sp.name}!{a1(r, c)}"
+            kw = _label_of(sp, cell)
+            if cell.kind == "text" or cell.kind == "number":
+                want = cell.text
+                have = _cell_text(got)
+                if cell.kind == "number" and got is not None:
+                    try:
+                        same = number_value(got.value or "") == Decimal(want)
+                    except InvalidOperation:
+                        same = False
+                    if same:
+                        continue
+                if got is not None and got.formula is not None:
+                    ctx.add("label-changed", ERROR, f"{where} 应为固定内容，却被改为公式", cell=where,
+                            expected=want, actual="=" + got.formula, **kw)
+                elif have != want:
+                    if shifted:
+                        continue
+                    moved = _shift(sp, raw, r, c, want)
+                    if moved:
+                        shifted = True
+                        what, k = moved
+                        zh = {"row-inserted": "插入了行", "row-deleted": "删除了行", "col-inserted": "插入了列",
+                              "col-deleted": "删除了列"}[what]
+                        ctx.add(what, ERROR, f"{sp.name} 在 {a1(r, c)} 附近{zh}（内容错位 {k} 格），之后的内容不再逐格报告",
+                                cell=where, expected=want, actual=have, **kw)
+                    else:
+                        code = "meta-changed" if sp.kind == "meta" else "label-changed"
+                        ctx.add(code, ERROR, f"{where} 的内容被改动", cell=where, expected=want, actual=have, **kw)
+            elif cell.kind == "input":
+                if got is None:
+                    value = None
+                elif got.formula is not None:
+                    value = _input_formula(got, where, kw, ctx)
+                else:
+                    value, code, sev = _parse_number(got)
+                    if code == "number-as-text":
+                        ctx.add(code, WARNING, f"{where} 是文本形式的数字，已按 {fmt(value)} 读入", cell=where,
+                                actual=got.value, **kw)
+                    elif code is not None:
+                        ctx.add(code, ERROR, f"{where} 应为金额，实为 {got.value!r}，未导入", cell=where,
+                                actual=got.value, **kw)
+                if value is None:
+                    if cell.fig is not None and is_item_code(cell.fig.row):
+                        inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
+                    continue
+                if value < 0 and not cell.negative:
+                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value), **kw)
+                if value != value.quantize(Decimal("0.01")):
+                    ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
+                            cell=where, actual=fmt(value), **kw)
+                cell_inputs[(sp.name, r, c)] = value
+                if cell.fig is not None:
+                    inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = value
+            elif cell.kind == "code":
+                text = _cell_text(got).strip()
+                if got is not None and got.formula is not None:
+                    ctx.add("formula-in-input", ERROR, f"{where} 科目代码不应是公式", cell=where, **kw)
+                    text = ""
+                code_texts[(sp.name, r, c)] = text
+            elif cell.kind == "note":
+                if sp.table is not None and got is not None:
+                    ds.notes[sp.table.id] = _cell_text(got)
+            elif cell.kind == "cover":
+                if got is not None and _cell_text(got):
+                    ds.cover[cell.label] = _cell_text(got)
+            elif cell.kind == "explain":
+                if got is not None and _cell_text(got).strip():
+                    ds.explanations[cell.label.replace("差异说明 ", "")] = _cell_text(got).strip()
+        # anything typed where the plan has nothing
+        for (r, c), got in raw.cells.items():
+            if (r, c) in sp.cells:
+                continue
+            if got.formula is None and not _cell_text(got).strip():
+                continue
+            where = f"{sp.name}!{a1(r, c)}"
+            shown = ("=" + got.formula) if got.formula is not None else _cell_text(got)
+            kw2: dict[str, Any] = {"table": sp.table.id} if sp.table else {}
+            if not shifted:
+                ctx.add("value-outside-input", ERROR, f"{where} 不是填报单元格，其内容未导入：{shown[:50]}",
+                        cell=where, actual=shown[:200], **kw2)
+        if sp.spare is not None:
+            _read_spare(sp, plan, raw, inputs, cell_inputs, code_texts, known_codes, ctx)
+    # section codes must be unique and well formed
+    return inputs, cell_inputs, code_texts
+
+
+def _input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> Decimal | None:
+    f = got.formula or ""
+    funcs = {m.upper() for m in _FUNC.findall(f.upper())}
+    if "[" in f or "!" in f or "|" in f or funcs - ALLOWED_INPUT_FUNCS:
+        ctx.add("formula-forbidden", ERROR,
+                f"{where} 含不允许的公式（外部引用、跨表引用、DDE 或函数 {','.join(sorted(funcs - ALLOWED_INPUT_FUNCS)) or ''}），未计算、未导入",
+                cell=where, actual="=" + f[:200], **kw)
+        return None
+    try:
+        value = number_value(got.value) if got.value is not None and got.type == "n" else None
+    except InvalidOperation:
+        value = None
+    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其结果 {fmt(value) if value is not None else '（无）'} 读入",
+            cell=where, actual="=" + f[:200], **kw)
+    return value
+
+
+def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values, cell_inputs: dict[CellKey, Decimal],
+                code_texts: dict[CellKey, str], known_codes: set[str], ctx: _Ctx) -> None:
+    assert sp.spare is not None and sp.table is not None
+    t = sp.table
+    spare = sp.spare
+    prefilled = set(plan.sections.get(t.id, []))
+    seen: set[str] = set()
+    for r in range(spare.first, spare.last + 1):
+        code = code_texts.get((sp.name, r, spare.code_col), "")
+        code = unicodedata.normalize("NFKC", code).strip()
+        if code.endswith(".0") and code[:-2].isdigit():
+            code = code[:-2]
+        vals = {k: cell_inputs.get((sp.name, r, ci)) for k, ci in spare.value_cols.items()}
+        has_values = any(v not in (None, Decimal(0)) for v in vals.values())
+        where = f"{sp.name}!{a1(r, spare.code_col)}"
+        if not code:
+            if has_values:
+                shown = "，".join(f"栏{k} {fmt(v)}" for k, v in vals.items() if v)
+                ctx.add("spare-row-without-code", ERROR, f"{where} 新增科目行填了金额却没有科目代码，未导入：{shown}",
+                        cell=where, table=t.id)
+            continue
+        if not is_item_code(code):
+            ctx.add("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 7 位项级代码，本行未导入", cell=where, table=t.id,
+                    actual=code)
+            continue
+        if code not in known_codes:
+            ctx.add("code-unknown", ERROR, f"{where} 科目代码 {code} 不在代码表中，本行未导入", cell=where, table=t.id, actual=code)
+            continue
+        if code in prefilled or code in seen:
+            ctx.add("duplicate-code", ERROR, f"{where} 科目代码 {code} 重复出现，金额已合并计入", cell=where, table=t.id,
+                    row=code, actual=code)
+        seen.add(code)
+        row = inputs.setdefault(t.id, {}).setdefault(code, {})
+        for k, v in vals.items():
+            col = next((x for x in t.section.value_columns if x.key == k), None) if t.section else None
+            if col is not None and col.formula:
+                continue
+            row[k] = row.get(k, Decimal(0)) + (v or Decimal(0))
+
+
+def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, Any], ctx: _Ctx) -> None:
+    for sp in plan.sheets:
+        raw = book.sheet(sp.name)
+        if raw is None:
+            continue
+        for (r, c), cell in sp.cells.items():
+            if cell.kind != "formula":
+                continue
+            got = raw.cells.get((r, c))
+            where = f"{sp.name}!{a1(r, c)}"
+            kw = _label_of(sp, cell)
+            if got is None or got.formula is None:
+                ctx.add("formula-replaced", ERROR, f"{where} 的公式被删除或被改为常数", cell=where,
+                        expected="=" + cell.formula, actual=_cell_text(got) or "（空）", **kw)
+                continue
+            if normalize_formula(got.formula) != normalize_formula(cell.formula):
+                ctx.add("formula-changed", ERROR, f"{where} 的公式被改动", cell=where,
+                        expected="=" + cell.formula, actual="=" + got.formula, **kw)
+                continue
+            want = expected.get((sp.name, r, c))
+            if got.value is None or want is None:
+                continue  # no cached result (a non-calculating tool saved it): fine
+            if isinstance(want, Decimal):
+                try:
+                    have = number_value(got.value)
+                except (InvalidOperation, ValueError):
+                    have = None
+                if have is None or abs(have - want) > Decimal("0.000001"):
+                    ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
+                            cell=where, expected=fmt(want), actual=got.value, **kw)
+            elif str(want) != (got.value or "") and not (want == "" and got.value in ("", None)):
+                ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
+                        cell=where, expected=str(want), actual=got.value, **kw)
+
+
+__all__ = ["ReadResult", "read_workbook", "normalize_formula", "COVER", "COVER_FIELDS", "CODES"]
