@@ -100,6 +100,9 @@ class Row:
     style: str = ""
     footer: bool = False
     negative: bool = False
+    renamed_from: list[str] = field(default_factory=list)  # keys of this row in the previous spec version
+    merged_from: list[str] = field(default_factory=list)  # several old rows summed into this one
+    split_to: list[str] = field(default_factory=list)  # (on a removed row, in a mapping file) where it went
     line: int | None = None
 
 
@@ -268,7 +271,8 @@ def _row(raw: Any, file: str, col: _Collector) -> Row | None:
     if not isinstance(raw, dict) or "key" not in raw:
         col.add(file, _line(raw), "行定义须为含 key 的映射")
         return None
-    unknown = set(raw) - {"key", "label", "code", "input", "formula", "style", "footer", "negative"}
+    unknown = set(raw) - {"key", "label", "code", "input", "formula", "style", "footer", "negative",
+                          "renamed_from", "merged_from", "split_to"}
     if unknown:
         col.add(file, _line(raw), f"行 {raw['key']} 含未知字段：{', '.join(sorted(unknown))}")
     return Row(
@@ -280,8 +284,19 @@ def _row(raw: Any, file: str, col: _Collector) -> Row | None:
         style=_str(raw.get("style")),
         footer=bool(raw.get("footer", False)),
         negative=bool(raw.get("negative", False)),
+        renamed_from=_keys(raw.get("renamed_from")),
+        merged_from=_keys(raw.get("merged_from")),
+        split_to=_keys(raw.get("split_to")),
         line=_line(raw),
     )
+
+
+def _keys(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [_str(x) for x in v]
+    return [_str(v)]
 
 
 def _block(raw: Any, file: str, col: _Collector) -> Block | None:

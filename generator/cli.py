@@ -1,0 +1,234 @@
+"""Command line: a thin layer over the library. Exit 0 valid, 1 invalid, 2 unusable."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from .dataset import DataError, Dataset, load_dataset
+from .findings import ERROR, Finding, has_errors
+from .fsutil import atomic_write_text
+from .spec import SpecInvalid, default_specs_dir, load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _spec(path: str | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_spec(Path(path) if path else default_specs_dir())
+    except SpecInvalid as exc:
+        click.echo("规格文件有误：", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(2)
+
+
+def _key(key: str | None) -> str | None:
+    return key or os.environ.get("JUESUAN_KEY")
+
+
+def safe_filename(text: str) -> str:
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._") or "unit"
+
+
+def unit_filename(code: str, name: str) -> str:
+    return f"{safe_filename(code)}-{safe_filename(name)}.xlsx"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="juesuan")
+def cli() -> None:
+    """juesuan：部门决算公开表的模板下发、收集审核与汇总。"""
+
+
+@cli.command("check-spec")
+@click.argument("specs", required=False)
+def check_spec(specs: str | None) -> None:
+    """检查规格目录（YAML），列出全部问题（文件:行号）。"""
+    spec = _spec(specs)
+    n_rows = sum(len(b.rows) for t in spec.tables.values() for b in t.blocks)
+    click.echo(f"规格 {spec.template} {spec.version} 有效：{len(spec.tables)} 张表，{n_rows} 个固定行，"
+               f"{len(spec.rules)} 条审核规则，hash {spec.hash}")
+
+
+def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
+    """code,name,parent[,data]; bad rows become findings, the rest are returned."""
+    rows: list[dict[str, str]] = []
+    problems: list[Finding] = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Finding("units-unreadable", ERROR, f"无法读取单位清单 {path}：{exc}", file=str(path))]
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"code", "name"} <= set(reader.fieldnames):
+        return [], [Finding("units-bad-header", ERROR, "单位清单须有表头 code,name,parent", file=str(path))]
+    seen: set[str] = set()
+    for i, row in enumerate(reader, start=2):
+        code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
+        if not code or not name:
+            problems.append(Finding("units-bad-row", ERROR, f"第 {i} 行缺少单位代码或名称，已跳过", file=str(path), row=str(i)))
+            continue
+        if code in seen:
+            problems.append(Finding("units-duplicate", ERROR, f"第 {i} 行单位代码 {code} 重复，已跳过", file=str(path), row=str(i)))
+            continue
+        seen.add(code)
+        rows.append({"code": code, "name": name, "parent": (row.get("parent") or "").strip(),
+                     "data": (row.get("data") or "").strip(), "line": str(i)})
+    return rows, problems
+
+
+@cli.command()
+@click.option("--specs", type=click.Path(file_okay=False), help="规格目录，默认 specs/2024")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), help="单位数据 JSON（规范格式）")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent[,data]")
+@click.option("--unit", "unit_code", help="空白模板的单位代码")
+@click.option("--name", "unit_name", help="空白模板的单位名称")
+@click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
+@click.option("--password", help="工作表保护密码")
+@click.option("-o", "--out", "out", required=True, type=click.Path(), help="输出文件（单个单位）或目录（多个单位）")
+def build(specs: str | None, data_file: str | None, units_file: str | None, unit_code: str | None,
+          unit_name: str | None, key: str | None, password: str | None, out: str) -> None:
+    """生成锁定的、带公式的填报工作簿。"""
+    from .writer import build_workbook
+
+    spec = _spec(specs)
+    key = _key(key)
+    if units_file:
+        units, problems = read_units_csv(Path(units_file))
+        for p in problems:
+            click.echo(p.render(), err=True)
+        outdir = Path(out)
+        outdir.mkdir(parents=True, exist_ok=True)
+        from tqdm import tqdm
+
+        failed = len(problems)
+        for u in tqdm(units, desc="生成工作簿", unit="户", disable=None):
+            try:
+                ds = load_dataset(Path(units_file).parent / u["data"]) if u["data"] else Dataset()
+            except DataError as exc:
+                click.echo(f"[错误] 单位 {u['code']}：{exc}，已跳过", err=True)
+                failed += 1
+                continue
+            ds.unit_code, ds.unit_name = u["code"], u["name"]
+            try:
+                res = build_workbook(spec, ds, outdir / unit_filename(u["code"], u["name"]), key, password)
+            except ValueError as exc:
+                click.echo(f"[错误] 单位 {u['code']}：{exc}，已跳过", err=True)
+                failed += 1
+                continue
+            for f in res.findings:
+                if f.severity == ERROR:
+                    click.echo(f"单位 {u['code']}：{f.render()}", err=True)
+        click.echo(f"已生成 {len(units) - (failed - len(problems))} 个工作簿到 {outdir}" + (f"，{failed} 个单位有问题" if failed else ""))
+        sys.exit(1 if failed else 0)
+    if data_file:
+        try:
+            ds = load_dataset(data_file)
+        except DataError as exc:
+            click.echo(f"[错误] {exc}", err=True)
+            sys.exit(2)
+    else:
+        if not unit_code or not unit_name:
+            raise click.UsageError("请给出 --data、--units，或空白模板的 --unit 与 --name")
+        ds = Dataset(unit_code=unit_code, unit_name=unit_name)
+    target = Path(out)
+    if target.suffix.lower() != ".xlsx":
+        target = target / unit_filename(ds.unit_code, ds.unit_name)
+    try:
+        res = build_workbook(spec, ds, target, key, password)
+    except ValueError as exc:
+        click.echo(f"[错误] {exc}", err=True)
+        sys.exit(2)
+    for f in res.findings:
+        click.echo(f.render())
+    click.echo(f"已生成 {target}")
+    sys.exit(1 if has_errors(res.findings) else 0)
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--specs", "specs", multiple=True, type=click.Path(file_okay=False), help="规格目录（可多次；默认 specs/ 下全部版本）")
+@click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
+@click.option("--unit", "expect_unit", help="应属的单位代码")
+@click.option("--file-password", help="加密工作簿的打开密码")
+@click.option("--json", "as_json", is_flag=True, help="输出规范 JSON 文档")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="把 JSON 写入文件")
+def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | None, file_password: str | None,
+         as_json: bool, out: str | None) -> None:
+    """读取报回的工作簿：完整性检查、审核公式，输出报告或 JSON。"""
+    from .reader import read_workbook
+    from .report import render_text
+
+    res = read_workbook(file, [Path(s) for s in specs] or None, _key(key), expect_unit, None, file_password)
+    doc = res.to_json()
+    if out:
+        atomic_write_text(Path(out), json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        ds = res.dataset
+        title = f"{file}：{ds.unit_name}（{ds.unit_code}）{ds.year}年度" if ds else file
+        click.echo(render_text(res.findings, title))
+    sys.exit(res.exit_code)
+
+
+@cli.command()
+@click.option("-o", "--out", "out", default=str(ROOT / "out"), type=click.Path(file_okay=False), show_default=True)
+def demo(out: str) -> None:
+    """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
+    from .reader import read_workbook
+    from .report import render_text
+    from .writer import build_workbook
+
+    outdir = Path(out)
+    spec = _spec(None)
+    seed = load_dataset(ROOT / "specs" / "samples" / "seed-2024.json")
+    wb = outdir / unit_filename(seed.unit_code, seed.unit_name)
+    res = build_workbook(spec, seed, wb)
+    click.echo(f"已生成样例工作簿 {wb}（{len(res.findings)} 条生成提示）")
+    read_res = read_workbook(wb, spec=spec)
+    text = render_text(read_res.findings, f"回读 {wb.name}")
+    atomic_write_text(outdir / "seed-read.json", json.dumps(read_res.to_json(), ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(outdir / "seed-report.txt", text + "\n")
+    click.echo(text)
+    for extra in _DEMO_STEPS:
+        extra(outdir, spec)
+    click.echo(f"输出目录：{outdir}")
+
+
+_DEMO_STEPS: list = []  # later issues (collect, narrative) add their steps here
+
+
+def _attach_optional() -> None:
+    """Commands of other modules, attached when present."""
+    for mod, names in (("cli_narrative", ("narrative", "check_narrative")),
+                       ("cli_collect", ("collect", "consolidate", "explain", "recheck")),
+                       ("cli_migrate", ("diff_spec", "migrate", "recheck"))):
+        try:
+            m = __import__(f"generator.{mod}", fromlist=list(names))
+        except ImportError:
+            continue
+        for n in names:
+            cmd = getattr(m, n, None)
+            if isinstance(cmd, click.Command):
+                cli.add_command(cmd)
+        step = getattr(m, "demo_step", None)
+        if step is not None:
+            _DEMO_STEPS.append(step)
+
+
+_attach_optional()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""``juesuan narrative`` and ``juesuan check-narrative``: plain click commands, attached by cli.py.
+
+Exit codes of check-narrative: 0 no mismatch (only info), 1 mismatches (error or warning findings),
+2 input unusable. narrative exits 0, or 2 when its input is unusable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import narrative as nar
+from .dataset import DataError, Dataset, load_dataset
+from .findings import ERROR, INFO, WARNING, sort_findings, stats
+from .fsutil import atomic_write_bytes, atomic_write_text
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_UNUSABLE = 2
+
+
+def _load_figures(arg: str) -> Dataset:
+    """A canonical data JSON, or an Excel workbook read by generator.reader."""
+    p = Path(arg)
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        if not p.is_file():
+            raise DataError(f"{p}：文件不存在")
+        try:
+            from .reader import read_workbook  # written in parallel; imported only when needed
+        except ImportError as exc:
+            raise DataError(f"{p}：读取 Excel 决算表需要 generator.reader 模块，当前不可用（{exc}）") from exc
+        try:
+            return read_workbook(p).dataset
+        except DataError:
+            raise
+        except Exception as exc:  # the reader's own errors: the input is unusable either way
+            raise DataError(f"{p}：无法读取 Excel 决算表（{exc}）") from exc
+    if p.is_file():
+        return load_dataset(p)
+    raise DataError(f"{arg}：找不到数据文件（请给出标准数据 JSON 或 Excel 决算表）")
+
+
+def _read_text(path: str) -> str:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{p}：无法读取文本文件（{exc.strerror or exc}）") from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"{p}：文本编码无法识别（应为 UTF-8 或 GBK）")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"错误：{message}", err=True)
+    raise click.exceptions.Exit(EXIT_UNUSABLE)
+
+
+def _print_reasons_template(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(nar.reasons_skeleton(), nl=False)
+        ctx.exit(EXIT_OK)
+
+
+@click.command("narrative")
+@click.argument("figures", metavar="FILE_OR_DB_UNIT")
+@click.option("--previous", "previous_path", metavar="LAST_YEAR_DATA",
+              help="上年决算数据（标准数据 JSON 或 Excel），用于“与上年相比”。")
+@click.option("--budget", "budget_path", metavar="BUDGET_DATA",
+              help="预算数据（YAML/JSON：年初预算数、项目、机关运行经费）。")
+@click.option("--reasons", "reasons_path", metavar="REASONS_YAML",
+              help="按章节填写的原因（YAML），生成时填入【待填】处。")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), default="md",
+              show_default=True, help="输出格式。")
+@click.option("-o", "--output", metavar="OUT", help="输出文件；不给则 md/html 打印到标准输出。")
+@click.option("--reasons-template", is_flag=True, is_eager=True, expose_value=False,
+              callback=_print_reasons_template, help="打印原因文件模板（全部键）后退出。")
+def narrative(figures: str, previous_path: str | None, budget_path: str | None,
+              reasons_path: str | None, fmt: str, output: str | None) -> None:
+    """由决算数字生成第三部分 决算情况说明（一至十）。"""
+    try:
+        ds = _load_figures(figures)
+        previous = _load_figures(previous_path) if previous_path else None
+        budget = nar.load_budget(budget_path) if budget_path else None
+        reasons = nar.load_reasons(reasons_path) if reasons_path else None
+    except DataError as exc:
+        _fail(str(exc))
+    if fmt == "docx":
+        if not output:
+            _fail("Word 格式需用 -o 指定输出文件")
+        try:
+            data = nar.render_docx(ds, previous, budget, reasons)
+        except ImportError:
+            _fail("生成 Word 文件需要安装 python-docx（pip install python-docx）")
+        atomic_write_bytes(Path(output), data)
+        click.echo(f"已写入 {output}", err=True)
+        return
+    text = nar.render_narrative(ds, previous, budget, reasons, fmt=fmt)
+    if output:
+        atomic_write_text(Path(output), text)
+        click.echo(f"已写入 {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command("check-narrative")
+@click.argument("text_file", metavar="TEXT_FILE")
+@click.argument("figures", metavar="FILE_OR_DB_UNIT")
+@click.option("--previous", "previous_path", metavar="LAST_YEAR_DATA",
+              help="上年决算数据，用于核对“与上年相比”的增减额和增减率。")
+@click.option("--budget", "budget_path", metavar="BUDGET_DATA", help="预算数据（YAML/JSON）。")
+@click.option("--no-info", is_flag=True, help="不显示信息级结果（无法对应或无法核对的数字）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出全部结果。")
+def check_narrative(text_file: str, figures: str, previous_path: str | None,
+                    budget_path: str | None, no_info: bool, as_json: bool) -> None:
+    """核对已写好的情况说明中的金额和百分比是否与决算表一致。"""
+    try:
+        text = _read_text(text_file)
+        ds = _load_figures(figures)
+        previous = _load_figures(previous_path) if previous_path else None
+        budget = nar.load_budget(budget_path) if budget_path else None
+    except DataError as exc:
+        _fail(str(exc))
+    findings = [replace(f, file=text_file)
+                for f in sort_findings(nar.check_narrative(text, ds, previous=previous, budget=budget))]
+    counts = stats(findings)
+    shown = [f for f in findings if not (no_info and f.severity == INFO)]
+    if as_json:
+        doc: dict[str, Any] = {"findings": [f.to_dict() for f in shown], "stats": counts}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        for f in shown:
+            click.echo(f.render())
+        click.echo(f"核对完毕：错误 {counts[ERROR]} 条，提示 {counts[WARNING]} 条，信息 {counts[INFO]} 条。")
+    if counts[ERROR] or counts[WARNING]:
+        raise click.exceptions.Exit(EXIT_MISMATCH)

@@ -1,0 +1,72 @@
+"""Shared fixtures: the 2024 spec, the seed's figures, and workbooks built from them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from generator.dataset import Dataset, load_dataset
+from generator.layout import WorkbookPlan
+from generator.spec import Spec, load_spec
+from generator.writer import build_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs" / "2024"
+SEED = ROOT / "specs" / "samples" / "seed-2024.json"
+
+
+@pytest.fixture(scope="session")
+def spec() -> Spec:
+    return load_spec(SPECS)
+
+
+@pytest.fixture()
+def seed() -> Dataset:
+    return load_dataset(SEED)
+
+
+@pytest.fixture(scope="session")
+def seed_build(spec: Spec, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The seed's figures built into a workbook (session-wide; copy before changing it)."""
+    path = tmp_path_factory.mktemp("seed") / "seed.xlsx"
+    return build_workbook(spec, load_dataset(SEED), path)
+
+
+@pytest.fixture()
+def seed_xlsx(seed_build, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    dst = tmp_path / "seed.xlsx"
+    shutil.copy(seed_build.path, dst)
+    return dst
+
+
+def fill(path: Path, plan: WorkbookPlan, values: dict[str, dict[str, dict[str, Decimal | float | str]]],
+         out: Path | None = None, notes: dict[str, str] | None = None) -> Path:
+    """Type figures into a template's input cells with openpyxl, as a person would: only input cells,
+    nothing else touched. Keys are the canonical ones; formula figures are skipped."""
+    wb = openpyxl.load_workbook(path)
+    for f, (sheet, r, c) in plan.fig_cells.items():
+        v = values.get(f.table, {}).get(f.row, {}).get(f.col)
+        if v is None:
+            continue
+        cell = plan.sheet(sheet).cells[(r, c)]
+        if cell.kind != "input":
+            continue
+        wb[sheet].cell(row=r + 1, column=c + 1).value = float(v) if isinstance(v, Decimal) else v
+    for tid, text in (notes or {}).items():
+        t = plan.spec.tables[tid]
+        st = plan.sheet(t.sheet).statement_cell
+        if st:
+            wb[t.sheet].cell(row=st[0] + 1, column=st[1] + 1).value = text
+    target = out or path
+    wb.save(target)
+    return target
+
+
+@pytest.fixture()
+def filler() -> Callable[..., Path]:
+    return fill
