@@ -361,10 +361,12 @@ class _TableLayout:
         sh.merge(r, col0 + ci, r, col0 + ni)
         self._section_values(b, total.key, r, col0, total=True)
         r += 1
-        for code in self.plan.sections.get(t.id, []):
-            name = _name(spec, b.codelist, code, self.plan.names)
-            if name is None:
-                raise LayoutError(f"{t.id}：科目代码 {code} 不在代码表中，数据也未给出名称")
+        codes = self.plan.sections.get(t.id, [])
+        unnamed = [c for c in codes if _name(spec, b.codelist, c, self.plan.names) is None]
+        if unnamed:
+            raise LayoutError(f"{t.id}：科目代码 {'、'.join(unnamed)} 不在代码表中，数据也未给出名称（names）")
+        for code in codes:
+            name = _name(spec, b.codelist, code, self.plan.names) or ""
             style = "label_total" if len(code) < 7 else "label"
             sh.text(r, col0 + ci, code, "code")
             sh.text(r, col0 + ni, _indent(code) + name, style)
@@ -425,7 +427,7 @@ def _finish_formulas(plan: WorkbookPlan) -> None:
     for sh in plan.sheets:
         if sh.kind != "table":
             continue
-        for (r, c), cell in sh.cells.items():
+        for (r, _c), cell in sh.cells.items():
             if cell.kind != "formula" or cell.formula:
                 continue
             if cell.calc and cell.calc[0] in ("colformula", "rowformula"):
@@ -604,24 +606,22 @@ def _status_formula(inst: RuleInstance, L: str, R: str, D: str, T: str) -> str:
 
 
 def _codes_sheet(plan: WorkbookPlan) -> SheetPlan:
+    """Hidden code list: 7-digit 项 codes first (one contiguous range for the spare rows' list
+    validation), then every other code, each with its name."""
     sh = SheetPlan(CODES, "codes", widths=[12, 40], state="hidden")
     sh.text(0, 0, "代码", "plain")
     sh.text(0, 1, "名称", "plain")
-    r = 1
-    seen: set[str] = set()
+    entries: dict[str, str] = {}
     for cl in plan.spec.codelists.values():
         for code, name in cl.codes.items():
-            if code in seen:
-                continue
-            seen.add(code)
-            sh.text(r, 0, code, "plain")
-            sh.text(r, 1, name, "plain")
-            r += 1
-    for code, name in sorted(plan.names.items()):
-        if code not in seen:
-            sh.text(r, 0, code, "plain")
-            sh.text(r, 1, name, "plain")
-            r += 1
+            entries.setdefault(code, name)
+    for code, name in plan.names.items():
+        entries.setdefault(code, name)
+    items = sorted(c for c in entries if is_item_code(c))
+    rest = [c for c in entries if not is_item_code(c)]
+    for r, code in enumerate(items + rest, start=1):
+        sh.text(r, 0, code, "plain")
+        sh.text(r, 1, entries[code], "plain")
     return sh
 
 

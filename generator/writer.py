@@ -151,13 +151,17 @@ class _Formats:
 
 
 def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset,
-               password: str | None = None) -> tuple[bytes, list[RuleResult]]:
+               password: str | None = None, cached: bool = True) -> tuple[bytes, list[RuleResult]]:
+    """Write the workbook; ``cached=False`` writes 0 as every formula's cached result (tests use it
+    to prove a spreadsheet engine recomputes the same figures on its own)."""
     spec = plan.spec
     password = DEFAULT_PASSWORD if password is None else password
     figures = Figures(spec, inputs)
     # values of input cells by position (for spare-row formulas) -- a new template has none there
     cell_inputs: dict[CellKey, Decimal] = {}
     values, results = formula_values(plan, figures, ds.notes, cell_inputs, {})
+    if not cached:
+        values = {k: (Decimal(0) if isinstance(v, Decimal) else "") for k, v in values.items()}
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                                    "strings_to_urls": False})
@@ -197,6 +201,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 if (r, c) != (r1, c1):
                     covered.add((r, c))
     amount_runs: dict[tuple[int, bool], list[int]] = {}
+    code_runs: dict[int, list[int]] = {}
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
             continue
@@ -230,11 +235,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
             amount_runs.setdefault((c, cell.negative), []).append(r)
         elif cell.kind == "code":
             ws.write_blank(r, c, None, f)
-            if item_list:
-                ws.data_validation(r, c, r, c, {
-                    "validate": "list", "source": "=" + item_list,
-                    "input_title": "新增科目", "input_message": "请从下拉列表选择 7 位项级科目代码",
-                    "error_title": "科目代码有误", "error_message": "请选择代码表中的 7 位项级科目代码。"})
+            code_runs.setdefault(c, []).append(r)
         elif cell.kind in ("cover", "explain", "note"):
             text = _cell_text(cell, sh, plan, ds)
             if text:
@@ -248,6 +249,13 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
                 "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
                 "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
+    for c, rows in code_runs.items():
+        for a, b in _runs(sorted(rows)):
+            if item_list:
+                ws.data_validation(a, c, b, c, {
+                    "validate": "list", "source": "=" + item_list,
+                    "input_title": "新增科目", "input_message": "请从下拉列表选择 7 位项级科目代码",
+                    "error_title": "科目代码有误", "error_message": "请选择代码表中的 7 位项级科目代码。"})
     if sh.kind == "check":
         last = max(sh.max_row, 2)
         for text, color in (("不通过", "#FFC7CE"), ("尾数差异", "#FFEB9C"), ("通过", "#C6EFCE")):
@@ -298,10 +306,9 @@ def _lock_structure(data: bytes, password: str) -> bytes:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == "xl/workbook.xml":
-                attrs = b'lockStructure="1"'
-                if password:
-                    attrs = f'workbookPassword="{_legacy_hash(password)}" '.encode() + attrs
-                body, n = _WB_PR.subn(lambda m: m.group(1) + b"<workbookProtection " + attrs + b"/>", body, count=1)
+                pw = f'workbookPassword="{_legacy_hash(password)}" ' if password else ""
+                tag = f'<workbookProtection {pw}lockStructure="1"/>'.encode()
+                body, n = _WB_PR.subn(lambda m, tag=tag: m.group(1) + tag, body, count=1)
                 assert n == 1, "workbookPr not found"
             zi = zipfile.ZipInfo(info.filename, info.date_time)
             zi.compress_type = zipfile.ZIP_DEFLATED

@@ -23,7 +23,7 @@ NS = {
     "cp": "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties",
     "vt": "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes",
 }
-_M = "{%s}" % NS["m"]
+_M = "{" + NS["m"] + "}"
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def _read_book(zf: zipfile.ZipFile, names: list[str], limits: Limits) -> RawBook
     wb = _xml(zf, "xl/workbook.xml")
     rels: dict[str, str] = {}
     if "xl/_rels/workbook.xml.rels" in names:
-        for rel in _xml(zf, "xl/_rels/workbook.xml.rels").iter("{%s}Relationship" % NS["rel"]):
+        for rel in _xml(zf, "xl/_rels/workbook.xml.rels").iter("{" + NS["rel"] + "}Relationship"):
             target = rel.get("Target", "")
             if rel.get("TargetMode") == "External":
                 continue
@@ -203,7 +203,7 @@ def _read_book(zf: zipfile.ZipFile, names: list[str], limits: Limits) -> RawBook
     for s in wb.iter(_M + "sheet"):
         name = s.get("name", "")
         state = s.get("state", "visible")
-        rid = s.get("{%s}id" % NS["r"], "")
+        rid = s.get("{" + NS["r"] + "}id", "")
         target = rels.get(rid)
         sheet = RawSheet(name, state)
         if target and target in names:
@@ -211,7 +211,7 @@ def _read_book(zf: zipfile.ZipFile, names: list[str], limits: Limits) -> RawBook
         sheets.append(sheet)
     custom: dict[str, str] = {}
     if "docProps/custom.xml" in names:
-        for prop in _xml(zf, "docProps/custom.xml").iter("{%s}property" % NS["cp"]):
+        for prop in _xml(zf, "docProps/custom.xml").iter("{" + NS["cp"] + "}property"):
             val = next(iter(prop), None)
             custom[prop.get("name", "")] = (val.text or "") if val is not None else ""
     return RawBook(sheets, locked, custom, names)

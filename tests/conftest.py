@@ -70,3 +70,13 @@ def fill(path: Path, plan: WorkbookPlan, values: dict[str, dict[str, dict[str, D
 @pytest.fixture()
 def filler() -> Callable[..., Path]:
     return fill
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from the current output instead of comparing")
+
+
+@pytest.fixture()
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))

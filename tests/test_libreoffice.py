@@ -1,0 +1,81 @@
+"""A real spreadsheet engine: LibreOffice headless recalculates our workbooks; its results must
+equal ours. `.ci/run` installs LibreOffice (Debian libreoffice-calc-nogui)."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from generator.calc import formula_values
+from generator.libreoffice import convert, soffice
+from generator.model import Figures
+from generator.reader import number_value, read_workbook
+from generator.writer import prepare_inputs, write_plan
+from generator.xlsx import open_xlsx
+
+pytestmark = [pytest.mark.libreoffice,
+              pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")]
+
+
+def test_libreoffice_recalculates_every_formula_to_our_values(spec, seed, seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan = seed_build.plan
+    inputs, _ = prepare_inputs(spec, seed)
+    # cached results all 0: whatever LibreOffice shows afterwards it computed itself
+    data, _ = write_plan(plan, inputs, seed, cached=False)
+    src = tmp_path / "nocache.xlsx"
+    src.write_bytes(data)
+    out = convert(src, tmp_path / "lo")
+    ours, _ = formula_values(plan, Figures(spec, inputs), seed.notes, {}, {})
+    book = open_xlsx(out)
+    compared = 0
+    for (sheet, r, c), want in ours.items():
+        got = book.sheet(sheet).cells.get((r, c))  # type: ignore[union-attr]
+        assert got is not None and got.formula is not None, (sheet, r, c)
+        if isinstance(want, Decimal):
+            assert abs(number_value(got.value or "0") - want) < Decimal("0.000001"), (sheet, r, c, got.value, want)
+        else:
+            assert (got.value or "") == want, (sheet, r, c, got.value, want)
+        compared += 1
+    assert compared > 500
+    # the live check sheet agrees with the reader: same statuses rule by rule
+    statuses = {inst.id: ours[("审核", plan.rule_rows[inst.id], 7)] for inst in plan.rule_instances}
+    assert statuses["g06-class[301,30101,30199]"] == "尾数差异"
+    assert statuses["g01-balance"] == "通过"
+
+
+def test_opens_in_libreoffice_protected_with_only_input_cells_unlocked(seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = convert(seed_build.path, tmp_path / "lo")
+    wb = openpyxl.load_workbook(out)
+    plan = seed_build.plan
+    assert [ws.title for ws in wb.worksheets] == [s.name for s in plan.sheets]
+    for sp in plan.sheets:
+        ws = wb[sp.name]
+        assert ws.protection.sheet, sp.name
+        for (r, c), cell in sp.cells.items():
+            locked = ws.cell(row=r + 1, column=c + 1).protection.locked
+            assert locked == (cell.kind not in ("input", "code", "note", "cover", "explain")), (sp.name, r, c)
+
+
+def test_filled_workbook_after_libreoffice_round_trip_reads_back_the_same(spec, seed, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                         filler) -> None:
+    from generator.dataset import Dataset
+    from generator.layout import section_codes
+    from generator.writer import build_workbook
+
+    # a template with the unit's 科目 rows but no figures, then filled as a person would
+    blank = Dataset(unit_code=seed.unit_code, unit_name=seed.unit_name, year=2024, names=seed.names,
+                    values={t: {r: {c: Decimal(0) for c in cols} for r, cols in rows.items() if len(r) == 7}
+                            for t, rows in seed.values.items() if t in section_codes(spec, seed.values)})
+    res = build_workbook(spec, blank, tmp_path / "template.xlsx")
+    filled = filler(res.path, res.plan, seed.values, tmp_path / "filled.xlsx", seed.notes)
+    direct = read_workbook(filled, spec=spec)
+    out = convert(filled, tmp_path / "lo")
+    shutil.copy(out, tmp_path / "lo-saved.xlsx")
+    after = read_workbook(tmp_path / "lo-saved.xlsx", spec=spec)
+    assert after.usable and after.exit_code == 0, [f.render() for f in after.findings if f.severity == "error"]
+    assert after.values == direct.values
+    assert {f.code for f in after.findings} <= {"structure-unlocked", "hidden-sheet-state", "rounding-difference"}
