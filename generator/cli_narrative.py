@@ -34,11 +34,20 @@ def _load_figures(arg: str) -> Dataset:
         except ImportError as exc:
             raise DataError(f"{p}：读取 Excel 决算表需要 generator.reader 模块，当前不可用（{exc}）") from exc
         try:
-            return read_workbook(p).dataset
-        except DataError:
-            raise
+            result = read_workbook(p)
         except Exception as exc:  # the reader's own errors: the input is unusable either way
             raise DataError(f"{p}：无法读取 Excel 决算表（{exc}）") from exc
+        dataset = getattr(result, "dataset", None)
+        if not getattr(result, "usable", True) or dataset is None:
+            reasons = "；".join(f.message for f in getattr(result, "findings", [])[:3])
+            raise DataError(f"{p}：Excel 决算表无法使用（{reasons or '未读出数据'}）")
+        # result.dataset holds the typed-in figures; result.values adds the totals the workbook computes
+        merged: dict[str, dict[str, dict[str, Any]]] = {}
+        for source in (getattr(result, "values", None) or {}, dataset.values):
+            for t, rows in source.items():
+                for r, cols in rows.items():
+                    merged.setdefault(t, {}).setdefault(r, {}).update(cols)
+        return replace(dataset, values=merged)
     if p.is_file():
         return load_dataset(p)
     raise DataError(f"{arg}：找不到数据文件（请给出标准数据 JSON 或 Excel 决算表）")
@@ -141,3 +150,22 @@ def check_narrative(text_file: str, figures: str, previous_path: str | None,
         click.echo(f"核对完毕：错误 {counts[ERROR]} 条，提示 {counts[WARNING]} 条，信息 {counts[INFO]} 条。")
     if counts[ERROR] or counts[WARNING]:
         raise click.exceptions.Exit(EXIT_MISMATCH)
+
+
+def demo_step(outdir: Path, _spec: Any = None) -> None:
+    """``juesuan demo``: the seed's 说明 from its figures, and the seed's own text checked."""
+    root = Path(__file__).resolve().parent.parent
+    ds = load_dataset(root / "specs" / "samples" / "seed-2024.json")
+    for fmt in ("md", "html"):
+        target = Path(outdir) / f"seed-shuoming.{fmt}"
+        atomic_write_text(target, nar.render_narrative(ds, fmt=fmt))
+        click.echo(f"已生成情况说明 {target}")
+    seed_text = root.parent / "shared" / "seeds" / "000_ab3e757ef5314c28.txt"
+    if seed_text.is_file():
+        findings = sort_findings(nar.check_narrative(seed_text.read_text(encoding="utf-8"), ds))
+        counts = stats(findings)
+        lines = [f.render() for f in findings if f.severity != INFO]
+        lines.append(f"核对完毕：错误 {counts[ERROR]} 条，提示 {counts[WARNING]} 条，信息 {counts[INFO]} 条。")
+        target = Path(outdir) / "seed-narrative-check.txt"
+        atomic_write_text(target, "\n".join(lines) + "\n")
+        click.echo(f"样例情况说明核对：{lines[-1]}（详见 {target}）")

@@ -35,8 +35,9 @@ tie to a figure is reported as info, never as an error):
 
 * An amount ``…万元`` is tied to a figure when a known label stands right before it, optionally
   followed by a connector (``为``, ``是``, ``：``, ``支出``, and the measure words ``预算/年初预算/
-  全年预算数/决算/决算支出/执行数``). A measure word with no label takes the label of the previous
-  labelled amount in the same sentence (``…预算为1.90万元，支出决算为1.61万元``). Labels are the
+  全年预算数/决算/决算支出/执行数``). A measure word with no label takes the label of the amount
+  right before it in the same sentence when that one has the other measure
+  (``…预算为1.90万元，支出决算为1.61万元``). Labels are the
   row and column names of the tables, the totals (收、支总计, 财政拨款收、支总计, 收入合计 …),
   人员经费/公用经费, the 公开06 economic names (only in lines about 基本支出/人员经费/公用经费)
   and the 三公 items; in lines about 政府性基金 or 国有资本经营 the words 收入, 支出, 基本支出,
@@ -48,14 +49,20 @@ tie to a figure is reported as info, never as an error):
 * ``完成预算的X%``, ``预算执行率X%``, ``控制率X%`` = the last 决算 amount / the last 预算 amount of
   the same sentence (0/0 counts as 100%).
 * ``增加/减少 X万元`` and ``增长/降低 X%`` in a sentence about 上年 need last year's figures: with
-  ``previous`` they are checked, without it they are info (unverifiable); a rate is still checked
-  against the change amount printed with it (rate = change / (current − change)).
+  ``previous`` they are checked, without it they are info (unverifiable). The subject is the label
+  right before the change word, or, with none written (``。与上年相比，减少…``), the amount stated
+  just before. A rate is still checked against the change printed with it when the current amount
+  is printed too: rate = change / (current ∓ change), a warning when it disagrees.
+* Numbers after ``原因``/``是因为``/``由于`` in a sentence are about other things: not checked.
 * A printed percentage passes if it is within 0.005 of the exact value (so either rounding of a tie).
 * Malformed numbers: ``%%``, bad thousands grouping, two decimal points, ``为万元`` with no number.
+* Severity: a mismatch against the tables is an error; one computed from printed numbers the checker
+  could not tie to figures (a share of an untied total, a rate of untied amounts) is a warning.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -508,6 +515,7 @@ def _squash(value: Any) -> Any:
     return Markup(text) if isinstance(value, Markup) else text
 
 
+@functools.lru_cache(maxsize=2)
 def _environment(html: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -628,7 +636,7 @@ class _Labels:
     def _build(self, b: Budget) -> None:
         f = self.fig
         base = "base"
-        self.add(base, ["收、支总计", "收支总计"], "公开01 总计", [f("公开01", "30", "1"), f("公开01", "60", "2")])
+        self.add(base, ["收、支总计", "收支总计", "收入支出总计", "收入、支出总计"], "公开01 总计", [f("公开01", "30", "1"), f("公开01", "60", "2")])
         self.add(base, "收入总计", "公开01 收入总计", [f("公开01", "30", "1")])
         self.add(base, "支出总计", "公开01 支出总计", [f("公开01", "60", "2")])
         self.add(base, ["财政拨款收、支总计", "财政拨款收支总计"], "公开04 总计",
@@ -743,22 +751,29 @@ _MALFORMED = [
 ]
 _GOOD_GROUPING = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*(?:万元|%)$")
 _CONNECTOR = re.compile(
-    r"[：:]?\s*(?:支出|费用)?"
+    r"(?:[（(][类款项][）)])?[：:]?\s*(?:支出|费用)?"
     r"(?:(?P<budget>(?:年初安排|年初|全年|调整后|安排)?预算数?|合计安排|安排)"
     r"|(?P<actual>决算支出数?|支出决算数?|决算数?|执行数|实际支出))?"
     r"(?:为|是|达到?|共计|合计)?\s*"
 )
 _CHANGE_WORD = re.compile(r"(增加|减少|增长|下降|降低|调增|调减|上升|节约|超支)了?\s*$")
 _UP_WORDS = ("增加", "增长", "调增", "上升", "超支")
-_SHARE = re.compile(r"占(?:(?P<base>[^，。；,;：:%\d]{1,24}?)的)?\s*$")
+_SHARE = re.compile(
+    r"占(?:比[例重]?(?:为|是)?|(?P<base>[^，。；,;：:%\d]{1,24}?)的(?:比[例重])?(?:为|是)?)?\s*$"
+)
 _RATE = re.compile(
     r"(?:完成(?P<initial>年初)?(?:全年)?预算(?:数)?的|(?:预算)?执行率|控制率|完成率)(?:为|是|达到?)?\s*$"
 )
 _RATE_CHANGE = re.compile(r"(增长|增加|上升|提高|降低|下降|减少)了?\s*$")
 _HEAD_MARKER = re.compile(r"其中|主要用于|主要包括")
 _REASON_MARKER = re.compile(r"原因|是因为|由于")
+_VS_LAST = re.compile(r"同比|(?:与|比|较)(?:上年|上一年|\d{4}\s*年)度?(?:决算数?)?(?:相比|比较)?")
+_VS_LAST_TAIL = re.compile(r"(?:" + _VS_LAST.pattern + r")[\s，,]*$")
+_PCT_CLAUSE = re.compile(r"[^，,；;。]*\d+(?:\.\d+)?\s*%")
+_SEPARATORS = "，,。；;、：: \t"
+_GAP = re.compile(r"[\s，,。；;、]*")
 _HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)")
-_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|部门|单位|以及|和|及)$")
+_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|用于|部门|单位|以及|和|及)$")
 _SPECIAL_LINE = {
     "fund": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*政府性基金"),
     "soe": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*国有资本经营"),
@@ -798,6 +813,8 @@ class _Checker:
     def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
         self.labels = _Labels(ds, previous, budget)
         self.has_previous = previous is not None
+        # words that make a 增加/减少 a change on last year
+        self.last_year_words = ("上年", "上一年") + ((f"{ds.year - 1}年",) if ds.year else ())
         self.findings: list[Finding] = []
 
     # ------------------------------------------------------------ driver
@@ -906,6 +923,14 @@ class _Checker:
             return None
         return prior.label
 
+    def _adjacent(self, amt: _Amt, pos: int) -> bool:
+        """Only punctuation, 与上年相比 and percentage clauses between amt and pos."""
+        return bool(_GAP.fullmatch(_VS_LAST.sub("", _PCT_CLAUSE.sub("", self.line[amt.end:pos]))))
+
+    def _about_last_year(self, sentence: int, pos: int) -> bool:
+        text = self.line[self.bounds[sentence]: pos]
+        return any(w in text for w in self.last_year_words)
+
     def _in_reason(self, pos: int) -> bool:
         """Numbers after 主要原因/是因为 in a sentence tell a story about other figures: not checked."""
         start = self.bounds[self._sentence_index(pos)]
@@ -929,6 +954,9 @@ class _Checker:
         before = self.line[:pos]
         printed = f"{m.group(1)}{m.group(2) or ''}万元"
 
+        if self._in_reason(pos):
+            self._finding("narrative-unmatched", INFO, pos, f"{printed}位于原因说明中，未核对", actual=_s(value))
+            return
         cw = _CHANGE_WORD.search(before)
         if cw:
             self._change_amount(amt, before[: cw.start()], cw.group(1), printed)
@@ -938,10 +966,6 @@ class _Checker:
         if lab is None and measure:
             lab = self._carried_subject(amt, measure)
         amt.label, amt.measure, amt.initial = lab, measure or ("actual" if lab else None), initial
-        if self._in_reason(pos):
-            amt.label = None
-            self._finding("narrative-unmatched", INFO, pos, f"{printed}位于原因说明中，未核对", actual=_s(value))
-            return
         if lab is None:
             self._finding("narrative-unmatched", INFO, pos, f"{printed}未能对应到表中数字", actual=_s(value))
             return
@@ -972,22 +996,28 @@ class _Checker:
     def _change_amount(self, amt: _Amt, before: str, word: str, printed: str) -> None:
         amt.direction = 1 if word in _UP_WORDS else -1
         pos = amt.start
-        sentence_text = self.line[self.bounds[amt.sentence]: pos]
-        if "上年" not in sentence_text:
+        if not self._about_last_year(amt.sentence, pos):
             self._finding("narrative-unmatched", INFO, pos, f"{word}{printed}未能对应到表中数字",
                           actual=_s(amt.value))
             return
-        lab = self._label_ending_at(before, len(before))
+        # The subject: a label right before the change word ("财政拨款支出（比上年）减少"); with no
+        # subject written ("。与上年相比，减少"), the amount stated before, in the same sentence or
+        # across only punctuation, 与上年相比 and percentages.
+        subject_text = _VS_LAST_TAIL.sub("", before)
+        lab = self._label_ending_at(subject_text, len(subject_text))
         figs: list[_Fig] = [f for f in lab.actual if f.value is not None] if lab else []
-        if not figs:
+        if figs:
+            # the rate is checked against the printed change only when the current amount is printed
+            # too: a 公开06 item, say, may be written about all funds, not 基本支出 alone
+            stated = next((a for a in reversed(self.amounts[:-1]) if a.label is lab and a.tied), None)
+            amt.current = list(stated.values) if stated else []
+        elif not subject_text or subject_text[-1] in _SEPARATORS:
             last = next((a for a in reversed(self.amounts[:-1])
                          if not a.direction and a.measure != "budget"), None)
-            if last is not None:
+            if last is not None and (last.sentence == amt.sentence or self._adjacent(last, len(before))):
                 amt.current = list(last.values)
                 lab = last.label if last.tied else None
                 figs = [f for f in lab.actual if f.value is not None] if lab else []
-        else:
-            amt.current = [f.value for f in figs if f.value is not None]
         with_prev = [f for f in figs if f.previous is not None]
         if not with_prev:
             why = "未提供上年数据" if not self.has_previous else "上年数据中无此数"
@@ -997,6 +1027,7 @@ class _Checker:
         diffs = [f.value - f.previous for f in with_prev]  # type: ignore[operator]
         if any(_close(abs(d), amt.value) and (d == 0 or (d > 0) == (amt.direction > 0)) for d in diffs):
             amt.tied = True
+            amt.current = [f.value for f in with_prev if f.value is not None]
             return
         d = diffs[0]
         right = f"{'增加' if d > 0 else '减少'}{_s(abs(d))}万元" if d else "持平"
@@ -1011,6 +1042,8 @@ class _Checker:
         pos = m.start()
         before = self.line[:pos]
         printed = f"{m.group(1)}%"
+        if self._in_reason(pos):
+            return  # percentages in a reason are about other things; only amounts are reported there
         share = _SHARE.search(before)
         if share:
             self._share(value, pos, printed, share)
@@ -1026,7 +1059,7 @@ class _Checker:
     def _amount_just_before(self, pos: int) -> _Amt | None:
         for a in reversed(self.amounts):
             if a.end <= pos:
-                return a if re.fullmatch(r"[\s，,、]*", self.line[a.end:pos]) else None
+                return a if re.fullmatch(r"[\s，,、（(]*", self.line[a.end:pos]) else None
         return None
 
     def _check_percent(self, value: Decimal, pos: int, printed: str, kind: str,
@@ -1111,7 +1144,7 @@ class _Checker:
         word = rc.group(1)
         kind = f"与上年相比{word}"
         sentence = self._sentence_index(pos)
-        if "上年" not in self.line[self.bounds[sentence]: pos]:
+        if not self._about_last_year(sentence, pos):
             self._finding("narrative-unmatched", INFO, pos, f"{word}{printed}未能对应到表中数字", actual=printed)
             return
         diff = self._amount_just_before(rc.start())
@@ -1129,9 +1162,11 @@ class _Checker:
                 self._finding("narrative-unverifiable", INFO, pos,
                               f"{kind}{printed}与文中增减额一致，但无法与上年决算核对（{why}）", actual=printed)
             return
-        # No change amount printed: the rate of the sentence's last tied amount against last year.
+        # No change amount printed: the rate of the amount stated just before, against last year.
         subject = next((a for a in reversed(self.amounts)
                         if a.sentence == sentence and a.tied and a.label and not a.direction), None)
+        if subject is not None and not self._adjacent(subject, rc.start()):
+            subject = None
         figs = [f for f in subject.label.actual if f.value is not None and f.previous is not None] \
             if subject and subject.label else []
         if not figs:

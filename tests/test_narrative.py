@@ -463,3 +463,55 @@ def test_cli_check_narrative_on_seed(tmp_path):
     result = CliRunner().invoke(check_cmd, [str(path), str(SEED_JSON)])
     assert result.exit_code == 1
     assert "（应为 49.60，实际 49.59）" in result.output
+
+
+def test_other_phrasings(ds):
+    right = [
+        "2024年度收入总计2,128.85万元，支出总计2,128.85万元。",
+        "一般公共预算财政拨款支出决算2128.85万元。",
+        "2024年度一般公共预算财政拨款支出主要用于资源勘探工业信息等支出（类）2,128.85万元。",
+        "2024年度支出合计2,128.85万元，其中基本支出975.45万元，占比45.82%。",
+        "基本支出975.45万元（占总支出的45.82%），项目支出1153.4万元。",
+        "2024年度收、支总计2,128.85万元。与2023年度相比，收、支总计各减少110.45万元，下降4.93%。",
+    ]
+    assert loud(check_narrative("\n".join(right), ds)) == []
+    wrong = "2024年度一般公共预算财政拨款支出主要用于资源勘探工业信息等支出（类）2,128.58万元。"
+    assert [f.expected for f in loud(check_narrative(wrong, ds))] == ["2,128.85"]
+    wrong = "2024年度支出合计2,128.85万元，其中基本支出975.45万元，占比46.82%。"
+    assert [f.expected for f in loud(check_narrative(wrong, ds))] == ["45.82%"]
+
+
+def test_cli_reads_workbook(seed_xlsx):
+    runner = CliRunner()
+    from_book = runner.invoke(narrative_cmd, [str(seed_xlsx)])
+    assert from_book.exit_code == 0, from_book.output
+    # the totals are formulas in the workbook: they come from the reader's computed values
+    for sentence in ("2024年度收、支总计2,128.85万元", "收入合计2,128.85万元，其中：财政拨款收入2,128.85万元，占100.00%",
+                     "基本支出975.45万元，占45.82%", "完成预算的84.74%"):
+        assert sentence in from_book.output
+    assert "【待填：金额】" not in from_book.output
+    checked = runner.invoke(check_cmd, [str(_write(seed_xlsx.parent / "s.txt", "2024年度收入合计2,128.85万元。")),
+                                        str(seed_xlsx)])
+    assert checked.exit_code == 0, checked.output
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_change_without_stated_current_amount(ds, previous):
+    # 项目支出 is not stated in the sentence: its rate is checked only against last year's data
+    text = "项目支出比上年增加100万元，增长10%。"
+    assert loud(check_narrative(text, ds)) == []
+    previous.set("公开03", "合计", "3", Decimal("1053.40"))  # 100 / 1053.40 = 9.49%
+    assert loud(check_narrative(text.replace("增长10%", "增长9.49%"), ds, previous=previous)) == []
+    wrong = loud(check_narrative(text, ds, previous=previous))
+    assert [(f.code, f.severity, f.expected) for f in wrong] == [("narrative-percent-mismatch", ERROR, "9.49%")]
+    # a subject the checker does not know is never replaced by the amount stated before it
+    assert loud(check_narrative("2024年度收、支总计2,128.85万元。差旅费较上年减少2万元，下降20%。", ds)) == []
+    # nor is a rate without a change amount tied to an amount with another subject between
+    previous.set("公开03", "合计", "2", Decimal("900.00"))
+    assert loud(check_narrative("基本支出975.45万元，其中培训费较上年减少16.37%。", ds, previous=previous)) == []
+    wrong = loud(check_narrative("基本支出975.45万元，较上年增长6.38%。", ds, previous=previous))
+    assert [(f.code, f.expected) for f in wrong] == [("narrative-percent-mismatch", "8.38%")]
