@@ -220,8 +220,7 @@ def read_workbook(
         return _read(book, ctx, spec_dirs, key, expect_unit, expect_year, spec)
     except XlsxError as exc:
         return ReadResult(path, False, ctx.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
-    except (ValueError, KeyError, TypeError, IndexError, ArithmeticError, RecursionError) as exc:
-        # a workbook malformed in a way no check above foresaw: still a finding, never a traceback
+    except Exception as exc:  # noqa: BLE001 - the batch boundary: a malformed file is a finding, never a traceback
         return ReadResult(path, False, ctx.findings + [
             Finding("file-unreadable-structure", ERROR, f"工作簿结构异常，无法读取：{type(exc).__name__}: {exc}", file=path)])
 
@@ -229,6 +228,9 @@ def read_workbook(
 def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | None, expect_unit: str | None,
           expect_year: int | None, spec: Spec | None) -> ReadResult:
     path = ctx.path
+    external = [p for p in book.parts if p.startswith("xl/externalLinks/")]
+    if external:
+        ctx.add("external-link", ERROR, f"工作簿引用了其他工作簿（{len(external)} 个外部链接），外部数据不会被读取或计算")
     meta_sheet = book.sheet(META)
     meta = _meta_values(meta_sheet)
     custom = {k.removeprefix("juesuan."): v for k, v in book.custom.items() if k.startswith("juesuan.")}
