@@ -90,6 +90,9 @@ def migrate(file: str, to: str, out: str, allow_loss: bool, key: str | None, spe
     target = Path(out)
     if target.suffix.lower() != ".xlsx":
         target = target / (Path(file).stem + f"-{new_spec.version}.xlsx")
+    if target.exists() and Path(file).exists() and target.resolve() == Path(file).resolve():
+        click.echo("[错误] 输出文件不能是报回的原文件：报回文件从不修改或覆盖", err=True)
+        sys.exit(2)
     res = migrate_workbook(file, new_spec, target, key=_key(key), allow_loss=allow_loss,
                            spec_dirs=[Path(s) for s in specs] or None, password=password, file_password=file_password)
     if as_json:

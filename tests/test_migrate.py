@@ -292,3 +292,16 @@ def test_round_trip_2024_2025_2024(spec: Spec, spec25: Spec, seed_xlsx: Path, tm
     after = read_workbook(tmp_path / "2024.xlsx")
     assert after.template["version"] == "2024" and after.exit_code == 0
     assert after.values == before.values
+
+
+def test_migrate_never_overwrites_the_returned_file(seed_xlsx) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    from .conftest import SPECS
+
+    before = seed_xlsx.read_bytes()
+    res = CliRunner().invoke(cli, ["migrate", str(seed_xlsx), "--to", str(SPECS.parent / "2025"), "-o", str(seed_xlsx)])
+    assert res.exit_code == 2 and "原文件" in res.output
+    assert seed_xlsx.read_bytes() == before
