@@ -78,6 +78,13 @@ def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
 
+def exit_code(usable: bool, findings: Iterable[Finding]) -> int:
+    """The CLI contract: 0 valid, 1 errors, 2 unusable."""
+    if not usable:
+        return 2
+    return 1 if has_errors(findings) else 0
+
+
 def stats(findings: Iterable[Finding]) -> dict[str, int]:
     c = Counter(f.severity for f in findings)
     return {ERROR: c.get(ERROR, 0), WARNING: c.get(WARNING, 0), INFO: c.get(INFO, 0)}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .dataset import Dataset, Values
-from .findings import ERROR, INFO, WARNING, Finding, has_errors
+from .findings import ERROR, INFO, WARNING, Finding, exit_code
 from .fsutil import atomic_write_bytes
 from .model import Figures, is_formula_figure
 from .money import fmt
@@ -180,9 +180,7 @@ class MigrateResult:
 
     @property
     def exit_code(self) -> int:
-        if not self.usable:
-            return 2
-        return 1 if has_errors(self.findings) else 0
+        return exit_code(self.usable, self.findings)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from typing import Any
 from .calc import CellKey, formula_values
 from .dataset import Dataset, Values
 from .expr import a1, is_item_code
-from .findings import ERROR, INFO, WARNING, Finding, has_errors
+from .findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors
 from .layout import (
     CODES,
     COVER,
@@ -62,9 +62,7 @@ class ReadResult:
 
     @property
     def exit_code(self) -> int:
-        if not self.usable:
-            return 2
-        return 1 if has_errors(self.findings) else 0
+        return exit_code(self.usable, self.findings)
 
     def to_json(self) -> dict[str, Any]:
         ds = self.dataset or Dataset()
