@@ -149,15 +149,32 @@ def _parse_number(c: RawCell) -> tuple[Decimal | None, str | None, str | None]:
     return v, "number-as-text", WARNING
 
 
-def _find_spec(version: str, spec_dirs: list[Path] | None) -> Spec | None:
-    for d in spec_dirs or find_spec_dirs():
+_SPEC_CACHE: dict[tuple[str, float], Spec | SpecInvalid] = {}
+
+
+def _load_cached(d: Path) -> Spec | SpecInvalid:
+    """Specs are loaded once per process (keyed by folder and newest file time): a batch of a
+    thousand workbooks must not parse the YAML a thousand times."""
+    stamp = max((f.stat().st_mtime for f in d.rglob("*.yaml")), default=0.0)
+    key = (str(d.resolve()), stamp)
+    if key not in _SPEC_CACHE:
         try:
-            spec = load_spec(d)
-        except SpecInvalid:
+            _SPEC_CACHE[key] = load_spec(d)
+        except SpecInvalid as exc:
+            _SPEC_CACHE[key] = exc
+    return _SPEC_CACHE[key]
+
+
+def _find_spec(version: str, spec_dirs: list[Path] | None) -> tuple[Spec | None, list[str]]:
+    broken: list[str] = []
+    for d in spec_dirs or find_spec_dirs():
+        spec = _load_cached(Path(d))
+        if isinstance(spec, SpecInvalid):
+            broken.append(f"{d}（{len(spec.problems)} 处错误）")
             continue
         if spec.version == version:
-            return spec
-    return None
+            return spec, broken
+    return None, broken
 
 
 def _meta_values(sheet: RawSheet | None) -> dict[str, str]:
@@ -243,11 +260,13 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
             ctx.add("identity-mismatch", ERROR, f"文档属性与标识表中的 {k} 不一致（标识被改动）",
                     expected=meta.get(k), actual=custom.get(k), cell=f"{META}!B{META_FIELDS.index(k) + 1}")
     version = ident_src.get("version", "")
+    broken: list[str] = []
     if spec is None or spec.version != version:
-        spec = _find_spec(version, spec_dirs)
+        spec, broken = _find_spec(version, spec_dirs)
     if spec is None:
+        why = f"；以下规格目录有错误未能加载：{'、'.join(broken)}（用 juesuan check-spec 查看）" if broken else ""
         return ReadResult(path, False, ctx.findings + [Finding(
-            "template-version-unknown", ERROR, f"模板版本 {version!r} 不在已知规格中，无法读取", file=path,
+            "template-version-unknown", ERROR, f"模板版本 {version!r} 不在已知规格中，无法读取{why}", file=path,
             actual=version)])
     template = {"id": ident_src.get("template", ""), "version": version, "spec_hash": ident_src.get("spec_hash", "")}
     if template["id"] != spec.template:
