@@ -665,7 +665,9 @@ def plan_workbook(
     # names only for codes the code lists do not know (keeps the fingerprint small and stable)
     known = {c for cl in spec.codelists.values() for c in cl.codes}
     used = {c for codes in sections.values() for c in codes}
-    names = {c: n for c, n in (names or {}).items() if c in used and c not in known}
+    # sorted: the reader rebuilds them from _meta's sorted JSON, so the code sheet's order must not
+    # depend on the order the data happened to give them in
+    names = {c: n for c, n in sorted((names or {}).items()) if c in used and c not in known}
     ident = {"template": spec.template, "version": spec.version, "spec_hash": spec.hash,
              "unit_code": unit_code, "unit_name": unit_name, "year": year}
     plan = WorkbookPlan(spec, unit_code, unit_name, year, sections, names,
