@@ -58,7 +58,8 @@ def check_spec(specs: str | None) -> None:
 
 
 def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
-    """code,name,parent[,data]; bad rows become findings, the rest are returned."""
+    """code,name,parent[,data][,kind]; bad rows become findings, the rest are returned. ``kind`` 汇总 marks
+    a unit that only sums its subordinates (no report of its own)."""
     rows: list[dict[str, str]] = []
     problems: list[Finding] = []
     try:
@@ -79,7 +80,8 @@ def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
             continue
         seen.add(code)
         rows.append({"code": code, "name": name, "parent": (row.get("parent") or "").strip(),
-                     "data": (row.get("data") or "").strip(), "line": str(i)})
+                     "data": (row.get("data") or "").strip(), "kind": (row.get("kind") or "").strip(),
+                     "line": str(i)})
     return rows, problems
 
 

@@ -1,0 +1,295 @@
+"""``juesuan collect``, ``consolidate``, ``explain`` and ``recheck``: click commands over
+:mod:`generator.collect` and :mod:`generator.consolidate`, attached by cli.py.
+
+Exit codes: 0 clean (every unit 通过/有提示; a consolidation whose levels pass every 审核 rule and
+whose workbook reads back clean); 1 findings (a unit with errors, missing, duplicate, wrong unit …;
+a level failing a rule); 2 unusable (no units file, no folder, a database that cannot be opened, a
+unit not in the tree, nothing to consolidate).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .collect import DEFAULT_DB, UnitTree, load_tree, tree_from_store, unit_report
+from .db import DBError, Store
+from .findings import ERROR
+from .fsutil import atomic_write_text
+from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _die(message: str) -> None:
+    click.echo(f"[错误] {message}", err=True)
+    sys.exit(EXIT_UNUSABLE)
+
+
+def _open_store(db: str, create: bool) -> Store:
+    try:
+        return Store(db, create=create)
+    except DBError as exc:
+        _die(str(exc))
+        raise  # unreachable: _die exits
+
+
+def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTree:
+    """The unit tree from the units file, else from the database (the last collect's units)."""
+    if units_file:
+        tree = load_tree(Path(units_file))
+        for f in tree.findings:
+            click.echo(f.render(), err=True)
+        if not tree.units:
+            _die(f"单位清单 {units_file} 中没有可用的单位")
+        return tree
+    if required or store is None:
+        _die("请用 --units 给出单位清单（CSV：code,name,parent）")
+    tree = tree_from_store(store)  # type: ignore[arg-type]
+    if not tree.units:
+        _die("数据库中没有单位清单；请用 --units 给出")
+    return tree
+
+
+def _load(path: Path) -> Spec:
+    try:
+        return load_spec(path)
+    except SpecInvalid as exc:
+        click.echo(f"规格文件有误（{path}）：", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(EXIT_UNUSABLE)
+
+
+def spec_by_version(version: str) -> Spec | None:
+    for d in find_spec_dirs():
+        try:
+            spec = load_spec(d)
+        except SpecInvalid:
+            continue
+        if spec.version == version:
+            return spec
+    return None
+
+
+def _store_spec(store: Store, specs: str | None) -> Spec:
+    """--specs if given, else the spec the database was collected with."""
+    if specs:
+        from .cli_migrate import load_spec_arg
+
+        return load_spec_arg(specs)
+    version = store.get_meta("spec_version")
+    if version:
+        spec = spec_by_version(version)
+        if spec is not None:
+            return spec
+        _die(f"找不到数据库收集时所用的规格版本 {version}；请用 --specs 指定")
+    from .spec import default_specs_dir
+
+    return _load(default_specs_dir())
+
+
+def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
+    """The per-unit view as data: status, counts, current submission, its findings."""
+    rep = unit_report(store, tree)
+    units = []
+    for r in rep.rows:
+        sub = r.latest
+        units.append({
+            "code": r.code, "name": r.name, "parent": r.parent, "status": r.status,
+            "errors": r.errors, "warnings": r.warnings, "infos": r.infos, "submissions": len(r.history),
+            "current": r.current["id"] if r.current else None,
+            "latest": {"id": sub["id"], "path": sub["path"], "status": sub["status"], "sha256": sub["sha256"],
+                       "received": sub["received"]} if sub else None,
+            "findings": [f.to_dict() for f in store.findings(sub["duplicate_of"] or sub["id"])] if sub else [],
+        })
+    others = [{"id": s["id"], "path": s["path"], "status": s["status"], "unit_code": s["unit_code"],
+               "findings": [f.to_dict() for f in store.findings(s["id"])]} for s in rep.others]
+    return {"ok": rep.ok, "spec": {"version": rep.spec_version, "hash": rep.spec_hash}, "counts": rep.counts,
+            "units": units, "others": others}
+
+
+@click.command()
+@click.argument("folder", type=click.Path())
+@click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
+@click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
+@click.option("--file-password", help="加密工作簿的打开密码")
+@click.option("--workers", type=int, help="并行读取的进程数，默认为 CPU 核数")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另把各单位状态与问题写成 JSON")
+def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
+            workers: int | None, report_dir: str | None, json_out: str | None) -> None:
+    """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
+    from .cli import _key, _spec
+    from .collect import collect as run_collect
+    from .collect import terminal_table, write_reports
+
+    src = Path(folder)
+    if not src.is_dir():
+        _die(f"目录 {folder} 不存在")
+    spec = _spec(specs)
+    tree = _tree(units_file, None, True)
+    with _open_store(db, True) as store:
+        summary = run_collect(store, src, tree, spec, _key(key), file_password, workers)
+        rep = unit_report(store, tree)
+        html, csv_path = write_reports(store, rep, Path(report_dir) if report_dir else Path(db).parent)
+        if json_out:
+            atomic_write_text(Path(json_out), json.dumps(report_json(store, tree), ensure_ascii=False, indent=1) + "\n")
+        click.echo(terminal_table(rep))
+        click.echo(f"本次收到 {summary.files} 个文件：新读取 {summary.read} 个，重复 {summary.duplicates} 个，"
+                   f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个临时/隐藏文件" if summary.ignored else "")
+                   + f"；用时 {summary.seconds:.1f} 秒")
+        click.echo(f"报告：{html}  {csv_path}  数据库：{db}")
+    sys.exit(EXIT_OK if rep.ok and not tree.findings else EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("parent")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中最近一次收集的清单）")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
+@click.option("--include-errors", is_flag=True, help="有错误的单位也纳入汇总")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="汇总工作簿 .xlsx")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="汇总数据文件（规范 JSON）")
+@click.option("--report", "report_out", type=click.Path(dir_okay=False), help="汇总报告 HTML（默认与工作簿同名 .html）")
+@click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
+@click.option("--password", help="工作表保护密码")
+def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str,
+                json_out: str | None, report_out: str | None, key: str | None, password: str | None) -> None:
+    """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
+    from .cli import _key
+    from .consolidate import ConsolidateError, render_text, write_outputs
+    from .consolidate import consolidate as run
+
+    target = Path(out)
+    if target.suffix.lower() != ".xlsx":
+        _die("-o 应为 .xlsx 文件")
+    with _open_store(db, False) as store:
+        tree = _tree(units_file, store, False)
+        spec = _store_spec(store, specs)
+        try:
+            cons = run(store, tree, spec, parent, include_errors)
+        except ConsolidateError as exc:
+            _die(str(exc))
+            return
+        outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
+                             Path(report_out) if report_out else target.with_suffix(".html"), _key(key), password)
+    click.echo(render_text(cons, outs.readback))
+    click.echo(f"汇总工作簿：{outs.workbook}" + (f"  数据文件：{outs.data_file}" if outs.data_file else "")
+               + (f"  报告：{outs.report}" if outs.report else ""))
+    bad = any(f.severity == ERROR for f in cons.all_findings() + outs.readback)
+    sys.exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+@click.command()
+@click.argument("parent")
+@click.argument("table")
+@click.argument("row")
+@click.argument("col")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
+@click.option("--current", is_flag=True, help="按当前报送情况，而不是最近一次汇总的记录")
+@click.option("--include-errors", is_flag=True, help="（与 --current 同用）有错误的单位也计入")
+@click.option("--all", "show_all", is_flag=True, help="列出全部单位，包括此数为 0 的")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+def explain(parent: str, table: str, row: str, col: str, units_file: str | None, db: str, specs: str | None,
+            current: bool, include_errors: bool, show_all: bool, as_json: bool) -> None:
+    """汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"""
+    from .consolidate import ConsolidateError
+    from .consolidate import explain as run
+
+    with _open_store(db, False) as store:
+        tree = _tree(units_file, store, False)
+        spec = _store_spec(store, specs)
+        table = table if table.startswith("公开") else f"公开{table.zfill(2)}"
+        try:
+            ex = run(store, tree, spec, parent, table, row, col, include_errors, use_record=not current)
+        except ConsolidateError as exc:
+            _die(str(exc))
+            return
+    click.echo(json.dumps(ex.to_json(), ensure_ascii=False, indent=1) if as_json else ex.render(show_all))
+
+
+@click.command()
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--specs", help="新规格目录或版本号，默认为收集时所用的规格")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
+def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str | None) -> None:
+    """按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"""
+    from .collect import recheck as run
+    from .collect import terminal_table, write_reports
+
+    with _open_store(db, False) as store:
+        tree = _tree(units_file, store, False)
+        if units_file:
+            store.replace_units(tree.rows())
+        spec = _store_spec(store, specs)
+        collected = store.get_meta("spec_version") or ""
+        old = None
+        if collected and collected != spec.version:
+            old = spec_by_version(collected)
+            if old is None:
+                _die(f"找不到收集时所用的规格版本 {collected}，无法把已收的数换算到 {spec.version}")
+        summary = run(store, tree, spec, old)
+        rep = unit_report(store, tree)
+        html, csv_path = write_reports(store, rep, Path(report_dir) if report_dir else Path(db).parent,
+                                       "recheck-report")
+    click.echo(f"按规格 {spec.version}（{spec.hash}）重新审核 {summary.submissions} 份报送："
+               f"新增问题 {summary.added} 条，消除 {summary.resolved} 条" +
+               (f"，{summary.unplaced} 个数在新版中无处放置" if summary.unplaced else "") +
+               (f"，{summary.failed} 份审核出错" if summary.failed else ""))
+    for code, name, before, after in summary.changes:
+        click.echo(f"  {code} {name}：{before} → {after}")
+    click.echo(terminal_table(rep))
+    click.echo(f"报告：{html}  {csv_path}")
+    sys.exit(EXIT_OK if rep.ok else EXIT_FINDINGS)
+
+
+def demo_step(outdir: Path, spec: Spec) -> None:
+    """The sample unit tree: build every unit's workbook, collect them, consolidate the department."""
+    from .cli import ROOT, read_units_csv, unit_filename
+    from .collect import collect as run_collect
+    from .collect import terminal_table, write_reports
+    from .consolidate import consolidate as run
+    from .consolidate import render_text, write_outputs
+    from .dataset import load_dataset
+    from .writer import build_workbook
+
+    samples = ROOT / "specs" / "samples"
+    rows, _ = read_units_csv(samples / "units.csv")
+    returned = outdir / "returned"
+    if returned.exists():
+        shutil.rmtree(returned)
+    returned.mkdir(parents=True)
+    for r in rows:
+        if r["data"]:
+            ds = load_dataset(samples / r["data"])
+            ds.unit_code, ds.unit_name = r["code"], r["name"]
+            build_workbook(spec, ds, returned / unit_filename(r["code"], r["name"]))
+    db = outdir / "juesuan.sqlite"
+    for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        p.unlink(missing_ok=True)
+    tree = load_tree(samples / "units.csv")
+    with Store(db) as store:
+        run_collect(store, returned, tree, spec, progress=False)
+        rep = unit_report(store, tree)
+        html, _ = write_reports(store, rep, outdir)
+        click.echo(terminal_table(rep))
+        root = tree.roots[0]
+        cons = run(store, tree, spec, root)
+        outs = write_outputs(store, cons, outdir / f"{root}-汇总.xlsx", outdir / f"{root}-汇总.json",
+                             outdir / f"{root}-汇总.html")
+    click.echo(render_text(cons, outs.readback))
+    click.echo(f"收集报告 {html}；汇总工作簿 {outs.workbook}")
+
+
+__all__ = ["collect", "consolidate", "explain", "recheck", "demo_step", "report_json"]

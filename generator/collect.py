@@ -1,0 +1,756 @@
+"""Collect returned workbooks into the database, judge each unit, report, and recheck.
+
+A file counts for the unit named in the workbook's identity (the hidden _meta sheet), not for its
+file name. A file name (``430100002-….xlsx``) or folder (``…/430100002/…``) naming a unit of the
+units file only adds an expectation: a workbook of another unit is then 单位不符, and is not taken
+as anybody's submission.
+
+Statuses of a submission (one file):
+  通过 / 有提示 / 有错误   read, right template, known unit: by its findings (info does not count)
+  重复                    the same content (SHA-256) was already received under another name
+  模板版本不符            template version or spec hash differs from the spec of the collect
+  单位不符                identity unit not in the units file, or not the unit the name/folder says
+  无法读取                not a usable workbook (not xlsx, damaged, not our template)
+A unit's status is that of the latest file it received (an unchanged file collected again is not
+news); a unit that never received one is 未报送, or 汇总单位 when it only sums its subordinates
+(``kind`` 汇总 in the units file, or a unit one of whose subordinates is its 本级). Its
+current submission is the latest 通过/有提示/有错误 one; earlier ones stay as history.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .db import Store, figure_rows, now
+from .findings import ERROR, INFO, WARNING, Finding, sort_findings
+from .fsutil import atomic_write_bytes, atomic_write_text
+from .layout import META, TEMPLATES
+from .model import Figures
+from .rules import evaluate_rules, expand_rules, rule_findings
+from .spec import Spec
+
+PASS, WARN, ERR = "通过", "有提示", "有错误"
+MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "重复", "模板版本不符", "单位不符", "无法读取"
+AGGREGATE = "汇总单位"
+STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, AGGREGATE]
+STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
+                WRONG_UNIT: "wrong", UNREADABLE: "bad", AGGREGATE: "agg"}
+ACCEPTED = {PASS, WARN, ERR}
+TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed"}
+DEFAULT_DB = Path("out") / "juesuan.sqlite"
+COMMIT_EVERY = 50
+
+
+# ---------------------------------------------------------------- the unit tree
+
+
+AGGREGATE_KINDS = {"汇总", "汇总单位", "aggregate"}
+
+
+@dataclass
+class Unit:
+    code: str
+    name: str
+    parent: str = ""
+    line: int | None = None
+    kind: str = ""  # 汇总: sums its subordinates, no report of its own
+
+    @property
+    def declared_aggregate(self) -> bool:
+        return self.kind in AGGREGATE_KINDS
+
+
+@dataclass
+class UnitTree:
+    """The units file as a tree. Unknown parents and cycles are findings; such units become roots."""
+
+    units: dict[str, Unit] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, str]] | Iterable[tuple[str, str, str]], source: str = "") -> UnitTree:
+        tree = cls()
+        for r in rows:
+            if isinstance(r, dict):
+                u = Unit(r["code"], r["name"], r.get("parent") or "", int(r["line"]) if r.get("line") else None,
+                         r.get("kind") or "")
+            else:
+                u = Unit(r[0], r[1], r[2] or "", None, r[3] if len(r) > 3 else "")
+            tree.units[u.code] = u
+        for u in tree.units.values():
+            if u.parent and u.parent not in tree.units:
+                tree.findings.append(Finding("units-parent-unknown", ERROR,
+                                             f"单位 {u.code} 的上级单位 {u.parent} 不在单位清单中，按顶层单位处理",
+                                             file=source or None, row=str(u.line) if u.line else None))
+                u.parent = ""
+        for u in tree.units.values():  # cycles: walk up; a unit met twice closes a loop
+            seen = {u.code}
+            p = u.parent
+            while p:
+                if p in seen:
+                    tree.findings.append(Finding("units-cycle", ERROR, f"单位 {u.code} 的上级关系成环，按顶层单位处理",
+                                                 file=source or None, row=str(u.line) if u.line else None))
+                    u.parent = ""
+                    break
+                seen.add(p)
+                p = tree.units[p].parent
+        for u in tree.units.values():
+            tree.children.setdefault(u.parent, []).append(u.code)
+        return tree
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return [(u.code, u.name, u.parent, u.kind) for u in self.units.values()]
+
+    def is_aggregate(self, code: str) -> bool:
+        """A unit that reports nothing of its own and only sums its subordinates: marked 汇总 in the
+        units file, or (unmarked) a unit with subordinates one of which is its 本级."""
+        u = self.units[code]
+        kids = self.kids(code)
+        if u.declared_aggregate:
+            return True
+        return not u.kind and any("本级" in self.units[k].name for k in kids)
+
+    @property
+    def roots(self) -> list[str]:
+        return list(self.children.get("", []))
+
+    def kids(self, code: str) -> list[str]:
+        return self.children.get(code, []) if code else []
+
+    def walk(self, start: str | None = None) -> list[tuple[str, int]]:
+        """(code, depth) in tree order (pre-order, units-file order among siblings)."""
+        out: list[tuple[str, int]] = []
+        stack = [(c, 0) for c in reversed([start] if start else self.roots)]
+        while stack:
+            code, depth = stack.pop()
+            out.append((code, depth))
+            stack.extend((c, depth + 1) for c in reversed(self.kids(code)))
+        return out
+
+    def path(self, code: str) -> list[str]:
+        out = []
+        while code:
+            out.append(code)
+            code = self.units[code].parent if code in self.units else ""
+        return list(reversed(out))
+
+
+def load_tree(units_file: Path) -> UnitTree:
+    from .cli import read_units_csv  # the one parser of the units file
+
+    rows, problems = read_units_csv(units_file)
+    tree = UnitTree.from_rows(rows, str(units_file))
+    tree.findings = problems + tree.findings
+    return tree
+
+
+def tree_from_store(store: Store) -> UnitTree:
+    return UnitTree.from_rows([(r["code"], r["name"], r["parent"], r["kind"]) for r in store.units()])
+
+
+# ---------------------------------------------------------------- reading files (in worker processes)
+
+
+@dataclass
+class FileTask:
+    path: str  # absolute
+    rel: str  # relative to the folder collected
+    sha256: str
+    size: int
+    mtime: float
+    expect_unit: str | None = None
+    seq: int = 0
+
+
+_TOKEN = re.compile(r"[-_\s.（(·]")
+
+
+def named_unit(rel: str, codes: set[str] | dict[str, Any]) -> str | None:
+    """The unit a file's name (first token of the name) or, failing that, its nearest folder names."""
+    p = Path(rel)
+    stem = unicodedata.normalize("NFKC", p.stem)
+    first = _TOKEN.split(stem, maxsplit=1)[0]
+    if first in codes:
+        return first
+    for part in reversed(p.parts[:-1]):
+        part = unicodedata.normalize("NFKC", part)
+        if part in codes:
+            return part
+    return None
+
+
+def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask], list[str]]:
+    """Every file under the folder, in order of receipt (file time, then path); hidden files and
+    Office lock files (~$…) are ignored and listed."""
+    tasks: list[FileTask] = []
+    ignored: list[str] = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(folder).as_posix()
+        if any(part.startswith((".", "~$")) for part in p.relative_to(folder).parts):
+            ignored.append(rel)
+            continue
+        try:
+            st = p.stat()
+            with open(p, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            digest, st = "", None
+        tasks.append(FileTask(str(p), rel, digest, st.st_size if st else 0, st.st_mtime if st else 0.0,
+                              named_unit(rel, codes)))
+    tasks.sort(key=lambda t: (t.mtime, t.rel))
+    for i, t in enumerate(tasks):
+        t.seq = i
+    return tasks, ignored
+
+
+def _raw_identity(path: str, file_password: str | None) -> dict[str, str]:
+    """Identity of a workbook the reader could not use (an unknown template version): from the
+    _meta sheet or the document properties, to say whose file it is."""
+    from .xlsx import XlsxError, open_xlsx
+
+    try:
+        book = open_xlsx(path, None, file_password)
+    except XlsxError:
+        return {}
+    out: dict[str, str] = {k.removeprefix("juesuan."): v for k, v in book.custom.items() if k.startswith("juesuan.")}
+    meta = book.sheet(META)
+    if meta is not None:
+        for (r, c), cell in meta.cells.items():
+            if c == 0 and cell.value:
+                val = meta.cells.get((r, 1))
+                if val is not None and val.value is not None:
+                    out[cell.value] = val.value
+    return out
+
+
+def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = None,
+             file_password: str | None = None) -> dict[str, Any]:
+    """Read and check one file; plain data only (crosses the process boundary)."""
+    from .reader import read_workbook
+
+    t0 = time.perf_counter()
+    res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
+                        spec=spec)
+    ds = res.dataset
+    doc: dict[str, Any] = {
+        "usable": res.usable,
+        "template": dict(res.template),
+        "unit_code": ds.unit_code if ds else "",
+        "unit_name": ds.unit_name if ds else "",
+        "year": ds.year if ds else None,
+        "figures": figure_rows(res.values, ds.values) if ds and res.usable else [],
+        "doc": {"names": ds.names, "notes": ds.notes, "cover": ds.cover, "explanations": ds.explanations} if ds else {},
+        "findings": [f.to_dict() for f in res.findings],
+    }
+    if not res.usable and any(f.code == "template-version-unknown" for f in res.findings):
+        ident = _raw_identity(path, file_password)
+        doc["unit_code"], doc["unit_name"] = ident.get("unit_code", ""), ident.get("unit_name", "")
+        doc["template"] = {"id": ident.get("template", ""), "version": ident.get("version", ""),
+                           "spec_hash": ident.get("spec_hash", "")}
+    doc["ms"] = (time.perf_counter() - t0) * 1000
+    return doc
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(spec: Spec, key: str | None, file_password: str | None) -> None:
+    _WORKER.update(spec=spec, key=key, file_password=file_password)
+
+
+def _worker_read(path: str, expect_unit: str | None) -> dict[str, Any]:
+    return read_one(path, expect_unit, _WORKER["spec"], _WORKER["key"], _WORKER["file_password"])
+
+
+def _crash_doc(message: str) -> dict[str, Any]:
+    return {"usable": False, "template": {}, "unit_code": "", "unit_name": "", "year": None, "figures": [], "doc": {},
+            "findings": [Finding("file-read-crashed", ERROR, message).to_dict()], "ms": 0.0}
+
+
+def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password: str | None, workers: int,
+              on_result: Callable[[FileTask, dict[str, Any]], None]) -> None:
+    """Read the tasks in worker processes (a bounded window in flight, so memory stays flat) and
+    hand every result to ``on_result`` in the main process. A worker that dies takes no file with
+    it: the files it may have held are retried one by one in fresh workers."""
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            on_result(t, read_one(t.path, t.expect_unit, spec, key, file_password))
+        return
+    window = workers * 4
+    todo = list(reversed(tasks))
+    suspects: list[FileTask] = []
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(spec, key, file_password))
+
+    pool = new_pool()
+    pending: dict[Future[dict[str, Any]], FileTask] = {}
+    try:
+        while todo or pending:
+            while todo and len(pending) < window:
+                t = todo.pop()
+                try:
+                    pending[pool.submit(_worker_read, t.path, t.expect_unit)] = t
+                except BrokenProcessPool:
+                    todo.append(t)
+                    break
+            if not pending:  # the pool broke before anything could be submitted
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+                continue
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                t = pending.pop(fut)
+                try:
+                    on_result(t, fut.result())
+                except BrokenProcessPool:
+                    suspects.append(t)
+                    broken = True
+            if broken:
+                suspects.extend(pending.values())
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for t in suspects:  # isolate: one file per fresh worker
+        with ProcessPoolExecutor(max_workers=1, initializer=_worker_init, initargs=(spec, key, file_password)) as one:
+            try:
+                doc = one.submit(_worker_read, t.path, t.expect_unit).result()
+            except BrokenProcessPool:
+                doc = _crash_doc("读取该文件时工作进程异常退出（文件可能有问题），未能读取")
+        on_result(t, doc)
+
+
+# ---------------------------------------------------------------- collect
+
+
+@dataclass
+class CollectSummary:
+    run_id: int
+    files: int = 0
+    read: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    ignored: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    read_ms: list[float] = field(default_factory=list)
+
+
+def _mtime(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None = None,
+            file_password: str | None = None, workers: int | None = None, progress: bool | None = None) -> CollectSummary:
+    """Read every file under ``folder`` into the database and refresh every status."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    store.replace_units(tree.rows())
+    store.begin()
+    store.set_meta("spec_version", spec.version)
+    store.set_meta("spec_hash", spec.hash)
+    run_id = store.start_run("collect", str(folder), spec.version, spec.hash)
+    store.commit()
+    summary = CollectSummary(run_id)
+    tasks, summary.ignored = scan(folder, tree.units)
+    summary.files = len(tasks)
+    fresh: list[FileTask] = []
+    dups: list[FileTask] = []
+    batch_hashes: set[str] = set()
+    for t in tasks:
+        if t.sha256 and store.known_file(t.rel, t.sha256) is not None:
+            summary.unchanged += 1
+        elif t.sha256 and (t.sha256 in batch_hashes or store.original_of(t.sha256) is not None):
+            dups.append(t)
+        else:
+            batch_hashes.add(t.sha256)
+            fresh.append(t)
+    received = now()
+    bar = tqdm(total=len(fresh), desc="读取工作簿", unit="份", disable=(not progress) if progress is not None else None,
+               leave=False)
+    pending = [0]
+
+    def store_result(t: FileTask, doc: dict[str, Any]) -> None:
+        tpl = doc.get("template") or {}
+        store.begin()
+        store.add_submission(
+            {"run_id": run_id, "seq": t.seq, "path": t.rel, "file_name": Path(t.rel).name, "sha256": t.sha256,
+             "size": t.size, "mtime": _mtime(t.mtime), "received": received, "unit_code": doc["unit_code"],
+             "unit_name": doc["unit_name"], "expect_unit": t.expect_unit, "year": doc["year"],
+             "template_id": tpl.get("id"), "template_version": tpl.get("version"), "spec_hash": tpl.get("spec_hash"),
+             "usable": int(bool(doc["usable"])), "status": UNREADABLE,
+             "doc": json.dumps(doc["doc"], ensure_ascii=False)},
+            doc["figures"], [Finding.from_dict(f) for f in doc["findings"]])
+        summary.read += 1
+        summary.read_ms.append(doc.get("ms", 0.0))
+        pending[0] += 1
+        if pending[0] >= COMMIT_EVERY:
+            store.commit()
+            pending[0] = 0
+        bar.update(1)
+
+    try:
+        read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result)
+    finally:
+        store.commit()
+        bar.close()
+    store.begin()
+    for t in dups:
+        orig = store.original_of(t.sha256)
+        assert orig is not None
+        store.add_submission(
+            {"run_id": run_id, "seq": t.seq, "path": t.rel, "file_name": Path(t.rel).name, "sha256": t.sha256,
+             "size": t.size, "mtime": _mtime(t.mtime), "received": received, "unit_code": orig["unit_code"],
+             "unit_name": orig["unit_name"], "expect_unit": t.expect_unit, "year": orig["year"],
+             "template_id": orig["template_id"], "template_version": orig["template_version"],
+             "spec_hash": orig["spec_hash"], "usable": orig["usable"], "duplicate_of": orig["id"], "status": DUP,
+             "doc": "{}"})
+        summary.duplicates += 1
+    store.commit()
+    refresh_statuses(store, tree, spec.version, spec.hash)
+    summary.seconds = time.perf_counter() - t0
+    store.begin()
+    store.finish_run(run_id, {"files": summary.files, "read": summary.read, "duplicates": summary.duplicates,
+                              "unchanged": summary.unchanged, "ignored": len(summary.ignored),
+                              "seconds": round(summary.seconds, 3)})
+    store.commit()
+    return summary
+
+
+def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None) -> None:
+    """Recompute every submission's unit, status, acceptance, counts and collect findings
+    (duplicate, unknown unit, template mismatch) from its stored findings and the units file."""
+    spec_version = spec_version if spec_version is not None else store.get_meta("spec_version") or ""
+    spec_hash = spec_hash if spec_hash is not None else store.get_meta("spec_hash") or ""
+    store.begin()
+    store.delete_findings("source='collect'")
+    codes_of = store.finding_codes()
+    units_of: dict[int, str | None] = {}
+    for s in store.submissions(order="id"):
+        sid = s["id"]
+        codes = {c for c, *_ in codes_of.get(sid, [])}
+        extra: list[Finding] = []
+        unit: str | None = s["unit_code"] or s["expect_unit"] or None
+        if s["duplicate_of"] is not None:
+            orig = store.submission(s["duplicate_of"])
+            unit = units_of.get(s["duplicate_of"], unit)
+            status = DUP
+            extra.append(Finding("submission-duplicate", WARNING,
+                                 f"与已收录的报送 #{orig['id'] if orig else '?'}（{orig['path'] if orig else ''}，"
+                                 f"{orig['received'] if orig else ''}）内容完全相同，未重复入库",
+                                 actual=s["sha256"][:16]))
+            if s["expect_unit"] and orig is not None and orig["unit_code"] and s["expect_unit"] != orig["unit_code"]:
+                status, unit = WRONG_UNIT, s["expect_unit"]  # a copy of another unit's file sent under this name
+                extra.append(Finding("wrong-unit", ERROR, "工作簿属于另一单位（与该单位已收录的报表完全相同）",
+                                     expected=s["expect_unit"], actual=orig["unit_code"]))
+        elif not s["usable"] and "template-version-unknown" not in codes:
+            status = UNREADABLE
+            unit = s["expect_unit"] or None
+        elif (not s["usable"] or codes & TEMPLATE_CODES or s["template_version"] != spec_version
+              or s["spec_hash"] != spec_hash):
+            status = TEMPLATE
+            extra.append(Finding("template-version-mismatch", ERROR,
+                                 f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
+                                 f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
+                                 expected=f"{spec_version}/{spec_hash}",
+                                 actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
+        elif "wrong-unit" in codes or s["unit_code"] not in tree.units:
+            status = WRONG_UNIT
+            if "wrong-unit" in codes and s["expect_unit"]:
+                unit = s["expect_unit"]
+        else:
+            status = None
+        if s["duplicate_of"] is None and s["unit_code"] and s["unit_code"] not in tree.units:
+            extra.append(Finding("unit-unknown", ERROR, f"工作簿标识的单位代码 {s['unit_code']}（{s['unit_name']}）不在单位清单中",
+                                 actual=s["unit_code"]))
+        units_of[sid] = unit
+        if extra:
+            store.add_findings(sid, extra, "collect")
+        sev = [sv for _, sv, *_ in codes_of.get(sid, [])] + [f.severity for f in extra]
+        counts = (sev.count(ERROR), sev.count(WARNING), sev.count(INFO))
+        if status is None:
+            status = ERR if counts[0] else WARN if counts[1] else PASS
+        accepted = int(status in ACCEPTED)
+        if (s["status"], s["accepted"], s["unit"], s["errors"], s["warnings"], s["infos"]) != (status, accepted, unit, *counts):
+            store.update_submission(sid, status=status, accepted=accepted, unit=unit, errors=counts[0],
+                                    warnings=counts[1], infos=counts[2])
+    store.commit()
+
+
+# ---------------------------------------------------------------- per-unit status
+
+
+@dataclass
+class UnitRow:
+    code: str
+    name: str
+    parent: str
+    depth: int
+    has_children: bool
+    status: str
+    latest: dict[str, Any] | None = None  # the submission the status is about
+    current: dict[str, Any] | None = None  # the latest accepted one
+    history: list[dict[str, Any]] = field(default_factory=list)
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+    anchor: str = ""
+
+    @property
+    def done(self) -> bool:
+        """Has a current submission without errors (or is only a 汇总 node)."""
+        if self.status == AGGREGATE:
+            return True
+        return self.current is not None and self.current["status"] != ERR
+
+
+@dataclass
+class UnitReport:
+    rows: list[UnitRow]
+    others: list[dict[str, Any]]  # files counted for no unit of the units file
+    counts: dict[str, int]
+    spec_version: str
+    spec_hash: str
+    created: str
+
+    @property
+    def ok(self) -> bool:
+        return all(r.done for r in self.rows) and not self.others
+
+
+def unit_report(store: Store, tree: UnitTree) -> UnitReport:
+    subs = [dict(s) for s in store.submissions()]
+    by_id = {s["id"]: s for s in subs}
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    others = []
+    for s in subs:
+        if s["unit"] in tree.units:
+            by_unit.setdefault(s["unit"], []).append(s)
+        else:
+            others.append(s)
+    rows: list[UnitRow] = []
+    for i, (code, depth) in enumerate(tree.walk()):
+        u = tree.units[code]
+        hist = by_unit.get(code, [])  # ordered by (run, seq)
+        has_children = bool(tree.kids(code))
+        row = UnitRow(code, u.name, u.parent, depth, has_children, MISSING, history=hist, anchor=f"u{i}")
+        if hist:
+            latest = hist[-1]
+            row.latest = latest
+            row.status = latest["status"]
+            accepted = [s for s in hist if s["accepted"]]
+            row.current = accepted[-1] if accepted else None
+            shown = by_id.get(latest["duplicate_of"], latest) if latest["duplicate_of"] else latest
+            row.errors, row.warnings, row.infos = shown["errors"], shown["warnings"], shown["infos"]
+        elif tree.is_aggregate(code):
+            row.status = AGGREGATE
+        rows.append(row)
+    counts = {s: 0 for s in STATUS_ORDER}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return UnitReport(rows, others, counts, store.get_meta("spec_version") or "", store.get_meta("spec_hash") or "", now())
+
+
+# ---------------------------------------------------------------- reports: terminal, CSV, HTML
+
+
+def text_width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def pad(s: str, width: int) -> str:
+    return s + " " * max(0, width - text_width(s))
+
+
+def render_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max([text_width(h)] + [text_width(r[i]) for r in rows]) for i, h in enumerate(header)]
+    lines = ["  ".join(pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+REPORT_HEADER = ["单位代码", "单位名称", "上级单位", "层级", "状态", "当前报送", "错误", "提示", "信息", "报送次数", "文件", "收到时间"]
+
+
+def report_cells(r: UnitRow) -> list[str]:
+    cur = r.current
+    current = f"#{cur['id']} {cur['status']}" if cur else "—"
+    latest = r.latest
+    return [r.code, r.name, r.parent, str(r.depth + 1), r.status, current, str(r.errors), str(r.warnings), str(r.infos),
+            str(len(r.history)), latest["path"] if latest else "", latest["received"] if latest else ""]
+
+
+def terminal_table(rep: UnitReport) -> str:
+    rows = []
+    for r in rep.rows:
+        cells = report_cells(r)
+        cells[1] = "  " * r.depth + cells[1]
+        rows.append([cells[0], cells[1], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]])
+    text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件"], rows)
+    summary = "，".join(f"{s} {n}" for s, n in rep.counts.items() if n)
+    text += f"\n共 {len(rep.rows)} 个单位：{summary}"
+    if rep.others:
+        text += f"\n另有 {len(rep.others)} 个文件不属于清单中的任何单位或无法识别（见报告“其他文件”）"
+    return text
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will never take for a formula: text starting with = + - @ (or a tab or
+    carriage return) gets a leading single quote."""
+    s = "" if value is None else str(value)
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
+def report_csv(rep: UnitReport) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(REPORT_HEADER)
+    for r in rep.rows:
+        w.writerow([csv_safe(c) for c in report_cells(r)])
+    for s in rep.others:
+        w.writerow([csv_safe(c) for c in [s["unit_code"], s["unit_name"], "", "", s["status"], "", s["errors"],
+                                          s["warnings"], s["infos"], 1, s["path"], s["received"]]])
+    return buf.getvalue()
+
+
+def jinja_env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
+    return env
+
+
+def _finding_view(f: Finding) -> dict[str, Any]:
+    from .findings import SEVERITY_ZH
+
+    return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
+            "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
+
+
+def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> str:
+    units = []
+    for r in rep.rows:
+        shown = []
+        for s in ([r.latest] if r.latest else []) + ([r.current] if r.current and r.current is not r.latest else []):
+            sid = s["duplicate_of"] or s["id"]
+            fs = sort_findings(store.findings(s["id"]) + (store.findings(sid) if sid != s["id"] else []))
+            shown.append({"sub": s, "findings": [_finding_view(f) for f in fs]})
+        units.append({"row": r, "cells": report_cells(r), "shown": shown})
+    others = [{"sub": s, "findings": [_finding_view(f) for f in sort_findings(store.findings(s["id"]))]}
+              for s in rep.others]
+    return jinja_env().get_template("collect_report.html.j2").render(
+        title=title, rep=rep, units=units, others=others, header=REPORT_HEADER, statuses=STATUS_ORDER)
+
+
+def write_reports(store: Store, rep: UnitReport, outdir: Path, stem: str = "collect-report") -> tuple[Path, Path]:
+    html = outdir / f"{stem}.html"
+    csv_path = outdir / f"{stem}.csv"
+    atomic_write_text(html, report_html(store, rep))
+    atomic_write_bytes(csv_path, report_csv(rep).encode("utf-8-sig"))
+    return html, csv_path
+
+
+# ---------------------------------------------------------------- recheck
+
+
+@dataclass
+class RecheckSummary:
+    run_id: int
+    submissions: int = 0
+    added: int = 0
+    resolved: int = 0
+    failed: int = 0
+    unplaced: int = 0  # non-zero figures with no home in the new version (cross-version recheck)
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # unit, name, before, after
+
+
+def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = None) -> RecheckSummary:
+    """Re-run a spec's 审核 rules on the stored figures of every readable submission (values from
+    the database, not the files): earlier rule findings are kept as history (inactive), the new
+    ones are active, statuses refreshed.
+
+    Same version (rules or formulas changed): derived figures are recomputed and stored. Another
+    version (``old_spec`` = the version the submissions were collected on): the input figures are
+    carried to the new version's keys by the spec mapping first; a non-zero figure with no home is
+    a warning; the stored figures stay as collected."""
+    from .migrate import migrate_values, unplaced_reason
+    from .specmap import resolve
+
+    specmap = resolve(old_spec, spec) if old_spec is not None else None
+    before = {r.code: r.status for r in unit_report(store, tree).rows}
+    store.begin()
+    run_id = store.start_run("recheck", "", spec.version, spec.hash)
+    store.set_meta("recheck_spec", f"{spec.version}/{spec.hash}")
+    store.commit()
+    summary = RecheckSummary(run_id)
+    for s in store.submissions("usable=1 AND duplicate_of IS NULL"):
+        sid = s["id"]
+        old = {(f.code, f.rule, f.severity) for f in store.findings(sid) if f.rule or f.code == "recheck-unplaced"}
+        doc = json.loads(s["doc"] or "{}")
+        store.begin()
+        derived = None
+        try:
+            inputs = store.values(sid, inputs_only=True)
+            new: list[Finding] = []
+            if old_spec is not None and specmap is not None:
+                inputs, unplaced, _ = migrate_values(old_spec, spec, inputs, specmap)
+                for u in unplaced:
+                    if u.amount:
+                        summary.unplaced += 1
+                        new.append(Finding("recheck-unplaced", WARNING,
+                                           f"{u.table} 行 {u.row} 栏 {u.col} 的数 {u.amount} 在新版 {spec.version} 中无处放置："
+                                           f"{unplaced_reason(specmap, u, inputs)}",
+                                           table=u.table, row=u.row, col=u.col, actual=str(u.amount)))
+            figures = Figures(spec, inputs)
+            results = evaluate_rules(spec, figures, doc.get("notes") or {}, expand_rules(spec, figures.item_codes))
+            new += rule_findings(results, doc.get("explanations") or {})
+            if old_spec is None:
+                derived = figure_rows(figures.all_values(), {})
+        except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
+            new = [Finding("recheck-failed", ERROR, f"按新规格审核时出错：{type(exc).__name__}: {exc}")]
+            summary.failed += 1
+        store.deactivate_findings(sid, "rule IS NOT NULL OR source='recheck'")
+        store.add_findings(sid, new, "recheck", run_id)
+        if derived is not None:
+            store.replace_derived(sid, derived)
+        store.commit()
+        got = {(f.code, f.rule, f.severity) for f in new}
+        summary.added += len(got - old)
+        summary.resolved += len(old - got)
+        summary.submissions += 1
+    refresh_statuses(store, tree)
+    after = unit_report(store, tree)
+    summary.changes = [(r.code, r.name, before.get(r.code, ""), r.status) for r in after.rows
+                       if before.get(r.code) != r.status]
+    store.begin()
+    store.finish_run(run_id, {"submissions": summary.submissions, "added": summary.added,
+                              "resolved": summary.resolved, "failed": summary.failed, "unplaced": summary.unplaced})
+    store.commit()
+    return summary
+
+
+__all__ = ["UnitTree", "collect", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
+           "csv_safe", "named_unit", "scan", "read_one", "DEFAULT_DB"]

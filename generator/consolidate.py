@@ -1,0 +1,394 @@
+"""汇总: sum the current submissions of a unit tree, level by level, into a workbook of the same template.
+
+A level is a unit with subordinate units. Its figures are its own current submission (its 本级
+report, when it has one) plus the consolidated figures of each child, so every intermediate level
+exists and is checked on the way up. Only input figures are summed (exact Decimal); derived figures
+are recomputed from the sums by the spec's formulas. 科目 rows are the union of the units' rows.
+A unit whose current submission has errors is left out unless ``include_errors``; a unit with no
+current submission (未报送, or only unusable files) is left out and reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .collect import AGGREGATE, ERR, MISSING, UnitReport, UnitTree, jinja_env, unit_report
+from .dataset import Dataset, Values
+from .db import Store
+from .findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
+from .fsutil import atomic_write_text
+from .model import Figures
+from .money import fmt
+from .rules import evaluate_rules, expand_rules, rule_findings, statement_left
+from .spec import Spec
+
+
+class ConsolidateError(Exception):
+    """Nothing can be consolidated (unknown unit, …); message in Chinese."""
+
+
+@dataclass
+class Member:
+    unit: str
+    name: str
+    depth: int  # below the consolidated unit (0 = the unit itself)
+    node: str  # the level its own figures are first summed into
+    submission: dict[str, Any] | None
+    included: bool
+    reason: str  # why it is left out (or "" when included)
+    status: str
+
+
+@dataclass
+class Level:
+    code: str
+    name: str
+    depth: int
+    units: list[str] = field(default_factory=list)  # included units in this subtree
+    excluded: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return stats(self.findings)
+
+
+KEY_TOTALS = [  # a few figures to show per level: label, table, row, col
+    ("收入总计", "公开01", "30", "1"),
+    ("支出总计", "公开01", "60", "2"),
+    ("财政拨款支出", "公开04", "59", "2"),
+    ("一般公共预算财政拨款支出", "公开05", "合计", "1"),
+    ("基本支出", "公开05", "合计", "2"),
+    ("三公经费决算", "公开09", "1", "7"),
+]
+
+
+@dataclass
+class Consolidation:
+    parent: str
+    name: str
+    spec: Spec
+    include_errors: bool
+    members: list[Member]
+    levels: list[Level]  # top-down (tree order)
+    dataset: Dataset  # the consolidated unit: identity, input figures, names, notes
+    values: Values  # every figure, derived ones recomputed
+    findings: list[Finding] = field(default_factory=list)  # about the consolidation itself
+
+    @property
+    def included(self) -> list[Member]:
+        return [m for m in self.members if m.included]
+
+    @property
+    def excluded(self) -> list[Member]:
+        """Units left out (an aggregate-only node with no own report is not one)."""
+        return [m for m in self.members if not m.included and m.reason]
+
+    def all_findings(self) -> list[Finding]:
+        return self.findings + [f for lv in self.levels for f in lv.findings]
+
+
+def add_values(acc: Values, values: Values) -> None:
+    for t, rows in values.items():
+        at = acc.setdefault(t, {})
+        for r, cols in rows.items():
+            ar = at.setdefault(r, {})
+            for c, v in cols.items():
+                ar[c] = ar.get(c, Decimal(0)) + v
+
+
+def plan_members(rep: UnitReport, tree: UnitTree, parent: str, include_errors: bool) -> list[Member]:
+    """Every unit under ``parent`` (itself included), tree order, with whether it is summed in."""
+    rows = {r.code: r for r in rep.rows}
+    out = []
+    for code, depth in tree.walk(parent):
+        r = rows[code]
+        node = code if tree.kids(code) else tree.units[code].parent
+        cur = r.current
+        if cur is None:
+            reason = "" if r.status == AGGREGATE else (MISSING if r.status == MISSING else f"无可用报送（最近一次：{r.status}）")
+            out.append(Member(code, r.name, depth, node, None, False, reason, r.status))
+        elif cur["status"] == ERR and not include_errors:
+            out.append(Member(code, r.name, depth, node, cur, False, f"报送 #{cur['id']} 有错误", r.status))
+        else:
+            out.append(Member(code, r.name, depth, node, cur, True, "", r.status))
+    return out
+
+
+def _notes_for(spec: Spec, figures: Figures, name: str, n_units: int) -> dict[str, str]:
+    """空表说明 of the consolidated unit: for each statement table that sums to nothing."""
+    notes = {}
+    for rule in spec.rules:
+        if rule.kind == "statement" and rule.table and statement_left(spec, figures, rule.table) == 0:
+            notes[rule.table] = f"说明：{name}汇总范围内的 {n_units} 个单位本表均无数据，故本表无数据。"
+    return notes
+
+
+def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
+                rep: UnitReport | None = None) -> Consolidation:
+    if parent not in tree.units:
+        raise ConsolidateError(f"单位 {parent} 不在单位清单中")
+    rep = rep or unit_report(store, tree)
+    members = plan_members(rep, tree, parent, include_errors)
+    by_unit = {m.unit: m for m in members}
+    depth_of = {m.unit: m.depth for m in members}
+    sums: dict[str, Values] = {}
+    names: dict[str, str] = {}
+    included_under: dict[str, list[str]] = {}
+    excluded_under: dict[str, list[str]] = {}
+    levels: dict[str, Level] = {}
+    findings: list[Finding] = []
+    for code, _ in reversed(tree.walk(parent)):  # children before their parent
+        m = by_unit[code]
+        acc: Values = {}
+        inc: list[str] = []
+        exc: list[str] = []
+        if m.included and m.submission is not None:
+            add_values(acc, store.values(m.submission["id"], inputs_only=True))
+            inc.append(code)
+            doc = json.loads(m.submission["doc"] or "{}")
+            for c, n in (doc.get("names") or {}).items():
+                if c in names and names[c] != n:
+                    findings.append(Finding("consolidate-name-conflict", INFO,
+                                            f"科目 {c} 在各单位的名称不一致（{names[c]} / {n}），汇总表用前者", row=c))
+                names.setdefault(c, n)
+        elif m.status != AGGREGATE:
+            exc.append(code)
+        for child in tree.kids(code):
+            add_values(acc, sums.pop(child))
+            inc += included_under.pop(child)
+            exc += excluded_under.pop(child)
+        sums[code], included_under[code], excluded_under[code] = acc, inc, exc
+        if tree.kids(code) or code == parent:
+            level = Level(code, m.name, depth_of[code], list(inc), list(exc))
+            figures = Figures(spec, acc)
+            notes = _notes_for(spec, figures, m.name, len(inc))
+            results = evaluate_rules(spec, figures, notes, expand_rules(spec, figures.item_codes))
+            for f in rule_findings(results, {}):
+                extra = dict(f.extra)
+                extra["level"] = code
+                level.findings.append(Finding(f.code, f.severity, f"［{m.name}］{f.message}", f.table, f.row, f.col, None,
+                                              f.expected, f.actual, f.rule, None, extra))
+            level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
+            levels[code] = level
+    top = sums[parent]
+    top_m = by_unit[parent]
+    inc_top = included_under[parent]
+    if not inc_top:
+        raise ConsolidateError(f"单位 {parent} 及其下级单位没有可汇总的报送")
+    figures = Figures(spec, top)
+    ds = Dataset(unit_code=parent, unit_name=top_m.name, year=spec.year, values=top, names=names,
+                 notes=_notes_for(spec, figures, top_m.name, len(inc_top)))
+    for m in members:
+        if not m.included and m.reason:
+            code = "consolidate-unit-missing" if m.reason == MISSING else "consolidate-unit-excluded"
+            findings.append(Finding(code, WARNING, f"{m.unit} {m.name} 未纳入汇总：{m.reason}", row=m.unit))
+    ordered = [levels[c] for c, _ in tree.walk(parent) if c in levels]
+    return Consolidation(parent, top_m.name, spec, include_errors, members, ordered, ds, figures.all_values(), findings)
+
+
+@dataclass
+class Outputs:
+    workbook: Path
+    data_file: Path | None
+    report: Path | None
+    readback: list[Finding]
+    consolidation_id: int
+
+
+def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path | None = None,
+                  report_path: Path | None = None, key: str | None = None, password: str | None = None) -> Outputs:
+    """The consolidated workbook (same template, locked, formulas, the parent's identity), the data
+    file (canonical JSON, every figure), the HTML report; the workbook is read back and checked."""
+    from .reader import read_workbook
+    from .writer import build_workbook
+
+    res = build_workbook(cons.spec, cons.dataset, out, key, password)
+    cons.findings.extend(f for f in res.findings if f.severity != INFO)
+    back = read_workbook(out, spec=cons.spec, key=key)
+    readback = [f for f in back.findings if f.rule is None and f.severity != INFO]
+    if not back.usable or back.values != cons.values:
+        readback.append(Finding("consolidate-readback-mismatch", ERROR, "汇总工作簿回读的数与汇总数不一致", file=str(out)))
+    if json_path is not None:
+        doc = Dataset(cons.dataset.unit_code, cons.dataset.unit_name, cons.dataset.year, cons.values,
+                      cons.dataset.names, cons.dataset.notes).to_json()
+        doc["source"] = (f"juesuan consolidate：{cons.name}（{cons.parent}）汇总 {len(cons.included)} 个单位"
+                         + ("（含有错误的单位）" if cons.include_errors else ""))
+        doc["consolidated_units"] = [m.unit for m in cons.included]
+        atomic_write_text(json_path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+    cid = store.add_consolidation(
+        cons.parent, cons.include_errors, cons.spec.version, cons.spec.hash, str(out), str(json_path) if json_path else None,
+        {"included": len(cons.included), "excluded": len(cons.excluded),
+         "levels": {lv.code: lv.stats for lv in cons.levels}},
+        [(m.unit, m.node, m.submission["id"] if m.submission else None, m.included, m.reason) for m in cons.members])
+    if report_path is not None:
+        atomic_write_text(report_path, report_html(cons, out, readback))
+    return Outputs(out, json_path, report_path, readback, cid)
+
+
+def report_html(cons: Consolidation, workbook: Path | None = None, readback: list[Finding] | None = None) -> str:
+    from .collect import _finding_view
+    from .db import now
+
+    levels = [{"level": lv, "findings": [_finding_view(f) for f in sort_findings(lv.findings)],
+               "totals": [(k, fmt(v, True)) for k, v in lv.totals.items()]} for lv in cons.levels]
+    return jinja_env().get_template("collect_consolidate.html.j2").render(
+        title=f"{cons.name}（{cons.parent}）汇总报告", cons=cons, levels=levels, created=now(),
+        workbook=str(workbook) if workbook else "", notes=[_finding_view(f) for f in cons.findings],
+        readback=[_finding_view(f) for f in readback or []], readback_done=readback is not None)
+
+
+def render_text(cons: Consolidation, readback: list[Finding] | None = None) -> str:
+    lines = [f"汇总 {cons.parent} {cons.name}：纳入 {len(cons.included)} 个单位，未纳入 {len(cons.excluded)} 个"
+             + ("（含有错误的单位）" if cons.include_errors else "")]
+    for m in cons.members:
+        mark = "纳入" if m.included else f"未纳入（{m.reason}）" if m.reason else "汇总单位"
+        sub = f" 报送 #{m.submission['id']} {m.submission['path']}" if m.submission else ""
+        lines.append(f"  {'  ' * m.depth}{m.unit} {m.name}：{mark}{sub}")
+    for lv in cons.levels:
+        st = lv.stats
+        lines.append(f"层级 {lv.code} {lv.name}（{len(lv.units)} 个单位）审核：错误 {st[ERROR]} 条，提示 {st[WARNING]} 条，"
+                     f"尾数差异 {st[INFO]} 条")
+        for f in sort_findings(lv.findings):
+            if f.severity != INFO:
+                lines.append("  " + f.render())
+    for f in cons.findings:
+        if f.code not in ("consolidate-unit-missing", "consolidate-unit-excluded"):
+            lines.append(f.render())
+    if readback is not None:
+        if readback:
+            lines.append("回读汇总工作簿发现问题：")
+            lines += ["  " + f.render() for f in readback]
+        else:
+            lines.append("回读汇总工作簿：完整性检查通过，数与汇总数一致。")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- provenance
+
+
+@dataclass
+class Contribution:
+    unit: str
+    name: str
+    depth: int
+    included: bool
+    reason: str
+    submission: dict[str, Any] | None
+    value: Decimal | None  # this unit's own figure (None: the unit has no such row)
+    subtotal: Decimal | None = None  # for a unit with subordinates: its level's consolidated figure
+
+
+@dataclass
+class Explanation:
+    parent: str
+    name: str
+    table: str
+    row: str
+    col: str
+    value: Decimal  # the consolidated figure, recomputed from the summed inputs
+    contributions: list[Contribution]
+    source: str  # which consolidation it describes
+
+    @property
+    def total(self) -> Decimal:
+        return sum((c.value or Decimal(0) for c in self.contributions if c.included), Decimal(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": {"code": self.parent, "name": self.name}, "table": self.table, "row": self.row, "col": self.col,
+            "value": fmt(self.value), "sum_of_units": fmt(self.total), "source": self.source,
+            "contributions": [
+                {"unit": c.unit, "name": c.name, "depth": c.depth, "included": c.included, "reason": c.reason,
+                 "submission": c.submission["id"] if c.submission else None,
+                 "file": c.submission["path"] if c.submission else None,
+                 "value": fmt(c.value) if c.value is not None else None,
+                 "subtotal": fmt(c.subtotal) if c.subtotal is not None else None}
+                for c in self.contributions],
+        }
+
+    def render(self, show_all: bool = False) -> str:
+        lines = [f"{self.table} 行/科目 {self.row} 栏 {self.col}：{self.parent} {self.name} 汇总数 {fmt(self.value, True)}",
+                 f"（{self.source}）"]
+        silent = 0
+        for c in self.contributions:
+            if not show_all and c.included and not c.value and c.subtotal is None:
+                silent += 1
+                continue
+            indent = "  " * (c.depth + 1)
+            if not c.included:
+                what = f"未纳入（{c.reason}）" if c.reason else "汇总单位，无本级报表"
+                if c.subtotal is not None:
+                    what += f"，下级合计 {fmt(c.subtotal, True)}"
+                lines.append(f"{indent}{c.unit} {c.name}：{what}")
+                continue
+            own = "无此项" if c.value is None else fmt(c.value, True)
+            sub = f"  [含下级小计 {fmt(c.subtotal, True)}]" if c.subtotal is not None else ""
+            file = f"  报送 #{c.submission['id']} {c.submission['path']}" if c.submission else ""
+            lines.append(f"{indent}{c.unit} {c.name}：{own}{sub}{file}")
+        if silent:
+            lines.append(f"  另有 {silent} 个纳入的单位此数为 0 或无此项（--all 列出）")
+        same = "与汇总数一致" if self.total == self.value else f"与汇总数相差 {fmt(self.total - self.value)}"
+        lines.append(f"各单位合计 {fmt(self.total, True)}，{same}")
+        return "\n".join(lines)
+
+
+def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, row: str, col: str,
+            include_errors: bool = False, use_record: bool = True) -> Explanation:
+    """Which units contributed what to one consolidated figure. Follows the last consolidation of
+    ``parent`` recorded in the database (the submissions it took), else the current state."""
+    t = spec.tables.get(table)
+    if t is None:
+        raise ConsolidateError(f"没有表 {table}（应为 {'、'.join(spec.tables)}）")
+    if col not in t.col_keys():
+        raise ConsolidateError(f"{table} 没有栏 {col}（应为 {'、'.join(t.col_keys())}）")
+    sec = t.section
+    if t.row(row) is None and not (sec is not None and (row.isdigit() and len(row) in (3, 5, 7)
+                                                        or (sec.total is not None and row == sec.total.key))):
+        raise ConsolidateError(f"{table} 没有行/科目 {row}")
+    if parent not in tree.units:
+        raise ConsolidateError(f"单位 {parent} 不在单位清单中")
+    record = store.last_consolidation(parent) if use_record else None
+    if record is not None:
+        head, rows = record
+        recorded = {r["unit"]: r for r in rows}
+        members = []
+        for code, depth in tree.walk(parent):
+            r = recorded.get(code)
+            sub = dict(store.submission(r["submission_id"])) if r is not None and r["submission_id"] else None
+            members.append(Member(code, tree.units[code].name, depth, "", sub, bool(r["included"]) if r else False,
+                                  (r["reason"] if r else "汇总后新增的单位，未纳入该次汇总"), ""))
+        source = f"依据 {head['created']} 的汇总记录 #{head['id']}"
+    else:
+        members = plan_members(unit_report(store, tree), tree, parent, include_errors)
+        source = "依据当前报送情况" + ("（含有错误的单位）" if include_errors else "")
+    contributions: list[Contribution] = []
+    inputs: Values = {}
+    by_unit: dict[str, Contribution] = {}
+    for m in members:
+        value = None
+        if m.submission is not None:
+            value = store.figure(m.submission["id"], table, row, col)
+            if m.included:
+                add_values(inputs, store.values(m.submission["id"], inputs_only=True))
+        c = Contribution(m.unit, m.name, m.depth, m.included, m.reason, m.submission, value)
+        contributions.append(c)
+        by_unit[m.unit] = c
+    for code, _ in reversed(tree.walk(parent)):  # subtotals of every unit with subordinates
+        kids = tree.kids(code)
+        if kids:
+            c = by_unit[code]
+            own = c.value if c.included and c.value is not None else Decimal(0)
+            c.subtotal = own + sum((by_unit[k].subtotal if by_unit[k].subtotal is not None else
+                                    (by_unit[k].value or Decimal(0)) if by_unit[k].included else Decimal(0)
+                                    for k in kids), Decimal(0))
+    value = Figures(spec, inputs).value(table, row, col)
+    return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
+
+
+__all__ = ["Consolidation", "ConsolidateError", "consolidate", "write_outputs", "explain", "render_text", "add_values"]

@@ -1,0 +1,352 @@
+"""The collection database: every returned file, its figures by key and its findings, in SQLite.
+
+SQLite is the embedded default (stdlib ``sqlite3``; no server to start). One writer: the main
+process of ``juesuan collect``; readers of workbooks run in worker processes and hand back plain
+data. WAL journal, foreign keys on. Amounts are stored as exact decimal strings, never floats.
+
+Tables (see :data:`SCHEMA`):
+
+- ``meta``: schema version and the spec (version, hash) of the last collect.
+- ``units``: the units file (code, name, parent), replaced by every collect.
+- ``runs``: one row per collect/recheck run.
+- ``submissions``: one row per file received (history is never deleted; a duplicate is a row
+  pointing at its original). ``unit`` is the unit the file counts for; ``accepted`` marks a
+  submission that can be its unit's current one.
+- ``figures``: every figure of a submission by key (table, row, col), ``input`` = typed in.
+- ``findings``: every finding of a submission; ``active`` = 0 once a recheck superseded it.
+- ``consolidations`` / ``consolidation_members``: what each 汇总 took from whom (provenance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .dataset import Values
+from .findings import Finding
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units(
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL DEFAULT '',
+  ord INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,                 -- collect | recheck
+  started TEXT NOT NULL,
+  finished TEXT,
+  source TEXT,                        -- the folder collected
+  spec_version TEXT,
+  spec_hash TEXT,
+  summary TEXT                        -- JSON counts
+);
+CREATE TABLE IF NOT EXISTS submissions(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  seq INTEGER NOT NULL,               -- order of receipt within the run: file time, then path
+  path TEXT NOT NULL,                 -- relative to the collected folder
+  file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime TEXT,
+  received TEXT NOT NULL,
+  unit_code TEXT NOT NULL DEFAULT '', -- from the workbook's identity
+  unit_name TEXT NOT NULL DEFAULT '',
+  expect_unit TEXT,                   -- the unit the file name or folder names, if any
+  unit TEXT,                          -- the unit the file counts for
+  year INTEGER,
+  template_id TEXT,
+  template_version TEXT,
+  spec_hash TEXT,
+  usable INTEGER NOT NULL,
+  duplicate_of INTEGER REFERENCES submissions(id),
+  status TEXT NOT NULL,
+  accepted INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  warnings INTEGER NOT NULL DEFAULT 0,
+  infos INTEGER NOT NULL DEFAULT 0,
+  doc TEXT NOT NULL DEFAULT '{}'      -- names, notes, cover, explanations (JSON)
+);
+CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
+CREATE INDEX IF NOT EXISTS submissions_unit ON submissions(unit, run_id, seq);
+CREATE TABLE IF NOT EXISTS figures(
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  tbl TEXT NOT NULL,
+  row TEXT NOT NULL,
+  col TEXT NOT NULL,
+  value TEXT NOT NULL,                -- exact decimal
+  input INTEGER NOT NULL,             -- 1 = typed in, 0 = derived (recomputed)
+  PRIMARY KEY (submission_id, tbl, row, col)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings(
+  id INTEGER PRIMARY KEY,
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  source TEXT NOT NULL,               -- read | collect | recheck
+  run_id INTEGER,
+  active INTEGER NOT NULL DEFAULT 1,
+  code TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  tbl TEXT, row TEXT, col TEXT, cell TEXT, expected TEXT, actual TEXT, rule TEXT,
+  extra TEXT
+);
+CREATE INDEX IF NOT EXISTS findings_sub ON findings(submission_id, active);
+CREATE TABLE IF NOT EXISTS consolidations(
+  id INTEGER PRIMARY KEY,
+  parent TEXT NOT NULL,
+  created TEXT NOT NULL,
+  include_errors INTEGER NOT NULL,
+  spec_version TEXT,
+  spec_hash TEXT,
+  workbook TEXT,
+  data_file TEXT,
+  summary TEXT
+);
+CREATE TABLE IF NOT EXISTS consolidation_members(
+  consolidation_id INTEGER NOT NULL REFERENCES consolidations(id),
+  unit TEXT NOT NULL,
+  node TEXT NOT NULL,                 -- the level the unit's figures are summed into first
+  submission_id INTEGER REFERENCES submissions(id),
+  included INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (consolidation_id, unit)
+);
+"""
+
+SUBMISSION_COLUMNS = (
+    "run_id", "seq", "path", "file_name", "sha256", "size", "mtime", "received", "unit_code", "unit_name",
+    "expect_unit", "unit", "year", "template_id", "template_version", "spec_hash", "usable", "duplicate_of",
+    "status", "accepted", "errors", "warnings", "infos", "doc",
+)
+
+
+class DBError(Exception):
+    """A database that cannot be used; message in Chinese."""
+
+
+def now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class Store:
+    """The collection database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise DBError(f"数据库 {self.path} 不存在；请先运行 juesuan collect")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.executescript(SCHEMA)
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise DBError(f"无法打开数据库 {self.path}：{exc}") from exc
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise DBError(f"数据库 {self.path} 的结构版本 {version} 与本程序（{SCHEMA_VERSION}）不符")
+        self._in_tx = False
+
+    # -- plumbing
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._in_tx:
+            self.commit()
+        self.conn.close()
+
+    def begin(self) -> None:
+        if not self._in_tx:
+            self.conn.execute("BEGIN")
+            self._in_tx = True
+
+    def commit(self) -> None:
+        if self._in_tx:
+            self.conn.execute("COMMIT")
+            self._in_tx = False
+
+    def rollback(self) -> None:
+        if self._in_tx:
+            self.conn.execute("ROLLBACK")
+            self._in_tx = False
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                          (key, value))
+
+    # -- units
+    def replace_units(self, units: Iterable[tuple[str, str, str, str]]) -> None:
+        self.begin()
+        self.conn.execute("DELETE FROM units")
+        self.conn.executemany("INSERT INTO units(code, name, parent, kind, ord) VALUES(?, ?, ?, ?, ?)",
+                              [(c, n, p, k, i) for i, (c, n, p, k) in enumerate(units)])
+        self.commit()
+
+    def units(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT code, name, parent, kind FROM units ORDER BY ord").fetchall()
+
+    # -- runs
+    def start_run(self, kind: str, source: str, spec_version: str, spec_hash: str) -> int:
+        cur = self.conn.execute("INSERT INTO runs(kind, started, source, spec_version, spec_hash) VALUES(?, ?, ?, ?, ?)",
+                                (kind, now(), source, spec_version, spec_hash))
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE runs SET finished=?, summary=? WHERE id=?",
+                          (now(), json.dumps(summary, ensure_ascii=False), run_id))
+
+    # -- submissions
+    def known_file(self, path: str, sha256: str) -> int | None:
+        """A file already collected under the same relative path with the same content."""
+        row = self.conn.execute("SELECT id FROM submissions WHERE sha256=? AND path=? ORDER BY id LIMIT 1",
+                                (sha256, path)).fetchone()
+        return int(row[0]) if row else None
+
+    def original_of(self, sha256: str) -> sqlite3.Row | None:
+        """The first stored submission with this content (not itself a duplicate)."""
+        return self.conn.execute(
+            "SELECT * FROM submissions WHERE sha256=? AND duplicate_of IS NULL ORDER BY id LIMIT 1", (sha256,)).fetchone()
+
+    def add_submission(self, fields: dict[str, Any], figures: Iterable[tuple[str, str, str, str, int]] = (),
+                       findings: Iterable[Finding] = (), source: str = "read") -> int:
+        cols = [c for c in SUBMISSION_COLUMNS if c in fields]
+        cur = self.conn.execute(f"INSERT INTO submissions({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})",
+                                [fields[c] for c in cols])
+        sid = int(cur.lastrowid or 0)
+        self.conn.executemany("INSERT INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)",
+                              ((sid, t, r, c, v, i) for t, r, c, v, i in figures))
+        self.add_findings(sid, findings, source, fields.get("run_id"))
+        return sid
+
+    def add_findings(self, sid: int, findings: Iterable[Finding], source: str, run_id: int | None = None) -> None:
+        self.conn.executemany(
+            "INSERT INTO findings(submission_id, source, run_id, code, severity, message, tbl, row, col, cell, expected,"
+            " actual, rule, extra) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((sid, source, run_id, f.code, f.severity, f.message, f.table, f.row, f.col, f.cell, f.expected, f.actual,
+              f.rule, json.dumps(f.extra, ensure_ascii=False) if f.extra else None) for f in findings))
+
+    def submissions(self, where: str = "1", params: tuple[Any, ...] = (), order: str = "run_id, seq, id") -> list[sqlite3.Row]:
+        """Submissions in order of receipt (run, then order within the run)."""
+        return self.conn.execute(f"SELECT * FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
+
+    def submission(self, sid: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM submissions WHERE id=?", (sid,)).fetchone()
+
+    def update_submission(self, sid: int, **fields: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.conn.execute(f"UPDATE submissions SET {sets} WHERE id=?", [*fields.values(), sid])
+
+    # -- findings
+    def findings(self, sid: int, active_only: bool = True) -> list[Finding]:
+        sql = "SELECT * FROM findings WHERE submission_id=?" + (" AND active=1" if active_only else "") + " ORDER BY id"
+        return [row_finding(r) for r in self.conn.execute(sql, (sid,))]
+
+    def finding_codes(self) -> dict[int, list[tuple[str, str, str | None, str]]]:
+        """Active findings of every submission: (code, severity, rule, source)."""
+        out: dict[int, list[tuple[str, str, str | None, str]]] = {}
+        for r in self.conn.execute("SELECT submission_id, code, severity, rule, source FROM findings WHERE active=1"):
+            out.setdefault(r[0], []).append((r[1], r[2], r[3], r[4]))
+        return out
+
+    def deactivate_findings(self, sid: int, where: str, params: tuple[Any, ...] = ()) -> int:
+        cur = self.conn.execute(f"UPDATE findings SET active=0 WHERE submission_id=? AND active=1 AND ({where})",
+                                (sid, *params))
+        return cur.rowcount
+
+    def delete_findings(self, where: str, params: tuple[Any, ...] = ()) -> None:
+        self.conn.execute(f"DELETE FROM findings WHERE {where}", params)
+
+    # -- figures
+    def values(self, sid: int, inputs_only: bool = False) -> Values:
+        sql = "SELECT tbl, row, col, value FROM figures WHERE submission_id=?" + (" AND input=1" if inputs_only else "")
+        out: Values = {}
+        for t, r, c, v in self.conn.execute(sql, (sid,)):
+            out.setdefault(t, {}).setdefault(r, {})[c] = Decimal(v)
+        return out
+
+    def figure(self, sid: int, table: str, row: str, col: str) -> Decimal | None:
+        got = self.conn.execute("SELECT value FROM figures WHERE submission_id=? AND tbl=? AND row=? AND col=?",
+                                (sid, table, row, col)).fetchone()
+        return Decimal(got[0]) if got else None
+
+    def replace_derived(self, sid: int, figures: Iterable[tuple[str, str, str, str, int]]) -> None:
+        self.conn.execute("DELETE FROM figures WHERE submission_id=? AND input=0", (sid,))
+        self.conn.executemany("INSERT OR IGNORE INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)",
+                              ((sid, t, r, c, v, i) for t, r, c, v, i in figures if not i))
+
+    # -- consolidations
+    def add_consolidation(self, parent: str, include_errors: bool, spec_version: str, spec_hash: str,
+                          workbook: str | None, data_file: str | None, summary: dict[str, Any],
+                          members: Iterable[tuple[str, str, int | None, bool, str]]) -> int:
+        self.begin()
+        cur = self.conn.execute(
+            "INSERT INTO consolidations(parent, created, include_errors, spec_version, spec_hash, workbook, data_file, summary)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+            (parent, now(), int(include_errors), spec_version, spec_hash, workbook, data_file,
+             json.dumps(summary, ensure_ascii=False)))
+        cid = int(cur.lastrowid or 0)
+        self.conn.executemany(
+            "INSERT INTO consolidation_members(consolidation_id, unit, node, submission_id, included, reason)"
+            " VALUES(?, ?, ?, ?, ?, ?)", ((cid, u, n, s, int(inc), reason) for u, n, s, inc, reason in members))
+        self.commit()
+        return cid
+
+    def last_consolidation(self, parent: str) -> tuple[sqlite3.Row, list[sqlite3.Row]] | None:
+        row = self.conn.execute("SELECT * FROM consolidations WHERE parent=? ORDER BY id DESC LIMIT 1", (parent,)).fetchone()
+        if row is None:
+            return None
+        members = self.conn.execute("SELECT * FROM consolidation_members WHERE consolidation_id=?", (row["id"],)).fetchall()
+        return row, members
+
+    def iter_rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[sqlite3.Row]:
+        yield from self.conn.execute(sql, params)
+
+
+def row_finding(r: sqlite3.Row) -> Finding:
+    extra = json.loads(r["extra"]) if r["extra"] else {}
+    return Finding(r["code"], r["severity"], r["message"], table=r["tbl"], row=r["row"], col=r["col"], cell=r["cell"],
+                   expected=r["expected"], actual=r["actual"], rule=r["rule"], extra=extra)
+
+
+def figure_rows(values: Values, inputs: Values) -> list[tuple[str, str, str, str, int]]:
+    """(table, row, col, value, input) rows for the figures table, every figure once."""
+    from .money import fmt
+
+    out = []
+    seen: set[tuple[str, str, str]] = set()
+    for src, flag in ((inputs, 1), (values, 0)):
+        for t, rows in src.items():
+            for r, cols in rows.items():
+                for c, v in cols.items():
+                    if (t, r, c) in seen:
+                        continue
+                    seen.add((t, r, c))
+                    out.append((t, r, c, fmt(v) if isinstance(v, Decimal) else str(v), flag))
+    return out

@@ -1,0 +1,257 @@
+"""Collect and consolidate a unit tree: built, filled, returned, collected, summed, read back.
+
+The tree is the bundled sample (specs/samples/units.csv): a department 430100 with no report of
+its own, its 本级 430100000, three subordinate units (430100001 is the seed report), and one
+grandchild 430100031 under 430100003.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from generator.collect import (
+    AGGREGATE,
+    DUP,
+    ERR,
+    MISSING,
+    PASS,
+    TEMPLATE,
+    UNREADABLE,
+    WRONG_UNIT,
+    UnitTree,
+    collect,
+    load_tree,
+    unit_report,
+)
+from generator.consolidate import consolidate, explain, write_outputs
+from generator.dataset import Dataset, Values, load_dataset
+from generator.db import Store
+from generator.findings import ERROR, INFO
+from generator.model import Figures, is_formula_figure
+from generator.reader import read_workbook
+from generator.spec import Spec
+from generator.writer import build_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "specs" / "samples"
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def tree() -> UnitTree:
+    return load_tree(SAMPLES / "units.csv")
+
+
+def unit_data(code: str) -> Dataset:
+    return load_dataset(SAMPLES / f"unit-{code}.json")
+
+
+def build(spec: Spec, ds: Dataset, folder: Path, name: str | None = None, mtime: int = 1_700_000_000,
+          password: str | None = None) -> Path:
+    path = folder / (name or f"{ds.unit_code}-{ds.unit_name}.xlsx")
+    build_workbook(spec, ds, path, password=password)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def add(acc: Values, values: Values) -> None:
+    for t, rows in values.items():
+        for r, cols in rows.items():
+            for c, v in cols.items():
+                cell = acc.setdefault(t, {}).setdefault(r, {})
+                cell[c] = cell.get(c, D(0)) + v
+
+
+def get(values: Values, t: str, r: str, c: str) -> Decimal:
+    return values.get(t, {}).get(r, {}).get(c, D(0))
+
+
+def inputs(spec: Spec, ds: Dataset) -> set[tuple[str, str, str]]:
+    """Keys of the figures a unit types in (formula figures are the workbook's)."""
+    return {(t, r, c) for t, r, c in keys(ds.values) if not is_formula_figure(spec.tables[t], r, c)}
+
+
+def keys(*vs: Values) -> set[tuple[str, str, str]]:
+    return {(t, r, c) for v in vs for t, rows in v.items() for r, cols in rows.items() for c in cols}
+
+
+def statuses(store: Store, tree: UnitTree) -> dict[str, str]:
+    return {r.code: r.status for r in unit_report(store, tree).rows}
+
+
+def test_tree_is_collected_and_consolidated_exactly(spec: Spec, tree: UnitTree, filler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    data = {code: unit_data(code) for code in ("430100000", "430100001", "430100002", "430100003", "430100031")}
+    for code, ds in data.items():
+        if code == "430100002":  # this one is typed in by hand into its template, like a unit would
+            blank = Dataset(ds.unit_code, ds.unit_name, ds.year, {t: {r: {c: D(0) for c in cols} for r, cols in rows.items()}
+                                                                  for t, rows in ds.values.items()}, ds.names, ds.notes)
+            res = build_workbook(spec, blank, tmp_path / "template-002.xlsx")
+            filler(res.path, res.plan, ds.values, out=returned / "430100002-工业信息研究所-填好.xlsx", notes=ds.notes)
+        else:
+            build(spec, ds, returned)
+    db = tmp_path / "juesuan.sqlite"
+    with Store(db) as store:
+        summary = collect(store, returned, tree, spec, workers=2, progress=False)
+        assert (summary.files, summary.read, summary.duplicates) == (5, 5, 0)
+        assert statuses(store, tree) == {"430100": AGGREGATE, "430100000": PASS, "430100001": PASS,
+                                         "430100002": PASS, "430100003": PASS, "430100031": PASS}
+        # every typed-in figure of every unit is in the database, exactly
+        for code, ds in data.items():
+            sid = next(r.current for r in unit_report(store, tree).rows if r.code == code)["id"]  # type: ignore[index]
+            stored = store.values(sid, inputs_only=True)
+            assert inputs(spec, ds)
+            for t, r, c in inputs(spec, ds):
+                assert get(stored, t, r, c) == get(ds.values, t, r, c), (code, t, r, c)
+
+        cons = consolidate(store, tree, spec, "430100")
+        assert [m.unit for m in cons.included] == ["430100000", "430100001", "430100002", "430100003", "430100031"]
+        assert cons.excluded == []
+        # every figure of the consolidation, typed-in and derived, is the exact sum of the units' figures
+        unit_values = [Figures(spec, ds.values).all_values() for ds in data.values()]
+        for t, r, c in keys(cons.values, *unit_values):
+            assert get(cons.values, t, r, c) == sum((get(v, t, r, c) for v in unit_values), D(0)), (t, r, c)
+        assert get(cons.values, "公开01", "30", "1") == sum((get(v, "公开01", "30", "1") for v in unit_values), D(0)) > 0
+        # 科目 rows are the union of the units' rows
+        for t in ("公开02", "公开03", "公开05"):
+            assert set(cons.values[t]) >= {r for ds in data.values() for r in ds.values.get(t, {})}
+        # the intermediate level 430100003 = itself + 430100031, checked on the way up
+        lv = next(lv for lv in cons.levels if lv.code == "430100003")
+        assert lv.units == ["430100003", "430100031"]
+        assert not [f for f in lv.findings if f.severity != INFO]
+        assert lv.totals["收入总计"] == (Figures(spec, data["430100003"].values).value("公开01", "30", "1")
+                                        + Figures(spec, data["430100031"].values).value("公开01", "30", "1"))
+
+        out = tmp_path / "430100-汇总.xlsx"
+        outs = write_outputs(store, cons, out, tmp_path / "430100-汇总.json", tmp_path / "430100-汇总.html")
+        assert outs.readback == []
+        ex = explain(store, tree, spec, "430100", "公开05", "2150550", "1")
+        assert ex.value == ex.total == get(cons.values, "公开05", "2150550", "1") > 0
+        assert {c.unit: c.value for c in ex.contributions if c.value}.keys() <= set(data)
+    # the consolidated workbook: same template, the parent's identity, reads back clean
+    back = read_workbook(out, spec=spec)
+    assert back.exit_code == 0, [f.render() for f in back.findings if f.severity != INFO]
+    assert back.dataset is not None and (back.dataset.unit_code, back.dataset.unit_name) == ("430100", "长沙市示范工业和信息化局")
+    assert back.values == cons.values
+    assert back.template["version"] == spec.version
+    # the data file is the canonical format, every figure
+    doc = load_dataset(tmp_path / "430100-汇总.json")
+    assert doc.unit_code == "430100" and keys(doc.values) == keys(cons.values)
+    assert all(get(doc.values, *k) == get(cons.values, *k) for k in keys(cons.values))
+    html = (tmp_path / "430100-汇总.html").read_text(encoding="utf-8")
+    assert "430100031" in html and "纳入" in html
+
+
+def test_resubmission_duplicate_wrong_unit_and_missing(spec: Spec, tree: UnitTree, tmp_path: Path) -> None:
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    t0 = 1_700_000_000
+    build(spec, unit_data("430100000"), returned, mtime=t0)
+    bad = unit_data("430100001")
+    bad.set("公开01", "1", "1", (bad.get("公开01", "1", "1") or D(0)) + D("100.00"))  # income no longer balances
+    build(spec, bad, returned, "430100001-企业服务中心-初报.xlsx", mtime=t0 + 10)
+    build(spec, unit_data("430100002"), returned, mtime=t0 + 20)
+    db = tmp_path / "juesuan.sqlite"
+    with Store(db) as store:
+        collect(store, returned, tree, spec, workers=1, progress=False)
+        st = statuses(store, tree)
+        assert (st["430100001"], st["430100003"], st["430100031"]) == (ERR, MISSING, MISSING)
+        # a unit with errors is left out of the consolidation unless asked for, and the report says so
+        cons = consolidate(store, tree, spec, "430100")
+        assert [m.unit for m in cons.included] == ["430100000", "430100002"]
+        reasons = {m.unit: m.reason for m in cons.excluded}
+        assert reasons["430100003"] == MISSING and "有错误" in reasons["430100001"]
+        assert {f.row for f in cons.findings if f.code == "consolidate-unit-excluded"} == {"430100001"}
+        assert [m.unit for m in consolidate(store, tree, spec, "430100", include_errors=True).included] == [
+            "430100000", "430100001", "430100002"]
+
+    # round 2: the corrected report comes late; a copy of 000's file under another name; 002's
+    # workbook sent under 003's name
+    build(spec, unit_data("430100001"), returned, "430100001-企业服务中心-更正.xlsx", mtime=t0 + 100)
+    shutil.copy(returned / "430100000-长沙市示范工业和信息化局（本级）.xlsx", returned / "430100000-再次报送.xlsx")
+    os.utime(returned / "430100000-再次报送.xlsx", (t0 + 110, t0 + 110))
+    build(spec, unit_data("430100002"), returned, "430100003-中小企业发展服务站.xlsx", mtime=t0 + 120, password="x")
+    with Store(db) as store:
+        summary = collect(store, returned, tree, spec, workers=2, progress=False)
+        assert (summary.files, summary.read, summary.duplicates, summary.unchanged) == (6, 2, 1, 3)
+        rows = {r.code: r for r in unit_report(store, tree).rows}
+        # the late resubmission is current; the earlier one is kept as history
+        r1 = rows["430100001"]
+        assert r1.status == PASS and [s["status"] for s in r1.history] == [ERR, PASS]
+        assert r1.current is not None and r1.current["path"] == "430100001-企业服务中心-更正.xlsx"
+        assert store.findings(r1.history[0]["id"])  # the first report's findings are still there
+        # the same content twice is recognised by its hash; the first stays current
+        r0 = rows["430100000"]
+        assert r0.status == DUP and r0.current is not None and r0.current["path"].endswith("（本级）.xlsx")
+        dup = r0.latest
+        assert dup is not None and dup["duplicate_of"] == r0.current["id"]
+        assert [f.code for f in store.findings(dup["id"])] == ["submission-duplicate"]
+        # a workbook of 002 named for 003: 单位不符 for 003, not taken as anybody's report
+        r3 = rows["430100003"]
+        assert r3.status == WRONG_UNIT and r3.current is None
+        wrong = [f for f in store.findings(r3.history[0]["id"]) if f.code == "wrong-unit"]
+        assert wrong and wrong[0].severity == ERROR and (wrong[0].expected, wrong[0].actual) == ("430100003", "430100002")
+        assert rows["430100002"].current is not None and len(rows["430100002"].history) == 1
+        assert rows["430100031"].status == MISSING
+        cons = consolidate(store, tree, spec, "430100")
+        assert [m.unit for m in cons.included] == ["430100000", "430100001", "430100002"]
+        assert {m.unit for m in cons.excluded} == {"430100003", "430100031"}
+        # collecting the same folder again changes nothing
+        again = collect(store, returned, tree, spec, workers=1, progress=False)
+        assert (again.read, again.duplicates, again.unchanged) == (0, 0, 6)
+        assert {r.code: r.status for r in unit_report(store, tree).rows} == {c: r.status for c, r in rows.items()}
+
+
+def test_mixed_folder_stores_every_good_submission(spec: Spec, tree: UnitTree, tmp_path: Path) -> None:
+    returned = tmp_path / "returned"
+    (returned / "sub").mkdir(parents=True)
+    good = [build(spec, unit_data(c), returned) for c in ("430100000", "430100002")]
+    good.append(build(spec, unit_data("430100031"), returned / "sub"))
+    (returned / "430100003-中小企业发展服务站.xlsx").write_bytes(b"not a workbook at all")
+    (returned / "说明.pdf").write_bytes(b"%PDF-1.7\n")
+    (returned / "units.csv").write_text("code,name\n", encoding="utf-8")
+    data = good[0].read_bytes()
+    (returned / "截断.xlsx").write_bytes(data[: len(data) // 3])
+    (returned / "~$430100000-锁定文件.xlsx").write_bytes(b"lock")  # Office lock files are ignored, and listed
+    with Store(tmp_path / "db.sqlite") as store:
+        summary = collect(store, returned, tree, spec, workers=2, progress=False)
+        assert summary.files == 7 and summary.read == 7 and summary.ignored == ["~$430100000-锁定文件.xlsx"]
+        rep = unit_report(store, tree)
+        st = {r.code: r.status for r in rep.rows}
+        assert (st["430100000"], st["430100002"], st["430100031"]) == (PASS, PASS, PASS)
+        assert st["430100003"] == UNREADABLE  # the file named for it could not be read
+        assert st["430100001"] == MISSING
+        assert sorted(s["path"] for s in rep.others) == ["units.csv", "截断.xlsx", "说明.pdf"]
+        assert all(s["status"] == UNREADABLE for s in rep.others)
+        codes = {s["path"]: [f.code for f in store.findings(s["id"])] for s in rep.others}
+        assert codes["截断.xlsx"] == ["file-corrupt-zip"] and codes["说明.pdf"] == ["file-not-xlsx"]
+        # every good submission is stored with all its figures
+        for p in good:
+            sub = next(s for s in store.submissions() if s["path"].endswith(p.name))
+            ds = load_dataset(SAMPLES / f"unit-{sub['unit_code']}.json")
+            stored = store.values(sub["id"], inputs_only=True)
+            assert all(get(stored, *k) == get(ds.values, *k) for k in inputs(spec, ds))
+
+
+def test_workbook_of_another_template_version(spec: Spec, tree: UnitTree, tmp_path: Path) -> None:
+    from generator.spec import load_spec
+
+    spec25 = load_spec(ROOT / "specs" / "2025")
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    blank = Dataset("430100002", "长沙市工业信息研究所", 2025)
+    build(spec25, blank, returned, "430100002-新模板.xlsx")
+    with Store(tmp_path / "db.sqlite") as store:
+        collect(store, returned, tree, spec, workers=1, progress=False)
+        row = next(r for r in unit_report(store, tree).rows if r.code == "430100002")
+        assert row.status == TEMPLATE and row.current is None
+        sub = row.history[0]
+        assert (sub["unit_code"], sub["template_version"]) == ("430100002", "2025")
+        f = next(f for f in store.findings(sub["id"]) if f.code == "template-version-mismatch")
+        assert f.severity == ERROR and f.expected is not None and f.expected.startswith("2024/")
