@@ -255,3 +255,36 @@ def test_workbook_of_another_template_version(spec: Spec, tree: UnitTree, tmp_pa
         assert (sub["unit_code"], sub["template_version"]) == ("430100002", "2025")
         f = next(f for f in store.findings(sub["id"]) if f.code == "template-version-mismatch")
         assert f.severity == ERROR and f.expected is not None and f.expected.startswith("2024/")
+
+
+def test_a_worker_that_dies_costs_one_file_not_the_batch(spec: Spec, tree: UnitTree, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that kills its reader process (a parser crash, out of memory) becomes a finding; the
+    other files in flight with it are read again in fresh workers."""
+    import multiprocessing
+
+    import generator.collect as collect_mod
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the patched reader reaches the workers only when they are forked")
+    real = collect_mod.read_one
+
+    def fragile(path: str, *args, **kw):  # type: ignore[no-untyped-def]
+        if "crash" in path:
+            os._exit(3)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(collect_mod, "read_one", fragile)  # inherited by the forked workers
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    for code in ("430100000", "430100002", "430100003", "430100031"):
+        build(spec, unit_data(code), returned)
+    (returned / "430100001-crash.xlsx").write_bytes(b"whatever")
+    with Store(tmp_path / "db.sqlite") as store:
+        summary = collect(store, returned, tree, spec, workers=2, progress=False)
+        assert summary.read == 5
+        st = statuses(store, tree)
+        assert [st[c] for c in ("430100000", "430100002", "430100003", "430100031")] == [PASS] * 4
+        assert st["430100001"] == UNREADABLE
+        sub = next(s for s in store.submissions() if "crash" in s["path"])
+        assert [f.code for f in store.findings(sub["id"])] == ["file-read-crashed"]
