@@ -390,8 +390,24 @@ def bind(node: Node, spec: Spec, ctx: Context) -> BNode:
     raise ExprError(f"无法绑定 {node!r}")
 
 
+_COMPILED_MAX = 50_000
+
+
 def compile_expr(text: str, spec: Spec, ctx: Context, allow_compare: bool = False) -> BNode:
-    return bind(parse(text, allow_compare), spec, ctx)
+    """Parse and bind; memoised per spec (bound trees are immutable, and the same formulas are
+    compiled for every workbook of a batch). Errors are not memoised: they raise every time."""
+    memo = spec.cache("compiled")
+    key = (text, ctx, allow_compare)
+    try:
+        node = memo.get(key)
+    except TypeError:  # a malformed spec value (a list where text belongs): not memoised, parse() says why
+        return bind(parse(text, allow_compare), spec, ctx)
+    if node is None:
+        node = bind(parse(text, allow_compare), spec, ctx)
+        if len(memo) >= _COMPILED_MAX:
+            memo.clear()
+        memo[key] = node
+    return node
 
 
 def terms(node: BNode) -> Iterator[Fig | Items]:
@@ -459,7 +475,7 @@ class ExcelResolver(Protocol):
         """The cell of a section row standing for these items, when the layout has one."""
 
 
-def col_letter(c: int) -> str:
+def _col_letter(c: int) -> str:
     s = ""
     c += 1
     while c:
@@ -468,8 +484,15 @@ def col_letter(c: int) -> str:
     return s
 
 
+_LETTERS = [_col_letter(c) for c in range(702)]  # A..ZZ, precomputed
+
+
+def col_letter(c: int) -> str:
+    return _LETTERS[c] if 0 <= c < 702 else _col_letter(c)
+
+
 def a1(row: int, col: int) -> str:
-    return f"{col_letter(col)}{row + 1}"
+    return f"{_LETTERS[col] if 0 <= col < 702 else _col_letter(col)}{row + 1}"
 
 
 def sheet_prefix(sheet: str, current: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,21 @@ from typing import Any
 import jinja2
 
 from . import __version__
-from .expr import BNode, Context, Fig, Items, a1, cell_formula, compile_expr, is_item_code, sheet_prefix, to_excel
+from .expr import (
+    BNode,
+    Context,
+    Fig,
+    Items,
+    _ranges,
+    a1,
+    cell_formula,
+    col_letter,
+    compile_expr,
+    is_item_code,
+    sheet_prefix,
+    terms,
+    to_excel,
+)
 from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
 from .spec import Block, Row, Spec, Table
 
@@ -112,6 +126,10 @@ class WorkbookPlan:
     spare: dict[str, SpareRows] = field(default_factory=dict)
     rule_instances: list[RuleInstance] = field(default_factory=list)
     rule_rows: dict[str, int] = field(default_factory=dict)
+    # items_excel() results; only asked once every figure cell is placed (see _finish_formulas)
+    _items_excel: dict[tuple[Items, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _item_cells_memo: dict[tuple[str, str], list[tuple[str, tuple[str, int, int]]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def sheet(self, name: str) -> SheetPlan:
         for s in self.sheets:
@@ -140,14 +158,30 @@ class WorkbookPlan:
         return self.fig_cells.get(Fig(it.table, row, it.col))
 
     def items_excel(self, it: Items, sheet: str) -> str:
-        t = self.spec.tables[it.table]
-        cells = [
-            self.fig_cells[Fig(it.table, code, it.col)]
-            for code in self.sections.get(it.table, [])
-            if is_item_code(code) and code.startswith(it.prefix) and Fig(it.table, code, it.col) in self.fig_cells
-        ]
-        from .expr import _ranges  # shared range grouping
+        key = (it, sheet)
+        text = self._items_excel.get(key)
+        if text is None:
+            text = self._items_excel[key] = self._items_excel_uncached(it, sheet)
+        return text
 
+    def _item_cells(self, table: str, col: str) -> list[tuple[str, tuple[str, int, int]]]:
+        """(code, cell) of the section's prefilled 项 rows in one column, in row order."""
+        key = (table, col)
+        found = self._item_cells_memo.get(key)
+        if found is None:
+            found = []
+            for code in self.sections.get(table, []):
+                if is_item_code(code):
+                    cell = self.fig_cells.get(Fig(table, code, col))
+                    if cell is not None:
+                        found.append((code, cell))
+            self._item_cells_memo[key] = found
+        return found
+
+    def _items_excel_uncached(self, it: Items, sheet: str) -> str:
+        t = self.spec.tables[it.table]
+        prefix = it.prefix
+        cells = [cell for code, cell in self._item_cells(it.table, it.col) if code.startswith(prefix)]
         parts = _ranges(cells, sheet)
         sp = self.spare.get(it.table)
         if sp is not None and it.col in sp.value_cols:
@@ -165,8 +199,6 @@ class WorkbookPlan:
 
 
 def _col(c: int) -> str:
-    from .expr import col_letter
-
     return col_letter(c)
 
 
@@ -421,10 +453,11 @@ class _TableLayout:
                 sh.put(r, col0 + i, _amount_cell("input", fig, None, t.negative, label))
 
 
-def _finish_formulas(plan: WorkbookPlan) -> None:
-    """Compile every formula cell to Excel text once all figure cells are placed."""
+def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) -> None:
+    """Compile every formula cell to Excel text once all figure cells are placed (of ``sheets``
+    only, when given: sheets reused by _reuse_fixed are finished already)."""
     spec = plan.spec
-    for sh in plan.sheets:
+    for sh in plan.sheets if sheets is None else sheets:
         if sh.kind != "table":
             continue
         for (r, _c), cell in sh.cells.items():
@@ -445,6 +478,56 @@ def _finish_formulas(plan: WorkbookPlan) -> None:
                 continue
             assert cell.node is not None
             cell.formula = to_excel(cell.node, plan, sh.name)
+
+
+_FIXED_MAX = 256  # kept sheets per spec (one per fixed table in practice)
+UNIT_CELL = (2, 0)  # the "单位：…" cell of a table sheet: the only cell of a fixed table that names the unit
+
+
+def _fixed_key(plan: WorkbookPlan, t: Table) -> tuple[Any, ...]:
+    """What a fixed table's sheet depends on besides the unit name: the table, and data-given
+    names of its code rows (none in practice)."""
+    keys = {r.key for _b, r in t.fixed_rows()}
+    return (t.id, tuple((k, v) for k, v in plan.names.items() if k in keys))
+
+
+def _reuse_fixed(plan: WorkbookPlan, t: Table) -> SheetPlan | None:
+    """The sheet of a table without a 科目 section is the same for every unit but for the unit
+    name: laid out once per spec, then copied (its cell plans are finished and never changed)."""
+    if t.section is not None:
+        return None
+    hit = plan.spec.cache("fixed_sheets").get(_fixed_key(plan, t))
+    if hit is None:
+        return None
+    sheet, figs = hit
+    cells = dict(sheet.cells)
+    unit = cells[UNIT_CELL]
+    cells[UNIT_CELL] = CellPlan(unit.kind, unit.style, text=f"单位：{plan.unit_name}")
+    plan.fig_cells.update(figs)
+    return replace(sheet, cells=cells, merges=list(sheet.merges), widths=list(sheet.widths), heights=dict(sheet.heights))
+
+
+def _remember_fixed(plan: WorkbookPlan, sheet: SheetPlan) -> None:
+    """Keep a freshly laid out fixed table for _reuse_fixed when nothing in it depends on the
+    unit's 科目: no section, no spare rows, formulas only over tables without a section."""
+    t = sheet.table
+    if t is None or t.section is not None or sheet.spare is not None or UNIT_CELL not in sheet.cells:
+        return
+    if sheet.cells[UNIT_CELL].text != f"单位：{plan.unit_name}":
+        return
+    for cell in sheet.cells.values():
+        if cell.kind == "formula":
+            if not cell.formula or cell.node is None or (cell.calc and cell.calc[0] != "fig"):
+                return
+            for term in terms(cell.node):
+                if isinstance(term, Items) or plan.spec.tables[term.table].section is not None:
+                    return
+    figs = {f: pos for f, pos in plan.fig_cells.items() if pos[0] == sheet.name}
+    kept = replace(sheet, cells=dict(sheet.cells), merges=list(sheet.merges), widths=list(sheet.widths),
+                   heights=dict(sheet.heights))  # not the plan's own object
+    memo = plan.spec.cache("fixed_sheets")
+    if len(memo) < _FIXED_MAX:
+        memo[_fixed_key(plan, t)] = (kept, figs)
 
 
 SPARE_CODE = "9999999"  # the row key a spare row's column formula is bound with
@@ -498,10 +581,20 @@ def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
     return sh
 
 
+_JINJA: list[jinja2.Environment] = []
+
+
+def _guide_env() -> jinja2.Environment:
+    """One environment per process: it keeps the compiled template (and recompiles it when the
+    file changes on disk, jinja's auto_reload)."""
+    if not _JINJA:
+        _JINJA.append(jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
+                                         keep_trailing_newline=False, undefined=jinja2.StrictUndefined))
+    return _JINJA[0]
+
+
 def _guide(plan: WorkbookPlan) -> SheetPlan:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
-                             keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
-    text = env.get_template("guide.txt.j2").render(
+    text = _guide_env().get_template("guide.txt.j2").render(
         spec=plan.spec, unit_name=plan.unit_name, unit_code=plan.unit_code,
         tables=list(plan.spec.tables.values()),
         section_tables=[t.sheet for t in plan.spec.tables.values() if t.section],
@@ -548,7 +641,16 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
     spec = plan.spec
     rule = inst.rule
     if rule.kind == "compare" and inst.node is not None:
-        return to_excel(inst.node.left, plan, sheet), to_excel(inst.node.right, plan, sheet)
+        # over tables without a 科目 section only, the cells are the same for every unit: the
+        # Excel text is kept per spec (keyed by instance id and sheet)
+        memo = spec.cache("check_sides")
+        key = (inst.id, sheet)
+        sides = memo.get(key)
+        if sides is None:
+            sides = (to_excel(inst.node.left, plan, sheet), to_excel(inst.node.right, plan, sheet))
+            if all(isinstance(t, Fig) and spec.tables[t.table].section is None for t in terms(inst.node)):
+                memo[key] = sides
+        return sides
     if rule.kind == "subset":
         of, inn = plan.spare.get(rule.of or ""), plan.spare.get(rule.in_ or "")
         of_codes = _code_range(plan, rule.of or "", sheet)
@@ -563,8 +665,6 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
     for (r, c), cell in tsheet.cells.items():
         if cell.kind == "input":
             inputs.append((t.sheet, r, c))
-    from .expr import _ranges
-
     rng = _ranges(inputs, sheet)
     left = "+".join(f"SUMPRODUCT(ABS({x}))" for x in rng) or "0"
     st = tsheet.statement_cell
@@ -674,11 +774,18 @@ def plan_workbook(
                         fingerprint(ident, sections, names, key or DEFAULT_KEY))
     plan.sheets.append(_cover(plan, cover or {}))
     plan.sheets.append(_guide(plan))
+    fresh: list[SheetPlan] = []
     for t in spec.tables.values():
-        plan.sheets.append(_TableLayout(plan, t, unit_name).build())
+        sheet = _reuse_fixed(plan, t)
+        if sheet is None:
+            sheet = _TableLayout(plan, t, unit_name).build()
+            fresh.append(sheet)
+        plan.sheets.append(sheet)
     plan.sheets.append(_codes_sheet(plan))
     plan.rule_instances = expand_rules(spec, lambda tid: [c for c in sections.get(tid, []) if is_item_code(c)])
-    _finish_formulas(plan)
+    _finish_formulas(plan, fresh)
+    for sheet in fresh:
+        _remember_fixed(plan, sheet)
     plan.sheets.insert(len(plan.sheets) - 1, _check(plan))
     plan.sheets.append(_meta(plan))
     return plan

@@ -21,6 +21,7 @@ class Figures:
         self.inputs = inputs
         self._memo: dict[tuple[str, str, str], Decimal] = {}
         self._compiled: dict[tuple[str, str, str, str], BNode] = {}
+        self._item_codes: dict[str, tuple[str, ...]] = {}
 
     # -- FigureSource protocol
     def fig(self, f: Fig) -> Decimal:
@@ -50,7 +51,11 @@ class Figures:
 
     def items(self, it: Items) -> Decimal:
         total = ZERO
-        for code in self.item_codes(it.table):
+        codes = self._item_codes.get(it.table)
+        if codes is None:
+            self.item_codes(it.table)
+            codes = self._item_codes[it.table]
+        for code in codes:
             if code.startswith(it.prefix):
                 total += self.item_value(it.table, code, it.col)
         return total
@@ -68,7 +73,10 @@ class Figures:
         return self.inputs.get(table, {}).get(row, {}).get(col, ZERO)
 
     def item_codes(self, table: str) -> list[str]:
-        return sorted(r for r in self.inputs.get(table, {}) if is_item_code(r))
+        codes = self._item_codes.get(table)
+        if codes is None:  # the inputs do not change once figures are asked for (see _memo)
+            codes = self._item_codes[table] = tuple(sorted(r for r in self.inputs.get(table, {}) if is_item_code(r)))
+        return list(codes)
 
     def item_value(self, table: str, code: str, col: str) -> Decimal:
         key = (table, code, col)

@@ -8,6 +8,7 @@ figure is recomputed. Every problem is a Finding; a file that cannot be used at 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -96,8 +97,10 @@ def number_value(text: str) -> Decimal:
     """The number a cell holds, exactly. The XML carries a double; writers print it with up to 17
     significant digits (95.29 may come as 95.29000000000001), so long forms are read back as the
     shortest decimal that is the same double."""
-    d = Decimal(text.strip())
-    if len(d.as_tuple().digits) > 15 and d.is_finite():
+    text = text.strip()
+    d = Decimal(text)
+    # at most 15 digits when the text is at most 15 characters long: skip counting them
+    if len(text) > 15 and len(d.as_tuple().digits) > 15 and d.is_finite():
         d = Decimal(repr(float(text)))
     return d
 
@@ -114,19 +117,33 @@ def _cell_text(c: RawCell | None) -> str:
     return c.value
 
 
+_STRING_LITERAL = re.compile(r'("[^"]*")')
+_XL_PREFIX = re.compile(r"_xlfn\.|_xlws\.", re.I)
+_BOOL_CALL = re.compile(r"\b(TRUE|FALSE)\(\)", re.I)
+_IGNORED = re.compile(r"[\s$']")
+
+
 def normalize_formula(f: str) -> str:
     """Compare formulas as Excel, LibreOffice and WPS may write them: quoting of sheet names,
-    $ anchors, case, spaces and the _xlfn. prefix do not matter (string literals are kept)."""
-    parts = re.split(r'("[^"]*")', f.strip().lstrip("="))
+    $ anchors, case, spaces and the _xlfn. prefix do not matter (string literals are kept).
+    Memoised for formulas of ordinary length: a batch of workbooks repeats the same formulas."""
+    return _normalize_cached(f) if len(f) <= 1000 else _normalize(f)
+
+
+def _normalize(f: str) -> str:
+    parts = _STRING_LITERAL.split(f.strip().lstrip("="))
     out = []
     for i, p in enumerate(parts):
         if i % 2:
             out.append(p)
         else:
-            p = re.sub(r"_xlfn\.|_xlws\.", "", p, flags=re.I)
-            p = re.sub(r"\b(TRUE|FALSE)\(\)", r"\1", p, flags=re.I)
-            out.append(re.sub(r"[\s$']", "", p).upper())
+            p = _XL_PREFIX.sub("", p)
+            p = _BOOL_CALL.sub(r"\1", p)
+            out.append(_IGNORED.sub("", p).upper())
     return "".join(out)
+
+
+_normalize_cached = functools.lru_cache(maxsize=4096)(_normalize)
 
 
 def _parse_number(c: RawCell) -> tuple[Decimal | None, str | None, str | None]:
@@ -308,11 +325,15 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     inputs, cell_inputs, code_texts = _read_cells(book, plan, ds, ctx)
     figures = Figures(spec, inputs)
     ds.values = inputs
-    expected, _ = formula_values(plan, figures, ds.notes, cell_inputs, code_texts)
+    expected, plan_results = formula_values(plan, figures, ds.notes, cell_inputs, code_texts)
     _check_formulas(book, plan, expected, ctx)
-    # rules over every 科目 actually reported (spare rows included)
+    # rules over every 科目 actually reported (spare rows included); when those are the plan's own
+    # instances (no spare row used), their results were just computed on the same figures
     instances = expand_rules(spec, figures.item_codes)
-    results = evaluate_rules(spec, figures, ds.notes, instances)
+    if len(instances) == len(plan.rule_instances) and all(a is b for a, b in zip(instances, plan.rule_instances, strict=True)):
+        results = plan_results
+    else:
+        results = evaluate_rules(spec, figures, ds.notes, instances)
 
     def locate(inst: Any) -> str | None:
         r = plan.rule_rows.get(inst.id)
@@ -381,25 +402,49 @@ def _shift(sp: SheetPlan, raw: RawSheet, r: int, c: int, text: str) -> tuple[str
     return None
 
 
+_CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
+
+
+def _codelist_codes(spec: Spec) -> frozenset[str]:
+    """Every code of the spec's code lists (once per spec)."""
+    memo = spec.cache("reader")
+    codes = memo.get("codelist_codes")
+    if codes is None:
+        codes = memo["codelist_codes"] = frozenset(c for cl in spec.codelists.values() for c in cl.codes)
+    return codes
+
+
 def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 ctx: _Ctx) -> tuple[Values, dict[CellKey, Decimal], dict[CellKey, str]]:
     inputs: Values = {}
     cell_inputs: dict[CellKey, Decimal] = {}
     code_texts: dict[CellKey, str] = {}
-    known_codes = {c for cl in plan.spec.codelists.values() for c in cl.codes} | set(plan.names)
+    known_codes = _codelist_codes(plan.spec) | set(plan.names)
     for sp in plan.sheets:
         raw = book.sheet(sp.name)
         if raw is None:
             continue
         shifted = False
+        raw_cells = raw.cells
         for (r, c), cell in sorted(sp.cells.items()):
-            got = raw.cells.get((r, c))
+            got = raw_cells.get((r, c))
+            kind = cell.kind
+            if kind == "formula":
+                continue  # checked by _check_formulas
+            if kind == "text":
+                # the common case first: the fixed text is there, unchanged (nothing to report)
+                if got is None:
+                    if not cell.text:
+                        continue
+                elif got.formula is None and got.type != "n" and got.value == cell.text:
+                    continue
             where = f"{sp.name}!{a1(r, c)}"
-            kw = _label_of(sp, cell)
-            if cell.kind == "text" or cell.kind == "number":
+            if kind == "text" or kind == "number":
+                kw = _label_of(sp, cell)
                 want = cell.text
                 have = _cell_text(got)
-                if cell.kind == "number" and got is not None:
+                if kind == "number" and got is not None:
                     try:
                         same = number_value(got.value or "") == Decimal(want)
                     except InvalidOperation:
@@ -423,44 +468,45 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                     else:
                         code = "meta-changed" if sp.kind == "meta" else "label-changed"
                         ctx.add(code, ERROR, f"{where} 的内容被改动", cell=where, expected=want, actual=have, **kw)
-            elif cell.kind == "input":
+            elif kind == "input":
                 if got is None:
                     value = None
                 elif got.formula is not None:
-                    value = _input_formula(got, where, kw, ctx)
+                    value = _input_formula(got, where, _label_of(sp, cell), ctx)
                 else:
                     value, code, sev = _parse_number(got)
                     if code == "number-as-text":
                         ctx.add(code, WARNING, f"{where} 是文本形式的数字，已按 {fmt(value)} 读入", cell=where,
-                                actual=got.value, **kw)
+                                actual=got.value, **_label_of(sp, cell))
                     elif code is not None:
                         ctx.add(code, ERROR, f"{where} 应为金额，实为 {got.value!r}，未导入", cell=where,
-                                actual=got.value, **kw)
+                                actual=got.value, **_label_of(sp, cell))
                 if value is None:
                     if cell.fig is not None and is_item_code(cell.fig.row):
                         inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
                     continue
                 if value < 0 and not cell.negative:
-                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value), **kw)
-                if value != value.quantize(Decimal("0.01")):
+                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value),
+                            **_label_of(sp, cell))
+                if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
-                            cell=where, actual=fmt(value), **kw)
+                            cell=where, actual=fmt(value), **_label_of(sp, cell))
                 cell_inputs[(sp.name, r, c)] = value
                 if cell.fig is not None:
                     inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = value
-            elif cell.kind == "code":
+            elif kind == "code":
                 text = _cell_text(got).strip()
                 if got is not None and got.formula is not None:
-                    ctx.add("formula-in-input", ERROR, f"{where} 科目代码不应是公式", cell=where, **kw)
+                    ctx.add("formula-in-input", ERROR, f"{where} 科目代码不应是公式", cell=where, **_label_of(sp, cell))
                     text = ""
                 code_texts[(sp.name, r, c)] = text
-            elif cell.kind == "note":
+            elif kind == "note":
                 if sp.table is not None and got is not None:
                     ds.notes[sp.table.id] = _cell_text(got)
-            elif cell.kind == "cover":
+            elif kind == "cover":
                 if got is not None and _cell_text(got):
                     ds.cover[cell.label] = _cell_text(got)
-            elif cell.kind == "explain":
+            elif kind == "explain":
                 if got is not None and _cell_text(got).strip():
                     ds.explanations[cell.label.replace("差异说明 ", "")] = _cell_text(got).strip()
         # anything typed where the plan has nothing
@@ -543,19 +589,20 @@ def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, A
         raw = book.sheet(sp.name)
         if raw is None:
             continue
+        raw_cells = raw.cells
         for (r, c), cell in sp.cells.items():
             if cell.kind != "formula":
                 continue
-            got = raw.cells.get((r, c))
-            where = f"{sp.name}!{a1(r, c)}"
-            kw = _label_of(sp, cell)
+            got = raw_cells.get((r, c))
             if got is None or got.formula is None:
+                where = f"{sp.name}!{a1(r, c)}"
                 ctx.add("formula-replaced", ERROR, f"{where} 的公式被删除或被改为常数", cell=where,
-                        expected="=" + cell.formula, actual=_cell_text(got) or "（空）", **kw)
+                        expected="=" + cell.formula, actual=_cell_text(got) or "（空）", **_label_of(sp, cell))
                 continue
-            if normalize_formula(got.formula) != normalize_formula(cell.formula):
+            if got.formula != cell.formula and normalize_formula(got.formula) != normalize_formula(cell.formula):
+                where = f"{sp.name}!{a1(r, c)}"
                 ctx.add("formula-changed", ERROR, f"{where} 的公式被改动", cell=where,
-                        expected="=" + cell.formula, actual="=" + got.formula, **kw)
+                        expected="=" + cell.formula, actual="=" + got.formula, **_label_of(sp, cell))
                 continue
             want = expected.get((sp.name, r, c))
             if got.value is None or want is None:
@@ -565,12 +612,14 @@ def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, A
                     have = number_value(got.value)
                 except (InvalidOperation, ValueError):
                     have = None
-                if have is None or abs(have - want) > Decimal("0.000001"):
+                if have is None or abs(have - want) > _MICRO:
+                    where = f"{sp.name}!{a1(r, c)}"
                     ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
-                            cell=where, expected=fmt(want), actual=got.value, **kw)
+                            cell=where, expected=fmt(want), actual=got.value, **_label_of(sp, cell))
             elif str(want) != (got.value or "") and not (want == "" and got.value in ("", None)):
+                where = f"{sp.name}!{a1(r, c)}"
                 ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
-                        cell=where, expected=str(want), actual=got.value, **kw)
+                        cell=where, expected=str(want), actual=got.value, **_label_of(sp, cell))
 
 
 __all__ = ["ReadResult", "read_workbook", "normalize_formula", "COVER", "COVER_FIELDS", "CODES"]

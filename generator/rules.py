@@ -110,23 +110,45 @@ class _Default(dict):  # format_map that leaves unknown {names} alone
         return "{" + key + "}"
 
 
+_INSTANCES_MAX = 20_000
+
+
 def expand_rules(spec: Spec, item_codes: ItemCodes) -> list[RuleInstance]:
     out: list[RuleInstance] = []
-    for rule in spec.rules:
+    # an instance is a function of its rule and binding alone: memoised per spec (instances are
+    # never changed), so a batch does not re-format and re-count the same instances per workbook
+    memo = spec.cache("rule_instances")
+    for i, rule in enumerate(spec.rules):
         if rule.kind != "compare":
-            out.append(RuleInstance(rule, rule.id, rule.message))
+            inst = memo.get((i, None))
+            if inst is None:
+                inst = memo[(i, None)] = RuleInstance(rule, rule.id, rule.message)
+            out.append(inst)
             continue
-        for text, msg, ctx, b in _expand(rule, spec, item_codes):
-            node = compile_expr(text, spec, ctx, allow_compare=True)
-            assert isinstance(node, BCompare)
-            n = count_terms(node)
-            out.append(RuleInstance(rule, _instance_id(rule, b), msg, node, HALF_CENT * n, b))
+        for b in _foreach_bindings(rule, spec, item_codes):
+            key = (i, tuple(b.items()))
+            inst = memo.get(key)
+            if inst is None:
+                text, msg, ctx = _instance_parts(rule, b)
+                node = compile_expr(text, spec, ctx, allow_compare=True)
+                assert isinstance(node, BCompare)
+                n = count_terms(node)
+                inst = RuleInstance(rule, _instance_id(rule, b), msg, node, HALF_CENT * n, b)
+                if len(memo) >= _INSTANCES_MAX:
+                    memo.clear()
+                memo[key] = inst
+            out.append(inst)
     return out
 
 
 def _expand(rule: Rule, spec: Spec, item_codes: ItemCodes) -> Iterator[tuple[str, str, Context, dict[str, str]]]:
     for b in _foreach_bindings(rule, spec, item_codes):
-        yield (rule.expr or "").format_map(b), rule.message.format_map(_Default(b)), Context(rule.table, None, rule.col), b
+        yield (*_instance_parts(rule, b), b)
+
+
+def _instance_parts(rule: Rule, b: dict[str, str]) -> tuple[str, str, Context]:
+    """(expression text, message, context) of a rule under one binding."""
+    return (rule.expr or "").format_map(b), rule.message.format_map(_Default(b)), Context(rule.table, None, rule.col)
 
 
 def judge(op: str, left: Decimal, right: Decimal, tol: Decimal) -> str:

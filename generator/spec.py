@@ -142,6 +142,7 @@ class Table:
     print: dict[str, Any]
     file: str
     negative: bool = False
+    _row_index: dict[str, tuple[Block, Row]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def ncols(self) -> int:
@@ -166,10 +167,13 @@ class Table:
         return [(b, r) for b in self.blocks for r in b.rows]
 
     def row(self, key: str) -> tuple[Block, Row] | None:
-        for b, r in self.fixed_rows():
-            if r.key == key:
-                return b, r
-        return None
+        index = self._row_index
+        if index is None:  # built on first use: a loaded table is never changed afterwards
+            index = {}
+            for b, r in self.fixed_rows():
+                index.setdefault(r.key, (b, r))  # the first row with the key, as a scan would find
+            self._row_index = index
+        return index.get(key)
 
 
 @dataclass
@@ -207,6 +211,22 @@ class Spec:
     hash: str
     root: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
+    # a loaded spec is never changed, and a batch reuses one spec for every workbook
+    _caches: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def cache(self, name: str) -> dict[Any, Any]:
+        """The memo table ``name`` of this spec (created empty on first use)."""
+        c = self._caches.get(name)
+        if c is None:
+            c = self._caches[name] = {}
+        return c
+
+    def __getstate__(self) -> dict[str, Any]:
+        # memo tables are rebuilt where the spec is unpickled (worker processes), not shipped
+        state = self.__dict__.copy()
+        state["_caches"] = {}
+        return state
 
     def table_by_sheet(self, sheet: str) -> Table | None:
         for t in self.tables.values():

@@ -138,6 +138,43 @@ def _leaf_count(figs: Figures, table: str, row: str, col: str) -> int:
     return sum(1 for _ in terms(node))
 
 
+_PREPARED: dict[tuple[str, bool, bool], str] = {}
+_PREPARED_MAX = 16_384
+
+
+class _Worksheet(Worksheet):
+    """xlsxwriter's worksheet with its formula preparation memoised. ``_prepare_formula`` runs some
+    thirty regex substitutions per formula (dynamic-array and future-function prefixes) and is a
+    pure function of the formula text and two flags; a batch writes the same formulas again and
+    again. (Should xlsxwriter rename the hook, this override is simply never called.)"""
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        key = (formula, bool(expand_future_functions), bool(self.use_future_functions))
+        out = _PREPARED.get(key)
+        if out is None:
+            out = super()._prepare_formula(formula, expand_future_functions)
+            if len(_PREPARED) >= _PREPARED_MAX:
+                _PREPARED.clear()
+            _PREPARED[key] = out
+        return out
+
+
+class _Workbook(xlsxwriter.Workbook):
+    """xlsxwriter has no workbook structure lock: this writes ``<workbookProtection
+    lockStructure="1">`` right after ``<workbookPr>`` of xl/workbook.xml as the workbook is written
+    (where _lock_structure would otherwise rewrite the finished zip; the bytes are the same)."""
+
+    structure_password: str | None = None
+    structure_locked = False
+
+    def _write_workbook_pr(self) -> None:
+        super()._write_workbook_pr()
+        if self.structure_password is not None:
+            attrs = [("workbookPassword", _legacy_hash(self.structure_password))] if self.structure_password else []
+            self._xml_empty_tag("workbookProtection", [*attrs, ("lockStructure", "1")])
+            self.structure_locked = True
+
+
 class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook):
         self.wb = wb
@@ -163,8 +200,9 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
     if not cached:
         values = {k: (Decimal(0) if isinstance(v, Decimal) else "") for k, v in values.items()}
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                                   "strings_to_urls": False})
+    wb = _Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                         "strings_to_urls": False})
+    wb.structure_password = password
     created = dt.datetime(plan.year + 1, 1, 1)
     wb.set_properties({"title": f"{plan.year}年度{spec.title}", "subject": plan.unit_name, "author": "juesuan",
                        "company": plan.unit_name, "created": created, "comments": f"juesuan {__version__}"})
@@ -174,7 +212,7 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
     fmts = _Formats(wb)
     item_list = item_code_list_range(plan)
     for sh in plan.sheets:
-        ws = wb.add_worksheet(sh.name)
+        ws = wb.add_worksheet(sh.name, worksheet_class=_Worksheet)
         _write_sheet(ws, sh, plan, fmts, values, inputs, ds, item_list)
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
         if sh.state == "hidden":
@@ -183,7 +221,10 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
             ws.very_hidden()
     wb.worksheets()[2].activate()  # 公开01表
     wb.close()
-    return _lock_structure(buf.getvalue(), password), results
+    data = buf.getvalue()
+    if not wb.structure_locked:  # xlsxwriter without the _write_workbook_pr hook: rewrite the zip
+        data = _lock_structure(data, password)
+    return data, results
 
 
 def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, values: dict[CellKey, Any],

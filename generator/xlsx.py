@@ -45,7 +45,7 @@ class XlsxError(Exception):
         self.message = message
 
 
-@dataclass
+@dataclass(slots=True)
 class RawCell:
     row: int
     col: int
@@ -92,6 +92,20 @@ def parse_ref(ref: str) -> tuple[int, int]:
     for ch in letters:
         col = col * 26 + (ord(ch) - 64)
     return int(digits) - 1, col - 1
+
+
+_REF_CACHE: dict[str, tuple[int, int]] = {}
+_REF_CACHE_MAX = 100_000
+
+
+def _cached_ref(ref: str) -> tuple[int, int]:
+    """parse_ref, memoised: the same few thousand addresses recur in every workbook of a batch."""
+    rc = _REF_CACHE.get(ref)
+    if rc is None:
+        rc = parse_ref(ref)  # raises on a bad address, which is never cached
+        if len(_REF_CACHE) < _REF_CACHE_MAX:
+            _REF_CACHE[ref] = rc
+    return rc
 
 
 def _xml(zf: zipfile.ZipFile, name: str) -> Any:
@@ -195,8 +209,12 @@ def _read_book(zf: zipfile.ZipFile, names: list[str], limits: Limits) -> RawBook
             rels[rel.get("Id", "")] = target
     shared: list[str] = []
     if "xl/sharedStrings.xml" in names:
+        t_tag, rph_tag = _M + "t", _M + "rPh"
         for si in _xml(zf, "xl/sharedStrings.xml").iter(_M + "si"):
-            shared.append("".join(t.text or "" for t in si.iter(_M + "t") if t.getparent().tag != _M + "rPh"))
+            if len(si) == 1 and si[0].tag == t_tag and len(si[0]) == 0:  # plain: one bare <t>, no runs/phonetics
+                shared.append(si[0].text or "")
+            else:
+                shared.append("".join(t.text or "" for t in si.iter(t_tag) if t.getparent().tag != rph_tag))
     prot = wb.find(_M + "workbookProtection")
     locked = prot is not None and prot.get("lockStructure") in ("1", "true")
     sheets: list[RawSheet] = []
@@ -231,21 +249,34 @@ def _read_sheet(zf: zipfile.ZipFile, part: str, sheet: RawSheet, shared: list[st
             raise XlsxError("sheet-too-large", f"工作表 {sheet.name} 声明的范围 {ref} 过大，已拒绝")
     sheet.protected = root.find(_M + "sheetProtection") is not None and root.find(_M + "sheetProtection").get("sheet") in ("1", "true")
     count = 0
+    max_cells = limits.max_cells
     masters: dict[str, tuple[int, int, str]] = {}
-    for c in root.iter(_M + "c"):
+    cells = sheet.cells
+    c_tag, f_tag, v_tag, is_tag, t_tag = _M + "c", _M + "f", _M + "v", _M + "is", _M + "t"
+    for c in root.iter(c_tag):
         count += 1
-        if count > limits.max_cells:
-            raise XlsxError("sheet-too-large", f"工作表 {sheet.name} 单元格过多（超过 {limits.max_cells}）")
+        if count > max_cells:
+            raise XlsxError("sheet-too-large", f"工作表 {sheet.name} 单元格过多（超过 {max_cells}）")
         ref = c.get("r")
         if ref is None:
             continue
-        r, col = parse_ref(ref)
-        if r >= limits.max_rows or col >= limits.max_cols:
-            # a value far outside any table: keep it so the reader reports it
-            pass
+        r, col = _cached_ref(ref)
+        if not len(c):
+            continue  # a formatted empty cell: no value, no formula
+        # a value far outside any table (beyond limits.max_rows/max_cols) is kept: the reader reports it
         t = c.get("t", "n")
-        f = c.find(_M + "f")
-        v = c.find(_M + "v")
+        # the first <f>, <v> and <is> child, as find() would give, in one pass over the children
+        f = v = is_ = None
+        for ch in c:
+            tag = ch.tag
+            if tag == v_tag:
+                if v is None:
+                    v = ch
+            elif tag == f_tag:
+                if f is None:
+                    f = ch
+            elif tag == is_tag and is_ is None:
+                is_ = ch
         formula = None
         if f is not None:
             formula = f.text or ""
@@ -264,14 +295,13 @@ def _read_sheet(zf: zipfile.ZipFile, part: str, sheet: RawSheet, shared: list[st
                 value = None
             t = "str"
         elif t == "inlineStr":
-            is_ = c.find(_M + "is")
-            value = "".join(x.text or "" for x in is_.iter(_M + "t")) if is_ is not None else None
+            value = "".join(x.text or "" for x in is_.iter(t_tag)) if is_ is not None else None
             t = "str"
         else:
             value = v.text if v is not None else None
         if value is None and formula is None:
             continue
-        sheet.cells[(r, col)] = RawCell(r, col, t, value, formula)
+        cells[(r, col)] = RawCell(r, col, t, value, formula)
     mc = root.find(_M + "mergeCells")
     if mc is not None:
         for m in mc.iter(_M + "mergeCell"):
