@@ -137,20 +137,22 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
     members = plan_members(rep, tree, parent, include_errors)
     by_unit = {m.unit: m for m in members}
     depth_of = {m.unit: m.depth for m in members}
+    # running totals of the levels still open: a unit's figures go into its level's total as soon
+    # as it is read, so memory holds one total per open level, not every unit's figures
     sums: dict[str, Values] = {}
     names: dict[str, str] = {}
     included_under: dict[str, list[str]] = {}
     excluded_under: dict[str, list[str]] = {}
     levels: dict[str, Level] = {}
     findings: list[Finding] = []
-    for code, _ in reversed(tree.walk(parent)):  # children before their parent
+    for code, _ in reversed(tree.walk(parent)):  # every unit after all of its subordinates
         m = by_unit[code]
-        acc: Values = {}
-        inc: list[str] = []
-        exc: list[str] = []
+        acc = sums.pop(code, None) or {}  # its subordinates' totals, folded in as they were done
+        inc = included_under.pop(code, [])
+        exc = excluded_under.pop(code, [])
         if m.included and m.submission is not None:
             add_values(acc, store.values(m.submission["id"], inputs_only=True))
-            inc.append(code)
+            inc.insert(0, code)
             doc = json.loads(m.submission["doc"] or "{}")
             for c, n in (doc.get("names") or {}).items():
                 if c in names and names[c] != n:
@@ -158,12 +160,7 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
                                             f"科目 {c} 在各单位的名称不一致（{names[c]} / {n}），汇总表用前者", row=c))
                 names.setdefault(c, n)
         elif m.status != AGGREGATE:
-            exc.append(code)
-        for child in tree.kids(code):
-            add_values(acc, sums.pop(child))
-            inc += included_under.pop(child)
-            exc += excluded_under.pop(child)
-        sums[code], included_under[code], excluded_under[code] = acc, inc, exc
+            exc.insert(0, code)
         if tree.kids(code) or code == parent:
             level = Level(code, m.name, depth_of[code], list(inc), list(exc))
             figures = Figures(spec, acc)
@@ -176,6 +173,13 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
                                               f.expected, f.actual, f.rule, None, extra))
             level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
             levels[code] = level
+        if code == parent:
+            sums[code], included_under[code], excluded_under[code] = acc, inc, exc
+        else:  # fold into the level above
+            up = tree.units[code].parent
+            add_values(sums.setdefault(up, {}), acc)
+            included_under.setdefault(up, [])[:0] = inc
+            excluded_under.setdefault(up, [])[:0] = exc
     top = sums[parent]
     top_m = by_unit[parent]
     inc_top = included_under[parent]
