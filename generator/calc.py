@@ -42,7 +42,7 @@ def formula_values(
     cell_inputs: dict[CellKey, Decimal],
     code_texts: dict[CellKey, str],
 ) -> tuple[dict[CellKey, Decimal | str], list[RuleResult]]:
-    results = evaluate_rules(plan.spec, figures, statements, plan.rule_instances)
+    results = evaluate_rules(plan.spec, figures, statements, plan.rule_instances, plan.units)
     names = code_names(plan)
     out: dict[CellKey, Decimal | str] = {}
     for sh in plan.sheets:

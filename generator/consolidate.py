@@ -165,7 +165,7 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
             level = Level(code, m.name, depth_of[code], list(inc), list(exc))
             figures = Figures(spec, acc)
             notes = _notes_for(spec, figures, m.name, len(inc))
-            results = evaluate_rules(spec, figures, notes, expand_rules(spec, figures.item_codes))
+            results = evaluate_rules(spec, figures, notes, expand_rules(spec, figures.item_codes), max(1, len(inc)))
             for f in rule_findings(results, {}):
                 extra = dict(f.extra)
                 extra["level"] = code
@@ -212,7 +212,7 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
     from .reader import read_workbook
     from .writer import build_workbook
 
-    res = build_workbook(cons.spec, cons.dataset, out, key, password)
+    res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)))
     cons.findings.extend(f for f in res.findings if f.severity != INFO)
     back = read_workbook(out, spec=cons.spec, key=key)
     readback = [f for f in back.findings if f.rule is None and f.severity != INFO]

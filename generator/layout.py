@@ -46,7 +46,8 @@ COVER_FIELDS = ["单位名称", "单位代码", "年度", "单位负责人", "�
 COVER_INPUTS = COVER_FIELDS[3:]
 CHECK_COLUMNS = ["审核编号", "审核内容", "类别", "左值", "右值", "差额", "容差", "结果", "差异说明"]
 META_FIELDS = ["template", "version", "spec_hash", "unit_code", "unit_name", "year", "generator",
-               "sections", "names", "fingerprint"]
+               "sections", "names", "fingerprint", "units"]  # units: only on a 汇总 (more than 1)
+MAX_UNITS = 1_000_000
 
 
 class LayoutError(ValueError):
@@ -126,6 +127,7 @@ class WorkbookPlan:
     spare: dict[str, SpareRows] = field(default_factory=dict)
     rule_instances: list[RuleInstance] = field(default_factory=list)
     rule_rows: dict[str, int] = field(default_factory=dict)
+    units: int = 1  # units whose figures are summed here (a 汇总): widens the rounding band
     # items_excel() results; only asked once every figure cell is placed (see _finish_formulas)
     _items_excel: dict[tuple[Items, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _item_cells_memo: dict[tuple[str, str], list[tuple[str, tuple[str, int, int]]]] = field(
@@ -138,14 +140,8 @@ class WorkbookPlan:
         raise KeyError(name)
 
     def identity(self) -> dict[str, Any]:
-        return {
-            "template": self.spec.template,
-            "version": self.spec.version,
-            "spec_hash": self.spec.hash,
-            "unit_code": self.unit_code,
-            "unit_name": self.unit_name,
-            "year": self.year,
-        }
+        return identity(self.spec.template, self.spec.version, self.spec.hash, self.unit_code, self.unit_name,
+                        self.year, self.units)
 
     # -- ExcelResolver
     def cell(self, f: Fig, sheet: str) -> tuple[str, int, int] | None:
@@ -204,6 +200,17 @@ def _col(c: int) -> str:
 
 def _abs(r: int, c: int) -> str:
     return f"${_col(c)}${r + 1}"
+
+
+def identity(template: str, version: str, spec_hash: str, unit_code: str, unit_name: str, year: int,
+             units: int = 1) -> dict[str, Any]:
+    """What a workbook says it is (written to _meta and the document properties, fingerprinted).
+    ``units`` only on a 汇总, so a unit's own workbook is unchanged by it."""
+    out: dict[str, Any] = {"template": template, "version": version, "spec_hash": spec_hash,
+                           "unit_code": unit_code, "unit_name": unit_name, "year": year}
+    if units != 1:
+        out["units"] = units
+    return out
 
 
 def fingerprint(identity: dict[str, Any], sections: dict[str, list[str]], names: dict[str, str], key: str) -> str:
@@ -625,7 +632,7 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
         sh.put(r, 3, CellPlan("formula", "check_amount", formula=left, calc=("rule", idx, "left")))
         sh.put(r, 4, CellPlan("formula", "check_amount", formula=right, calc=("rule", idx, "right")))
         sh.put(r, 5, CellPlan("formula", "check_amount", formula=f"{L}-{R}", calc=("rule", idx, "diff")))
-        sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance, "f")))
+        sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance * plan.units, "f")))
         sh.put(r, 7, CellPlan("formula", "check_status", formula=_status_formula(inst, L, R, D, T),
                               calc=("rule", idx, "status")))
         if inst.severity != "error":
@@ -744,7 +751,7 @@ def _meta(plan: WorkbookPlan) -> SheetPlan:
         "names": json.dumps(plan.names, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         "fingerprint": plan.fingerprint,
     }
-    for i, k in enumerate(META_FIELDS):
+    for i, k in enumerate(k for k in META_FIELDS if k in values):
         sh.text(i, 0, k, "plain")
         sh.text(i, 1, values[k], "plain")
     return sh
@@ -759,6 +766,7 @@ def plan_workbook(
     names: dict[str, str] | None = None,
     key: str | None = None,
     cover: dict[str, str] | None = None,
+    units: int = 1,
 ) -> WorkbookPlan:
     year = year or spec.year
     sections = {t: list(v) for t, v in (sections or {}).items() if v}
@@ -768,10 +776,11 @@ def plan_workbook(
     # sorted: the reader rebuilds them from _meta's sorted JSON, so the code sheet's order must not
     # depend on the order the data happened to give them in
     names = {c: n for c, n in sorted((names or {}).items()) if c in used and c not in known}
-    ident = {"template": spec.template, "version": spec.version, "spec_hash": spec.hash,
-             "unit_code": unit_code, "unit_name": unit_name, "year": year}
+    if not 1 <= units <= MAX_UNITS:
+        raise LayoutError(f"汇总单位数 {units} 超出范围（1–{MAX_UNITS}）")
+    ident = identity(spec.template, spec.version, spec.hash, unit_code, unit_name, year, units)
     plan = WorkbookPlan(spec, unit_code, unit_name, year, sections, names,
-                        fingerprint(ident, sections, names, key or DEFAULT_KEY))
+                        fingerprint(ident, sections, names, key or DEFAULT_KEY), units=units)
     plan.sheets.append(_cover(plan, cover or {}))
     plan.sheets.append(_guide(plan))
     fresh: list[SheetPlan] = []

@@ -27,12 +27,14 @@ from .layout import (
     COVER,
     COVER_FIELDS,
     DEFAULT_KEY,
+    MAX_UNITS,
     META,
     META_FIELDS,
     CellPlan,
     SheetPlan,
     WorkbookPlan,
     fingerprint,
+    identity,
     plan_workbook,
 )
 from .model import Figures
@@ -272,8 +274,8 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     if meta_sheet is None:
         ctx.add("meta-sheet-missing", ERROR, f"隐藏的标识工作表 {META} 已被删除", cell=META)
     ident_src = meta or custom
-    for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year"):
-        if meta and custom and k in custom and custom.get(k) != meta.get(k):
+    for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year", "units"):
+        if meta and custom and (k in custom or k in meta) and custom.get(k) != meta.get(k):
             ctx.add("identity-mismatch", ERROR, f"文档属性与标识表中的 {k} 不一致（标识被改动）",
                     expected=meta.get(k), actual=custom.get(k), cell=f"{META}!B{META_FIELDS.index(k) + 1}")
     version = ident_src.get("version", "")
@@ -297,6 +299,16 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     except ValueError:
         year = spec.year
         ctx.add("identity-mismatch", ERROR, "年度标识无法识别", actual=ident_src.get("year"))
+    units = 1
+    if ident_src.get("units"):
+        try:
+            units = int(ident_src["units"])
+            if not 1 <= units <= MAX_UNITS:
+                raise ValueError(units)
+        except ValueError:
+            units = 1
+            ctx.add("identity-mismatch", ERROR, "汇总单位数标识无法识别", actual=ident_src.get("units"),
+                    cell=f"{META}!B{META_FIELDS.index('units') + 1}")
     if expect_unit is not None and unit_code != expect_unit:
         ctx.add("wrong-unit", ERROR, "工作簿属于另一单位", expected=expect_unit, actual=unit_code)
     if expect_year is not None and year != expect_year:
@@ -312,13 +324,12 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         ctx.add("identity-mismatch", ERROR, "标识表中的科目清单已损坏", cell=f"{META}!B8")
         sections, names = _infer_sections(book, spec), {}
     key = key or os.environ.get("JUESUAN_KEY") or DEFAULT_KEY
-    ident = {"template": template["id"], "version": version, "spec_hash": template["spec_hash"],
-             "unit_code": unit_code, "unit_name": unit_name, "year": year}
+    ident = identity(template["id"], version, template["spec_hash"], unit_code, unit_name, year, units)
     expected_fp = fingerprint(ident, sections, names, key)
     if meta and meta.get("fingerprint") != expected_fp:
         ctx.add("fingerprint-mismatch", ERROR, "指纹校验不通过：单位标识或模板结构被改动，或密钥不符",
                 cell=f"{META}!B{META_FIELDS.index('fingerprint') + 1}")
-    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key)
+    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units)
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
     _check_structure(book, plan, ctx)
@@ -333,7 +344,7 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     if len(instances) == len(plan.rule_instances) and all(a is b for a, b in zip(instances, plan.rule_instances, strict=True)):
         results = plan_results
     else:
-        results = evaluate_rules(spec, figures, ds.notes, instances)
+        results = evaluate_rules(spec, figures, ds.notes, instances, units)
 
     def locate(inst: Any) -> str | None:
         r = plan.rule_rows.get(inst.id)

@@ -46,6 +46,7 @@ class RuleResult:
     left: Decimal
     right: Decimal
     status: str
+    tolerance: Decimal = Decimal(0)  # the band it was judged with (the instance's, times the units summed)
 
     @property
     def diff(self) -> Decimal:
@@ -175,12 +176,16 @@ def statement_left(spec: Spec, figures: Figures, table: str) -> Decimal:
     return total
 
 
-def evaluate_instance(inst: RuleInstance, spec: Spec, figures: Figures, statements: dict[str, str]) -> RuleResult:
+def evaluate_instance(inst: RuleInstance, spec: Spec, figures: Figures, statements: dict[str, str],
+                      units: int = 1) -> RuleResult:
+    """``units``: how many units' figures were summed into these (a 汇总): each amount of a sum
+    of n rounded figures is exact to ±0.005·n, so the band widens n times."""
     rule = inst.rule
     if rule.kind == "compare" and inst.node is not None:
         left = evaluate(inst.node.left, figures)
         right = evaluate(inst.node.right, figures)
-        return RuleResult(inst, left, right, judge(inst.node.op, left, right, inst.tolerance))
+        tol = inst.tolerance * units
+        return RuleResult(inst, left, right, judge(inst.node.op, left, right, tol), tol)
     if rule.kind == "subset":
         inner = set(figures.item_codes(rule.in_ or ""))
         missing = [c for c in figures.item_codes(rule.of or "") if c not in inner]
@@ -192,10 +197,11 @@ def evaluate_instance(inst: RuleInstance, spec: Spec, figures: Figures, statemen
 
 
 def evaluate_rules(
-    spec: Spec, figures: Figures, statements: dict[str, str], instances: list[RuleInstance] | None = None
+    spec: Spec, figures: Figures, statements: dict[str, str], instances: list[RuleInstance] | None = None,
+    units: int = 1,
 ) -> list[RuleResult]:
     insts = instances if instances is not None else expand_rules(spec, figures.item_codes)
-    return [evaluate_instance(i, spec, figures, statements) for i in insts]
+    return [evaluate_instance(i, spec, figures, statements, units) for i in insts]
 
 
 def rule_findings(
@@ -221,7 +227,7 @@ def rule_findings(
         if res.status == SLIP:
             out.append(Finding(
                 "rounding-difference", INFO,
-                f"{inst.message}：差额 {fmt(res.diff)} 在尾数误差范围（±{fmt(inst.tolerance)}）内",
+                f"{inst.message}：差额 {fmt(res.diff)} 在尾数误差范围（±{fmt(res.tolerance)}）内",
                 table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
                 expected=fmt(res.right), actual=fmt(res.left), rule=inst.id, extra=extra))
             continue

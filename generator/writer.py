@@ -370,11 +370,13 @@ def _legacy_hash(password: str) -> str:
 
 
 def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | None = None,
-                   password: str | None = None, spare_rows: int | None = None) -> BuildResult:
-    """Build one unit's workbook from its data (or an empty Dataset for a blank template)."""
+                   password: str | None = None, spare_rows: int | None = None, units: int = 1) -> BuildResult:
+    """Build one unit's workbook from its data (or an empty Dataset for a blank template);
+    ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened)."""
     inputs, findings = prepare_inputs(spec, ds)
     codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
-    plan = plan_workbook(spec, ds.unit_code, ds.unit_name, ds.year or spec.year, codes, ds.names, key, ds.cover)
+    plan = plan_workbook(spec, ds.unit_code, ds.unit_name, ds.year or spec.year, codes, ds.names, key, ds.cover,
+                         units)
     data, results = write_plan(plan, inputs, ds, password)
     if out is not None:
         atomic_write_bytes(Path(out), data)

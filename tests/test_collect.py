@@ -288,3 +288,56 @@ def test_a_worker_that_dies_costs_one_file_not_the_batch(spec: Spec, tree: UnitT
         assert st["430100001"] == UNREADABLE
         sub = next(s for s in store.submissions() if "crash" in s["path"])
         assert [f.code for f in store.findings(sub["id"])] == ["file-read-crashed"]
+
+
+def test_rounding_band_of_a_consolidation_widens_with_the_units_summed(spec: Spec, tmp_path: Path) -> None:
+    """Five copies of the seed (each 0.01 off in 公开05 合计 vs 公开06, within one unit's ±0.015)
+    sum to 0.05 off: a 尾数差异 for a 汇总 of five (±0.075), not an error; the workbook records the
+    five, LibreOffice's 审核 sheet agrees, and the count cannot be changed without the fingerprint."""
+    from generator.calc import formula_values
+    from generator.libreoffice import convert, soffice
+    from generator.writer import prepare_inputs, write_plan
+    from generator.xlsx import open_xlsx
+
+    tree = UnitTree.from_rows([("4309", "某部门", "", "汇总")] + [(f"43090{i}", f"单位{i}", "4309", "") for i in range(5)])
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    for i in range(5):
+        ds = unit_data("430100001")
+        ds.unit_code, ds.unit_name = f"43090{i}", f"单位{i}"
+        build(spec, ds, returned)
+    with Store(tmp_path / "db.sqlite") as store:
+        collect(store, returned, tree, spec, workers=1, progress=False)
+        cons = consolidate(store, tree, spec, "4309")
+        slip = [f for f in cons.levels[0].findings if f.rule == "g05-g06-basic"]
+        assert [(f.severity, f.expected, f.actual) for f in slip] == [(INFO, "4877.30", "4877.25")]
+        assert "±0.075" in slip[0].message
+        assert not [f for f in cons.all_findings() if f.severity == ERROR]
+        out = tmp_path / "4309.xlsx"
+        assert write_outputs(store, cons, out).readback == []
+    back = read_workbook(out, spec=spec)
+    assert back.exit_code == 0 and [f.rule for f in back.findings if f.code == "rounding-difference"].count(
+        "g05-g06-basic") == 1
+    # one unit's band would call it an error: the count is what widens it, and it is fingerprinted
+    tampered = tmp_path / "tampered.xlsx"
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out)
+    meta = wb["_meta"]
+    row = next(r for r in range(1, 20) if meta.cell(r, 1).value == "units")
+    assert meta.cell(row, 2).value == "5"
+    meta.cell(row, 2).value = "50"
+    wb.save(tampered)
+    assert "fingerprint-mismatch" in {f.code for f in read_workbook(tampered, spec=spec).findings}
+    if soffice() is None:
+        pytest.skip("LibreOffice not installed")
+    res = build_workbook(spec, cons.dataset, None, units=5)
+    inputs, _ = prepare_inputs(spec, cons.dataset)
+    data, _ = write_plan(res.plan, inputs, cons.dataset, cached=False)
+    src = tmp_path / "nocache.xlsx"
+    src.write_bytes(data)
+    book = open_xlsx(convert(src, tmp_path / "lo"))
+    ours, _ = formula_values(res.plan, Figures(spec, inputs), cons.dataset.notes, {}, {})
+    r = res.plan.rule_rows["g05-g06-basic"]
+    assert ours[("审核", r, 7)] == "尾数差异"
+    assert book.sheet("审核").cells[(r, 7)].value == "尾数差异"  # type: ignore[union-attr]
