@@ -211,7 +211,7 @@ def _attach_optional() -> None:
     """Commands of other modules, attached when present."""
     for mod, names in (("cli_narrative", ("narrative", "check_narrative")),
                        ("cli_collect", ("collect", "consolidate", "explain", "recheck")),
-                       ("cli_migrate", ("diff_spec", "migrate", "recheck"))):
+                       ("cli_migrate", ("diff_spec", "migrate"))):
         try:
             m = __import__(f"generator.{mod}", fromlist=list(names))
         except ImportError:
