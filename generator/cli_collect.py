@@ -21,7 +21,7 @@ from .collect import DEFAULT_DB, UnitTree, load_tree, tree_from_store, unit_repo
 from .db import DBError, Store
 from .findings import ERROR
 from .fsutil import atomic_write_text
-from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec
+from .spec import Spec, spec_by_version
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -56,32 +56,12 @@ def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTr
     return tree
 
 
-def _load(path: Path) -> Spec:
-    try:
-        return load_spec(path)
-    except SpecInvalid as exc:
-        click.echo(f"规格文件有误（{path}）：", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        sys.exit(EXIT_UNUSABLE)
-
-
-def spec_by_version(version: str) -> Spec | None:
-    for d in find_spec_dirs():
-        try:
-            spec = load_spec(d)
-        except SpecInvalid:
-            continue
-        if spec.version == version:
-            return spec
-    return None
-
-
 def _store_spec(store: Store, specs: str | None) -> Spec:
     """--specs if given, else the spec the database was collected with."""
-    if specs:
-        from .cli_migrate import load_spec_arg
+    from .cli import _spec
+    from .cli_migrate import load_spec_arg
 
+    if specs:
         return load_spec_arg(specs)
     version = store.get_meta("spec_version")
     if version:
@@ -89,9 +69,7 @@ def _store_spec(store: Store, specs: str | None) -> Spec:
         if spec is not None:
             return spec
         _die(f"找不到数据库收集时所用的规格版本 {version}；请用 --specs 指定")
-    from .spec import default_specs_dir
-
-    return _load(default_specs_dir())
+    return _spec(None)  # type: ignore[no-any-return]
 
 
 def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:

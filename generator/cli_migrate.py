@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .fsutil import atomic_write_text
-from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec
+from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec, spec_by_version
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -23,21 +23,15 @@ def load_spec_arg(arg: str) -> Spec:
     """A spec directory, or a version ("2025") among specs/*/spec.yaml. Exits 2 when unusable."""
     p = Path(arg)
     if not (p / "spec.yaml").is_file():
-        for d in find_spec_dirs():
-            if d.name == arg:
-                p = d
-                break
+        named = [d for d in find_spec_dirs() if d.name == arg]
+        if named:
+            p = named[0]
         else:
-            for d in find_spec_dirs():
-                try:
-                    if load_spec(d).version == arg:
-                        p = d
-                        break
-                except SpecInvalid:
-                    continue
-            else:
+            spec = spec_by_version(arg)
+            if spec is None:
                 click.echo(f"找不到规格：{arg}（应为规格目录，或 specs/ 下某一版本号）", err=True)
                 sys.exit(EXIT_UNUSABLE)
+            return spec
     try:
         return load_spec(p)
     except SpecInvalid as exc:

@@ -559,3 +559,15 @@ def default_specs_dir() -> Path:
 def find_spec_dirs(base: Path | None = None) -> list[Path]:
     base = base or Path(__file__).resolve().parent.parent / "specs"
     return sorted(p for p in base.iterdir() if (p / "spec.yaml").is_file()) if base.is_dir() else []
+
+
+def spec_by_version(version: str, base: Path | None = None) -> Spec | None:
+    """The valid spec among :func:`find_spec_dirs` whose version is ``version`` (broken ones skipped)."""
+    for d in find_spec_dirs(base):
+        try:
+            spec = load_spec(d)
+        except SpecInvalid:
+            continue
+        if spec.version == version:
+            return spec
+    return None
