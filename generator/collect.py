@@ -142,13 +142,6 @@ class UnitTree:
             stack.extend((c, depth + 1) for c in reversed(self.kids(code)))
         return out
 
-    def path(self, code: str) -> list[str]:
-        out = []
-        while code:
-            out.append(code)
-            code = self.units[code].parent if code in self.units else ""
-        return list(reversed(out))
-
 
 def load_tree(units_file: Path) -> UnitTree:
     from .cli import read_units_csv  # the one parser of the units file
@@ -245,7 +238,6 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
     """Read and check one file; plain data only (crosses the process boundary)."""
     from .reader import read_workbook
 
-    t0 = time.perf_counter()
     res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
                         spec=spec)
     ds = res.dataset
@@ -264,7 +256,6 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
         doc["unit_code"], doc["unit_name"] = ident.get("unit_code", ""), ident.get("unit_name", "")
         doc["template"] = {"id": ident.get("template", ""), "version": ident.get("version", ""),
                            "spec_hash": ident.get("spec_hash", "")}
-    doc["ms"] = (time.perf_counter() - t0) * 1000
     return doc
 
 
@@ -281,7 +272,7 @@ def _worker_read(path: str, expect_unit: str | None) -> dict[str, Any]:
 
 def _crash_doc(message: str) -> dict[str, Any]:
     return {"usable": False, "template": {}, "unit_code": "", "unit_name": "", "year": None, "figures": [], "doc": {},
-            "findings": [Finding("file-read-crashed", ERROR, message).to_dict()], "ms": 0.0}
+            "findings": [Finding("file-read-crashed", ERROR, message).to_dict()]}
 
 
 def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password: str | None, workers: int,
@@ -352,7 +343,6 @@ class CollectSummary:
     unchanged: int = 0
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    read_ms: list[float] = field(default_factory=list)
 
 
 def _mtime(ts: float) -> str:
@@ -402,7 +392,6 @@ def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | N
              "doc": json.dumps(doc["doc"], ensure_ascii=False)},
             doc["figures"], [Finding.from_dict(f) for f in doc["findings"]])
         summary.read += 1
-        summary.read_ms.append(doc.get("ms", 0.0))
         pending[0] += 1
         if pending[0] >= COMMIT_EVERY:
             store.commit()

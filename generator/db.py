@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -188,11 +188,6 @@ class Store:
             self.conn.execute("COMMIT")
             self._in_tx = False
 
-    def rollback(self) -> None:
-        if self._in_tx:
-            self.conn.execute("ROLLBACK")
-            self._in_tx = False
-
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
@@ -324,9 +319,6 @@ class Store:
             return None
         members = self.conn.execute("SELECT * FROM consolidation_members WHERE consolidation_id=?", (row["id"],)).fetchall()
         return row, members
-
-    def iter_rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[sqlite3.Row]:
-        yield from self.conn.execute(sql, params)
 
 
 def row_finding(r: sqlite3.Row) -> Finding:
