@@ -64,14 +64,15 @@ import xlsxwriter  # noqa: E402
 from lxml import etree  # noqa: E402
 from synth import synth_dataset  # noqa: E402
 
-from generator.collect import PASS, UnitTree, collect, unit_report  # noqa: E402
-from generator.consolidate import consolidate, write_outputs  # noqa: E402
-from generator.dataset import Dataset  # noqa: E402
-from generator.db import Store  # noqa: E402
-from generator.reader import read_workbook  # noqa: E402
-from generator.spec import Spec, load_spec  # noqa: E402
-from generator.writer import build_workbook  # noqa: E402
-from generator.xlsx import open_xlsx  # noqa: E402
+from generator.core.catalog import load_spec  # noqa: E402
+from generator.core.dataset import Dataset  # noqa: E402
+from generator.core.spec import Spec  # noqa: E402
+from generator.office.collect import PASS, UnitTree, collect, unit_report  # noqa: E402
+from generator.office.consolidate import consolidate, write_outputs  # noqa: E402
+from generator.office.store import Store  # noqa: E402
+from generator.xlsx.ooxml import open_xlsx  # noqa: E402
+from generator.xlsx.reader import read_workbook  # noqa: E402
+from generator.xlsx.writer import build_workbook  # noqa: E402
 
 PARENT = "430100000"
 PARENT_NAME = "长沙市示范工业和信息化局"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from generator.dataset import Dataset  # noqa: E402
+from generator.core.dataset import Dataset  # noqa: E402
 
 # 款/项 names the code list may not know (the data file carries them)
 NAMES = {

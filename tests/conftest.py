@@ -10,10 +10,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from generator.dataset import Dataset, load_dataset
-from generator.layout import WorkbookPlan
-from generator.spec import Spec, load_spec
-from generator.writer import build_workbook
+from generator.core.catalog import load_spec
+from generator.core.dataset import Dataset, load_dataset
+from generator.core.layout import WorkbookPlan
+from generator.core.spec import Spec
+from generator.xlsx.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs" / "2024"

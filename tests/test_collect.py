@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.collect import (
+from generator.core.dataset import Dataset, Values, load_dataset
+from generator.core.findings import ERROR, INFO
+from generator.core.model import Figures, is_formula_figure
+from generator.core.spec import Spec
+from generator.office.collect import (
     AGGREGATE,
     DUP,
     ERR,
@@ -28,14 +32,10 @@ from generator.collect import (
     load_tree,
     unit_report,
 )
-from generator.consolidate import consolidate, explain, write_outputs
-from generator.dataset import Dataset, Values, load_dataset
-from generator.db import Store
-from generator.findings import ERROR, INFO
-from generator.model import Figures, is_formula_figure
-from generator.reader import read_workbook
-from generator.spec import Spec
-from generator.writer import build_workbook
+from generator.office.consolidate import consolidate, explain, write_outputs
+from generator.office.store import Store
+from generator.xlsx.reader import read_workbook
+from generator.xlsx.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "specs" / "samples"
@@ -240,7 +240,7 @@ def test_mixed_folder_stores_every_good_submission(spec: Spec, tree: UnitTree, t
 
 
 def test_workbook_of_another_template_version(spec: Spec, tree: UnitTree, tmp_path: Path) -> None:
-    from generator.spec import load_spec
+    from generator.core.catalog import load_spec
 
     spec25 = load_spec(ROOT / "specs" / "2025")
     returned = tmp_path / "returned"
@@ -263,7 +263,7 @@ def test_a_worker_that_dies_costs_one_file_not_the_batch(spec: Spec, tree: UnitT
     other files in flight with it are read again in fresh workers."""
     import multiprocessing
 
-    import generator.collect as collect_mod
+    import generator.office.collect as collect_mod
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the patched reader reaches the workers only when they are forked")
@@ -294,10 +294,10 @@ def test_rounding_band_of_a_consolidation_widens_with_the_units_summed(spec: Spe
     """Five copies of the seed (each 0.01 off in 公开05 合计 vs 公开06, within one unit's ±0.015)
     sum to 0.05 off: a 尾数差异 for a 汇总 of five (±0.075), not an error; the workbook records the
     five, LibreOffice's 审核 sheet agrees, and the count cannot be changed without the fingerprint."""
-    from generator.calc import formula_values
-    from generator.libreoffice import convert, soffice
-    from generator.writer import prepare_inputs, write_plan
-    from generator.xlsx import open_xlsx
+    from generator.core.calc import formula_values
+    from generator.xlsx.libreoffice import convert, soffice
+    from generator.xlsx.ooxml import open_xlsx
+    from generator.xlsx.writer import prepare_inputs, write_plan
 
     tree = UnitTree.from_rows([("4309", "某部门", "", "汇总")] + [(f"43090{i}", f"单位{i}", "4309", "") for i in range(5)])
     returned = tmp_path / "returned"

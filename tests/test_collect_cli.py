@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.collect import csv_safe
-from generator.dataset import load_dataset
-from generator.db import Store
-from generator.spec import Spec
-from generator.writer import build_workbook
+from generator.cli.main import cli
+from generator.core.dataset import load_dataset
+from generator.core.spec import Spec
+from generator.office.collect import csv_safe
+from generator.office.store import Store
+from generator.xlsx.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "specs" / "samples"

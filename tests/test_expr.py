@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from generator.expr import (
+from generator.core.expr import (
     BCompare,
     Context,
     ExprError,
@@ -16,7 +16,7 @@ from generator.expr import (
     parse,
     to_excel,
 )
-from generator.model import Figures
+from generator.core.model import Figures
 
 
 def test_parse_refs_ranges_and_precedence() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.dataset import Dataset
-from generator.writer import build_workbook
+from generator.core.dataset import Dataset
+from generator.xlsx.writer import build_workbook
 
 from .dump import dump_workbook
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.reader import read_workbook
-from generator.xlsx import OLE_MAGIC, Limits
+from generator.xlsx.ooxml import OLE_MAGIC, Limits
+from generator.xlsx.reader import read_workbook
 
 
 def _rezip(src: bytes, change: dict[str, bytes | None] | None = None, add: dict[str, bytes] | None = None) -> bytes:

@@ -10,12 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from generator.calc import formula_values
-from generator.libreoffice import convert, soffice
-from generator.model import Figures
-from generator.reader import number_value, read_workbook
-from generator.writer import prepare_inputs, write_plan
-from generator.xlsx import open_xlsx
+from generator.core.calc import formula_values
+from generator.core.model import Figures
+from generator.xlsx.libreoffice import convert, soffice
+from generator.xlsx.ooxml import open_xlsx
+from generator.xlsx.reader import number_value, read_workbook
+from generator.xlsx.writer import prepare_inputs, write_plan
 
 pytestmark = [pytest.mark.libreoffice,
               pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")]
@@ -62,9 +62,9 @@ def test_opens_in_libreoffice_protected_with_only_input_cells_unlocked(seed_buil
 
 def test_filled_workbook_after_libreoffice_round_trip_reads_back_the_same(spec, seed, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                          filler) -> None:
-    from generator.dataset import Dataset
-    from generator.layout import section_codes
-    from generator.writer import build_workbook
+    from generator.core.dataset import Dataset
+    from generator.core.layout import section_codes
+    from generator.xlsx.writer import build_workbook
 
     # a template with the unit's 科目 rows but no figures, then filled as a person would
     blank = Dataset(unit_code=seed.unit_code, unit_name=seed.unit_name, year=2024, names=seed.names,

@@ -10,14 +10,15 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.dataset import load_dataset
-from generator.findings import ERROR, INFO, WARNING
-from generator.migrate import Unplaced, map_explanations, migrate_values, migrate_workbook
-from generator.reader import read_workbook
-from generator.rules import expand_rules
-from generator.spec import Spec, load_spec
-from generator.specmap import DROPPED, MERGED, RENAMED, SECTION, SPLIT, resolve
+from generator.cli.main import cli
+from generator.core.catalog import load_spec
+from generator.core.dataset import load_dataset
+from generator.core.findings import ERROR, INFO, WARNING
+from generator.core.rules import expand_rules
+from generator.core.spec import Spec
+from generator.core.specmap import DROPPED, MERGED, RENAMED, SECTION, SPLIT, resolve
+from generator.office.migrate import Unplaced, map_explanations, migrate_values, migrate_workbook
+from generator.xlsx.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS_2025 = ROOT / "specs" / "2025"
@@ -269,8 +270,8 @@ def test_migrate_and_read_cli(seed_build, seed_xlsx: Path, filler, tmp_path: Pat
 
 
 def test_blank_2025_template_reads_back_clean(spec25: Spec, tmp_path: Path) -> None:
-    from generator.dataset import Dataset
-    from generator.writer import build_workbook
+    from generator.core.dataset import Dataset
+    from generator.xlsx.writer import build_workbook
 
     path = tmp_path / "blank.xlsx"
     build_workbook(spec25, Dataset(unit_code="1", unit_name="测试单位"), path)
@@ -297,7 +298,7 @@ def test_round_trip_2024_2025_2024(spec: Spec, spec25: Spec, seed_xlsx: Path, tm
 def test_migrate_never_overwrites_the_returned_file(seed_xlsx) -> None:  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
-    from generator.cli import cli
+    from generator.cli.main import cli
 
     from .conftest import SPECS
 

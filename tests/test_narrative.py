@@ -10,23 +10,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli_narrative import check_narrative as check_cmd
-from generator.cli_narrative import narrative as narrative_cmd
-from generator.dataset import DataError, Dataset, load_dataset
-from generator.findings import ERROR, INFO, WARNING
-from generator.narrative import (
-    REASON_SLOTS,
-    build_context,
-    change,
-    check_narrative,
-    load_budget,
-    load_reasons,
-    render_narrative,
-)
+from generator.cli.narrative import check_narrative as check_cmd
+from generator.cli.narrative import narrative as narrative_cmd
+from generator.core.dataset import DataError, Dataset, load_dataset
+from generator.core.findings import ERROR, INFO, WARNING
+from generator.narrative import build_context, change, check_narrative, load_budget, load_reasons, render_narrative
+from generator.narrative.render import REASON_SLOTS
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_JSON = REPO / "specs" / "samples" / "seed-2024.json"
-SEED_TEXT = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_ab3e757ef5314c28.txt"
+SEED_TEXT = REPO / "specs" / "samples" / "seed-2024-report.txt"
 
 # 五（三） of the seed: 年初预算数 and the six projects (年初预算, 决算).
 BUDGET = {
@@ -75,8 +68,6 @@ def section(text: str, start: str, end: str | None) -> str:
 
 
 def seed_part(first: str, last: str | None) -> str:
-    if not SEED_TEXT.is_file():
-        pytest.skip(f"seed text not found: {SEED_TEXT}")
     text = SEED_TEXT.read_text(encoding="utf-8")
     begin = text.index(first)
     return text[begin: text.index(last, begin) if last else len(text)]
@@ -429,9 +420,9 @@ def test_cli_narrative_previous_and_errors(tmp_path, previous):
 def test_cli_xlsx_without_reader(tmp_path, monkeypatch):
     book = tmp_path / "unit.xlsx"
     book.write_bytes(b"PK")
-    monkeypatch.setitem(sys.modules, "generator.reader", None)  # import fails
+    monkeypatch.setitem(sys.modules, "generator.xlsx.reader", None)  # import fails
     result = CliRunner().invoke(narrative_cmd, [str(book)])
-    assert result.exit_code == 2 and "generator.reader" in result.output
+    assert result.exit_code == 2 and "generator.xlsx.reader" in result.output
 
 
 def test_cli_check_narrative_exit_codes(tmp_path):

@@ -13,12 +13,12 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.dataset import Dataset
-from generator.findings import flatten
-from generator.layout import section_codes
-from generator.reader import normalize_formula, read_workbook
-from generator.writer import build_workbook
+from generator.cli.main import cli
+from generator.core.dataset import Dataset
+from generator.core.findings import flatten
+from generator.core.layout import section_codes
+from generator.xlsx.reader import normalize_formula, read_workbook
+from generator.xlsx.writer import build_workbook
 
 from .conftest import fill
 
@@ -26,7 +26,7 @@ from .conftest import fill
 @pytest.fixture(scope="module")
 def template(spec, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The seed unit's template: its 科目 rows, no figures (what a unit receives)."""
-    from generator.dataset import load_dataset
+    from generator.core.dataset import load_dataset
 
     from .conftest import SEED
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.spec import SpecInvalid, load_spec
+from generator.core.catalog import load_spec
+from generator.core.spec import SpecInvalid
 
 from .conftest import SPECS
 
@@ -77,7 +78,7 @@ def test_broken_yaml_is_reported_not_raised(tmp_path: Path) -> None:
 def test_check_spec_cli(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from generator.cli import cli
+    from generator.cli.main import cli
 
     ok = CliRunner().invoke(cli, ["check-spec", str(SPECS)])
     assert ok.exit_code == 0 and "9 张表" in ok.output

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.spec import Spec, load_spec
-from generator.specdiff import SpecDiff, column_captions, compress_keys, diff_specs, render_markdown
+from generator.cli.main import cli
+from generator.core.catalog import load_spec
+from generator.core.spec import Spec
+from generator.office.specdiff import SpecDiff, column_captions, compress_keys, diff_specs, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.dataset import Dataset
-from generator.model import is_formula_figure
-from generator.writer import build_workbook
+from generator.cli.main import cli
+from generator.core.dataset import Dataset
+from generator.core.model import is_formula_figure
+from generator.xlsx.writer import build_workbook
 
 from .conftest import SEED
 
@@ -101,7 +101,7 @@ def test_a_unit_with_forty_codes_gets_right_subtotals(spec, tmp_path: Path) -> N
         ds.set("公开03", code, "2", v)
         total += v
     res = build_workbook(spec, ds, tmp_path / "big.xlsx")
-    from generator.model import Figures
+    from generator.core.model import Figures
 
     figs = Figures(spec, ds.values)
     assert figs.value("公开03", "合计", "1") == total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
+from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 
 _ORDER = ["文件与标识", "公开01", "公开02", "公开03", "公开04", "公开05", "公开06", "公开07", "公开08", "公开09", "其他"]
 

@@ -596,47 +596,4 @@ def cell_formula(t: Table, block_id: str, row_key: str, col_key: str) -> tuple[s
     return None
 
 
-def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
-    problems: list[tuple[str, int | None, str]] = []
-
-    def check(text: str, ctx: Context, file: str, line: int | None, allow_compare: bool = False) -> None:
-        try:
-            compile_expr(text, spec, ctx, allow_compare)
-        except ExprError as exc:
-            problems.append((file, line, f"表达式 {text!r}：{exc}"))
-
-    for t in spec.tables.values():
-        for b in t.blocks:
-            for c in b.value_columns:
-                if c.formula:
-                    sample_rows = [r.key for r in b.rows if r.input or r.formula] or ["合计"]
-                    check(c.formula, Context(t.id, sample_rows[0], c.key), t.file, c.line)
-            for r in b.rows + ([b.total] if b.total else []):
-                if r.formula:
-                    for c in b.value_columns:
-                        check(r.formula, Context(t.id, r.key, c.key), t.file, r.line)
-            if b.subtotal:
-                for c in b.value_columns:
-                    check(b.subtotal.format(code="215"), Context(t.id, "215", c.key), t.file, b.line)
-    from .rules import expand_rule_static
-
-    for rule in spec.rules:
-        if rule.kind != "compare" or not rule.expr:
-            for attr in ("of", "in_", "table"):
-                tid = getattr(rule, attr)
-                if tid is not None and tid not in spec.tables:
-                    problems.append((rule.file, rule.line, f"规则 {rule.id}：未知的表 {tid}"))
-            continue
-        try:
-            for text, _msg, ctx, _bind in expand_rule_static(rule, spec, sample_items=["2150550"]):
-                check(text, ctx, rule.file, rule.line, allow_compare=True)
-                node = parse(text, allow_compare=True)
-                if not isinstance(node, Compare):
-                    problems.append((rule.file, rule.line, f"规则 {rule.id} 须为比较式（=、<=、>=）"))
-                    break
-        except (KeyError, ExprError, ValueError) as exc:
-            problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
-    return problems
-
-
 SourceFn = Callable[[Fig], Decimal]

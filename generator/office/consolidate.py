@@ -16,15 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..core.dataset import Dataset, Values
+from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
+from ..core.fsutil import atomic_write_text
+from ..core.model import Figures
+from ..core.money import fmt
+from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
+from ..core.spec import Spec
 from .collect import AGGREGATE, ERR, MISSING, UnitReport, UnitTree, jinja_env, unit_report
-from .dataset import Dataset, Values
-from .db import Store
-from .findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
-from .fsutil import atomic_write_text
-from .model import Figures
-from .money import fmt
-from .rules import evaluate_rules, expand_rules, rule_findings, statement_left
-from .spec import Spec
+from .store import Store
 
 
 class ConsolidateError(Exception):
@@ -209,8 +209,8 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
                   report_path: Path | None = None, key: str | None = None, password: str | None = None) -> Outputs:
     """The consolidated workbook (same template, locked, formulas, the parent's identity), the data
     file (canonical JSON, every figure), the HTML report; the workbook is read back and checked."""
-    from .reader import read_workbook
-    from .writer import build_workbook
+    from ..xlsx.reader import read_workbook
+    from ..xlsx.writer import build_workbook
 
     res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)))
     cons.findings.extend(f for f in res.findings if f.severity != INFO)
@@ -237,7 +237,7 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
 
 def report_html(cons: Consolidation, workbook: Path | None = None, readback: list[Finding] | None = None) -> str:
     from .collect import _finding_view
-    from .db import now
+    from .store import now
 
     levels = [{"level": lv, "findings": [_finding_view(f) for f in sort_findings(lv.findings)],
                "totals": [(k, fmt(v, True)) for k, v in lv.totals.items()]} for lv in cons.levels]

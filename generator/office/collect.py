@@ -35,13 +35,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .db import Store, figure_rows, now
-from .findings import ERROR, INFO, WARNING, Finding, sort_findings
-from .fsutil import atomic_write_bytes, atomic_write_text
-from .layout import META, TEMPLATES
-from .model import Figures
-from .rules import evaluate_rules, expand_rules, rule_findings
-from .spec import Spec
+from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings
+from ..core.fsutil import atomic_write_bytes, atomic_write_text
+from ..core.layout import META, TEMPLATES
+from ..core.model import Figures
+from ..core.rules import evaluate_rules, expand_rules, rule_findings
+from ..core.spec import Spec
+from .store import Store, figure_rows, now
 
 PASS, WARN, ERR = "通过", "有提示", "有错误"
 MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "重复", "模板版本不符", "单位不符", "无法读取"
@@ -144,7 +144,7 @@ class UnitTree:
 
 
 def load_tree(units_file: Path) -> UnitTree:
-    from .cli import read_units_csv  # the one parser of the units file
+    from .units import read_units_csv  # the one parser of the units file
 
     rows, problems = read_units_csv(units_file)
     tree = UnitTree.from_rows(rows, str(units_file))
@@ -216,7 +216,7 @@ def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask]
 def _raw_identity(path: str, file_password: str | None) -> dict[str, str]:
     """Identity of a workbook the reader could not use (an unknown template version): from the
     _meta sheet or the document properties, to say whose file it is."""
-    from .xlsx import XlsxError, open_xlsx
+    from ..xlsx.ooxml import XlsxError, open_xlsx
 
     try:
         book = open_xlsx(path, None, file_password)
@@ -236,7 +236,7 @@ def _raw_identity(path: str, file_password: str | None) -> dict[str, str]:
 def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = None,
              file_password: str | None = None) -> dict[str, Any]:
     """Read and check one file; plain data only (crosses the process boundary)."""
-    from .reader import read_workbook
+    from ..xlsx.reader import read_workbook
 
     res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
                         spec=spec)
@@ -633,7 +633,7 @@ def jinja_env() -> Any:
 
 
 def _finding_view(f: Finding) -> dict[str, Any]:
-    from .findings import SEVERITY_ZH
+    from ..core.findings import SEVERITY_ZH
 
     return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
             "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
@@ -685,8 +685,8 @@ def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = No
     version (``old_spec`` = the version the submissions were collected on): the input figures are
     carried to the new version's keys by the spec mapping first; a non-zero figure with no home is
     a warning; the stored figures stay as collected."""
+    from ..core.specmap import resolve
     from .migrate import migrate_values, unplaced_reason
-    from .specmap import resolve
 
     specmap = resolve(old_spec, spec) if old_spec is not None else None
     before = {r.code: r.status for r in unit_report(store, tree).rows}

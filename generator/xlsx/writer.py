@@ -14,17 +14,17 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__
-from .calc import CellKey, formula_values
-from .dataset import Dataset
-from .expr import Fig, is_item_code
-from .findings import ERROR, INFO, Finding
-from .fsutil import atomic_write_bytes
-from .layout import CODES, COVER, CellPlan, WorkbookPlan, item_code_list_range, plan_workbook, section_codes
-from .model import Figures, is_formula_figure
-from .money import fmt
-from .rules import HALF_CENT, RuleResult
-from .spec import Spec
+from .. import __version__
+from ..core.calc import CellKey, formula_values
+from ..core.dataset import Dataset
+from ..core.expr import Fig, is_item_code
+from ..core.findings import ERROR, INFO, Finding
+from ..core.fsutil import atomic_write_bytes
+from ..core.layout import CODES, COVER, CellPlan, WorkbookPlan, item_code_list_range, plan_workbook, section_codes
+from ..core.model import Figures, is_formula_figure
+from ..core.money import fmt
+from ..core.rules import HALF_CENT, RuleResult
+from ..core.spec import Spec
 
 FONT = "宋体"
 DEFAULT_PASSWORD = "juesuan"
@@ -125,7 +125,7 @@ def prepare_inputs(spec: Spec, ds: Dataset) -> tuple[dict[str, dict[str, dict[st
 
 def _leaf_count(figs: Figures, table: str, row: str, col: str) -> int:
     """How many typed-in figures a derived figure adds up (for its rounding band)."""
-    from .expr import cell_formula, compile_expr, terms
+    from ..core.expr import cell_formula, compile_expr, terms
 
     t = figs.spec.tables[table]
     found = t.row(row)
@@ -317,7 +317,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
 
 
 def _runs(nums: list[int]) -> list[tuple[int, int]]:
-    from .expr import _runs as runs
+    from ..core.expr import _runs as runs
 
     return runs(nums)
 

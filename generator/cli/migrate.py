@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 
-from .fsutil import atomic_write_text
-from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec, spec_by_version
+from ..core.catalog import find_spec_dirs, load_spec, spec_by_version
+from ..core.fsutil import atomic_write_text
+from ..core.spec import Spec, SpecInvalid
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -48,7 +49,7 @@ def load_spec_arg(arg: str) -> Spec:
 @click.option("--json", "as_json", is_flag=True, help="输出结构化 JSON 而不是 Markdown")
 def diff_spec(old: str, new: str, out: str | None, as_json: bool) -> None:
     """比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"""
-    from .specdiff import diff_specs, render_markdown
+    from ..office.specdiff import diff_specs, render_markdown
 
     diff = diff_specs(load_spec_arg(old), load_spec_arg(new))
     text = (json.dumps(diff.to_dict(), ensure_ascii=False, indent=1) + "\n") if as_json else render_markdown(diff)
@@ -76,8 +77,8 @@ def diff_spec(old: str, new: str, out: str | None, as_json: bool) -> None:
 def migrate(file: str, to: str, out: str, allow_loss: bool, key: str | None, specs: tuple[str, ...],
             password: str | None, file_password: str | None, as_json: bool) -> None:
     """把按旧版填好的工作簿迁移到新版：逐数搬入新版并重算公式，列出无处安放的数。"""
-    from .cli import _key
-    from .migrate import migrate_workbook, summary_text
+    from ..office.migrate import migrate_workbook, summary_text
+    from .common import key_arg
     from .report import render_text
 
     new_spec = load_spec_arg(to)
@@ -87,7 +88,7 @@ def migrate(file: str, to: str, out: str, allow_loss: bool, key: str | None, spe
     if target.exists() and Path(file).exists() and target.resolve() == Path(file).resolve():
         click.echo("[错误] 输出文件不能是报回的原文件：报回文件从不修改或覆盖", err=True)
         sys.exit(2)
-    res = migrate_workbook(file, new_spec, target, key=_key(key), allow_loss=allow_loss,
+    res = migrate_workbook(file, new_spec, target, key=key_arg(key), allow_loss=allow_loss,
                            spec_dirs=[Path(s) for s in specs] or None, password=password, file_password=file_password)
     if as_json:
         click.echo(json.dumps(res.to_json(), ensure_ascii=False, indent=1))

@@ -1,32 +1,4 @@
-"""第三部分 决算情况说明: rendered from the figures, and a written 说明 checked against them.
-
-Rendering
----------
-:func:`render_narrative` fills ``templates/narrative/shuoming.{md,html}.j2`` with the context of
-:func:`build_context`: sections 一 to 十 in the sentence shapes of the published reports, every
-amount and percentage computed from the figures (Decimal, rounded half up to 2 decimals). What only
-a person can write is a marked slot ``【待填：…】``; so are numbers whose data were not given
-(上年数 without ``previous``, 年初预算数 without ``budget``).
-
-Reasons file (YAML), keyed by section; nested mappings are flattened with dots, so
-``七: {一: {预算: …}}`` is the same as ``七.一.预算: …``. The keys are :data:`REASON_SLOTS`
-(``juesuan narrative --reasons-template`` prints a skeleton)::
-
-    一: 2023年度建设项目评审室，2024年度已完工，相应支出减少
-    四: 同上
-    五.一: 同上
-    七.一.预算: 厉行节约，公车使用频率减少
-    七.一.上年: 公车使用年限长，维修费用增加
-    七.二.运行.情况: 截止2024年12月31日，我单位开支财政拨款的公务用车保有量为1辆
-    十: 本单位无机关运行经费
-
-Budget file (YAML or JSON): what the nine tables do not carry. All keys optional; amounts in 万元,
-written as strings ("184.00") or numbers. The 三公 budget comes from 公开09 columns 1-6::
-
-    年初预算数: "2314.68"        # 一般公共预算财政拨款支出年初预算数（五（三））
-    项目:                         # 五（三）各项目执行情况
-      - {名称: 长沙市企业服务中心工作经费, 年初预算: "184", 决算: "178.84"}
-    机关运行经费: {本年: "0.00", 上年: "0.00"}   # 十
+"""A written 第三部分 说明 checked against the figures.
 
 Checking
 --------
@@ -60,524 +32,32 @@ tie to a figure is reported as info, never as an error):
   could not tie to figures (a share of an untied total, a rate of untied amounts) is a warning.
 """
 
+
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-
-from .dataset import DataError, Dataset
-from .findings import ERROR, INFO, WARNING, Finding
-from .money import ZERO, q2, to_decimal
-from .money import fmt as money_fmt
-
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "narrative"
-SLOT = "【待填：{}】"
-TOLERANCE = Decimal("0.005")
-HUNDRED = Decimal("100")
-
-# ---------------------------------------------------------------- names
-
-REASON_SLOTS: dict[str, str] = {
-    "一": "收、支总计与上年相比增减变化的主要原因",
-    "四": "财政拨款收、支总计与上年相比增减变化的主要原因",
-    "五.一": "一般公共预算财政拨款支出与上年相比增减变化的主要原因",
-    "七.一.预算": "“三公”经费决算数与预算数差异的主要原因",
-    "七.一.上年": "“三公”经费决算数与上年数差异的主要原因",
-    "七.二.出国.预算": "因公出国（境）费决算数与预算数差异的主要原因",
-    "七.二.出国.上年": "因公出国（境）费决算数与上年数差异的主要原因",
-    "七.二.出国.情况": "因公出国（境）团组、人次及主要内容",
-    "七.二.购置.预算": "公务用车购置费决算数与预算数差异的主要原因",
-    "七.二.购置.上年": "公务用车购置费决算数与上年数差异的主要原因",
-    "七.二.运行.预算": "公务用车运行维护费决算数与预算数差异的主要原因",
-    "七.二.运行.上年": "公务用车运行维护费决算数与上年数差异的主要原因",
-    "七.二.运行.情况": "公务用车运行维护费主要用途及公务用车保有量",
-    "七.二.接待.预算": "公务接待费决算数与预算数差异的主要原因",
-    "七.二.接待.上年": "公务接待费决算数与上年数差异的主要原因",
-    "七.二.接待.情况": "国内公务接待批次、人次及主要内容",
-    "八": "政府性基金预算收支具体情况",
-    "九": "国有资本经营预算收支具体情况",
-    "十": "机关运行经费增减变化的主要原因",
-}
-
-# 功能分类 类 (the 26 classes of 公开01 rows 31-56).
-CLASS_NAMES: dict[str, str] = {
-    "201": "一般公共服务支出", "202": "外交支出", "203": "国防支出", "204": "公共安全支出",
-    "205": "教育支出", "206": "科学技术支出", "207": "文化旅游体育与传媒支出",
-    "208": "社会保障和就业支出", "210": "卫生健康支出", "211": "节能环保支出",
-    "212": "城乡社区支出", "213": "农林水支出", "214": "交通运输支出",
-    "215": "资源勘探工业信息等支出", "216": "商业服务业等支出", "217": "金融支出",
-    "219": "援助其他地区支出", "220": "自然资源海洋气象等支出", "221": "住房保障支出",
-    "222": "粮油物资储备支出", "223": "国有资本经营预算支出", "224": "灾害防治及应急管理支出",
-    "229": "其他支出", "231": "债务还本支出", "232": "债务付息支出", "234": "抗疫特别国债安排的支出",
-}
-CLASS_ROW_01 = {code: str(31 + i) for i, code in enumerate(CLASS_NAMES)}
-
-# 公开06 economic classification names (2024), used when Dataset.names lacks them.
-ECON_NAMES: dict[str, str] = {
-    "301": "工资福利支出", "30101": "基本工资", "30102": "津贴补贴", "30103": "奖金",
-    "30106": "伙食补助费", "30107": "绩效工资", "30108": "机关事业单位基本养老保险缴费",
-    "30109": "职业年金缴费", "30110": "职工基本医疗保险缴费", "30111": "公务员医疗补助缴费",
-    "30112": "其他社会保障缴费", "30113": "住房公积金", "30114": "医疗费",
-    "30199": "其他工资福利支出",
-    "302": "商品和服务支出", "30201": "办公费", "30202": "印刷费", "30203": "咨询费",
-    "30204": "手续费", "30205": "水费", "30206": "电费", "30207": "邮电费", "30208": "取暖费",
-    "30209": "物业管理费", "30211": "差旅费", "30212": "因公出国（境）费用",
-    "30213": "维修（护）费", "30214": "租赁费", "30215": "会议费", "30216": "培训费",
-    "30217": "公务接待费", "30218": "专用材料费", "30224": "被装购置费", "30225": "专用燃料费",
-    "30226": "劳务费", "30227": "委托业务费", "30228": "工会经费", "30229": "福利费",
-    "30231": "公务用车运行维护费", "30239": "其他交通费用", "30240": "税金及附加费用",
-    "30299": "其他商品和服务支出",
-    "303": "对个人和家庭的补助", "30301": "离休费", "30302": "退休费", "30303": "退职（役）费",
-    "30304": "抚恤金", "30305": "生活补助", "30306": "救济费", "30307": "医疗费补助",
-    "30308": "助学金", "30309": "奖励金", "30310": "个人农业生产补贴", "30311": "代缴社会保险费",
-    "30399": "其他对个人和家庭的补助",
-    "307": "债务利息及费用支出", "30701": "国内债务付息", "30702": "国外债务付息",
-    "310": "资本性支出", "31001": "房屋建筑物购建", "31002": "办公设备购置",
-    "31003": "专用设备购置", "31005": "基础设施建设", "31006": "大型修缮",
-    "31007": "信息网络及软件购置更新", "31008": "物资储备", "31009": "土地补偿",
-    "31010": "安置补助", "31011": "地上附着物和青苗补偿", "31012": "拆迁补偿",
-    "31013": "公务用车购置", "31019": "其他交通工具购置", "31021": "文物和陈列品购置",
-    "31022": "无形资产购置", "31099": "其他资本性支出",
-    "399": "其他支出", "39907": "国家赔偿费用支出",
-    "39908": "对民间非营利组织和群众性自治组织补贴", "39909": "经常性赠与",
-    "39910": "资本性赠与", "39999": "其他支出",
-}
-PERSONNEL_PREFIXES = ("301", "303")  # 人员经费; every other 公开06 code is 公用经费
-
-# 公开02 columns 2..7 and 公开03 columns 2..6 as the 说明 names them.
-INCOME_ITEMS = [("2", "财政拨款收入"), ("3", "上级补助收入"), ("4", "事业收入"),
-                ("5", "经营收入"), ("6", "附属单位上缴收入"), ("7", "其他收入")]
-SPENDING_ITEMS = [("2", "基本支出"), ("3", "项目支出"), ("4", "上缴上级支出"),
-                  ("5", "经营支出"), ("6", "对附属单位补助支出")]
-
-# 公开09: key, name in the 说明, budget column, actual column.
-SANGONG = [
-    ("合计", "“三公”经费", "1", "7"),
-    ("出国", "因公出国（境）费", "2", "8"),
-    ("用车", "公务用车购置费及运行维护费", "3", "9"),
-    ("购置", "公务用车购置费", "4", "10"),
-    ("运行", "公务用车运行维护费", "5", "11"),
-    ("接待", "公务接待费", "6", "12"),
-]
-
-
-# ---------------------------------------------------------------- arithmetic
-
-
-def percent(num: Decimal | None, den: Decimal | None) -> Decimal | None:
-    """num / den as a percentage rounded half up to 2 decimals; None when undefined."""
-    if num is None or den is None or den == 0:
-        return None
-    return q2(num * HUNDRED / den)
-
-
-def completion(actual: Decimal | None, budget: Decimal | None) -> Decimal | None:
-    """完成预算的 X%: actual / budget; 0 spent of a 0 budget is 100.00% as the reports write it."""
-    if actual is None or budget is None:
-        return None
-    if budget == 0:
-        return HUNDRED if actual == 0 else None
-    return percent(actual, budget)
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else money_fmt(value, thousands=True)
-
-
-def _pct(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-def change(current: Decimal | None, previous: Decimal | None) -> dict[str, Any]:
-    """与上年相比: the words and numbers of a change; ``known`` False without last year's figure."""
-    if current is None or previous is None:
-        return {"known": False, "flat": False}
-    diff = current - previous
-    if diff == 0:
-        return {"known": True, "flat": True}
-    rate = percent(abs(diff), abs(previous))
-    return {
-        "known": True,
-        "flat": False,
-        "word": "增加" if diff > 0 else "减少",
-        "amount": _money(abs(diff)),
-        "rate_word": "增长" if diff > 0 else "降低",
-        "rate": _pct(rate),
-    }
-
-
-def _compare_word(a: Decimal | None, b: Decimal | None) -> str | None:
-    if a is None or b is None:
-        return None
-    return "大于" if a > b else "小于" if a < b else "等于"
-
-
-# ---------------------------------------------------------------- reasons and budget files
-
-
-def _flatten(doc: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in doc.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key))
-        else:
-            out[key] = v
-    return out
-
-
-def normalize_reasons(doc: Mapping[Any, Any] | None, source: str = "") -> dict[str, str]:
-    """Flatten and validate a reasons mapping; unknown keys are an error (a typo would leave a slot)."""
-    where = f"{source}：" if source else ""
-    if doc is None:
-        return {}
-    if not isinstance(doc, Mapping):
-        raise DataError(f"{where}原因文件应为“章节: 原因”形式的 YAML 映射")
-    flat = _flatten(doc)
-    unknown = sorted(k for k in flat if k not in REASON_SLOTS)
-    if unknown:
-        raise DataError(
-            f"{where}未知的原因键 {', '.join(unknown)}；可用的键：{', '.join(REASON_SLOTS)}"
-        )
-    out: dict[str, str] = {}
-    for k, v in flat.items():
-        if v is None:
-            continue
-        if not isinstance(v, (str, int, float)):
-            raise DataError(f"{where}原因“{k}”应为文字")
-        text = str(v).strip().rstrip("。；;")
-        if text:
-            out[k] = text
-    return out
-
-
-def load_reasons(path: str | Path) -> dict[str, str]:
-    """Read a reasons YAML file (see module docstring) into {key: text}."""
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DataError(f"{p}：无法读取原因文件（{exc}）") from exc
-    return normalize_reasons(doc, str(p))
-
-
-def reasons_skeleton() -> str:
-    """A reasons YAML with every key, for a unit to fill in once."""
-    lines = ["# 情况说明中需人工填写的原因；留空的键在生成时显示为【待填】。"]
-    for key, hint in REASON_SLOTS.items():
-        lines.append(f"# {hint}")
-        lines.append(f'{key}: ""')
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Project:
-    name: str
-    initial: Decimal | None = None
-    actual: Decimal | None = None
-
-
-@dataclass
-class Budget:
-    """Figures the nine tables do not carry (see module docstring for the file format)."""
-
-    initial_total: Decimal | None = None
-    projects: list[Project] = field(default_factory=list)
-    admin_cost: Decimal | None = None
-    admin_cost_previous: Decimal | None = None
-
-
-def _amount(value: Any, what: str, where: str) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return to_decimal(str(value).replace(",", "") if isinstance(value, str) else value)
-    except ValueError as exc:
-        raise DataError(f"{where}{what}金额无法识别 {value!r}") from exc
-
-
-def budget_from_mapping(doc: Any, source: str = "") -> Budget:
-    where = f"{source}：" if source else ""
-    if doc is None:
-        return Budget()
-    if not isinstance(doc, Mapping):
-        raise DataError(f"{where}预算数据应为 YAML/JSON 映射")
-    known = {"年初预算数", "项目", "机关运行经费"}
-    unknown = sorted(str(k) for k in doc if k not in known)
-    if unknown:
-        raise DataError(f"{where}未知的键 {', '.join(unknown)}；可用的键：{', '.join(sorted(known))}")
-    b = Budget(initial_total=_amount(doc.get("年初预算数"), "年初预算数", where))
-    projects = doc.get("项目") or []
-    if not isinstance(projects, list):
-        raise DataError(f"{where}“项目”应为列表")
-    for i, item in enumerate(projects, 1):
-        if not isinstance(item, Mapping) or not str(item.get("名称") or "").strip():
-            raise DataError(f"{where}第{i}个项目应有“名称”")
-        name = str(item["名称"]).strip()
-        b.projects.append(
-            Project(
-                name=name,
-                initial=_amount(item.get("年初预算"), f"项目“{name}”年初预算", where),
-                actual=_amount(item.get("决算"), f"项目“{name}”决算", where),
-            )
-        )
-    admin = doc.get("机关运行经费")
-    if admin is not None:
-        if not isinstance(admin, Mapping):
-            raise DataError(f"{where}“机关运行经费”应为 {{本年: 金额, 上年: 金额}}")
-        b.admin_cost = _amount(admin.get("本年"), "机关运行经费本年", where)
-        b.admin_cost_previous = _amount(admin.get("上年"), "机关运行经费上年", where)
-    return b
-
-
-def load_budget(path: str | Path) -> Budget:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-        doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise DataError(f"{p}：无法读取预算数据（{exc}）") from exc
-    return budget_from_mapping(doc, str(p))
-
-
-def _as_budget(budget: Budget | Mapping[str, Any] | None) -> Budget:
-    if budget is None:
-        return Budget()
-    if isinstance(budget, Budget):
-        return budget
-    return budget_from_mapping(budget)
-
-
-# ---------------------------------------------------------------- context
-
-
-def _econ_name(ds: Dataset, code: str) -> str:
-    return ds.names.get(code) or ECON_NAMES.get(code, code)
-
-
-def _class_name(ds: Dataset, code: str) -> str:
-    return ds.names.get(code) or CLASS_NAMES.get(code, code)
-
-
-def build_context(
-    ds: Dataset,
-    previous: Dataset | None = None,
-    budget: Budget | Mapping[str, Any] | None = None,
-    reasons: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
-    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given."""
-    b = _as_budget(budget)
-    why = normalize_reasons(reasons) if reasons else {}
-
-    def get(table: str, row: str, col: str) -> Decimal | None:
-        return ds.get(table, row, col)
-
-    def prev(table: str, row: str, col: str) -> Decimal | None:
-        return previous.get(table, row, col) if previous is not None else None
-
-    def zero_if_missing(table: str, row: str, col: str) -> Decimal:
-        # 公开07/08 are blank when a unit has no such funds: blank means zero.
-        v = get(table, row, col)
-        return ZERO if v is None else v
-
-    # 一 收支总计, 四 财政拨款收支总计
-    total = get("公开01", "30", "1")
-    fin_total = get("公开04", "32", "1")
-
-    # 二 收入, 三 支出
-    income_total = get("公开02", "合计", "1")
-    income = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
-        for col, name in INCOME_ITEMS
-        for v in [get("公开02", "合计", col)]
-    ]
-    spend_total = get("公开03", "合计", "1")
-    spending = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
-        for col, name in SPENDING_ITEMS
-        for v in [get("公开03", "合计", col)]
-    ]
-
-    # 五 一般公共预算财政拨款支出
-    gp_total = get("公开05", "合计", "1")
-    classes = []
-    for code in sorted(r for r in ds.values.get("公开05", {}) if len(r) == 3 and r.isdigit()):
-        v = get("公开05", code, "1")
-        if v:
-            classes.append({"code": code, "name": _class_name(ds, code), "amount": _money(v),
-                            "share": _pct(percent(v, gp_total))})
-    projects = [
-        {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
-         "rate": _pct(completion(p.actual, p.initial))}
-        for p in b.projects
-    ]
-
-    # 六 基本支出: 人员经费 and 公用经费 with their non-zero items
-    personnel = get("公开06", "人员经费合计", "决算数")
-    public = get("公开06", "公用经费合计", "决算数")
-    basic = get("公开05", "合计", "2")
-    if basic is None and personnel is not None and public is not None:
-        basic = personnel + public
-    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
-    for code, cols in ds.values.get("公开06", {}).items():
-        v = cols.get("决算数")
-        if len(code) == 5 and code.isdigit() and v:
-            items[code.startswith(PERSONNEL_PREFIXES)].append(
-                {"code": code, "name": _econ_name(ds, code), "amount": _money(v)})
-    for lst in items.values():
-        lst.sort(key=lambda it: str(it["code"]))
-
-    # 七 三公
-    sangong: dict[str, dict[str, Any]] = {}
-    for key, name, bcol, acol in SANGONG:
-        bv, av, pv = get("公开09", "1", bcol), get("公开09", "1", acol), prev("公开09", "1", acol)
-        head = "七.一" if key == "合计" else f"七.二.{key}"
-        sangong[key] = {
-            "name": name,
-            "budget": _money(bv),
-            "actual": _money(av),
-            "rate": _pct(completion(av, bv)),
-            "change": change(av, pv),
-            "vs_budget": _compare_word(av, bv),
-            "vs_previous": _compare_word(av, pv),
-            "reason_budget": why.get(f"{head}.预算"),
-            "reason_previous": why.get(f"{head}.上年"),
-            "detail": why.get(f"{head}.情况"),
-        }
-
-    # 八 政府性基金 (公开07), 九 国有资本经营 (公开04 rows 3/31/60, 公开08)
-    fund_vals = [zero_if_missing("公开07", "合计", c) for c in ("2", "1", "3", "4", "5", "6")]
-    soe_vals = [
-        zero_if_missing("公开04", "3", "1"), zero_if_missing("公开04", "31", "1"),
-        zero_if_missing("公开08", "合计", "1"), zero_if_missing("公开08", "合计", "2"),
-        zero_if_missing("公开08", "合计", "3"), zero_if_missing("公开04", "60", "5"),
-    ]
-
-    def fund_section(vals: list[Decimal], key: str, none_text: str) -> dict[str, Any]:
-        keys = ("income", "opening", "spent", "basic", "project", "closing")
-        sec: dict[str, Any] = {k: _money(v) for k, v in zip(keys, vals, strict=True)}
-        sec["detail"] = why.get(key) or (none_text if all(v == 0 for v in vals) else None)
-        return sec
-
-    return {
-        "year": str(ds.year) if ds.year is not None else None,
-        "unit_name": ds.unit_name,
-        "s1": {"total": _money(total), "change": change(total, prev("公开01", "30", "1")),
-               "reason": why.get("一")},
-        "s2": {"total": _money(income_total), "parts": income},
-        "s3": {"total": _money(spend_total), "parts": spending},
-        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("公开04", "32", "1")),
-               "reason": why.get("四")},
-        "s5": {
-            "total": _money(gp_total),
-            "total_is_zero": gp_total == 0,
-            "share": _pct(percent(gp_total, get("公开01", "57", "2"))),
-            "change": change(gp_total, prev("公开05", "合计", "1")),
-            "reason": why.get("五.一"),
-            "classes": classes,
-            "initial": _money(b.initial_total),
-            "rate": _pct(completion(gp_total, b.initial_total)),
-            "projects": projects,
-        },
-        "s6": {
-            "basic": _money(basic),
-            "personnel": {"amount": _money(personnel), "share": _pct(percent(personnel, basic)),
-                          "parts": items[True]},
-            "public": {"amount": _money(public), "share": _pct(percent(public, basic)),
-                       "parts": items[False]},
-        },
-        "s7": sangong,
-        "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
-        "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
-        "s10": {"amount": _money(b.admin_cost),
-                "change": change(b.admin_cost, b.admin_cost_previous),
-                "reason": why.get("十")},
-    }
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _squash(value: Any) -> Any:
-    """Join a paragraph written over several template lines: Chinese text needs no spaces."""
-    text = re.sub(r"\s*\n\s*", "", str(value)).strip()
-    return Markup(text) if isinstance(value, Markup) else text
-
-
-@functools.lru_cache(maxsize=2)
-def _environment(html: bool) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATE_DIR)),
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=StrictUndefined,
-    )
-    env.filters["squash"] = _squash
-    return env
-
-
-def render_narrative(
-    ds: Dataset,
-    previous: Dataset | None = None,
-    budget: Budget | Mapping[str, Any] | None = None,
-    reasons: Mapping[str, Any] | None = None,
-    fmt: str = "md",
-) -> str:
-    """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``)."""
-    if fmt not in ("md", "html"):
-        raise ValueError(f"unknown narrative format {fmt!r}")
-    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
-    text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def render_docx(
-    ds: Dataset,
-    previous: Dataset | None = None,
-    budget: Budget | Mapping[str, Any] | None = None,
-    reasons: Mapping[str, Any] | None = None,
-) -> bytes:
-    """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
-    import io
-
-    from docx import Document  # type: ignore[import-not-found]
-    from docx.enum.text import WD_COLOR_INDEX  # type: ignore[import-not-found]
-    from docx.oxml.ns import qn  # type: ignore[import-not-found]
-
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name = "宋体"
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    for line in render_narrative(ds, previous, budget, reasons, fmt="md").splitlines():
-        if not line.strip():
-            continue
-        heading = re.match(r"^(#+)\s+(.*)$", line)
-        if heading:
-            doc.add_heading(heading.group(2), level=min(len(heading.group(1)) - 1, 3))
-            continue
-        para = doc.add_paragraph()
-        for part in re.split(r"(【待填：[^】]*】)", line):
-            if part:
-                run = para.add_run(part)
-                if part.startswith("【待填："):
-                    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
+from ..core.dataset import Dataset
+from ..core.findings import ERROR, INFO, WARNING, Finding
+from ..core.money import ZERO, q2
+from ..core.money import fmt as money_fmt
+from .figures import (
+    CLASS_ROW_01,
+    ECON_NAMES,
+    HUNDRED,
+    INCOME_ITEMS,
+    SANGONG,
+    SPENDING_ITEMS,
+    TOLERANCE,
+    Budget,
+    as_budget,
+    class_name,
+    econ_name,
+)
 
 # ---------------------------------------------------------------- checking: labels
 
@@ -680,7 +160,7 @@ class _Labels:
                 names += ["公务用车购置及运行维护费", "公务用车购置和运行维护费"]
             self.add(base, names, f"公开09 {name}", [f("公开09", "1", acol)], [f("公开09", "1", bcol)])
         for code, row in CLASS_ROW_01.items():
-            name = _class_name(self.ds, code)
+            name = class_name(self.ds, code)
             self.add(base, name, f"{code} {name}",
                      [f("公开05", code, "1"), f("公开03", code, "1"), f("公开01", row, "2")])
         if b.admin_cost is not None:
@@ -695,7 +175,7 @@ class _Labels:
         # 公开06 economic names: only in lines about 基本支出 / 人员经费 / 公用经费.
         codes = set(ECON_NAMES) | set(self.ds.values.get("公开06", {}))
         for code in sorted(c for c in codes if c.isdigit() and c.startswith("3")):
-            name = _econ_name(self.ds, code)
+            name = econ_name(self.ds, code)
             names = [name] + (["对个人和家庭的补助支出"] if code == "303" else [])
             self.add("basic", names, f"公开06 {code} {name}", [f("公开06", code, "决算数")])
         # 政府性基金 (公开07) and 国有资本经营 (公开08, 公开04) lines.
@@ -859,7 +339,7 @@ class _Checker:
         self.amounts: list[_Amt] = []
         for _, kind, m in sorted(tokens, key=lambda t: t[0]):
             if kind == "amount":
-                self._amount(m)
+                self.parse_amount(m)
             else:
                 self._percent(m)
 
@@ -945,7 +425,7 @@ class _Checker:
 
     # ------------------------------------------------------------ amounts
 
-    def _amount(self, m: re.Match[str]) -> None:
+    def parse_amount(self, m: re.Match[str]) -> None:
         value = _num(m.group(1) + (m.group(2) or ""))
         pos = m.start()
         sentence = self._sentence_index(pos)
@@ -1186,4 +666,5 @@ def check_narrative(
     budget: Budget | Mapping[str, Any] | None = None,
 ) -> list[Finding]:
     """Check every amount and percentage of a written 说明 against the figures (rules: module doc)."""
-    return _Checker(ds, previous, _as_budget(budget)).run(text)
+    return _Checker(ds, previous, as_budget(budget)).run(text)
+

@@ -1,5 +1,5 @@
 """``juesuan collect``, ``consolidate``, ``explain`` and ``recheck``: click commands over
-:mod:`generator.collect` and :mod:`generator.consolidate`, attached by cli.py.
+:mod:`generator.office.collect` and :mod:`generator.office.consolidate`, attached by cli.py.
 
 Exit codes: 0 clean (every unit 通过/有提示; a consolidation whose levels pass every 审核 rule and
 whose workbook reads back clean); 1 findings (a unit with errors, missing, duplicate, wrong unit …;
@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 
-from .collect import DEFAULT_DB, UnitTree, load_tree, tree_from_store, unit_report
-from .db import DBError, Store
-from .findings import ERROR
-from .fsutil import atomic_write_text
-from .spec import Spec, spec_by_version
+from ..core.catalog import spec_by_version
+from ..core.findings import ERROR
+from ..core.fsutil import atomic_write_text
+from ..core.spec import Spec
+from ..office.collect import DEFAULT_DB, UnitTree, load_tree, tree_from_store, unit_report
+from ..office.store import DBError, Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -58,8 +59,8 @@ def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTr
 
 def _store_spec(store: Store, specs: str | None) -> Spec:
     """--specs if given, else the spec the database was collected with."""
-    from .cli import _spec
-    from .cli_migrate import load_spec_arg
+    from .common import spec_arg
+    from .migrate import load_spec_arg
 
     if specs:
         return load_spec_arg(specs)
@@ -69,7 +70,7 @@ def _store_spec(store: Store, specs: str | None) -> Spec:
         if spec is not None:
             return spec
         _die(f"找不到数据库收集时所用的规格版本 {version}；请用 --specs 指定")
-    return _spec(None)  # type: ignore[no-any-return]
+    return spec_arg(None)  # type: ignore[no-any-return]
 
 
 def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
@@ -105,17 +106,17 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
             workers: int | None, report_dir: str | None, json_out: str | None) -> None:
     """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
-    from .cli import _key, _spec
-    from .collect import collect as run_collect
-    from .collect import terminal_table, write_reports
+    from ..office.collect import collect as run_collect
+    from ..office.collect import terminal_table, write_reports
+    from .common import key_arg, spec_arg
 
     src = Path(folder)
     if not src.is_dir():
         _die(f"目录 {folder} 不存在")
-    spec = _spec(specs)
+    spec = spec_arg(specs)
     tree = _tree(units_file, None, True)
     with _open_store(db, True) as store:
-        summary = run_collect(store, src, tree, spec, _key(key), file_password, workers)
+        summary = run_collect(store, src, tree, spec, key_arg(key), file_password, workers)
         rep = unit_report(store, tree)
         html, csv_path = write_reports(store, rep, Path(report_dir) if report_dir else Path(db).parent)
         if json_out:
@@ -142,9 +143,9 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
 def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str,
                 json_out: str | None, report_out: str | None, key: str | None, password: str | None) -> None:
     """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
-    from .cli import _key
-    from .consolidate import ConsolidateError, render_text, write_outputs
-    from .consolidate import consolidate as run
+    from ..office.consolidate import ConsolidateError, render_text, write_outputs
+    from ..office.consolidate import consolidate as run
+    from .common import key_arg
 
     target = Path(out)
     if target.suffix.lower() != ".xlsx":
@@ -158,7 +159,7 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
             _die(str(exc))
             return
         outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
-                             Path(report_out) if report_out else target.with_suffix(".html"), _key(key), password)
+                             Path(report_out) if report_out else target.with_suffix(".html"), key_arg(key), password)
     click.echo(render_text(cons, outs.readback))
     click.echo(f"汇总工作簿：{outs.workbook}" + (f"  数据文件：{outs.data_file}" if outs.data_file else "")
                + (f"  报告：{outs.report}" if outs.report else ""))
@@ -181,8 +182,8 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
 def explain(parent: str, table: str, row: str, col: str, units_file: str | None, db: str, specs: str | None,
             current: bool, include_errors: bool, show_all: bool, as_json: bool) -> None:
     """汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"""
-    from .consolidate import ConsolidateError
-    from .consolidate import explain as run
+    from ..office.consolidate import ConsolidateError
+    from ..office.consolidate import explain as run
 
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
@@ -203,8 +204,8 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
 def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str | None) -> None:
     """按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"""
-    from .collect import recheck as run
-    from .collect import terminal_table, write_reports
+    from ..office.collect import recheck as run
+    from ..office.collect import terminal_table, write_reports
 
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
@@ -234,15 +235,16 @@ def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str 
 
 def demo_step(outdir: Path, spec: Spec) -> None:
     """The sample unit tree: build every unit's workbook, collect them, consolidate the department."""
-    from .cli import ROOT, read_units_csv, unit_filename
-    from .collect import collect as run_collect
-    from .collect import terminal_table, write_reports
-    from .consolidate import consolidate as run
-    from .consolidate import render_text, write_outputs
-    from .dataset import load_dataset
-    from .writer import build_workbook
+    from ..core.dataset import load_dataset
+    from ..core.resources import specs_root
+    from ..office.collect import collect as run_collect
+    from ..office.collect import terminal_table, write_reports
+    from ..office.consolidate import consolidate as run
+    from ..office.consolidate import render_text, write_outputs
+    from ..office.units import read_units_csv, unit_filename
+    from ..xlsx.writer import build_workbook
 
-    samples = ROOT / "specs" / "samples"
+    samples = specs_root() / "samples"
     rows, _ = read_units_csv(samples / "units.csv")
     returned = outdir / "returned"
     if returned.exists():

@@ -18,11 +18,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .calc import CellKey, formula_values
-from .dataset import Dataset, Values
-from .expr import a1, is_item_code
-from .findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors
-from .layout import (
+from ..core.calc import CellKey, formula_values
+from ..core.catalog import find_spec_dirs, load_spec
+from ..core.dataset import Dataset, Values
+from ..core.expr import a1, is_item_code
+from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors
+from ..core.layout import (
     CODES,
     COVER,
     COVER_FIELDS,
@@ -37,11 +38,11 @@ from .layout import (
     identity,
     plan_workbook,
 )
-from .model import Figures
-from .money import fmt, parse_lenient
-from .rules import RuleResult, evaluate_rules, expand_rules, rule_findings
-from .spec import Spec, SpecInvalid, find_spec_dirs, load_spec
-from .xlsx import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
+from ..core.model import Figures
+from ..core.money import fmt, parse_lenient
+from ..core.rules import RuleResult, evaluate_rules, expand_rules, rule_findings
+from ..core.spec import Spec, SpecInvalid
+from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
 
 ALLOWED_INPUT_FUNCS = {"SUM", "ROUND"}
 _FUNC = re.compile(r"([A-Z_][A-Z0-9_.]*)\s*\(")

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import re
 import sys
 from pathlib import Path
 
 import click
 
-from .dataset import DataError, Dataset, load_dataset
-from .findings import ERROR, Finding, has_errors
-from .fsutil import atomic_write_text
-from .spec import SpecInvalid, default_specs_dir, load_spec
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _spec(path: str | None):  # type: ignore[no-untyped-def]
-    try:
-        return load_spec(Path(path) if path else default_specs_dir())
-    except SpecInvalid as exc:
-        click.echo("规格文件有误：", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        sys.exit(2)
-
-
-def _key(key: str | None) -> str | None:
-    return key or os.environ.get("JUESUAN_KEY")
-
-
-def safe_filename(text: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._") or "unit"
-
-
-def unit_filename(code: str, name: str) -> str:
-    return f"{safe_filename(code)}-{safe_filename(name)}.xlsx"
+from ..core.dataset import DataError, Dataset, load_dataset
+from ..core.findings import ERROR, has_errors
+from ..core.fsutil import atomic_write_text
+from ..core.resources import specs_root
+from ..office.units import read_units_csv, unit_filename
+from .common import key_arg, spec_arg
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,38 +26,10 @@ def cli() -> None:
 @click.argument("specs", required=False)
 def check_spec(specs: str | None) -> None:
     """检查规格目录（YAML），列出全部问题（文件:行号）。"""
-    spec = _spec(specs)
+    spec = spec_arg(specs)
     n_rows = sum(len(b.rows) for t in spec.tables.values() for b in t.blocks)
     click.echo(f"规格 {spec.template} {spec.version} 有效：{len(spec.tables)} 张表，{n_rows} 个固定行，"
                f"{len(spec.rules)} 条审核规则，hash {spec.hash}")
-
-
-def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
-    """code,name,parent[,data][,kind]; bad rows become findings, the rest are returned. ``kind`` 汇总 marks
-    a unit that only sums its subordinates (no report of its own)."""
-    rows: list[dict[str, str]] = []
-    problems: list[Finding] = []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Finding("units-unreadable", ERROR, f"无法读取单位清单 {path}：{exc}", file=str(path))]
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"code", "name"} <= set(reader.fieldnames):
-        return [], [Finding("units-bad-header", ERROR, "单位清单须有表头 code,name,parent", file=str(path))]
-    seen: set[str] = set()
-    for i, row in enumerate(reader, start=2):
-        code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
-        if not code or not name:
-            problems.append(Finding("units-bad-row", ERROR, f"第 {i} 行缺少单位代码或名称，已跳过", file=str(path), row=str(i)))
-            continue
-        if code in seen:
-            problems.append(Finding("units-duplicate", ERROR, f"第 {i} 行单位代码 {code} 重复，已跳过", file=str(path), row=str(i)))
-            continue
-        seen.add(code)
-        rows.append({"code": code, "name": name, "parent": (row.get("parent") or "").strip(),
-                     "data": (row.get("data") or "").strip(), "kind": (row.get("kind") or "").strip(),
-                     "line": str(i)})
-    return rows, problems
 
 
 @cli.command()
@@ -97,10 +44,10 @@ def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
 def build(specs: str | None, data_file: str | None, units_file: str | None, unit_code: str | None,
           unit_name: str | None, key: str | None, password: str | None, out: str) -> None:
     """生成锁定的、带公式的填报工作簿。"""
-    from .writer import build_workbook
+    from ..xlsx.writer import build_workbook
 
-    spec = _spec(specs)
-    key = _key(key)
+    spec = spec_arg(specs)
+    key = key_arg(key)
     if units_file:
         units, problems = read_units_csv(Path(units_file))
         for p in problems:
@@ -164,10 +111,10 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
 def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | None, file_password: str | None,
          as_json: bool, out: str | None) -> None:
     """读取报回的工作簿：完整性检查、审核公式，输出报告或 JSON。"""
-    from .reader import read_workbook
+    from ..xlsx.reader import read_workbook
     from .report import render_text
 
-    res = read_workbook(file, [Path(s) for s in specs] or None, _key(key), expect_unit, None, file_password)
+    res = read_workbook(file, [Path(s) for s in specs] or None, key_arg(key), expect_unit, None, file_password)
     doc = res.to_json()
     if out:
         atomic_write_text(Path(out), json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
@@ -181,16 +128,16 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 
 
 @cli.command()
-@click.option("-o", "--out", "out", default=str(ROOT / "out"), type=click.Path(file_okay=False), show_default=True)
+@click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
     """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
-    from .reader import read_workbook
+    from ..xlsx.reader import read_workbook
+    from ..xlsx.writer import build_workbook
     from .report import render_text
-    from .writer import build_workbook
 
     outdir = Path(out)
-    spec = _spec(None)
-    seed = load_dataset(ROOT / "specs" / "samples" / "seed-2024.json")
+    spec = spec_arg(None)
+    seed = load_dataset(specs_root() / "samples" / "seed-2024.json")
     wb = outdir / unit_filename(seed.unit_code, seed.unit_name)
     res = build_workbook(spec, seed, wb)
     click.echo(f"已生成样例工作簿 {wb}（{len(res.findings)} 条生成提示）")
@@ -204,28 +151,22 @@ def demo(out: str) -> None:
     click.echo(f"输出目录：{outdir}")
 
 
-_DEMO_STEPS: list = []  # later issues (collect, narrative) add their steps here
+def _attach() -> None:
+    """The command groups of the other modules; their ``demo_step`` run after the seed in ``demo``."""
+    from . import collect, migrate, narrative
 
-
-def _attach_optional() -> None:
-    """Commands of other modules, attached when present."""
-    for mod, names in (("cli_narrative", ("narrative", "check_narrative")),
-                       ("cli_collect", ("collect", "consolidate", "explain", "recheck")),
-                       ("cli_migrate", ("diff_spec", "migrate"))):
-        try:
-            m = __import__(f"generator.{mod}", fromlist=list(names))
-        except ImportError:
-            continue
+    for mod, names in ((narrative, ("narrative", "check_narrative")),
+                       (collect, ("collect", "consolidate", "explain", "recheck")),
+                       (migrate, ("diff_spec", "migrate"))):
         for n in names:
-            cmd = getattr(m, n, None)
-            if isinstance(cmd, click.Command):
-                cli.add_command(cmd)
-        step = getattr(m, "demo_step", None)
+            cli.add_command(getattr(mod, n))
+        step = getattr(mod, "demo_step", None)
         if step is not None:
             _DEMO_STEPS.append(step)
 
 
-_attach_optional()
+_DEMO_STEPS: list = []
+_attach()
 
 
 def main() -> None:

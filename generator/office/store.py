@@ -27,8 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .dataset import Values
-from .findings import Finding
+from ..core.dataset import Values
+from ..core.findings import Finding
 
 SCHEMA_VERSION = "1"
 
@@ -329,7 +329,7 @@ def row_finding(r: sqlite3.Row) -> Finding:
 
 def figure_rows(values: Values, inputs: Values) -> list[tuple[str, str, str, str, int]]:
     """(table, row, col, value, input) rows for the figures table, every figure once."""
-    from .money import fmt
+    from ..core.money import fmt
 
     out = []
     seen: set[tuple[str, str, str]] = set()

@@ -13,10 +13,11 @@ from typing import Any, NoReturn
 
 import click
 
-from . import narrative as nar
-from .dataset import DataError, Dataset, load_dataset
-from .findings import ERROR, INFO, WARNING, sort_findings, stats
-from .fsutil import atomic_write_bytes, atomic_write_text
+from .. import narrative as nar
+from ..core.dataset import DataError, Dataset, load_dataset
+from ..core.findings import ERROR, INFO, WARNING, sort_findings, stats
+from ..core.fsutil import atomic_write_bytes, atomic_write_text
+from ..core.resources import specs_root
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -24,15 +25,15 @@ EXIT_UNUSABLE = 2
 
 
 def _load_figures(arg: str) -> Dataset:
-    """A canonical data JSON, or an Excel workbook read by generator.reader."""
+    """A canonical data JSON, or an Excel workbook read by generator.xlsx.reader."""
     p = Path(arg)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         if not p.is_file():
             raise DataError(f"{p}：文件不存在")
         try:
-            from .reader import read_workbook  # written in parallel; imported only when needed
+            from ..xlsx.reader import read_workbook  # written in parallel; imported only when needed
         except ImportError as exc:
-            raise DataError(f"{p}：读取 Excel 决算表需要 generator.reader 模块，当前不可用（{exc}）") from exc
+            raise DataError(f"{p}：读取 Excel 决算表需要 generator.xlsx.reader 模块，当前不可用（{exc}）") from exc
         try:
             result = read_workbook(p)
         except Exception as exc:  # the reader's own errors: the input is unusable either way
@@ -154,13 +155,13 @@ def check_narrative(text_file: str, figures: str, previous_path: str | None,
 
 def demo_step(outdir: Path, _spec: Any = None) -> None:
     """``juesuan demo``: the seed's 说明 from its figures, and the seed's own text checked."""
-    root = Path(__file__).resolve().parent.parent
-    ds = load_dataset(root / "specs" / "samples" / "seed-2024.json")
+    samples = specs_root() / "samples"
+    ds = load_dataset(samples / "seed-2024.json")
     for fmt in ("md", "html"):
         target = Path(outdir) / f"seed-shuoming.{fmt}"
         atomic_write_text(target, nar.render_narrative(ds, fmt=fmt))
         click.echo(f"已生成情况说明 {target}")
-    seed_text = root.parent / "shared" / "seeds" / "000_ab3e757ef5314c28.txt"
+    seed_text = samples / "seed-2024-report.txt"  # the published report, as text
     if seed_text.is_file():
         findings = sort_findings(nar.check_narrative(seed_text.read_text(encoding="utf-8"), ds))
         counts = stats(findings)

@@ -11,12 +11,11 @@ import hmac
 import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from . import __version__
+from .. import __version__
 from .expr import (
     BNode,
     Context,
@@ -32,10 +31,11 @@ from .expr import (
     terms,
     to_excel,
 )
+from .resources import templates_root
 from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
 from .spec import Block, Row, Spec, Table
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = templates_root()
 COVER = "封面"
 GUIDE = "填报说明"
 CHECK = "审核"

@@ -1,7 +1,7 @@
 """Move a workbook filled on one spec version to another, with nothing dropped silently.
 
 :func:`migrate_values` is pure: the input figures of the old version, keyed the old way, become
-input figures of the new version through the mapping of :mod:`generator.specmap`; every value with
+input figures of the new version through the mapping of :mod:`generator.core.specmap`; every value with
 no home is returned with its old key and amount. Derived (formula) figures are never carried as
 inputs: the new workbook recomputes them with the new formulas.
 
@@ -19,15 +19,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .dataset import Dataset, Values
-from .findings import ERROR, INFO, WARNING, Finding, exit_code
-from .fsutil import atomic_write_bytes
-from .model import Figures, is_formula_figure
-from .money import fmt
-from .reader import ReadResult, read_workbook
-from .rules import RuleInstance, expand_rules
-from .spec import Spec
-from .specmap import SpecMap, canon, old_canon, resolve, row_label
+from ..core.dataset import Dataset, Values
+from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code
+from ..core.fsutil import atomic_write_bytes
+from ..core.model import Figures, is_formula_figure
+from ..core.money import fmt
+from ..core.rules import RuleInstance, expand_rules
+from ..core.spec import Spec
+from ..core.specmap import SpecMap, canon, old_canon, resolve, row_label
+from ..xlsx.reader import ReadResult, read_workbook
 
 ZERO = Decimal(0)
 
@@ -216,7 +216,7 @@ def migrate_workbook(
 ) -> MigrateResult:
     """Read ``path`` (built on any known spec version), migrate it to ``new_spec`` and, unless a
     non-zero figure would be lost without ``allow_loss``, write the new workbook to ``out``."""
-    from .writer import build_workbook  # xlsxwriter only where a workbook is written
+    from ..xlsx.writer import build_workbook  # xlsxwriter only where a workbook is written
 
     src = read_workbook(path, spec_dirs, key, file_password=file_password)
     res = MigrateResult(str(path), src.usable, new_version=new_spec.version, read=src,

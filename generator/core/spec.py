@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -484,8 +485,16 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def load_spec(root: str | Path) -> Spec:
-    """Load a spec directory; raise SpecInvalid listing every problem found."""
+SpecCheck = Callable[["Spec"], Iterable[tuple[str, "int | None", str]]]
+"""A later check of a parsed spec: yields (file, line, message) problems."""
+
+
+def parse_spec(root: str | Path, checks: Iterable[SpecCheck] = ()) -> Spec:
+    """Parse a spec directory; run ``checks`` on the result; raise SpecInvalid listing every problem.
+
+    The expression checks live above this module (:func:`generator.core.catalog.load_spec` passes
+    them), so the spec parser depends on nothing of the expression language.
+    """
     root = Path(root)
     col = _Collector()
     manifest_path = root / "spec.yaml"
@@ -542,32 +551,9 @@ def load_spec(root: str | Path) -> Spec:
         for b in t.blocks:
             if b.codelist and b.codelist not in codelists:
                 col.add(t.file, b.line, f"未知代码表：{b.codelist}")
-    # expressions: parse and resolve every formula and rule (late import: expr depends on spec)
-    from .expr import validate_spec_expressions
-
-    for file, line, message in validate_spec_expressions(spec):
-        col.add(file, line, message)
+    for check in checks:
+        for file, line, message in check(spec):
+            col.add(file, line, message)
     if col.problems:
         raise SpecInvalid(col.problems)
     return spec
-
-
-def default_specs_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "specs" / "2024"
-
-
-def find_spec_dirs(base: Path | None = None) -> list[Path]:
-    base = base or Path(__file__).resolve().parent.parent / "specs"
-    return sorted(p for p in base.iterdir() if (p / "spec.yaml").is_file()) if base.is_dir() else []
-
-
-def spec_by_version(version: str, base: Path | None = None) -> Spec | None:
-    """The valid spec among :func:`find_spec_dirs` whose version is ``version`` (broken ones skipped)."""
-    for d in find_spec_dirs(base):
-        try:
-            spec = load_spec(d)
-        except SpecInvalid:
-            continue
-        if spec.version == version:
-            return spec
-    return None

@@ -3,7 +3,7 @@ or moved, header and layout changes, formulas and 审核 rules changed, code lis
 
 :func:`diff_specs` is pure (two Spec objects in, a :class:`SpecDiff` out); :func:`render_markdown`
 turns it into the Markdown sent to units with the new templates (``templates/spec_diff.md.j2``).
-Keys of the old version are resolved to the new one with :mod:`generator.specmap`, so a formula or
+Keys of the old version are resolved to the new one with :mod:`generator.core.specmap`, so a formula or
 rule whose text changed only because its keys were renamed is told apart from one whose meaning
 changed — and a rule whose text did not change but whose keys now mean something else is caught.
 """
@@ -11,15 +11,15 @@ changed — and a rule whose text did not change but whose keys now mean somethi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from .expr import BNode, Context, ExprError, Fig, Items, compile_expr, terms
-from .rules import RuleInstance, expand_rules
-from .spec import Block, Row, Rule, Spec, Table, header_grid
-from .specmap import (
+from ..core.expr import BNode, Context, ExprError, Fig, Items, compile_expr, terms
+from ..core.resources import templates_root
+from ..core.rules import RuleInstance, expand_rules
+from ..core.spec import Block, Row, Rule, Spec, Table, header_grid
+from ..core.specmap import (
     DROPPED,
     GONE,
     MERGED,
@@ -34,7 +34,7 @@ from .specmap import (
     row_label,
 )
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = templates_root()
 SAMPLE_ITEMS = ["2150550"]  # a 项 code to expand rules and formulas over 科目 sections
 ROLE_ZH = {"label": "项目", "line": "行次", "code": "科目代码", "name": "科目名称", "value": "金额"}
 

@@ -1,0 +1,363 @@
+"""第三部分 决算情况说明 rendered from the figures.
+
+Rendering
+---------
+:func:`render_narrative` fills ``templates/narrative/shuoming.{md,html}.j2`` with the context of
+:func:`build_context`: sections 一 to 十 in the sentence shapes of the published reports, every
+amount and percentage computed from the figures (Decimal, rounded half up to 2 decimals). What only
+a person can write is a marked slot ``【待填：…】``; so are numbers whose data were not given
+(上年数 without ``previous``, 年初预算数 without ``budget``).
+
+Reasons file (YAML), keyed by section; nested mappings are flattened with dots, so
+``七: {一: {预算: …}}`` is the same as ``七.一.预算: …``. The keys are :data:`REASON_SLOTS`
+(``juesuan narrative --reasons-template`` prints a skeleton)::
+
+    一: 2023年度建设项目评审室，2024年度已完工，相应支出减少
+    四: 同上
+    五.一: 同上
+    七.一.预算: 厉行节约，公车使用频率减少
+    七.一.上年: 公车使用年限长，维修费用增加
+    七.二.运行.情况: 截止2024年12月31日，我单位开支财政拨款的公务用车保有量为1辆
+    十: 本单位无机关运行经费
+
+Budget file (YAML or JSON): what the nine tables do not carry. All keys optional; amounts in 万元,
+written as strings ("184.00") or numbers. The 三公 budget comes from 公开09 columns 1-6::
+
+    年初预算数: "2314.68"        # 一般公共预算财政拨款支出年初预算数（五（三））
+    项目:                         # 五（三）各项目执行情况
+      - {名称: 长沙市企业服务中心工作经费, 年初预算: "184", 决算: "178.84"}
+    机关运行经费: {本年: "0.00", 上年: "0.00"}   # 十
+"""
+
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from ..core.dataset import DataError, Dataset
+from ..core.money import ZERO
+from ..core.resources import templates_root
+from .figures import (
+    INCOME_ITEMS,
+    PERSONNEL_PREFIXES,
+    SANGONG,
+    SPENDING_ITEMS,
+    Budget,
+    _compare_word,
+    _money,
+    _pct,
+    as_budget,
+    change,
+    class_name,
+    completion,
+    econ_name,
+    percent,
+)
+
+TEMPLATE_DIR = templates_root() / "narrative"
+SLOT = "【待填：{}】"
+
+# ---------------------------------------------------------------- names
+
+REASON_SLOTS: dict[str, str] = {
+    "一": "收、支总计与上年相比增减变化的主要原因",
+    "四": "财政拨款收、支总计与上年相比增减变化的主要原因",
+    "五.一": "一般公共预算财政拨款支出与上年相比增减变化的主要原因",
+    "七.一.预算": "“三公”经费决算数与预算数差异的主要原因",
+    "七.一.上年": "“三公”经费决算数与上年数差异的主要原因",
+    "七.二.出国.预算": "因公出国（境）费决算数与预算数差异的主要原因",
+    "七.二.出国.上年": "因公出国（境）费决算数与上年数差异的主要原因",
+    "七.二.出国.情况": "因公出国（境）团组、人次及主要内容",
+    "七.二.购置.预算": "公务用车购置费决算数与预算数差异的主要原因",
+    "七.二.购置.上年": "公务用车购置费决算数与上年数差异的主要原因",
+    "七.二.运行.预算": "公务用车运行维护费决算数与预算数差异的主要原因",
+    "七.二.运行.上年": "公务用车运行维护费决算数与上年数差异的主要原因",
+    "七.二.运行.情况": "公务用车运行维护费主要用途及公务用车保有量",
+    "七.二.接待.预算": "公务接待费决算数与预算数差异的主要原因",
+    "七.二.接待.上年": "公务接待费决算数与上年数差异的主要原因",
+    "七.二.接待.情况": "国内公务接待批次、人次及主要内容",
+    "八": "政府性基金预算收支具体情况",
+    "九": "国有资本经营预算收支具体情况",
+    "十": "机关运行经费增减变化的主要原因",
+}
+
+# ---------------------------------------------------------------- reasons and budget files
+
+
+def _flatten(doc: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def normalize_reasons(doc: Mapping[Any, Any] | None, source: str = "") -> dict[str, str]:
+    """Flatten and validate a reasons mapping; unknown keys are an error (a typo would leave a slot)."""
+    where = f"{source}：" if source else ""
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        raise DataError(f"{where}原因文件应为“章节: 原因”形式的 YAML 映射")
+    flat = _flatten(doc)
+    unknown = sorted(k for k in flat if k not in REASON_SLOTS)
+    if unknown:
+        raise DataError(
+            f"{where}未知的原因键 {', '.join(unknown)}；可用的键：{', '.join(REASON_SLOTS)}"
+        )
+    out: dict[str, str] = {}
+    for k, v in flat.items():
+        if v is None:
+            continue
+        if not isinstance(v, (str, int, float)):
+            raise DataError(f"{where}原因“{k}”应为文字")
+        text = str(v).strip().rstrip("。；;")
+        if text:
+            out[k] = text
+    return out
+
+
+def load_reasons(path: str | Path) -> dict[str, str]:
+    """Read a reasons YAML file (see module docstring) into {key: text}."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"{p}：无法读取原因文件（{exc}）") from exc
+    return normalize_reasons(doc, str(p))
+
+
+def reasons_skeleton() -> str:
+    """A reasons YAML with every key, for a unit to fill in once."""
+    lines = ["# 情况说明中需人工填写的原因；留空的键在生成时显示为【待填】。"]
+    for key, hint in REASON_SLOTS.items():
+        lines.append(f"# {hint}")
+        lines.append(f'{key}: ""')
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- context
+
+
+def build_context(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
+    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given."""
+    b = as_budget(budget)
+    why = normalize_reasons(reasons) if reasons else {}
+
+    def get(table: str, row: str, col: str) -> Decimal | None:
+        return ds.get(table, row, col)
+
+    def prev(table: str, row: str, col: str) -> Decimal | None:
+        return previous.get(table, row, col) if previous is not None else None
+
+    def zero_if_missing(table: str, row: str, col: str) -> Decimal:
+        # 公开07/08 are blank when a unit has no such funds: blank means zero.
+        v = get(table, row, col)
+        return ZERO if v is None else v
+
+    # 一 收支总计, 四 财政拨款收支总计
+    total = get("公开01", "30", "1")
+    fin_total = get("公开04", "32", "1")
+
+    # 二 收入, 三 支出
+    income_total = get("公开02", "合计", "1")
+    income = [
+        {"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
+        for col, name in INCOME_ITEMS
+        for v in [get("公开02", "合计", col)]
+    ]
+    spend_total = get("公开03", "合计", "1")
+    spending = [
+        {"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
+        for col, name in SPENDING_ITEMS
+        for v in [get("公开03", "合计", col)]
+    ]
+
+    # 五 一般公共预算财政拨款支出
+    gp_total = get("公开05", "合计", "1")
+    classes = []
+    for code in sorted(r for r in ds.values.get("公开05", {}) if len(r) == 3 and r.isdigit()):
+        v = get("公开05", code, "1")
+        if v:
+            classes.append({"code": code, "name": class_name(ds, code), "amount": _money(v),
+                            "share": _pct(percent(v, gp_total))})
+    projects = [
+        {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
+         "rate": _pct(completion(p.actual, p.initial))}
+        for p in b.projects
+    ]
+
+    # 六 基本支出: 人员经费 and 公用经费 with their non-zero items
+    personnel = get("公开06", "人员经费合计", "决算数")
+    public = get("公开06", "公用经费合计", "决算数")
+    basic = get("公开05", "合计", "2")
+    if basic is None and personnel is not None and public is not None:
+        basic = personnel + public
+    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
+    for code, cols in ds.values.get("公开06", {}).items():
+        v = cols.get("决算数")
+        if len(code) == 5 and code.isdigit() and v:
+            items[code.startswith(PERSONNEL_PREFIXES)].append(
+                {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
+    for lst in items.values():
+        lst.sort(key=lambda it: str(it["code"]))
+
+    # 七 三公
+    sangong: dict[str, dict[str, Any]] = {}
+    for key, name, bcol, acol in SANGONG:
+        bv, av, pv = get("公开09", "1", bcol), get("公开09", "1", acol), prev("公开09", "1", acol)
+        head = "七.一" if key == "合计" else f"七.二.{key}"
+        sangong[key] = {
+            "name": name,
+            "budget": _money(bv),
+            "actual": _money(av),
+            "rate": _pct(completion(av, bv)),
+            "change": change(av, pv),
+            "vs_budget": _compare_word(av, bv),
+            "vs_previous": _compare_word(av, pv),
+            "reason_budget": why.get(f"{head}.预算"),
+            "reason_previous": why.get(f"{head}.上年"),
+            "detail": why.get(f"{head}.情况"),
+        }
+
+    # 八 政府性基金 (公开07), 九 国有资本经营 (公开04 rows 3/31/60, 公开08)
+    fund_vals = [zero_if_missing("公开07", "合计", c) for c in ("2", "1", "3", "4", "5", "6")]
+    soe_vals = [
+        zero_if_missing("公开04", "3", "1"), zero_if_missing("公开04", "31", "1"),
+        zero_if_missing("公开08", "合计", "1"), zero_if_missing("公开08", "合计", "2"),
+        zero_if_missing("公开08", "合计", "3"), zero_if_missing("公开04", "60", "5"),
+    ]
+
+    def fund_section(vals: list[Decimal], key: str, none_text: str) -> dict[str, Any]:
+        keys = ("income", "opening", "spent", "basic", "project", "closing")
+        sec: dict[str, Any] = {k: _money(v) for k, v in zip(keys, vals, strict=True)}
+        sec["detail"] = why.get(key) or (none_text if all(v == 0 for v in vals) else None)
+        return sec
+
+    return {
+        "year": str(ds.year) if ds.year is not None else None,
+        "unit_name": ds.unit_name,
+        "s1": {"total": _money(total), "change": change(total, prev("公开01", "30", "1")),
+               "reason": why.get("一")},
+        "s2": {"total": _money(income_total), "parts": income},
+        "s3": {"total": _money(spend_total), "parts": spending},
+        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("公开04", "32", "1")),
+               "reason": why.get("四")},
+        "s5": {
+            "total": _money(gp_total),
+            "total_is_zero": gp_total == 0,
+            "share": _pct(percent(gp_total, get("公开01", "57", "2"))),
+            "change": change(gp_total, prev("公开05", "合计", "1")),
+            "reason": why.get("五.一"),
+            "classes": classes,
+            "initial": _money(b.initial_total),
+            "rate": _pct(completion(gp_total, b.initial_total)),
+            "projects": projects,
+        },
+        "s6": {
+            "basic": _money(basic),
+            "personnel": {"amount": _money(personnel), "share": _pct(percent(personnel, basic)),
+                          "parts": items[True]},
+            "public": {"amount": _money(public), "share": _pct(percent(public, basic)),
+                       "parts": items[False]},
+        },
+        "s7": sangong,
+        "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
+        "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
+        "s10": {"amount": _money(b.admin_cost),
+                "change": change(b.admin_cost, b.admin_cost_previous),
+                "reason": why.get("十")},
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _squash(value: Any) -> Any:
+    """Join a paragraph written over several template lines: Chinese text needs no spaces."""
+    text = re.sub(r"\s*\n\s*", "", str(value)).strip()
+    return Markup(text) if isinstance(value, Markup) else text
+
+
+@functools.lru_cache(maxsize=2)
+def _environment(html: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+    )
+    env.filters["squash"] = _squash
+    return env
+
+
+def render_narrative(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+    fmt: str = "md",
+) -> str:
+    """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``)."""
+    if fmt not in ("md", "html"):
+        raise ValueError(f"unknown narrative format {fmt!r}")
+    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
+    text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_docx(
+    ds: Dataset,
+    previous: Dataset | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    reasons: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
+    import io
+
+    from docx import Document  # type: ignore[import-not-found]
+    from docx.enum.text import WD_COLOR_INDEX  # type: ignore[import-not-found]
+    from docx.oxml.ns import qn  # type: ignore[import-not-found]
+
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = "宋体"
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    for line in render_narrative(ds, previous, budget, reasons, fmt="md").splitlines():
+        if not line.strip():
+            continue
+        heading = re.match(r"^(#+)\s+(.*)$", line)
+        if heading:
+            doc.add_heading(heading.group(2), level=min(len(heading.group(1)) - 1, 3))
+            continue
+        para = doc.add_paragraph()
+        for part in re.split(r"(【待填：[^】]*】)", line):
+            if part:
+                run = para.add_run(part)
+                if part.startswith("【待填："):
+                    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+

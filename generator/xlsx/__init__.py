@@ -1,0 +1,1 @@
+"""Spreadsheet I/O, the only code that knows OOXML (parser, xlsxwriter writer, reader, LibreOffice); imports ``core`` only."""
