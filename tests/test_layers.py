@@ -1,8 +1,8 @@
 """The package tree is the architecture: no import runs back up, no cycle, libraries at the edges.
 
-Layers, lowest first: ``core`` < ``xlsx`` < ``office`` | ``narrative`` < ``cli``. A module may import its
-own package and any lower layer; two packages of the same rank (office, narrative) may not import each
-other. The root package (``generator/__init__``, only the version) is importable by all. Every import
+Layers, lowest first: ``core`` < ``xlsx`` < ``office`` | ``narrative`` < ``publish`` < ``web`` < ``cli``. A module
+may import its own package and any lower layer; two packages of the same rank (office, narrative) may not
+import each other. The root package (``generator/__init__``, only the version) is importable by all. Every import
 counts, also one inside a function: a late import is still a dependency.
 """
 
@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RANK = {"core": 0, "xlsx": 1, "office": 2, "narrative": 2, "cli": 3}
+RANK = {"core": 0, "xlsx": 1, "office": 2, "narrative": 2, "publish": 3, "web": 4, "cli": 5}
+BASE = ("core", "xlsx", "office", "narrative", "cli")  # the layers that must exist
 # third-party libraries that belong to one layer only
-EDGE_LIBS = {"xlsxwriter": {"xlsx"}, "openpyxl": {"xlsx"}, "lxml": {"xlsx"}, "click": {"cli"}}
+EDGE_LIBS = {"xlsxwriter": {"xlsx"}, "openpyxl": {"xlsx"}, "lxml": {"xlsx"}, "click": {"cli"},
+             "starlette": {"web"}, "uvicorn": {"web", "cli"}}
 
 
 def _modules(pkg_dir: Path, pkg: str) -> dict[str, Path]:
@@ -114,6 +116,8 @@ def test_the_tree_keeps_its_layers() -> None:
 def test_every_layer_is_a_package_with_a_docstring() -> None:
     for name in RANK:
         init = ROOT / "generator" / name / "__init__.py"
+        if name not in BASE and not init.parent.exists():
+            continue
         assert init.is_file(), name
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{name}/__init__.py says nothing"
 
