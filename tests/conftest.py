@@ -81,3 +81,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture()
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A PostgreSQL server for the session (``tests/pgcluster.py``); skipped outside CI when
+    PostgreSQL is not installed, a failure in CI (``.ci/run`` installs it)."""
+    import os
+
+    from tests.pgcluster import Cluster, pg_bin
+
+    url = os.environ.get("JUESUAN_TEST_PG")
+    if url:
+        yield url
+        return
+    bindir = pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL (initdb) is not installed; .ci/run installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = Cluster(bindir)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture()
+def pg_url(pg_server: str) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    from tests.pgcluster import new_database
+
+    return new_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store behind each backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'juesuan.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -32,6 +32,18 @@ def _die(message: str) -> None:
     sys.exit(EXIT_UNUSABLE)
 
 
+DB_HELP = "数据库：SQLite 文件路径或 sqlite:///路径，或 PostgreSQL 的 postgresql://用户@主机/库名"
+
+
+def report_dir_of(db: str, report_dir: str | None) -> Path:
+    """--report-dir, else the folder of a SQLite database, else out/ (a PostgreSQL URL has no folder)."""
+    if report_dir:
+        return Path(report_dir)
+    from ..office.pgstore import is_url
+
+    return DEFAULT_DB.parent if is_url(db) else Path(db.removeprefix("sqlite:///")).parent
+
+
 def _open_store(db: str, create: bool) -> Store:
     try:
         return Store(db, create=create)
@@ -96,7 +108,7 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.command()
 @click.argument("folder", type=click.Path())
 @click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
 @click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--file-password", help="加密工作簿的打开密码")
@@ -118,7 +130,7 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
     with _open_store(db, True) as store:
         summary = run_collect(store, src, tree, spec, key_arg(key), file_password, workers)
         rep = unit_report(store, tree)
-        html, csv_path = write_reports(store, rep, Path(report_dir) if report_dir else Path(db).parent)
+        html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir))
         if json_out:
             atomic_write_text(Path(json_out), json.dumps(report_json(store, tree), ensure_ascii=False, indent=1) + "\n")
         click.echo(terminal_table(rep))
@@ -132,7 +144,7 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
 @click.command()
 @click.argument("parent")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中最近一次收集的清单）")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
 @click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
 @click.option("--include-errors", is_flag=True, help="有错误的单位也纳入汇总")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="汇总工作簿 .xlsx")
@@ -173,7 +185,7 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
 @click.argument("row")
 @click.argument("col")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
 @click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
 @click.option("--current", is_flag=True, help="按当前报送情况，而不是最近一次汇总的记录")
 @click.option("--include-errors", is_flag=True, help="（与 --current 同用）有错误的单位也计入")
@@ -198,7 +210,7 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
 
 
 @click.command()
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
 @click.option("--specs", help="新规格目录或版本号，默认为收集时所用的规格")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
@@ -220,7 +232,7 @@ def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str 
                 _die(f"找不到收集时所用的规格版本 {collected}，无法把已收的数换算到 {spec.version}")
         summary = run(store, tree, spec, old)
         rep = unit_report(store, tree)
-        html, csv_path = write_reports(store, rep, Path(report_dir) if report_dir else Path(db).parent,
+        html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir),
                                        "recheck-report")
     click.echo(f"按规格 {spec.version}（{spec.hash}）重新审核 {summary.submissions} 份报送："
                f"新增问题 {summary.added} 条，消除 {summary.resolved} 条" +

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
@@ -143,28 +144,60 @@ def now() -> str:
 
 
 class Store:
-    """The collection database. Use as a context manager, or call :meth:`close`."""
+    """The collection database. Use as a context manager, or call :meth:`close`.
 
-    def __init__(self, path: str | Path, create: bool = True):
-        self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise DBError(f"数据库 {self.path} 不存在；请先运行 juesuan collect")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    ``db`` is a file path or ``sqlite:///PATH`` (SQLite, the embedded default) or a
+    ``postgresql://…`` URL (PostgreSQL, for a cluster: see :mod:`.pgstore`). Both backends run the
+    same SQL and the same tests."""
+
+    def __init__(self, db: str | Path, create: bool = True):
+        from .pgstore import is_url
+
+        text = str(db)
+        self.url = text if is_url(text) else None
+        # sqlite:///relative/path, sqlite:////absolute/path (SQLAlchemy's spelling), or a plain path
+        self.path: Path | None = None if self.url else Path(text.removeprefix("sqlite:///"))
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
+            if self.url:
+                self.conn = self._connect_pg(self.url)
+            else:
+                self.conn = self._connect_sqlite(self.path, create)  # type: ignore[arg-type]
             self.conn.executescript(SCHEMA)
             version = self.get_meta("schema_version")
-        except sqlite3.DatabaseError as exc:
-            raise DBError(f"无法打开数据库 {self.path}：{exc}") from exc
+        except DBError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sqlite3.DatabaseError or psycopg.Error: an unusable database
+            raise DBError(f"无法打开数据库 {self.name}：{exc}") from exc
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
-            raise DBError(f"数据库 {self.path} 的结构版本 {version} 与本程序（{SCHEMA_VERSION}）不符")
+            raise DBError(f"数据库 {self.name} 的结构版本 {version} 与本程序（{SCHEMA_VERSION}）不符")
         self._in_tx = False
+
+    @property
+    def name(self) -> str:
+        """The database as shown to people (a URL without its password)."""
+        if self.url:
+            return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", self.url)
+        return str(self.path)
+
+    @staticmethod
+    def _connect_sqlite(path: Path, create: bool) -> Any:
+        if not create and not path.is_file():
+            raise DBError(f"数据库 {path} 不存在；请先运行 juesuan collect")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @staticmethod
+    def _connect_pg(url: str) -> Any:
+        from .pgstore import PgConnection
+
+        return PgConnection(url)
 
     # -- plumbing
     def __enter__(self) -> Store:
@@ -247,7 +280,7 @@ class Store:
             ((sid, source, run_id, f.code, f.severity, f.message, f.table, f.row, f.col, f.cell, f.expected, f.actual,
               f.rule, json.dumps(f.extra, ensure_ascii=False) if f.extra else None) for f in findings))
 
-    def submissions(self, where: str = "1", params: tuple[Any, ...] = (), order: str = "run_id, seq, id") -> list[sqlite3.Row]:
+    def submissions(self, where: str = "1=1", params: tuple[Any, ...] = (), order: str = "run_id, seq, id") -> list[sqlite3.Row]:
         """Submissions in order of receipt (run, then order within the run)."""
         return self.conn.execute(f"SELECT * FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
 
@@ -293,7 +326,8 @@ class Store:
 
     def replace_derived(self, sid: int, figures: Iterable[tuple[str, str, str, str, int]]) -> None:
         self.conn.execute("DELETE FROM figures WHERE submission_id=? AND input=0", (sid,))
-        self.conn.executemany("INSERT OR IGNORE INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)",
+        self.conn.executemany("INSERT INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)"
+                              " ON CONFLICT DO NOTHING",
                               ((sid, t, r, c, v, i) for t, r, c, v, i in figures if not i))
 
     # -- consolidations
