@@ -426,23 +426,108 @@ def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | N
     return summary
 
 
-def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None) -> None:
+# ---------------------------------------------------------------- one uploaded file (the web page)
+
+
+UPLOAD_PREFIX = "上传"
+
+
+def evidence_path(evidence_dir: Path, sha256: str) -> Path:
+    """Where the bytes of an upload are kept, by content: one file per distinct content."""
+    return evidence_dir / sha256[:2] / f"{sha256}.bin"
+
+
+def keep_evidence(data: bytes, evidence_dir: Path) -> tuple[str, Path]:
+    """Store the uploaded bytes (once per content hash) and return (sha256, path)."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = evidence_path(evidence_dir, digest)
+    if not path.is_file():
+        atomic_write_bytes(path, data)
+    return digest, path
+
+
+def upload_path(unit: str, file_name: str) -> str:
+    """The ``path`` of an uploaded file in the store: 上传/<unit page>/<file name as sent>."""
+    name = Path(file_name.replace("\\", "/")).name.strip() or "upload.xlsx"
+    return f"{UPLOAD_PREFIX}/{unit}/{name[:200]}"
+
+
+def store_upload(store: Store, tree: UnitTree, spec: Spec, sha256: str, size: int, file_name: str,
+                 expect_unit: str | None, doc: dict[str, Any] | None, received: str | None = None) -> tuple[int, bool]:
+    """Record one uploaded file exactly as ``collect`` records a file of its folder: a submission
+    with hash, size, receipt time, figures and findings (``doc`` from :func:`read_one`), or, when
+    the same content is already stored, a 重复 row pointing at the original (``doc`` is then not
+    needed). Statuses are refreshed for this submission. Returns (submission id, needs reading):
+    ``(0, True)`` when ``doc`` is None and the content is new — read it and call again."""
+    orig = store.original_of(sha256)
+    if orig is None and doc is None:
+        return 0, True
+    received = received or now()
+    path = upload_path(expect_unit or "", file_name)
+    store.begin()
+    run_id = store.start_run("upload", path, spec.version, spec.hash)
+    base = {"run_id": run_id, "seq": 0, "path": path, "file_name": Path(path).name, "sha256": sha256, "size": size,
+            "mtime": received, "received": received, "expect_unit": expect_unit}
+    if orig is not None:
+        sid = store.add_submission({**base, "unit_code": orig["unit_code"], "unit_name": orig["unit_name"],
+                                    "year": orig["year"], "template_id": orig["template_id"],
+                                    "template_version": orig["template_version"], "spec_hash": orig["spec_hash"],
+                                    "usable": orig["usable"], "duplicate_of": orig["id"], "status": DUP, "doc": "{}"})
+    else:
+        assert doc is not None
+        tpl = doc.get("template") or {}
+        sid = store.add_submission(
+            {**base, "unit_code": doc["unit_code"], "unit_name": doc["unit_name"], "year": doc["year"],
+             "template_id": tpl.get("id"), "template_version": tpl.get("version"), "spec_hash": tpl.get("spec_hash"),
+             "usable": int(bool(doc["usable"])), "status": UNREADABLE, "doc": json.dumps(doc["doc"], ensure_ascii=False)},
+            doc["figures"], [Finding.from_dict(f) for f in doc["findings"]])
+    store.finish_run(run_id, {"files": 1, "read": int(orig is None), "duplicates": int(orig is not None)})
+    store.commit()
+    refresh_statuses(store, tree, spec.version, spec.hash, only=[sid])
+    return sid, False
+
+
+def ingest_bytes(store: Store, tree: UnitTree, spec: Spec, data: bytes, file_name: str, expect_unit: str | None,
+                 evidence_dir: Path, key: str | None = None) -> int:
+    """One uploaded file, start to end, in this process: bytes kept as evidence, read (unless the
+    same content is already stored), recorded. The web app does the same steps with the read in a
+    worker process."""
+    digest, path = keep_evidence(data, evidence_dir)
+    sid, need = store_upload(store, tree, spec, digest, len(data), file_name, expect_unit, None)
+    if need:
+        doc = read_one(str(path), expect_unit, spec, key)
+        sid, _ = store_upload(store, tree, spec, digest, len(data), file_name, expect_unit, doc)
+    return sid
+
+
+def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None,
+                     only: Iterable[int] | None = None) -> None:
     """Recompute every submission's unit, status, acceptance, counts and collect findings
-    (duplicate, unknown unit, template mismatch) from its stored findings and the units file."""
+    (duplicate, unknown unit, template mismatch) from its stored findings and the units file.
+    ``only``: just these submissions (a single upload); a submission's judgement depends on itself
+    and, for a duplicate, on the unit of its original, so the rest need not be walked."""
     spec_version = spec_version if spec_version is not None else store.get_meta("spec_version") or ""
     spec_hash = spec_hash if spec_hash is not None else store.get_meta("spec_hash") or ""
+    ids = sorted(set(only)) if only is not None else None
     store.begin()
-    store.delete_findings("source='collect'")
-    codes_of = store.finding_codes()
+    if ids is None:
+        store.delete_findings("source='collect'")
+        codes_of = store.finding_codes()
+        subs = store.submissions(order="id")
+    else:
+        marks = ", ".join("?" * len(ids))
+        store.delete_findings(f"source='collect' AND submission_id IN ({marks})", tuple(ids))
+        codes_of = store.finding_codes(ids)
+        subs = store.submissions(f"id IN ({marks})", tuple(ids), order="id")
     units_of: dict[int, str | None] = {}
-    for s in store.submissions(order="id"):
+    for s in subs:
         sid = s["id"]
         codes = {c for c, *_ in codes_of.get(sid, [])}
         extra: list[Finding] = []
         unit: str | None = s["unit_code"] or s["expect_unit"] or None
         if s["duplicate_of"] is not None:
             orig = store.submission(s["duplicate_of"])
-            unit = units_of.get(s["duplicate_of"], unit)
+            unit = units_of.get(s["duplicate_of"], orig["unit"] if orig is not None and orig["unit"] else unit)
             status = DUP
             extra.append(Finding("submission-duplicate", WARNING,
                                  f"与已收录的报送 #{orig['id'] if orig else '?'}（{orig['path'] if orig else ''}，"
@@ -741,5 +826,5 @@ def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = No
     return summary
 
 
-__all__ = ["UnitTree", "collect", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
+__all__ = ["UnitTree", "collect", "ingest_bytes", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
            "csv_safe", "named_unit", "scan", "read_one", "DEFAULT_DB"]

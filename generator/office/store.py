@@ -296,10 +296,15 @@ class Store:
         sql = "SELECT * FROM findings WHERE submission_id=?" + (" AND active=1" if active_only else "") + " ORDER BY id"
         return [row_finding(r) for r in self.conn.execute(sql, (sid,))]
 
-    def finding_codes(self) -> dict[int, list[tuple[str, str, str | None, str]]]:
-        """Active findings of every submission: (code, severity, rule, source)."""
+    def finding_codes(self, sids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str, str | None, str]]]:
+        """Active findings of every submission (or of ``sids``): (code, severity, rule, source)."""
         out: dict[int, list[tuple[str, str, str | None, str]]] = {}
-        for r in self.conn.execute("SELECT submission_id, code, severity, rule, source FROM findings WHERE active=1"):
+        sql, params = "SELECT submission_id, code, severity, rule, source FROM findings WHERE active=1", ()
+        if sids is not None:
+            ids = tuple(sids)
+            sql += f" AND submission_id IN ({', '.join('?' * len(ids))})"
+            params = ids
+        for r in self.conn.execute(sql, params):
             out.setdefault(r[0], []).append((r[1], r[2], r[3], r[4]))
         return out
 

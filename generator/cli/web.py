@@ -1,0 +1,89 @@
+"""``juesuan serve``, ``links`` and ``office-password``: the collection web page and its secrets.
+
+Exit codes: 0 done; 2 unusable (no database, no units, a password too short).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import click
+
+from ..office.collect import DEFAULT_DB, tree_from_store
+from .collect import _die, _open_store, _tree
+
+
+@click.command()
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=8000, show_default=True, type=int, help="端口")
+@click.option("--specs", help="本轮所用的规格目录或版本号，默认为数据库记录的规格（没有则用 specs/2024）")
+@click.option("--workers", default=2, show_default=True, type=int, help="读取工作簿的进程数")
+@click.option("--max-upload-mb", default=20, show_default=True, type=int, help="单个上传的大小上限（MB）")
+@click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
+def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_upload_mb: int, key: str | None) -> None:
+    """启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"""
+    import logging
+
+    import uvicorn
+
+    from ..web.app import create_app
+    from .common import key_arg
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = create_app(db, specs, workers, key_arg(key), max_upload_mb * 1024 * 1024)
+    click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)
+
+
+@click.command()
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（记入数据库；默认用数据库中的清单）")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="网页的地址（单位访问用）")
+@click.option("--revoke", "revoke", multiple=True, help="作废该单位的旧链接并生成新链接（可多次给出）")
+def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...]) -> None:
+    """每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"""
+    from ..web import auth
+    from ..web.service import UNITS_FILE_KEY
+
+    with _open_store(db, True) as store:
+        if units_file:
+            tree = _tree(units_file, None, True)
+            store.replace_units(tree.rows())
+            store.set_meta(UNITS_FILE_KEY, str(Path(units_file).resolve()))
+        tree = tree_from_store(store)
+        if not tree.units:
+            _die("数据库中没有单位清单；请用 --units 给出")
+        for code in revoke:
+            if code not in tree.units:
+                _die(f"单位 {code} 不在单位清单中")
+            auth.revoke_link(store, code)
+            click.echo(f"已作废单位 {code} 的旧链接", err=True)
+        base = base_url.rstrip("/")
+        for code, _depth in tree.walk():
+            if tree.is_aggregate(code):
+                continue
+            click.echo(f"{code}\t{base}/u/{quote(code)}/{auth.link_secret(store, code)}")
+
+
+@click.command("office-password")
+@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+def office_password(db: str) -> None:
+    """从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"""
+    from ..web import auth
+
+    if sys.stdin.isatty():
+        password = click.prompt("新密码", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _open_store(db, True) as store:
+        try:
+            auth.set_office_password(store, password)
+        except ValueError as exc:
+            _die(str(exc))
+    click.echo("已设置财务部门登录密码")
+
+
+__all__ = ["serve", "links", "office_password"]

@@ -1,0 +1,438 @@
+"""The Starlette application: unit pages (reached by a per-unit link), office pages (behind a login).
+
+Unit side: ``/u/<code>/<secret>`` checks the link (constant time), opens a signed session for that
+unit and redirects to ``/unit/<code>``; every unit page checks that the session's unit and link
+generation are current (403 otherwise: another unit's page, a revoked link). Office side: ``/office``
+behind a password (scrypt), sessions signed with itsdangerous (Starlette's SessionMiddleware).
+Every form carries a CSRF token bound to the session. Request bodies are limited before they are
+read whole (:class:`BodyLimit`); access logs never carry a link secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..core.findings import SEVERITY_ZH, Finding, sort_findings
+from ..core.layout import TEMPLATES
+from ..office.collect import (
+    STATUS_CLASS,
+    STATUS_ORDER,
+    report_cells,
+    tree_from_store,
+    unit_report,
+)
+from ..office.store import Store
+from ..office.units import unit_filename
+from . import auth
+from .service import Round, template_dataset
+
+log = logging.getLogger("juesuan.web")
+MAX_UPLOAD = 20 * 1024 * 1024
+STATIC = TEMPLATES / "web" / "static"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------- middleware
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes: at once from its Content-Length, else as soon
+    as the bytes received pass the limit (the rest is never read)."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge()
+            return msg
+
+        await self.app(scope, limited, send)
+
+
+def too_large(limit: int) -> Response:
+    return HTMLResponse(f"<!DOCTYPE html><meta charset=utf-8><title>文件过大</title><h1>文件过大</h1>"
+                        f"<p>上传内容超过 {limit // (1024 * 1024)} MB 的上限，未被接收。请检查是否选错了文件。</p>",
+                        status_code=413, headers={"Connection": "close"})
+
+
+_SECRET_PATH = re.compile(r"^(/u/[^/]+/)[^/?]+")
+
+
+def redact(path: str) -> str:
+    """A path fit for a log: the secret of a unit link replaced."""
+    return _SECRET_PATH.sub(r"\1***", path)
+
+
+class AccessLog:
+    """One log line per request (method, path without secrets, status, milliseconds) and the
+    security headers on every response."""
+
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+               (b"x-frame-options", b"DENY"),
+               (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                            b"script-src 'self'; form-action 'self'; frame-ancestors 'none'")]
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [0]
+
+        async def wrapped(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                status[0] = msg["status"]
+                msg["headers"] = list(msg.get("headers", [])) + self.HEADERS
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        finally:
+            log.info("%s %s %s %.0fms", scope["method"], redact(scope["path"]), status[0],
+                     (time.perf_counter() - t0) * 1000)
+
+
+# ---------------------------------------------------------------- views
+
+
+def finding_view(f: Finding) -> dict[str, Any]:
+    return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
+            "cell": f.cell or "", "table": f.table or "", "row": f.row or "", "col": f.col or "",
+            "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual,
+            "rule": f.rule or "", "explanation": (f.extra or {}).get("explanation", ""),
+            "explainable": f.code == "rule-failed" and f.severity == "warning"}
+
+
+class App:
+    def __init__(self, rnd: Round, max_upload: int = MAX_UPLOAD, base_url: str = ""):
+        self.round = rnd
+        self.max_upload = max_upload
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "web")), autoescape=True,
+                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
+        self.env.globals["statuses"] = STATUS_ORDER
+
+    # -- plumbing
+    def render(self, request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+        ctx.setdefault("csrf", self.csrf(request))
+        ctx.setdefault("office", bool(request.session.get("office")))
+        ctx.setdefault("spec", self.round.spec)
+        return HTMLResponse(self.env.get_template(name).render(**ctx), status_code=status_code)
+
+    @staticmethod
+    def csrf(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = auth.new_token()
+        return token  # type: ignore[no-any-return]
+
+    async def form(self, request: Request) -> Any:
+        """The posted form, once its CSRF token matches the session's (403 otherwise)."""
+        form = await request.form(max_files=1, max_fields=20)
+        if not auth.same_token(request.session.get("csrf"), str(form.get("csrf") or "")):
+            raise HTTPException(403, "csrf")
+        return form
+
+    async def unit_guard(self, request: Request) -> str:
+        code = request.path_params["code"]
+        sess = request.session.get("unit")
+        if not sess or sess.get("code") != code:
+            raise HTTPException(403, "unit")
+        gen = await self.round.db(auth.link_generation, code)
+        if sess.get("gen") != gen:
+            raise HTTPException(403, "unit")
+        return code  # type: ignore[no-any-return]
+
+    def office_guard(self, request: Request) -> None:
+        if not request.session.get("office"):
+            raise HTTPException(303, "login")
+
+    # -- errors
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 303:
+            return RedirectResponse("/office/login", 303)
+        messages = {403: ("无权访问", "链接无效、已失效，或该页面不属于您的单位。请使用财务部门发给本单位的链接。"),
+                    404: ("页面不存在", "您要找的页面不存在。"),
+                    405: ("请求方式不对", "请从页面上的按钮操作。")}
+        if exc.status_code == 403 and exc.detail == "csrf":
+            messages[403] = ("请求已过期", "表单已过期或来源不明，未被处理。请刷新页面后重试。")
+        title, text = messages.get(exc.status_code, ("请求有误", "请求未能处理。"))
+        return self.render(request, "error.html.j2", exc.status_code, title=title, text=text)
+
+    async def body_too_large(self, request: Request, exc: Exception) -> Response:
+        return too_large(self.max_upload)
+
+    # -- public
+    async def home(self, request: Request) -> Response:
+        return self.render(request, "home.html.j2")
+
+    async def link(self, request: Request) -> Response:
+        code, secret = request.path_params["code"], request.path_params["secret"]
+
+        def check(store: Store) -> int | None:
+            known = any(r["code"] == code for r in store.units())
+            gen = auth.check_link(store, code, secret)  # computed for unknown codes too: same time either way
+            return gen if known else None
+
+        gen = await self.round.db(check)
+        if gen is None:
+            raise HTTPException(403, "link")
+        request.session.clear()
+        request.session["unit"] = {"code": code, "gen": gen}
+        request.session["csrf"] = auth.new_token()
+        return RedirectResponse(f"/unit/{quote(code)}", 303)
+
+    # -- unit side
+    def _unit_view(self, store: Store, code: str) -> dict[str, Any]:
+        tree = tree_from_store(store)
+        u = tree.units[code]
+        rep = unit_report(store, tree)
+        row = next(r for r in rep.rows if r.code == code)
+        uploaded = [dict(s) for s in store.submissions("expect_unit=? AND (unit IS NULL OR unit<>?)", (code, code))]
+        history = sorted(row.history + uploaded, key=lambda s: s["id"], reverse=True)
+        latest = row.latest
+        findings = self._findings_for(store, code, latest) if latest else []
+        return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings,
+                "aggregate": tree.is_aggregate(code) and not row.history}
+
+    @staticmethod
+    def _findings_for(store: Store, code: str, sub: Any) -> list[dict[str, Any]]:
+        """Findings of a submission as its unit may see them: a duplicate of another unit's file
+        says only that it is a duplicate."""
+        fs = store.findings(sub["id"])
+        if sub["duplicate_of"]:
+            orig = store.submission(sub["duplicate_of"])
+            if orig is not None and orig["unit"] == code:
+                fs += store.findings(orig["id"])
+            else:
+                fs = [Finding("submission-duplicate", "warning", "与已收录的一份报送内容完全相同，未重复入库")]
+        return [finding_view(f) for f in sort_findings(fs)]
+
+    async def unit_page(self, request: Request) -> Response:
+        code = await self.unit_guard(request)
+        view = await self.round.db(self._unit_view, code)
+        return self.render(request, "unit.html.j2", **view, code=code, max_mb=self.max_upload // (1024 * 1024))
+
+    async def unit_template(self, request: Request) -> Response:
+        code = await self.unit_guard(request)
+        path = await self.round.db(self.template_file, code, False)
+        return FileResponse(path, media_type=XLSX, filename=path.name)
+
+    def template_file(self, store: Store, code: str, rebuild: bool) -> Path:
+        """The unit's template: the one generated last, else built now (and kept)."""
+        from ..xlsx.writer import build_workbook
+
+        u = next(r for r in store.units() if r["code"] == code)
+        path = self.round.templates / unit_filename(code, u["name"])
+        stamp = path.with_suffix(".spec")
+        if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != self.round.spec.hash:
+            build_workbook(self.round.spec, template_dataset(store, code, u["name"]), path, self.round.key)
+            stamp.write_text(self.round.spec.hash)
+        return path
+
+    async def unit_upload(self, request: Request) -> Response:
+        code = await self.unit_guard(request)
+        form = await self.form(request)
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not (file.filename or "").strip():
+            return self.render(request, "error.html.j2", 400, title="未选择文件", text="请先选择要上传的工作簿（.xlsx）。")
+        data = await file.read()
+        await file.close()
+        res = await self.round.upload(data, file.filename or "", code)
+        return RedirectResponse(f"/unit/{quote(code)}/s/{res.sid}", 303)
+
+    def _submission_view(self, store: Store, code: str, sid: int) -> dict[str, Any] | None:
+        sub = store.submission(sid)
+        if sub is None or code not in (sub["unit"], sub["expect_unit"]):
+            return None
+        return {"sub": dict(sub), "findings": self._findings_for(store, code, sub),
+                "unit": next(r for r in store.units() if r["code"] == code)}
+
+    async def unit_submission(self, request: Request) -> Response:
+        code = await self.unit_guard(request)
+        view = await self.round.db(self._submission_view, code, int(request.path_params["sid"]))
+        if view is None:
+            raise HTTPException(404)
+        return self.render(request, "submission.html.j2", **view, code=code)
+
+    # -- office side
+    async def login_page(self, request: Request) -> Response:
+        has = await self.round.db(lambda s: bool(s.get_meta(auth.PASSWORD_KEY)))
+        return self.render(request, "login.html.j2", has_password=has, failed=False)
+
+    async def login(self, request: Request) -> Response:
+        form = await self.form(request)
+        password = str(form.get("password") or "")
+        ok = await self.round.db(auth.check_office_password, password)
+        if not ok:
+            log.warning("office login failed")
+            return self.render(request, "login.html.j2", 403, has_password=True, failed=True)
+        request.session.clear()
+        request.session["office"] = True
+        request.session["csrf"] = auth.new_token()
+        return RedirectResponse("/office", 303)
+
+    async def logout(self, request: Request) -> Response:
+        await self.form(request)
+        request.session.clear()
+        return RedirectResponse("/office/login", 303)
+
+    def _dashboard(self, store: Store) -> dict[str, Any]:
+        tree = tree_from_store(store)
+        rep = unit_report(store, tree)
+        last = store.conn.execute("SELECT max(id) FROM submissions").fetchone()[0] or 0
+        return {"rep": rep, "rows": [(r, report_cells(r)) for r in rep.rows], "version": last,
+                "parents": [c for c in tree.units if tree.kids(c)], "tree": tree}
+
+    async def dashboard(self, request: Request) -> Response:
+        self.office_guard(request)
+        view = await self.round.db(self._dashboard)
+        return self.render(request, "office.html.j2", **view)
+
+    async def status_json(self, request: Request) -> Response:
+        self.office_guard(request)
+        view = await self.round.db(self._dashboard)
+        return JSONResponse({"version": view["version"], "counts": view["rep"].counts})
+
+    def _office_unit(self, store: Store, code: str) -> dict[str, Any] | None:
+        tree = tree_from_store(store)
+        if code not in tree.units:
+            return None
+        view = self._unit_view(store, code)
+        shown = []
+        for s in view["history"]:
+            fs = store.findings(s["id"]) + (store.findings(s["duplicate_of"]) if s["duplicate_of"] else [])
+            shown.append({"sub": s, "findings": [finding_view(f) for f in sort_findings(fs)]})
+        view["shown"] = shown
+        return view
+
+    async def office_unit(self, request: Request) -> Response:
+        self.office_guard(request)
+        code = request.path_params["code"]
+        view = await self.round.db(self._office_unit, code)
+        if view is None:
+            raise HTTPException(404)
+        return self.render(request, "office_unit.html.j2", **view, code=code)
+
+    async def evidence(self, request: Request) -> Response:
+        self.office_guard(request)
+        from ..office.collect import evidence_path
+
+        sub = await self.round.db(lambda s: s.submission(int(request.path_params["sid"])))
+        if sub is None:
+            raise HTTPException(404)
+        path = evidence_path(self.round.evidence, sub["sha256"])
+        if not path.is_file():
+            raise HTTPException(404)
+        return FileResponse(path, media_type="application/octet-stream",
+                            filename=f"{sub['id']}-{sub['file_name']}")
+
+    async def revoke(self, request: Request) -> Response:
+        self.office_guard(request)
+        await self.form(request)
+        code = request.path_params["code"]
+
+        def new_link(store: Store) -> str | None:
+            if not any(r["code"] == code for r in store.units()):
+                return None
+            auth.revoke_link(store, code)
+            return auth.link_secret(store, code)
+
+        secret = await self.round.db(new_link)
+        if secret is None:
+            raise HTTPException(404)
+        url = f"{str(request.base_url).rstrip('/')}/u/{quote(code)}/{secret}"
+        return self.render(request, "revoked.html.j2", code=code, url=url)
+
+    def routes(self) -> list[Any]:
+        return [
+            Route("/", self.home),
+            Route("/u/{code}/{secret}", self.link),
+            Route("/unit/{code}", self.unit_page),
+            Route("/unit/{code}/template", self.unit_template),
+            Route("/unit/{code}/upload", self.unit_upload, methods=["POST"]),
+            Route("/unit/{code}/s/{sid:int}", self.unit_submission),
+            Route("/office", self.dashboard),
+            Route("/office/login", self.login_page),
+            Route("/office/login", self.login, methods=["POST"]),
+            Route("/office/logout", self.logout, methods=["POST"]),
+            Route("/office/status.json", self.status_json),
+            Route("/office/unit/{code}", self.office_unit),
+            Route("/office/unit/{code}/revoke", self.revoke, methods=["POST"]),
+            Route("/office/submission/{sid:int}/file", self.evidence),
+            Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        ]
+
+
+def _lifespan(rnd: Round) -> Any:
+    @contextlib.asynccontextmanager
+    async def span(app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            rnd.close()
+
+    return span
+
+
+def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
+               max_upload: int = MAX_UPLOAD) -> ASGIApp:
+    """The ASGI app over the database ``db`` (created when missing)."""
+    rnd = Round(db, specs, workers, key)
+    app = App(rnd, max_upload)
+    secret = rnd.call(auth.session_key)
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        HTTPException: app.http_error, BodyTooLarge: app.body_too_large}
+    star = Starlette(routes=app.routes(), exception_handlers=handlers,  # type: ignore[arg-type]
+                     middleware=[Middleware(SessionMiddleware, secret_key=secret, session_cookie="juesuan_session",
+                                            same_site="lax", max_age=12 * 3600)],
+                     lifespan=_lifespan(rnd))
+    star.state.round = rnd
+    star.state.app = app
+    wrapped: ASGIApp = AccessLog(BodyLimit(star, max_upload))
+    return wrapped
+
+
+__all__ = ["create_app", "redact", "BodyLimit", "MAX_UPLOAD"]

@@ -1,0 +1,243 @@
+"""The collection web page in-process (Starlette's TestClient over the real app, real database, real
+reader): unit links and their sessions, template download, upload → the collect pipeline → findings
+at their cells, history, duplicates, the office pages; secrets, CSRF, escaping, limits."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from generator.cli import cli
+from generator.core.spec import Spec
+from generator.office.collect import DUP, ERR, PASS, UNREADABLE, evidence_path, tree_from_store, unit_report
+from generator.office.store import Store
+from generator.web import auth
+from generator.web.app import create_app, redact
+
+from .web_helpers import PASSWORD, csrf_of, fill_template, make_round, template_plan, typo_cell, unit_data
+
+CODE, NAME = "430100002", "长沙市工业信息研究所"
+
+
+@pytest.fixture()
+def rnd(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    return make_round(tmp_path)
+
+
+def client(db: Path, **kw) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(create_app(db, workers=0, **kw), base_url="http://testserver", follow_redirects=True)
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def filled(spec: Spec, tmp: Path, template: bytes, typo: bool) -> bytes:
+    _, plan = template_plan(spec, CODE, NAME)
+    src = tmp / "template.xlsx"
+    src.write_bytes(template)
+    out = fill_template(src, plan, unit_data(CODE), tmp / ("bad.xlsx" if typo else "good.xlsx"),
+                        ("公开01", "1", "1", "一百二十") if typo else None)
+    return out.read_bytes()
+
+
+def upload(c: TestClient, page: str, data: bytes, name: str = "填好.xlsx", code: str = CODE):  # type: ignore[no-untyped-def]
+    return c.post(f"/unit/{code}/upload", data={"csrf": csrf_of(page)}, files={"file": (name, data, "application/octet-stream")})
+
+
+def test_unit_downloads_template_uploads_error_then_fix(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    with client(db) as c:
+        page = c.get(links[CODE])
+        assert page.status_code == 200 and str(page.url).endswith(f"/unit/{CODE}")
+        assert NAME in page.text and "未报送" in page.text
+        tpl = c.get(f"/unit/{CODE}/template")
+        assert tpl.status_code == 200 and tpl.content[:2] == b"PK"
+        assert tpl.content == template_plan(spec, CODE, NAME)[0]  # the unit's own template, its 科目 rows
+        bad = upload(c, page.text, filled(spec, tmp_path, tpl.content, typo=True), "初报.xlsx")
+        assert bad.status_code == 200 and re.search(r"/unit/430100002/s/\d+$", str(bad.url))
+        body = text_of(bad.text)
+        assert f"审核结果： {ERR}" in body
+        _, plan = template_plan(spec, CODE, NAME)
+        cell = typo_cell(plan, "公开01", "1", "1")
+        assert re.search(rf'<td class="cell">公开01表!{cell}</td>', bad.text), "the finding names the cell to fix"
+        assert "not-a-number" in bad.text and "一百二十" in bad.text
+        good = upload(c, c.get(f"/unit/{CODE}").text, filled(spec, tmp_path, tpl.content, typo=False), "改好.xlsx")
+        assert f"审核结果： {PASS}" in text_of(good.text)
+        page = c.get(f"/unit/{CODE}")
+        assert "初报.xlsx" in page.text and "改好.xlsx" in page.text  # history, newest first
+        assert page.text.index("改好.xlsx") < page.text.index("初报.xlsx")
+    with Store(db) as store:  # the collect pipeline: statuses, figures, findings, evidence
+        tree = tree_from_store(store)
+        row = next(r for r in unit_report(store, tree).rows if r.code == CODE)
+        assert row.status == PASS and [s["status"] for s in row.history] == [ERR, PASS]
+        assert row.current is not None and row.current["path"] == f"上传/{CODE}/改好.xlsx"
+        assert store.values(row.current["id"], inputs_only=True)["公开01"]["1"]["1"] == unit_data(CODE).values["公开01"]["1"]["1"]
+        for s in row.history:
+            kept = evidence_path(db.parent / "round-files" / "evidence", s["sha256"])
+            assert kept.is_file() and len(kept.read_bytes()) == s["size"]
+
+
+def test_same_file_twice_is_stored_once(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    data = filled(spec, tmp_path, template_plan(spec, CODE, NAME)[0], typo=False)
+    with client(db) as c:
+        page = c.get(links[CODE]).text
+        assert f"审核结果： {PASS}" in text_of(upload(c, page, data).text)
+        again = upload(c, page, data, "again.xlsx")
+        assert f"审核结果： {DUP}" in text_of(again.text)
+    with Store(db) as store:
+        subs = store.submissions()
+        assert [s["duplicate_of"] for s in subs] == [None, subs[0]["id"]]
+        assert store.conn.execute("SELECT count(DISTINCT submission_id) FROM figures").fetchone()[0] == 1
+
+
+def test_another_units_page_wrong_or_revoked_secret_is_403(rnd) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    with client(db) as c:
+        assert c.get(links[CODE]).status_code == 200
+        for path in ("/unit/430100001", "/unit/430100001/template", "/unit/430100001/s/1"):
+            r = c.get(path)
+            assert r.status_code == 403, path
+        # a unit's secret with another unit's code; a wrong secret; an unknown unit: the same answer
+        secret = links[CODE].rsplit("/", 1)[1]
+        answers = [c.get(p) for p in (f"/u/430100001/{secret}", f"/u/{CODE}/{'x' * 32}", f"/u/999/{secret}")]
+        assert {r.status_code for r in answers} == {403}
+        assert len({r.text for r in answers}) == 1  # nothing tells a wrong secret from an unknown unit
+        for r in answers:
+            assert secret not in r.text and "430100001" not in r.text and "999" not in r.text
+            assert NAME not in r.text and "长沙" not in r.text
+    run = CliRunner().invoke(cli, ["links", "--db", str(db), "--revoke", CODE])
+    assert run.exit_code == 0
+    new = dict(line.split("\t") for line in run.stdout.strip().splitlines())[CODE]
+    assert new.rsplit("/", 1)[1] != links[CODE].rsplit("/", 1)[1]
+    with client(db) as c:
+        assert c.get(links[CODE]).status_code == 403  # the old link
+        assert c.get(new.removeprefix("http://127.0.0.1:8000")).status_code == 200
+
+
+def test_a_revoked_link_ends_the_session_it_opened(rnd) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    with client(db) as c:
+        assert c.get(links[CODE]).status_code == 200
+        app_round = c.app.app.app.state.round  # type: ignore[attr-defined]
+        app_round.call(auth.revoke_link, CODE)
+        assert c.get(f"/unit/{CODE}").status_code == 403
+
+
+def test_csrf_token_missing_or_wrong_is_refused(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    data = filled(spec, tmp_path, template_plan(spec, CODE, NAME)[0], typo=False)
+    with client(db) as c:
+        c.get(links[CODE])
+        for form in ({}, {"csrf": "forged"}):
+            r = c.post(f"/unit/{CODE}/upload", data=form, files={"file": ("a.xlsx", data, "application/octet-stream")})
+            assert r.status_code == 403 and "请求已过期" in r.text
+        r = c.post("/office/login", data={"password": PASSWORD})
+        assert r.status_code == 403
+        assert "报送情况" not in c.get("/office").text  # still not logged in
+    with Store(db) as store:
+        assert store.submissions() == []
+
+
+def test_zip_bomb_and_junk_uploads_are_finding_pages(spec: Spec, rnd) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))  # 300 MB of zeros in ~300 KB
+    with client(db) as c:
+        page = c.get(links[CODE]).text
+        for name, data in (("bomb.xlsx", bomb.getvalue()), ("报表.pdf", b"%PDF-1.4 not a workbook"),
+                           ("empty.xlsx", b"")):
+            r = upload(c, page, data, name)
+            assert r.status_code == 200, name
+            assert f"审核结果： {UNREADABLE}" in text_of(r.text), name
+            assert 'class="error"' in r.text  # at least one error finding shown
+    with Store(db) as store:
+        assert [s["status"] for s in store.submissions()] == [UNREADABLE] * 3
+
+
+def test_oversized_body_is_refused_by_its_length(rnd) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    with client(db, max_upload=1024 * 1024) as c:
+        page = c.get(links[CODE]).text
+        r = upload(c, page, b"PK" + b"\0" * (2 * 1024 * 1024))
+        assert r.status_code == 413 and "文件过大" in r.text
+    with Store(db) as store:
+        assert store.submissions() == []
+
+
+def test_html_in_unit_names_and_explanations_is_escaped(spec: Spec, tmp_path: Path) -> None:
+    units = tmp_path / "units.csv"
+    units.write_text('code,name,parent\n9001,"<script>alert(""x"")</script>所",\n', encoding="utf-8")
+    db, links = make_round(tmp_path, units)
+    with client(db) as c:
+        page = c.get(links["9001"])
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "&lt;script&gt;alert" in page.text
+        c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
+        dash = c.get("/office")
+        assert "<script>alert" not in dash.text and "&lt;script&gt;alert" in dash.text
+        assert "<script>alert" not in c.get("/office/unit/9001").text
+
+
+def test_office_login_dashboard_and_unit_detail(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    with client(db) as c:
+        assert str(c.get("/office").url).endswith("/office/login")
+        bad = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": "wrong-password"})
+        assert bad.status_code == 403 and "密码不正确" in bad.text
+        ok = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
+        assert ok.status_code == 200 and str(ok.url).endswith("/office")
+        assert "未报送 5" in text_of(ok.text) and "汇总单位 1" in text_of(ok.text)
+        v0 = c.get("/office/status.json").json()["version"]
+        # a unit uploads in another browser
+        with client(db) as u:
+            page = u.get(links[CODE]).text
+            upload(u, page, filled(spec, tmp_path, template_plan(spec, CODE, NAME)[0], typo=False))
+        assert c.get("/office/status.json").json()["version"] != v0
+        dash = text_of(c.get("/office").text)
+        assert f"{CODE} {NAME} {PASS}" in dash and "未报送 4" in dash
+        detail = c.get(f"/office/unit/{CODE}")
+        assert "下载原件" in detail.text
+        sid = int(re.search(r"/office/submission/(\d+)/file", detail.text).group(1))  # type: ignore[union-attr]
+        got = c.get(f"/office/submission/{sid}/file")
+        assert got.status_code == 200 and got.content[:2] == b"PK"
+        c.post("/office/logout", data={"csrf": csrf_of(c.get("/office").text)})
+        assert str(c.get("/office").url).endswith("/office/login")
+        r = c.get(f"/office/submission/{sid}/file", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/office/login"
+
+
+def test_password_is_scrypt_and_links_are_constant_time_hmac(tmp_path: Path) -> None:
+    with Store(tmp_path / "x.sqlite") as store:
+        auth.set_office_password(store, "long enough")
+        stored = store.get_meta(auth.PASSWORD_KEY) or ""
+        assert stored.startswith("scrypt$") and "long enough" not in stored
+        assert auth.check_office_password(store, "long enough") and not auth.check_office_password(store, "long enougH")
+        with pytest.raises(ValueError):
+            auth.set_office_password(store, "short")
+        s1 = auth.link_secret(store, "A")
+        assert auth.check_link(store, "A", s1) == 0 and auth.check_link(store, "B", s1) is None
+        auth.revoke_link(store, "A")
+        assert auth.check_link(store, "A", s1) is None and auth.check_link(store, "A", auth.link_secret(store, "A")) == 1
+
+
+def test_secrets_never_reach_the_log(rnd, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    db, links = rnd
+    secret = links[CODE].rsplit("/", 1)[1]
+    assert redact(links[CODE]) == f"/u/{CODE}/***"
+    with caplog.at_level(logging.INFO, logger="juesuan.web"), client(db) as c:
+        c.get(links[CODE])
+        c.get(f"/u/{CODE}/{secret[:-1]}x")
+    assert f"/u/{CODE}/***" in caplog.text
+    assert secret not in caplog.text and secret[:-1] not in caplog.text
