@@ -153,11 +153,12 @@ def demo(out: str) -> None:
 
 def _attach() -> None:
     """The command groups of the other modules; their ``demo_step`` run after the seed in ``demo``."""
-    from . import collect, migrate, narrative, web
+    from . import collect, migrate, narrative, publish, web
 
     for mod, names in ((narrative, ("narrative", "check_narrative")),
                        (collect, ("collect", "consolidate", "explain", "recheck")),
                        (migrate, ("diff_spec", "migrate")),
+                       (publish, ("publish", "check_published")),
                        (web, ("serve", "links", "office_password"))):
         for n in names:
             cli.add_command(getattr(mod, n))

@@ -1,0 +1,202 @@
+"""The report as a Word document (python-docx): real Word tables with merged header cells, header
+rows repeated on every page, landscape sections for the wide tables, the 第N部分 headings as
+Heading 1 (Word's navigation pane and table of contents), 【待填】 slots highlighted.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from docx import Document
+from docx.enum.section import WD_ORIENT, WD_SECTION
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
+from docx.table import _Cell
+
+from .report import Report
+from .tables import TableView
+
+SERIF = "宋体"
+SANS = "黑体"
+SLOT_RE = re.compile(r"(【待填：[^】]*】)")
+
+
+def _fonts(style: object, east_asia: str, size: float | None = None, bold: bool | None = None) -> None:
+    font = style.font  # type: ignore[attr-defined]
+    font.name = "Times New Roman"
+    if size:
+        font.size = Pt(size)
+    if bold is not None:
+        font.bold = bold
+    rpr = style.element.get_or_add_rPr()  # type: ignore[attr-defined]
+    rpr.get_or_add_rFonts().set(qn("w:eastAsia"), east_asia)
+
+
+def _para(doc: object, text: str, style: str | None = None, indent: bool = True,
+          align: WD_ALIGN_PARAGRAPH | None = None) -> object:
+    p = doc.add_paragraph(style=style)  # type: ignore[attr-defined]
+    if indent:
+        p.paragraph_format.first_line_indent = Pt(22)
+    if align is not None:
+        p.alignment = align
+    for part in SLOT_RE.split(text):
+        if part:
+            run = p.add_run(part)
+            if part.startswith("【待填："):
+                run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    return p
+
+
+def _heading(doc: object, text: str, level: int, center: bool = False) -> None:
+    h = doc.add_heading(text, level=level)  # type: ignore[attr-defined]
+    if center:
+        h.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+
+def _new_section(doc: object, landscape: bool) -> None:
+    sec = doc.add_section(WD_SECTION.NEW_PAGE)  # type: ignore[attr-defined]
+    _orient(sec, landscape)
+
+
+def _orient(sec: object, landscape: bool) -> None:
+    w, h = Cm(21.0), Cm(29.7)
+    sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT  # type: ignore[attr-defined]
+    sec.page_width, sec.page_height = (h, w) if landscape else (w, h)  # type: ignore[attr-defined]
+    margin = Cm(1.5) if landscape else Cm(2.2)
+    sec.left_margin = sec.right_margin = sec.top_margin = sec.bottom_margin = margin  # type: ignore[attr-defined]
+
+
+def _repeat_header(row: object) -> None:
+    trpr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+    trpr.append(OxmlElement("w:tblHeader"))  # no w:val: on
+
+
+def _cell_text(cell: object, text: str, bold: bool = False, align: WD_ALIGN_PARAGRAPH | None = None) -> None:
+    p = cell.paragraphs[0]  # type: ignore[attr-defined]
+    p.paragraph_format.first_line_indent = None
+    if align is not None:
+        p.alignment = align
+    run = p.add_run(text)
+    run.font.size = Pt(8)
+    if bold:
+        run.font.bold = True
+
+
+def _table(doc: object, t: TableView, width_cm: float) -> None:
+    _heading(doc, t.title, 2, center=True)
+    _para(doc, t.number, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    p = _para(doc, f"{t.unit_line}\t{t.money_line}", indent=False)
+    p.paragraph_format.tab_stops.add_tab_stop(Cm(width_cm), alignment=2)  # type: ignore[attr-defined]  # right
+    rows = t.header + t.body
+    table = doc.add_table(rows=len(rows), cols=t.ncols)  # type: ignore[attr-defined]
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    total = sum(t.widths) or 1
+    widths = [Cm(width_cm * w / total) for w in t.widths]
+    for col, w in zip(table.columns, widths, strict=True):
+        col.width = w
+    # every cell by its grid position, taken before any merge (table.cell() rescans the whole table
+    # on each call; a merge removes the covered w:tc elements, not the ones kept here)
+    grid = [[_Cell(tc, table) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]
+    for r, tr_cells in enumerate(grid):
+        for c, cell in enumerate(tr_cells):
+            cell.width = widths[c]
+        if r < len(t.header):
+            _repeat_header(table.rows[r])
+    merges = []
+    for r, row in enumerate(rows):
+        header = r < len(t.header)
+        for c in row:
+            cell = grid[r][c.col]
+            if c.rowspan > 1 or c.colspan > 1:
+                merges.append((cell, grid[r + c.rowspan - 1][c.col + c.colspan - 1]))
+            if header:
+                _cell_text(cell, c.text, True, WD_ALIGN_PARAGRAPH.CENTER)
+            elif c.kind in ("amount", "amount_total"):
+                _cell_text(cell, c.text, c.kind == "amount_total", WD_ALIGN_PARAGRAPH.RIGHT)
+            elif c.kind in ("line", "code"):
+                _cell_text(cell, c.text, False, WD_ALIGN_PARAGRAPH.CENTER)
+            else:
+                _cell_text(cell, c.text, c.kind == "label_total")
+    for a, b in merges:
+        a.merge(b)
+    for note in t.notes:
+        _para(doc, note, indent=False)
+    if t.statement:
+        _para(doc, t.statement, indent=False)
+
+
+def _drop_styles_with_effects(doc: object) -> None:
+    """python-docx's default template carries a Word 2010 stylesWithEffects part that disagrees with
+    its styles.xml (Word may call that unreadable content); the part is optional: leave it out."""
+    part = doc.part  # type: ignore[attr-defined]
+    for rid, rel in list(part.rels.items()):
+        if rel.reltype.endswith("/stylesWithEffects"):
+            part.drop_rel(rid)
+
+
+def render_docx(report: Report) -> bytes:
+    doc = Document()
+    _fonts(doc.styles["Normal"], SERIF, 11)
+    for level in (1, 2, 3):
+        st = doc.styles[f"Heading {level}"]
+        _fonts(st, SANS, {1: 18, 2: 14, 3: 12}[level], True)
+        st.font.color.rgb = None
+    _orient(doc.sections[0], False)
+    doc.core_properties.title = report.title
+    _heading(doc, f"{report.unit_name}{report.year}年度部门决算公开", 0, center=True)
+
+    _new_section(doc, False)
+    _heading(doc, f"第一部分　{report.unit_name}部门（单位）概况", 1, center=True)
+    _heading(doc, "一、部门职责", 2)
+    for d in report.duties or [report.slot("部门职责")]:
+        _para(doc, d)
+    _heading(doc, "二、机构设置及决算单位构成", 2)
+    _para(doc, f"（一）内设机构设置。{report.unit_name}单位内设机构包括：{report.institutions or report.slot('内设机构设置')}")
+    comp = "、".join(report.composition)
+    tail = "，没有其它二级预算单位" if len(report.composition) == 1 else f"，共{len(report.composition)}个单位"
+    _para(doc, f"（二）决算单位构成。{report.unit_name}单位{report.year}年部门决算汇总公开单位构成包括：{comp}{tail}。")
+
+    first = True
+    for t in report.tables:
+        _new_section(doc, t.landscape)
+        if first:
+            _heading(doc, "第二部分　部门决算表", 1, center=True)
+            first = False
+        _table(doc, t, 26.7 if t.landscape else 16.6)
+
+    _new_section(doc, False)
+    _heading(doc, f"第三部分　{report.year}年度部门决算情况说明", 1, center=True)
+    for line in report.narrative_md.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"^(#+)\s+(.*)$", line)
+        if m:
+            if len(m.group(1)) == 1:
+                continue  # the narrative's own title: the part heading stands for it
+            _heading(doc, m.group(2), min(len(m.group(1)), 3))
+        else:
+            _para(doc, line.strip())
+
+    _new_section(doc, False)
+    _heading(doc, "第四部分　名词解释", 1, center=True)
+    for term in report.terms:
+        _para(doc, term)
+
+    _new_section(doc, False)
+    _heading(doc, "第五部分　附件", 1, center=True)
+    _heading(doc, report.annex_title, 2, center=True)
+    for p in report.annex or [report.slot("整体支出绩效自评报告")]:
+        _para(doc, p)
+    for t in report.annex_tables:
+        _new_section(doc, t.landscape)
+        _table(doc, t, 26.7 if t.landscape else 16.6)
+    _drop_styles_with_effects(doc)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
