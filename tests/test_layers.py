@@ -19,7 +19,7 @@ RANK = {"core": 0, "xlsx": 1, "office": 2, "narrative": 2, "publish": 3, "web": 
 BASE = ("core", "xlsx", "office", "narrative", "cli")  # the layers that must exist
 # third-party libraries that belong to one layer only
 EDGE_LIBS = {"xlsxwriter": {"xlsx"}, "openpyxl": {"xlsx"}, "lxml": {"xlsx"}, "click": {"cli"},
-             "starlette": {"web"}, "uvicorn": {"web", "cli"}}
+             "starlette": {"web"}, "uvicorn": {"web", "cli"}, "weasyprint": {"publish"}, "pdfplumber": {"publish"}}
 
 
 def _modules(pkg_dir: Path, pkg: str) -> dict[str, Path]:

@@ -62,10 +62,54 @@ def _read_text(path: str) -> str:
         raise DataError(f"{p}：无法读取文本文件（{exc.strerror or exc}）") from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return _html_text(text) if _is_html(p, text) else text
     raise DataError(f"{p}：文本编码无法识别（应为 UTF-8 或 GBK）")
+
+
+def _is_html(p: Path, text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return p.suffix.lower() in (".html", ".htm") or head.startswith(("<!doctype html", "<html"))
+
+
+_BLOCKS = {"p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "table", "section", "title"}
+
+
+def _html_text(text: str) -> str:
+    """An HTML page (a published report) as the text a reader sees: one line per block, no tags,
+    entities resolved, style/script dropped; table cells of a row on one line, tab-separated."""
+    from html.parser import HTMLParser
+
+    class _Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("style", "script"):
+                self.skip += 1
+            elif tag in _BLOCKS:
+                self.parts.append("\n")
+            elif tag in ("td", "th"):
+                self.parts.append("\t")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("style", "script"):
+                self.skip = max(0, self.skip - 1)
+            elif tag in _BLOCKS:
+                self.parts.append("\n")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.parts.append(data.replace("\n", " "))
+
+    parser = _Text()
+    parser.feed(text)
+    parser.close()
+    return "\n".join(line.strip() for line in "".join(parser.parts).splitlines() if line.strip()) + "\n"
 
 
 def _fail(message: str) -> NoReturn:

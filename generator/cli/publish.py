@@ -48,7 +48,7 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
 
     spec = spec_arg(specs) if specs else None
     try:
-        return load_source(source, Path(db) if db else None, spec, key_arg(key), include_errors)
+        return load_source(source, db, spec, key_arg(key), include_errors)
     except SourceError as exc:
         _die(str(exc))
         raise  # unreachable

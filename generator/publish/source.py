@@ -61,13 +61,13 @@ def from_data_file(path: Path, spec: Spec | None = None) -> Source:
     return Source(_spec(spec), ds, [(ds.unit_code, ds.unit_name)], False, f"数据文件 {path.name}")
 
 
-def from_database(db: Path, unit: str, spec: Spec | None = None, include_errors: bool = False) -> Source:
+def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_errors: bool = False) -> Source:
     """A unit's current submission; a unit with subordinates: the 汇总 of its tree, made now."""
     from ..office.collect import tree_from_store, unit_report
     from ..office.consolidate import ConsolidateError, consolidate
     from ..office.store import DBError, Store
 
-    if not db.is_file():
+    if "://" not in str(db) and not Path(db).is_file():
         raise SourceError(f"找不到收集数据库 {db}")
     try:
         store = Store(db, create=False)
@@ -103,7 +103,7 @@ def from_database(db: Path, unit: str, spec: Spec | None = None, include_errors:
                       store.findings(sub["id"]))
 
 
-def load_source(arg: str, db: Path | None = None, spec: Spec | None = None, key: str | None = None,
+def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None, key: str | None = None,
                 include_errors: bool = False) -> Source:
     """A workbook (.xlsx), a data file (.json), else a unit code in the database ``db``."""
     p = Path(arg)

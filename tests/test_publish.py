@@ -1,0 +1,264 @@
+"""Publishing the seed: HTML, PDF and DOCX hold every figure of the nine tables at its row.
+
+The expected figures are walked from the spec's keys (fixed rows, the data's 科目 codes and 合计,
+every value column) and the data, not from the renderer's own table views; the rendered outputs
+are read back with the tools a reader of the report would use (pdftotext, python-docx).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli.main import cli
+from generator.core.dataset import Dataset
+from generator.core.model import Figures
+from generator.core.money import fmt
+from generator.core.resources import specs_root
+from generator.core.spec import Spec
+from generator.publish.report import build_report, published_dataset
+from generator.publish.source import load_source
+from generator.publish.tables import table_views
+
+SEED = specs_root() / "samples" / "seed-2024.json"
+AMOUNT = re.compile(r"^-?[\d,]+\.\d{2}$")
+
+
+def expected_rows(spec: Spec, ds: Dataset) -> list[tuple[str, str, str, list[str]]]:
+    """(table, row key, anchor text, printed figures in column order) for every row of every table,
+    walked from the spec: fixed rows with a value, each 科目 code of the data with its 类/款 and 合计."""
+    given = ds.values
+    figures = Figures(spec, given)
+
+    def value(t: str, r: str, c: str) -> str:
+        v = given.get(t, {}).get(r, {}).get(c)
+        return fmt(figures.value(t, r, c) if v is None else v, thousands=True)
+
+    out = []
+    for t in spec.tables.values():
+        for b in t.blocks:
+            cols = [c.key or "" for c in b.value_columns]
+            roles = {c.role for c in b.columns}
+            if b.section:
+                codes = set()
+                for r in given.get(t.id, {}):
+                    if r.isdigit():
+                        codes.update({r, r[:3], r[:5]} if len(r) == 7 else {r})
+                for r in ["合计", *sorted(codes)]:
+                    out.append((t.id, r, r, [value(t.id, r, c) for c in cols]))
+                continue
+            for row in b.rows:
+                if not row.input and not row.formula:
+                    continue
+                if row.footer or not ({"line", "code"} & roles):
+                    anchor = row.label or ""
+                else:
+                    anchor = row.key
+                out.append((t.id, row.key, anchor, [value(t.id, row.key, c) for c in cols]))
+    return out
+
+
+def find_row(lines: list[list[str]], anchor: str, figures: list[str]) -> bool:
+    """Some line holds the anchor token followed (after at most two other tokens: a 科目 name, a 行次)
+    by exactly these figures, in order. An empty anchor (公开09's one row): the line's figures are these."""
+    for tokens in lines:
+        if not anchor:
+            if [t for t in tokens if AMOUNT.match(t)] == figures:
+                return True
+            continue
+        for i, tok in enumerate(tokens):
+            if tok != anchor:
+                continue
+            j, skipped = i + 1, 0
+            while j < len(tokens) and not AMOUNT.match(tokens[j]) and skipped < 2:
+                j, skipped = j + 1, skipped + 1
+            if tokens[j:j + len(figures)] == figures:
+                return True
+    return False
+
+
+def table_segments(text: str, spec: Spec) -> dict[str, list[list[str]]]:
+    """Lines (as tokens) of each table, from its 公开NN表 line to the next table's."""
+    lines = text.splitlines()
+    starts = []
+    for t in spec.tables.values():
+        idx = next(i for i, line in enumerate(lines) if line.strip().endswith(t.number) and t.title not in line
+                   and "．" not in line and "..." not in line and "……" not in line)
+        starts.append((idx, t.id))
+    starts.sort()
+    out = {}
+    for k, (idx, tid) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
+        out[tid] = [line.split() for line in lines[idx:end]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pub")
+    res = CliRunner().invoke(cli, ["publish", str(SEED), "-o", str(out), "--name", "seed"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_tables_are_the_workbook_layout(spec: Spec, seed: Dataset) -> None:
+    """Each table's header cells, spans, notes and 空表说明 are the spec's; no spare input row is published."""
+    from generator.publish.tables import plan_for
+
+    views = table_views(spec, seed)
+    plan = plan_for(spec, seed)
+    assert [v.id for v in views] == list(spec.tables)
+    for v in views:
+        t = spec.tables[v.id]
+        assert (v.title, v.number) == (t.title, t.number)
+        assert [[(c.text, c.rowspan, c.colspan) for c in row] for row in v.header] == \
+            [[(h.text, h.rowspan, h.colspan) for h in row] for row in t.header]
+        assert v.notes == t.notes
+        assert (v.statement is not None) == t.statement
+        placed = {f for f, (sheet, _r, _c) in plan.fig_cells.items() if sheet == t.sheet}
+        assert set(v.figs) == placed  # every figure cell of the workbook, nothing else
+        assert all(c.kind != "blank" or not c.text for row in v.body for c in row)
+    assert views[6].statement == seed.notes["公开07"]
+
+
+def test_pdf_text_has_every_figure_at_its_row(published: Path, spec: Spec, seed: Dataset) -> None:
+    pdf = published / "seed.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    segments = table_segments(text, spec)
+    rows = expected_rows(spec, seed)
+    assert len(rows) > 100
+    missing = [(t, r, figs) for t, r, anchor, figs in rows if not find_row(segments[t], anchor, figs)]
+    assert not missing
+    # the seed's official rounding of a derived figure is printed as the data gives it
+    assert find_row(segments["公开06"], "人员经费合计", ["925.85"])
+
+
+def test_pdf_is_a4_with_fonts_embedded_bookmarks_and_page_numbers(published: Path) -> None:
+    pdf = published / "seed.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert "595.276 x 841.89" in info  # A4 (the table pages are A4 landscape)
+    fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
+    body = [line for line in fonts.splitlines()[2:] if line.strip()]
+    assert body and all(" yes yes " in line for line in body), fonts
+    assert any("CJK" in line for line in body)
+    import pdfplumber
+
+    with pdfplumber.open(pdf) as doc:
+        outline = [str(o[1]) for o in doc.doc.get_outlines()]  # (level, title, dest, action, se)
+        pages = len(doc.pages)
+        last = doc.pages[-1].extract_text() or ""
+        widths = {round(p.width) for p in doc.pages}
+    for part in ("第一部分", "第二部分", "第三部分", "第四部分", "第五部分"):
+        assert any(part in (t or "") for t in outline), outline
+    assert any("公开09表" in (t or "") for t in outline)
+    assert f"— {pages} —" in last
+    assert widths == {595, 842}  # portrait text, landscape tables
+
+
+def test_table_header_repeats_when_a_table_breaks(tmp_path: Path, spec: Spec, seed: Dataset) -> None:
+    """A unit with 40 科目 rows: 公开02 runs over pages, each page starts with the header rows."""
+    import pdfplumber
+
+    from generator.publish.pdf import render_pdf
+    from generator.publish.source import Source
+
+    ds = Dataset(seed.unit_code, seed.unit_name, seed.year, {k: dict(v) for k, v in seed.values.items()},
+                 dict(seed.names), dict(seed.notes))
+    codes = [f"2150{i:03d}" for i in range(501, 541)]
+    ds.values["公开02"] = {c: {"2": Decimal("1.00")} for c in codes}
+    for c in codes:
+        ds.names[c] = f"测试科目{c}"
+    ds.names.update({"21505": "工业和信息产业监管", "215": "资源勘探工业信息等支出"})
+    report = build_report(Source(spec, ds, [(ds.unit_code, ds.unit_name)]))
+    out = tmp_path / "long.pdf"
+    out.write_bytes(render_pdf(report))
+    with pdfplumber.open(out) as doc:
+        pages = [p.extract_text() or "" for p in doc.pages]
+    g02 = [p for p in pages if "2150501" in p or "2150540" in p or "测试科目" in p]
+    assert len(g02) >= 2
+    assert all("本年收入合计" in p and "栏次" in p for p in g02)
+
+
+def test_docx_tables_hold_every_figure(published: Path, spec: Spec, seed: Dataset) -> None:
+    from docx import Document
+
+    doc = Document(str(published / "seed.docx"))
+    assert len(doc.tables) == len(spec.tables)
+    segments = {}
+    for t, table in zip(spec.tables.values(), doc.tables, strict=True):
+        lines = []
+        for row in table.rows:
+            seen, tokens = set(), []
+            for cell in row.cells:  # a merged cell is listed once per grid column it covers
+                if id(cell._tc) in seen:
+                    continue
+                seen.add(id(cell._tc))
+                tokens.append(cell.text.strip())
+            lines.append([x for x in tokens if x])
+        segments[t.id] = lines
+        header = [c.text for c in table.rows[0].cells]
+        assert header[0] == t.header[0][0].text
+    missing = [(t, r, figs) for t, r, anchor, figs in expected_rows(spec, seed)
+               if not find_row(segments[t], anchor, figs)]
+    assert not missing
+    # header rows repeat on every page in Word
+    for table in doc.tables:
+        assert table.rows[0]._tr.trPr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tblHeader") is not None
+
+
+def test_docx_is_valid_ooxml(published: Path) -> None:
+    exe = shutil.which("openxml-audit")
+    if exe is None:
+        pytest.skip("openxml-audit not installed")
+    res = subprocess.run([exe, "-f", "microsoft365", str(published / "seed.docx")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Errors: 0" in res.stdout
+
+
+def test_html_passes_check_narrative(published: Path) -> None:
+    res = CliRunner().invoke(cli, ["check-narrative", str(published / "seed.html"), str(SEED)])
+    assert "错误 0 条" in res.output, res.output
+    assert res.exit_code == 0, res.output
+
+
+def test_html_tables_carry_keys(published: Path, spec: Spec, seed: Dataset) -> None:
+    html = (published / "seed.html").read_text(encoding="utf-8")
+    for t, r, _anchor, figs in expected_rows(spec, seed):
+        cells = re.findall(rf'data-key="{re.escape(r)}:[^"]*">([^<]*)<', html.split(f'data-table="{t}"')[1].split("</section>")[0])
+        assert cells[:len(figs)] == figs, (t, r)
+
+
+def test_published_figures_are_the_data_and_formulas(spec: Spec) -> None:
+    src = load_source(str(SEED))
+    ds = published_dataset(src)
+    assert ds.values["公开06"]["人员经费合计"]["决算数"] == Decimal("925.85")  # as given
+    assert ds.values["公开03"]["21505"]["1"] == Decimal("1877.91")
+
+
+def test_missing_profile_parts_are_visible_slots(published: Path) -> None:
+    html = (published / "seed.html").read_text(encoding="utf-8")
+    assert "【待填：部门职责】" in html and "【待填：内设机构设置】" in html
+    assert "长沙市企业服务中心本级，没有其它二级预算单位" in html
+
+
+def test_profile_fills_the_first_part(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("部门职责:\n  - （一）贯彻落实有关法律法规。\n内设机构: 没有内设机构。\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["publish", str(SEED), "-o", str(tmp_path), "--format", "html", "--profile",
+                                   str(profile), "--name", "r"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "（一）贯彻落实有关法律法规。" in html and "【待填：部门职责】" not in html
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("职责: x\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["publish", str(SEED), "-o", str(tmp_path), "--profile", str(bad)])
+    assert res.exit_code == 2 and "未知的键" in res.output
+    res = CliRunner().invoke(cli, ["publish", "--profile-template"])
+    assert res.exit_code == 0 and "部门职责" in res.output
