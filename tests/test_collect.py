@@ -20,6 +20,7 @@ from generator.core.model import Figures, is_formula_figure
 from generator.core.spec import Spec
 from generator.office.collect import (
     AGGREGATE,
+    ATTACH,
     DUP,
     ERR,
     MISSING,
@@ -186,11 +187,13 @@ def test_resubmission_duplicate_wrong_unit_and_missing(spec: Spec, tree: UnitTre
         assert r1.status == PASS and [s["status"] for s in r1.history] == [ERR, PASS]
         assert r1.current is not None and r1.current["path"] == "430100001-企业服务中心-更正.xlsx"
         assert store.findings(r1.history[0]["id"])  # the first report's findings are still there
-        # the same content twice is recognised by its hash; the first stays current
+        # the same content twice is recognised by its hash: 未变, listed beside; the first stays current
+        # and gives the unit its status
         r0 = rows["430100000"]
-        assert r0.status == DUP and r0.current is not None and r0.current["path"].endswith("（本级）.xlsx")
-        dup = r0.latest
-        assert dup is not None and dup["duplicate_of"] == r0.current["id"]
+        assert r0.status == PASS and r0.current is not None and r0.current["path"].endswith("（本级）.xlsx")
+        assert [s["status"] for s in r0.beside] == [DUP]
+        dup = r0.beside[0]
+        assert dup["duplicate_of"] == r0.current["id"]
         assert [f.code for f in store.findings(dup["id"])] == ["submission-duplicate"]
         # a workbook of 002 named for 003: 单位不符 for 003, not taken as anybody's report
         r3 = rows["430100003"]
@@ -228,7 +231,8 @@ def test_mixed_folder_stores_every_good_submission(spec: Spec, tree: UnitTree, t
         assert st["430100003"] == UNREADABLE  # the file named for it could not be read
         assert st["430100001"] == MISSING
         assert sorted(s["path"] for s in rep.others) == ["units.csv", "截断.xlsx", "说明.pdf"]
-        assert all(s["status"] == UNREADABLE for s in rep.others)
+        assert {s["path"]: s["status"] for s in rep.others} == {"units.csv": UNREADABLE, "截断.xlsx": UNREADABLE,
+                                                               "说明.pdf": ATTACH}
         codes = {s["path"]: [f.code for f in store.findings(s["id"])] for s in rep.others}
         assert codes["截断.xlsx"] == ["file-corrupt-zip"] and codes["说明.pdf"] == ["file-not-xlsx"]
         # every good submission is stored with all its figures

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from generator.cli import cli
 from generator.core.spec import Spec
-from generator.office.collect import DUP, ERR, PASS, UNREADABLE, evidence_path, tree_from_store, unit_report
+from generator.office.collect import ATTACH, DUP, ERR, PASS, UNREADABLE, evidence_path, tree_from_store, unit_report
 from generator.office.store import Store
 from generator.web import auth
 from generator.web.app import create_app, redact
@@ -160,10 +160,11 @@ def test_zip_bomb_and_junk_uploads_are_finding_pages(spec: Spec, rnd) -> None:  
                            ("empty.xlsx", b"")):
             r = upload(c, page, data, name)
             assert r.status_code == 200, name
-            assert f"审核结果： {UNREADABLE}" in text_of(r.text), name
+            want = ATTACH if name.endswith(".pdf") else UNREADABLE  # a PDF is an attachment, never the report
+            assert f"审核结果： {want}" in text_of(r.text), name
             assert 'class="error"' in r.text  # at least one error finding shown
     with Store(db) as store:
-        assert [s["status"] for s in store.submissions()] == [UNREADABLE] * 3
+        assert [s["status"] for s in store.submissions()] == [UNREADABLE, ATTACH, UNREADABLE]
 
 
 def test_oversized_body_is_refused_by_its_length(rnd) -> None:  # type: ignore[no-untyped-def]

@@ -21,8 +21,9 @@ from ..core.catalog import spec_by_version
 from ..core.findings import ERROR
 from ..core.fsutil import atomic_write_text
 from ..core.spec import Spec
-from ..office.collect import DEFAULT_DB, UnitTree, load_tree, tree_from_store, unit_report
+from ..office.collect import UnitTree, load_tree, tree_from_store, unit_report
 from ..office.store import DBError, Store
+from .common import db_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -32,16 +33,15 @@ def _die(message: str) -> None:
     sys.exit(EXIT_UNUSABLE)
 
 
-DB_HELP = "数据库：SQLite 文件路径或 sqlite:///路径，或 PostgreSQL 的 postgresql://用户@主机/库名"
-
-
 def report_dir_of(db: str, report_dir: str | None) -> Path:
-    """--report-dir, else the folder of a SQLite database, else out/ (a PostgreSQL URL has no folder)."""
+    """--report-dir, else the folder of a SQLite database, else the user's data folder (a PostgreSQL
+    URL has no folder)."""
     if report_dir:
         return Path(report_dir)
     from ..office.pgstore import is_url
+    from ..office.store import data_dir
 
-    return DEFAULT_DB.parent if is_url(db) else Path(db.removeprefix("sqlite:///")).parent
+    return data_dir() if is_url(db) else Path(db.removeprefix("sqlite:///")).parent
 
 
 def _open_store(db: str, create: bool) -> Store:
@@ -108,7 +108,7 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.command()
 @click.argument("folder", type=click.Path())
 @click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
+@db_option
 @click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--file-password", help="加密工作簿的打开密码")
@@ -144,7 +144,7 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
 @click.command()
 @click.argument("parent")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中最近一次收集的清单）")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
+@db_option
 @click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
 @click.option("--include-errors", is_flag=True, help="有错误的单位也纳入汇总")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="汇总工作簿 .xlsx")
@@ -185,7 +185,7 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
 @click.argument("row")
 @click.argument("col")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
+@db_option
 @click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
 @click.option("--current", is_flag=True, help="按当前报送情况，而不是最近一次汇总的记录")
 @click.option("--include-errors", is_flag=True, help="（与 --current 同用）有错误的单位也计入")
@@ -210,7 +210,7 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
 
 
 @click.command()
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, help=DB_HELP)
+@db_option
 @click.option("--specs", help="新规格目录或版本号，默认为收集时所用的规格")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
@@ -243,6 +243,25 @@ def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str 
     click.echo(terminal_table(rep))
     click.echo(f"报告：{html}  {csv_path}")
     sys.exit(EXIT_OK if rep.ok else EXIT_FINDINGS)
+
+
+@click.command()
+@db_option
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
+@click.option("--unit", "only", multiple=True, help="只给这些单位写反馈（可多次）")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="反馈文件目录")
+def feedback(db: str, units_file: str | None, only: tuple[str, ...], out: str) -> None:
+    """给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"""
+    from ..office.feedback import feedback as run
+
+    with _open_store(db, False) as store:
+        tree = _tree(units_file, store, False)
+        unknown = [u for u in only if u not in tree.units]
+        if unknown:
+            _die(f"单位 {'、'.join(unknown)} 不在单位清单中")
+        written = run(store, tree, Path(out), list(only) or None)
+    click.echo(f"已写出 {len(written) // 2} 个单位的反馈到 {out}")
+    sys.exit(EXIT_OK)
 
 
 def demo_step(outdir: Path, spec: Spec) -> None:
@@ -284,4 +303,4 @@ def demo_step(outdir: Path, spec: Spec) -> None:
     click.echo(f"收集报告 {html}；汇总工作簿 {outs.workbook}")
 
 
-__all__ = ["collect", "consolidate", "explain", "recheck", "demo_step", "report_json"]
+__all__ = ["collect", "consolidate", "explain", "recheck", "feedback", "demo_step", "report_json"]

@@ -26,3 +26,13 @@ def spec_arg(path: str | None) -> Spec:
 def key_arg(key: str | None) -> str | None:
     """``--key``, else ``JUESUAN_KEY``."""
     return key or os.environ.get("JUESUAN_KEY")
+
+
+def db_option(func):  # type: ignore[no-untyped-def]
+    """``--db``: the collection database, the same default for every command (see
+    :func:`generator.office.store.default_db_path`: ``$JUESUAN_DB``, else the user's data folder)."""
+    from ..office.store import DB_ENV, default_db_path
+
+    return click.option("--db", default=lambda: str(default_db_path()), show_default=f"${DB_ENV}，否则 {default_db_path()}",
+                        help="数据库：SQLite 文件路径或 sqlite:///路径，或 PostgreSQL 的 postgresql://用户@主机/库名"
+                             f"（也可用环境变量 {DB_ENV} 指定）")(func)

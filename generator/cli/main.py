@@ -156,7 +156,7 @@ def _attach() -> None:
     from . import collect, migrate, narrative, publish, web
 
     for mod, names in ((narrative, ("narrative", "check_narrative")),
-                       (collect, ("collect", "consolidate", "explain", "recheck")),
+                       (collect, ("collect", "consolidate", "explain", "recheck", "feedback")),
                        (migrate, ("diff_spec", "migrate")),
                        (publish, ("publish", "check_published")),
                        (web, ("serve", "links", "office_password"))):

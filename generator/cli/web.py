@@ -11,12 +11,13 @@ from urllib.parse import quote
 
 import click
 
-from ..office.collect import DEFAULT_DB, tree_from_store
+from ..office.collect import tree_from_store
 from .collect import _die, _open_store, _tree
+from .common import db_option
 
 
 @click.command()
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8000, show_default=True, type=int, help="端口")
 @click.option("--specs", help="本轮所用的规格目录或版本号，默认为数据库记录的规格（没有则用 specs/2024）")
@@ -39,7 +40,7 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
 
 
 @click.command()
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@db_option
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（记入数据库；默认用数据库中的清单）")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="网页的地址（单位访问用）")
 @click.option("--revoke", "revoke", multiple=True, help="作废该单位的旧链接并生成新链接（可多次给出）")
@@ -69,7 +70,7 @@ def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...
 
 
 @click.command("office-password")
-@click.option("--db", default=str(DEFAULT_DB), show_default=True, type=click.Path(dir_okay=False), help="SQLite 数据库")
+@db_option
 def office_password(db: str) -> None:
     """从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"""
     from ..web import auth

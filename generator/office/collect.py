@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..core.clock import shown
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import META, TEMPLATES
@@ -44,14 +45,15 @@ from ..core.spec import Spec
 from .store import Store, figure_rows, now
 
 PASS, WARN, ERR = "通过", "有提示", "有错误"
-MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "重复", "模板版本不符", "单位不符", "无法读取"
-AGGREGATE = "汇总单位"
-STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, AGGREGATE]
+MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
+AGGREGATE, ATTACH = "汇总单位", "附件"
+STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, AGGREGATE]
 STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
-                WRONG_UNIT: "wrong", UNREADABLE: "bad", AGGREGATE: "agg"}
+                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", AGGREGATE: "agg"}
+# files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods", ".csv"}
 ACCEPTED = {PASS, WARN, ERR}
 TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed"}
-DEFAULT_DB = Path("out") / "juesuan.sqlite"
 COMMIT_EVERY = 50
 
 
@@ -525,8 +527,12 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         codes = {c for c, *_ in codes_of.get(sid, [])}
         extra: list[Finding] = []
         unit: str | None = s["unit_code"] or s["expect_unit"] or None
-        if s["duplicate_of"] is not None:
-            orig = store.submission(s["duplicate_of"])
+        orig = store.submission(s["duplicate_of"]) if s["duplicate_of"] is not None else None
+        if orig is not None and not orig["usable"] and orig["status"] in (UNREADABLE, ATTACH):
+            # the same attachment or broken file sent by two units is each one's own (not a copy of a report)
+            status = UNREADABLE if Path(s["file_name"]).suffix.lower() in SPREADSHEET_SUFFIXES else ATTACH
+            unit = s["expect_unit"] or None
+        elif s["duplicate_of"] is not None:
             unit = units_of.get(s["duplicate_of"], orig["unit"] if orig is not None and orig["unit"] else unit)
             status = DUP
             extra.append(Finding("submission-duplicate", WARNING,
@@ -538,7 +544,7 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
                 extra.append(Finding("wrong-unit", ERROR, "工作簿属于另一单位（与该单位已收录的报表完全相同）",
                                      expected=s["expect_unit"], actual=orig["unit_code"]))
         elif not s["usable"] and "template-version-unknown" not in codes:
-            status = UNREADABLE
+            status = UNREADABLE if Path(s["file_name"]).suffix.lower() in SPREADSHEET_SUFFIXES else ATTACH
             unit = s["expect_unit"] or None
         elif (not s["usable"] or codes & TEMPLATE_CODES or s["template_version"] != spec_version
               or s["spec_hash"] != spec_hash):
@@ -582,13 +588,14 @@ class UnitRow:
     depth: int
     has_children: bool
     status: str
-    latest: dict[str, Any] | None = None  # the submission the status is about
+    latest: dict[str, Any] | None = None  # the submission the status is about (the current one, if any)
     current: dict[str, Any] | None = None  # the latest accepted one
     history: list[dict[str, Any]] = field(default_factory=list)
     errors: int = 0
     warnings: int = 0
     infos: int = 0
     anchor: str = ""
+    beside: list[dict[str, Any]] = field(default_factory=list)  # files that are not its report: 附件, 未变, 无法读取 …
 
     @property
     def done(self) -> bool:
@@ -609,12 +616,16 @@ class UnitReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.done for r in self.rows) and not self.others
+        return all(r.done for r in self.rows) and not [s for s in self.others if s["status"] != ATTACH]
 
 
 def unit_report(store: Store, tree: UnitTree) -> UnitReport:
+    """Each unit's status is that of its current submission: the latest accepted (通过/有提示/有错误)
+    file in order of receipt. Files that are not a report of the unit (attachments, unreadable
+    files, a copy of a file already received, another unit's workbook sent under its name) are
+    listed beside it and never replace its current report; only a unit without any current report
+    takes the status of its latest such file (an attachment alone leaves it 未报送)."""
     subs = [dict(s) for s in store.submissions()]
-    by_id = {s["id"]: s for s in subs}
     by_unit: dict[str, list[dict[str, Any]]] = {}
     others = []
     for s in subs:
@@ -628,21 +639,27 @@ def unit_report(store: Store, tree: UnitTree) -> UnitReport:
         hist = by_unit.get(code, [])  # ordered by (run, seq)
         has_children = bool(tree.kids(code))
         row = UnitRow(code, u.name, u.parent, depth, has_children, MISSING, history=hist, anchor=f"u{i}")
-        if hist:
-            latest = hist[-1]
-            row.latest = latest
-            row.status = latest["status"]
-            accepted = [s for s in hist if s["accepted"]]
-            row.current = accepted[-1] if accepted else None
-            shown = by_id.get(latest["duplicate_of"], latest) if latest["duplicate_of"] else latest
-            row.errors, row.warnings, row.infos = shown["errors"], shown["warnings"], shown["infos"]
-        elif tree.is_aggregate(code):
-            row.status = AGGREGATE
+        accepted = [s for s in hist if s["accepted"]]
+        row.current = accepted[-1] if accepted else None
+        row.beside = [s for s in hist if not s["accepted"]]
+        if row.current is not None:
+            row.latest = row.current
+            row.status = row.current["status"]
+        else:
+            reports = [s for s in hist if s["status"] != ATTACH]
+            if reports:
+                row.latest = reports[-1]
+                row.status = reports[-1]["status"]
+            elif tree.is_aggregate(code):
+                row.status = AGGREGATE
+        if row.latest is not None:
+            row.errors, row.warnings, row.infos = row.latest["errors"], row.latest["warnings"], row.latest["infos"]
         rows.append(row)
     counts = {s: 0 for s in STATUS_ORDER}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    return UnitReport(rows, others, counts, store.get_meta("spec_version") or "", store.get_meta("spec_hash") or "", now())
+    return UnitReport(rows, others, counts, store.get_meta("spec_version") or "", store.get_meta("spec_hash") or "",
+                      shown(now()))
 
 
 # ---------------------------------------------------------------- reports: terminal, CSV, HTML
@@ -664,7 +681,13 @@ def render_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-REPORT_HEADER = ["单位代码", "单位名称", "上级单位", "层级", "状态", "当前报送", "错误", "提示", "信息", "报送次数", "文件", "收到时间"]
+REPORT_HEADER = ["单位代码", "单位名称", "上级单位", "层级", "状态", "当前报送", "错误", "提示", "信息", "报送次数", "文件", "收到时间",
+                 "另收文件"]
+
+
+def beside_text(r: UnitRow) -> str:
+    """The files received for a unit that are not its report, for one table cell."""
+    return "；".join(f"{Path(s['path']).name}（{s['status']}）" for s in r.beside)
 
 
 def report_cells(r: UnitRow) -> list[str]:
@@ -672,7 +695,8 @@ def report_cells(r: UnitRow) -> list[str]:
     current = f"#{cur['id']} {cur['status']}" if cur else "—"
     latest = r.latest
     return [r.code, r.name, r.parent, str(r.depth + 1), r.status, current, str(r.errors), str(r.warnings), str(r.infos),
-            str(len(r.history)), latest["path"] if latest else "", latest["received"] if latest else ""]
+            str(len(r.history)), latest["path"] if latest else "", shown(latest["received"]) if latest else "",
+            beside_text(r)]
 
 
 def terminal_table(rep: UnitReport) -> str:
@@ -681,7 +705,10 @@ def terminal_table(rep: UnitReport) -> str:
         cells = report_cells(r)
         cells[1] = "  " * r.depth + cells[1]
         rows.append([cells[0], cells[1], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]])
-    text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件"], rows)
+        if r.beside:
+            rows[-1].append(beside_text(r))
+    text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件", "另收文件"],
+                        [row + [""] * (10 - len(row)) for row in rows])
     summary = "，".join(f"{s} {n}" for s, n in rep.counts.items() if n)
     text += f"\n共 {len(rep.rows)} 个单位：{summary}"
     if rep.others:
@@ -704,7 +731,7 @@ def report_csv(rep: UnitReport) -> str:
         w.writerow([csv_safe(c) for c in report_cells(r)])
     for s in rep.others:
         w.writerow([csv_safe(c) for c in [s["unit_code"], s["unit_name"], "", "", s["status"], "", s["errors"],
-                                          s["warnings"], s["infos"], 1, s["path"], s["received"]]])
+                                          s["warnings"], s["infos"], 1, s["path"], shown(s["received"]), ""]])
     return buf.getvalue()
 
 
@@ -714,6 +741,7 @@ def jinja_env() -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
+    env.filters["when"] = shown
     return env
 
 
@@ -827,4 +855,4 @@ def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = No
 
 
 __all__ = ["UnitTree", "collect", "ingest_bytes", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
-           "csv_safe", "named_unit", "scan", "read_one", "DEFAULT_DB"]
+           "csv_safe", "named_unit", "scan", "read_one"]

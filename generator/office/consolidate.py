@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..core.clock import shown
 from ..core.dataset import Dataset, Values
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 from ..core.fsutil import atomic_write_text
@@ -242,7 +243,7 @@ def report_html(cons: Consolidation, workbook: Path | None = None, readback: lis
     levels = [{"level": lv, "findings": [_finding_view(f) for f in sort_findings(lv.findings)],
                "totals": [(k, fmt(v, True)) for k, v in lv.totals.items()]} for lv in cons.levels]
     return jinja_env().get_template("collect_consolidate.html.j2").render(
-        title=f"{cons.name}（{cons.parent}）汇总报告", cons=cons, levels=levels, created=now(),
+        title=f"{cons.name}（{cons.parent}）汇总报告", cons=cons, levels=levels, created=shown(now()),
         workbook=str(workbook) if workbook else "", notes=[_finding_view(f) for f in cons.findings],
         readback=[_finding_view(f) for f in readback or []], readback_done=readback is not None)
 
@@ -367,7 +368,7 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
             sub = dict(store.submission(r["submission_id"])) if r is not None and r["submission_id"] else None
             members.append(Member(code, tree.units[code].name, depth, "", sub, bool(r["included"]) if r else False,
                                   (r["reason"] if r else "汇总后新增的单位，未纳入该次汇总"), ""))
-        source = f"依据 {head['created']} 的汇总记录 #{head['id']}"
+        source = f"依据 {shown(head['created'])} 的汇总记录 #{head['id']}"
     else:
         members = plan_members(unit_report(store, tree), tree, parent, include_errors)
         source = "依据当前报送情况" + ("（含有错误的单位）" if include_errors else "")
@@ -391,6 +392,10 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
             c.subtotal = own + sum((by_unit[k].subtotal if by_unit[k].subtotal is not None else
                                     (by_unit[k].value or Decimal(0)) if by_unit[k].included else Decimal(0)
                                     for k in kids), Decimal(0))
+    known = sec is not None and sec.codelist is not None and spec.code_name(sec.codelist, row) is not None
+    if (t.row(row) is None and not known and not (sec is not None and sec.total is not None and row == sec.total.key)
+            and all(c.value is None for c in contributions)):
+        raise ConsolidateError(f"{table} 没有科目 {row}：代码表中没有此代码，{parent} 下也没有单位填报过它")
     value = Figures(spec, inputs).value(table, row, col)
     return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
 

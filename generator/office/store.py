@@ -19,7 +19,6 @@ Tables (see :data:`SCHEMA`):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import sqlite3
@@ -28,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..core.clock import now as clock_now
 from ..core.dataset import Values
 from ..core.findings import Finding
 
@@ -135,12 +135,38 @@ SUBMISSION_COLUMNS = (
 )
 
 
+DB_ENV = "JUESUAN_DB"
+
+
+def data_dir() -> Path:
+    """The user's data folder of the tool (``$XDG_DATA_HOME/juesuan``, ``~/.local/share/juesuan``;
+    ``%LOCALAPPDATA%\\juesuan`` on Windows)."""
+    import os
+
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "juesuan"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "juesuan"
+
+
+def default_db_path() -> str:
+    """The one default database of every command: ``$JUESUAN_DB`` if set, else the user's data
+    folder (``$XDG_DATA_HOME/juesuan/juesuan.sqlite``, ``~/.local/share/juesuan/juesuan.sqlite``;
+    ``%LOCALAPPDATA%\\juesuan\\juesuan.sqlite`` on Windows): never relative to the current folder."""
+    import os
+
+    env = os.environ.get(DB_ENV)
+    if env:
+        return env if "://" in env else str(Path(env).expanduser())
+    return str(data_dir() / "juesuan.sqlite")
+
+
 class DBError(Exception):
     """A database that cannot be used; message in Chinese."""
 
 
 def now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    return clock_now()
 
 
 class Store:

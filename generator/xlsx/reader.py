@@ -371,7 +371,8 @@ def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
     if common != [n for n in expected if n in actual]:
         ctx.add("sheet-order-changed", WARNING, "工作表顺序被改变")
     if not book.structure_locked:
-        ctx.add("structure-unlocked", WARNING, "工作簿结构保护已被取消（LibreOffice 另存时也会如此）")
+        # LibreOffice and WPS drop the lock on save: protection is a courtesy, every cell is verified below
+        ctx.add("structure-unlocked", INFO, "工作簿结构保护未保留（用 LibreOffice 或 WPS 保存时常见）；各表已逐格核对，无需处理")
     for sp in plan.sheets:
         raw = book.sheet(sp.name)
         if raw is None:
