@@ -20,9 +20,10 @@ from typing import Any
 
 from ..core.calc import CellKey, formula_values
 from ..core.catalog import find_spec_dirs, load_spec
+from ..core.cellformula import FormulaRefused, evaluate
 from ..core.dataset import Dataset, Values
 from ..core.expr import a1, is_item_code
-from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors
+from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors, sort_findings
 from ..core.layout import (
     CODES,
     COVER,
@@ -44,8 +45,8 @@ from ..core.rules import RuleResult, evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec, SpecInvalid
 from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
 
-ALLOWED_INPUT_FUNCS = {"SUM", "ROUND"}
-_FUNC = re.compile(r"([A-Z_][A-Z0-9_.]*)\s*\(")
+MAX_AMOUNT = Decimal("1e15")  # 万元; anything this large is not an amount (and would break exact arithmetic)
+MAX_COVER_TEXT = 100  # characters of a cover field (names, phone, date)
 
 
 @dataclass
@@ -102,6 +103,8 @@ def number_value(text: str) -> Decimal:
     shortest decimal that is the same double."""
     text = text.strip()
     d = Decimal(text)
+    if not d.is_finite() or d.copy_abs() >= MAX_AMOUNT:
+        raise InvalidOperation(f"not an amount: {text[:40]}")  # NaN, sNaN, ±Infinity, 1e27, 1e308
     # at most 15 digits when the text is at most 15 characters long: skip counting them
     if len(text) > 15 and len(d.as_tuple().digits) > 15 and d.is_finite():
         d = Decimal(repr(float(text)))
@@ -164,7 +167,7 @@ def _parse_number(c: RawCell) -> tuple[Decimal | None, str | None, str | None]:
     if not text.strip():
         return None, None, None
     v = parse_lenient(text)
-    if v is None:
+    if v is None or not v.is_finite() or v.copy_abs() >= MAX_AMOUNT:
         return None, "not-a-number", ERROR
     return v, "number-as-text", WARNING
 
@@ -247,25 +250,53 @@ def read_workbook(
 ) -> ReadResult:
     path = str(path)
     ctx = _Ctx(path)
+    limits = limits or Limits.from_env()
     try:
         book = open_xlsx(path, limits, file_password)
     except XlsxError as exc:
         return ReadResult(path, False, [Finding(exc.code, ERROR, exc.message, file=path)])
+    except Exception as exc:  # noqa: BLE001 - the batch boundary: whatever a file does, it is that file's finding
+        return ReadResult(path, False, [Finding("file-corrupt", ERROR, f"无法读取：{type(exc).__name__}: {str(exc)[:200]}",
+                                                file=path)])
     try:
-        return _read(book, ctx, spec_dirs, key, expect_unit, expect_year, spec)
+        res = _read(book, ctx, spec_dirs, key, expect_unit, expect_year, spec)
     except XlsxError as exc:
-        return ReadResult(path, False, ctx.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
+        res = ReadResult(path, False, ctx.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
     except Exception as exc:  # noqa: BLE001 - the batch boundary: a malformed file is a finding, never a traceback
-        return ReadResult(path, False, ctx.findings + [
-            Finding("file-unreadable-structure", ERROR, f"工作簿结构异常，无法读取：{type(exc).__name__}: {exc}", file=path)])
+        res = ReadResult(path, False, ctx.findings + [
+            Finding("file-unreadable-structure", ERROR, f"工作簿结构异常，无法读取：{type(exc).__name__}: {str(exc)[:200]}",
+                    file=path)])
+    res.findings = cap_findings(res.findings, limits.max_findings)
+    return res
+
+
+def cap_findings(findings: list[Finding], limit: int) -> list[Finding]:
+    """At most ``limit`` findings per file (errors first); the rest summed up in one finding by code,
+    so one hostile file cannot flood the report or the database."""
+    if len(findings) <= limit:
+        return findings
+    ordered = sort_findings(findings)
+    kept, dropped = ordered[: max(limit - 1, 0)], ordered[max(limit - 1, 0):]
+    by_code: dict[str, int] = {}
+    for f in dropped:
+        by_code[f.code] = by_code.get(f.code, 0) + 1
+    worst = ERROR if any(f.severity == ERROR for f in dropped) else WARNING if any(
+        f.severity == WARNING for f in dropped) else INFO
+    summary = "，".join(f"{c} {n} 条" for c, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
+    kept.append(Finding("findings-truncated", worst, f"问题过多：只列出前 {len(kept)} 条，另有 {len(dropped)} 条未逐条列出（{summary}）",
+                        actual=str(len(findings)), extra={"dropped": by_code}))
+    return kept
 
 
 def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | None, expect_unit: str | None,
           expect_year: int | None, spec: Spec | None) -> ReadResult:
     path = ctx.path
-    external = [p for p in book.parts if p.startswith("xl/externalLinks/")]
+    for code, cell, message in book.problems:
+        ctx.add(code, ERROR, message, cell=cell)
+    external = book.external or [p for p in book.parts if p.lower().startswith("xl/externallinks/")]
     if external:
-        ctx.add("external-link", ERROR, f"工作簿引用了其他工作簿（{len(external)} 个外部链接），外部数据不会被读取或计算")
+        ctx.add("external-link", ERROR, f"工作簿引用了其他工作簿或外部数据（{len(external)} 处：{'；'.join(external[:3])[:200]}），"
+                                        "外部数据不会被读取或计算")
     meta_sheet = book.sheet(META)
     meta = _meta_values(meta_sheet)
     custom = {k.removeprefix("juesuan."): v for k, v in book.custom.items() if k.startswith("juesuan.")}
@@ -274,6 +305,9 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
                                                 "不是本系统下发的模板（找不到模板标识），无法识别", file=path)])
     if meta_sheet is None:
         ctx.add("meta-sheet-missing", ERROR, f"隐藏的标识工作表 {META} 已被删除", cell=META)
+    if meta and not custom:
+        ctx.add("doc-properties-missing", WARNING, "工作簿的自定义文档属性（docProps/custom.xml 中的模板标识）已被删除，"
+                                                   "只能按标识表核对")
     ident_src = meta or custom
     for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year", "units"):
         if meta and custom and (k in custom or k in meta) and custom.get(k) != meta.get(k):
@@ -351,6 +385,11 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         r = plan.rule_rows.get(inst.id)
         return f"审核!H{r + 1}" if r is not None else None
 
+    for bad in sorted(set(book.bad_formats)):
+        why = format_problem(bad)
+        if why is not None:
+            ctx.add("number-format-changed", ERROR, f"条件格式把数字显示为 {bad[:60]}（{why}）：满足条件时屏幕上的数与实际值不符",
+                    cell="styles.xml", actual=bad[:200])
     ctx.findings.extend(rule_findings(results, ds.explanations, locate))
     return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
 
@@ -367,6 +406,14 @@ def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
     for name in actual:
         if name not in expected:
             ctx.add("sheet-extra", ERROR, f"多出工作表 {name}（被新增或改名）", cell=name, actual=name)
+    folded: dict[str, int] = {}
+    for name in actual:
+        key = unicodedata.normalize("NFKC", name).casefold()
+        folded[key] = folded.get(key, 0) + 1
+        if folded[key] == 2:
+            ctx.add("sheet-name-duplicate", ERROR, f"工作表名 {name} 出现不止一次（不区分大小写）；电子表格软件会显示另一张同名表，"
+                                                   "显示的与核对的可能不是同一张", cell=name, actual=name)
+    _check_defined_names(book, ctx)
     common = [n for n in actual if n in expected]
     if common != [n for n in expected if n in actual]:
         ctx.add("sheet-order-changed", WARNING, "工作表顺序被改变")
@@ -386,12 +433,107 @@ def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
                 ctx.add("hidden-sheet-visible", WARNING, f"隐藏的工作表 {sp.name} 被取消隐藏", cell=sp.name)
         elif sp.state == "hidden" and raw.state == "visible":
             ctx.add("hidden-sheet-visible", WARNING, f"隐藏的工作表 {sp.name} 被取消隐藏", cell=sp.name)
+        elif sp.state == "visible" and raw.state != "visible":
+            ctx.add("sheet-hidden", ERROR, f"工作表 {sp.name} 被隐藏：其中的数看不到却会被收录", cell=sp.name)
+        _check_display(book, sp, raw, ctx)
         if set(sp.merges) != raw.merges:
             missing = sorted(set(sp.merges) - raw.merges)
             extra = sorted(raw.merges - set(sp.merges))
             desc = "；".join([f"缺少合并 {a1(m[0], m[1])}:{a1(m[2], m[3])}" for m in missing[:3]] +
                             [f"多出合并 {a1(m[0], m[1])}:{a1(m[2], m[3])}" for m in extra[:3]])
             ctx.add("merge-changed", ERROR, f"{sp.name} 的合并单元格被改变：{desc}", cell=sp.name)
+
+
+_FMT_TAG = re.compile(r"\[(black|blue|cyan|green|magenta|red|white|yellow|color\s*\d{1,2})\]|\[\$[^\]]*\]", re.I)
+_FMT_ESCAPES = re.compile(r"\\[-() ]|_.|\* ")
+_FMT_ALLOWED = set("0#?,. -()+")
+_FMT_DECIMALS = re.compile(r"\.[0#?]{2,}")
+
+
+def format_problem(code: str) -> str | None:
+    """Why a number format shows something other than the amount stored (None: it shows the amount).
+
+    A format shows the amount when each of its sections is made of digit placeholders, grouping,
+    a decimal point with at least 2 decimals, signs, parentheses, spaces, colours and locale tags;
+    the negative section shows a sign or parentheses; the zero section may be empty or a dash; a
+    text section holds @. Quoted text, conditions ([<0]), %, scientific or date codes are refused:
+    ``[<0]#,##0.00;"2,222.22"`` prints every amount as 2,222.22."""
+    if code in ("General", "@", "0.00", "#,##0.00"):
+        return None
+    if code.startswith("builtin:") or code == "?":
+        return f"内置格式 {code.removeprefix('builtin:')}（非数字金额格式）"
+    if "[" in _FMT_TAG.sub("", code):
+        return "含条件或未知的方括号标记"
+    plain = _FMT_TAG.sub("", code)
+    plain = plain.replace('"-"', "-")
+    plain = _FMT_ESCAPES.sub(lambda m: m.group(0)[-1] if m.group(0)[0] == "\\" else " ", plain)
+    sections = plain.split(";")
+    if len(sections) > 4:
+        return "节数过多"
+    for i, sec in enumerate(sections):
+        if i == 3:
+            if sec.strip() and "@" not in sec:
+                return "文本节不显示文本"
+            if set(sec) - set("@ "):
+                return "文本节含其他内容"
+            continue
+        if i == 2 and sec.strip() in ("", "-"):
+            continue
+        if set(sec) - _FMT_ALLOWED:
+            bad = "".join(sorted(set(sec) - _FMT_ALLOWED))[:10]
+            return f"含文字或符号 {bad!r}（会显示为别的内容）"
+        if not any(ch in sec for ch in "0#?"):
+            return "某节不显示数字"
+        if i < 2 and not _FMT_DECIMALS.search(sec):
+            return "少于两位小数（显示的数与实际值不同）"
+        if i == 1 and "-" not in sec and "(" not in sec:
+            return "负数显示为正数"
+    return None
+
+
+def _check_display(book: RawBook, sp: SheetPlan, raw: RawSheet, ctx: _Ctx) -> None:
+    """What a person sees must be what is stored: the number format of every amount cell (styles.xml),
+    and no figure in a hidden row or column."""
+    if not book.formats:
+        return
+    bad: dict[str, list[str]] = {}
+    hidden: list[str] = []
+    for (r, c), cell in sp.cells.items():
+        if cell.kind not in ("input", "formula", "number"):
+            continue
+        got = raw.cells.get((r, c))
+        if got is None:
+            continue
+        code = book.format_of(got)
+        why = format_problem(code)
+        if why is not None:
+            bad.setdefault(f"{code}（{why}）", []).append(a1(r, c))
+        if (r in raw.hidden_rows or raw.col_hidden(c)) and sp.state == "visible" and (
+                got.formula is not None or _cell_text(got).strip()):
+            hidden.append(a1(r, c))
+    for what, cells in bad.items():
+        ctx.add("number-format-changed", ERROR, f"{sp.name} 的 {len(cells)} 个金额单元格（{'、'.join(cells[:5])}"
+                                                f"{'等' if len(cells) > 5 else ''}）的显示格式被改为 {what[:120]}：屏幕和打印上的数与实际值不符",
+                cell=f"{sp.name}!{cells[0]}", actual=what[:200])
+    if hidden:
+        ctx.add("data-hidden", ERROR, f"{sp.name} 有数据的单元格所在的行或列被隐藏（{'、'.join(hidden[:5])}"
+                                      f"{'等' if len(hidden) > 5 else ''}）：看不到的数也会被收录", cell=f"{sp.name}!{hidden[0]}")
+
+
+_BUILTIN_NAMES = {"_xlnm.print_titles", "_xlnm.print_area", "_xlnm._filterdatabase"}
+_RANGE_LIST = re.compile(r"^\s*(('[^']+'|[^'!\s(),\[\]]+)!)?\$?[A-Z]{0,3}\$?\d*(:\$?[A-Z]{0,3}\$?\d*)?"
+                         r"(\s*,\s*(('[^']+'|[^'!\s(),\[\]]+)!)?\$?[A-Z]{0,3}\$?\d*(:\$?[A-Z]{0,3}\$?\d*)?)*\s*$", re.I)
+
+
+def _check_defined_names(book: RawBook, ctx: _Ctx) -> None:
+    """The template defines only print titles. Any other name -- or a print setting that is more than
+    a range -- can stand in a formula for anything (``x`` = ``WEBSERVICE(…)``): refused."""
+    for name, _local, text in book.defined_names:
+        if name.lower() in _BUILTIN_NAMES and _RANGE_LIST.match(text):
+            continue
+        ctx.add("defined-name-unexpected", ERROR, f"工作簿定义了模板中没有的名称 {name[:40]} = {text[:80]}；"
+                                                  "名称可在公式中代替任何内容（外部数据、函数），已拒绝其使用",
+                actual=f"{name[:40]}={text[:120]}")
 
 
 def _label_of(sp: SheetPlan, cell: CellPlan) -> dict[str, Any]:
@@ -457,7 +599,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 kw = _label_of(sp, cell)
                 want = cell.text
                 have = _cell_text(got)
-                if kind == "number" and got is not None:
+                if kind == "number" and got is not None and got.formula is None:
                     try:
                         same = number_value(got.value or "") == Decimal(want)
                     except InvalidOperation:
@@ -485,7 +627,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 if got is None:
                     value = None
                 elif got.formula is not None:
-                    value = _input_formula(got, where, _label_of(sp, cell), ctx)
+                    value = input_formula(got, where, _label_of(sp, cell), ctx)
                 else:
                     value, code, sev = _parse_number(got)
                     if code == "number-as-text":
@@ -518,7 +660,13 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                     ds.notes[sp.table.id] = _cell_text(got)
             elif kind == "cover":
                 if got is not None and _cell_text(got):
-                    ds.cover[cell.label] = _cell_text(got)
+                    text = _cell_text(got)
+                    if len(text) > MAX_COVER_TEXT:
+                        ctx.add("cover-field-too-long", ERROR, f"{where} 封面“{cell.label}”过长（{len(text)} 个字符，上限 "
+                                                               f"{MAX_COVER_TEXT}），只收录前 {MAX_COVER_TEXT} 个字符",
+                                cell=where, actual=text[:MAX_COVER_TEXT] + "…")
+                        text = text[:MAX_COVER_TEXT]
+                    ds.cover[cell.label] = text
             elif kind == "explain":
                 if got is not None and _cell_text(got).strip():
                     ds.explanations[cell.label.replace("差异说明 ", "")] = _cell_text(got).strip()
@@ -540,20 +688,28 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
     return inputs, cell_inputs, code_texts
 
 
-def _input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> Decimal | None:
+def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> Decimal | None:
+    """A formula typed into an input cell: evaluated here when it is made of numbers, + - * / %, SUM
+    and ROUND only (the cached result in the file is never taken; one that differs is reported);
+    refused and not imported when it refers to anything (cells, other sheets, other workbooks, names)."""
     f = got.formula or ""
-    funcs = {m.upper() for m in _FUNC.findall(f.upper())}
-    if "[" in f or "!" in f or "|" in f or funcs - ALLOWED_INPUT_FUNCS:
-        ctx.add("formula-forbidden", ERROR,
-                f"{where} 含不允许的公式（外部引用、跨表引用、DDE 或函数 {','.join(sorted(funcs - ALLOWED_INPUT_FUNCS)) or ''}），未计算、未导入",
-                cell=where, actual="=" + f[:200], **kw)
-        return None
     try:
-        value = number_value(got.value) if got.value is not None and got.type == "n" else None
-    except InvalidOperation:
-        value = None
-    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其结果 {fmt(value) if value is not None else '（无）'} 读入",
+        value = evaluate(f)
+    except FormulaRefused as exc:
+        ctx.add("formula-forbidden", ERROR, f"{where} 含不允许的公式（{exc}），未计算、未导入", cell=where,
+                actual="=" + f[:200], **kw)
+        return None
+    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其计算结果 {fmt(value)} 读入",
             cell=where, actual="=" + f[:200], **kw)
+    if got.value is not None:
+        try:
+            cached = number_value(got.value) if got.type == "n" else None
+        except InvalidOperation:
+            cached = None
+        if cached is None or abs(cached - value) > _MICRO:
+            ctx.add("stale-cached-value", ERROR, f"{where} 显示的结果 {got.value[:30]} 与公式 ={f[:60]} 的计算结果 {fmt(value)} 不符"
+                                                 "（结果过期或被伪造）；按计算结果读入", cell=where, expected=fmt(value),
+                    actual=got.value[:200], **kw)
     return value
 
 
