@@ -378,3 +378,16 @@ def test_open_xlsx_never_raises_anything_but_xlsx_error(seed_xlsx: Path) -> None
     for cut in (30, 100, len(data) - 10):
         with pytest.raises(XlsxError):
             open_xlsx(data[:cut])
+
+
+def test_limit_option_on_read(seed_xlsx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from generator.cli.main import cli
+
+    monkeypatch.delenv("JUESUAN_LIMITS", raising=False)
+    r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--limit", "max_sheets=3"])
+    assert r.exit_code == 2 and "too-many-sheets" in r.output
+    r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--limit", "max_nonsense=3"])
+    assert r.exit_code == 2 and "限额" in r.output
+    monkeypatch.delenv("JUESUAN_LIMITS", raising=False)

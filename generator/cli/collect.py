@@ -23,7 +23,7 @@ from ..core.fsutil import atomic_write_text
 from ..core.spec import Spec
 from ..office.collect import UnitTree, load_tree, tree_from_store, unit_report
 from ..office.store import DBError, Store
-from .common import db_option
+from .common import db_option, limits_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -115,12 +115,15 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.option("--workers", type=int, help="并行读取的进程数，默认为 CPU 核数")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另把各单位状态与问题写成 JSON")
+@limits_option
 def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
-            workers: int | None, report_dir: str | None, json_out: str | None) -> None:
+            workers: int | None, report_dir: str | None, json_out: str | None, limits: tuple[str, ...]) -> None:
     """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
     from ..office.collect import collect as run_collect
     from ..office.collect import terminal_table, write_reports
-    from .common import key_arg, spec_arg
+    from .common import apply_limits, key_arg, spec_arg
+
+    apply_limits(limits)
 
     src = Path(folder)
     if not src.is_dir():

@@ -36,3 +36,24 @@ def db_option(func):  # type: ignore[no-untyped-def]
     return click.option("--db", default=lambda: str(default_db_path()), show_default=f"${DB_ENV}，否则 {default_db_path()}",
                         help="数据库：SQLite 文件路径或 sqlite:///路径，或 PostgreSQL 的 postgresql://用户@主机/库名"
                              f"（也可用环境变量 {DB_ENV} 指定）")(func)
+
+
+def limits_option(f):  # type: ignore[no-untyped-def]
+    """``--limit KEY=VALUE`` (repeatable): the reader's limits for this run (see README, Threat model and limits)."""
+    return click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
+                        help="读取限额，如 max_cells=300000（可多次；亦可用环境变量 JUESUAN_LIMITS）")(f)
+
+
+def apply_limits(limits: tuple[str, ...]) -> None:
+    """Check ``--limit`` values and hand them to the reader (and its worker processes) via JUESUAN_LIMITS."""
+    if not limits:
+        return
+    from ..xlsx.ooxml import Limits
+
+    text = ",".join([os.environ.get("JUESUAN_LIMITS", ""), *limits]).strip(",")
+    try:
+        Limits.parse(text)
+    except ValueError as exc:
+        click.echo(f"[错误] {exc}", err=True)
+        sys.exit(2)
+    os.environ["JUESUAN_LIMITS"] = text

@@ -13,7 +13,7 @@ from ..core.findings import ERROR, has_errors
 from ..core.fsutil import atomic_write_text
 from ..core.resources import specs_root
 from ..office.units import read_units_csv, unit_filename
-from .common import key_arg, spec_arg
+from .common import apply_limits, key_arg, limits_option, spec_arg
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,11 +108,14 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
 @click.option("--file-password", help="加密工作簿的打开密码")
 @click.option("--json", "as_json", is_flag=True, help="输出规范 JSON 文档")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="把 JSON 写入文件")
+@limits_option
 def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | None, file_password: str | None,
-         as_json: bool, out: str | None) -> None:
+         as_json: bool, out: str | None, limits: tuple[str, ...]) -> None:
     """读取报回的工作簿：完整性检查、审核公式，输出报告或 JSON。"""
     from ..xlsx.reader import read_workbook
     from .report import render_text
+
+    apply_limits(limits)
 
     res = read_workbook(file, [Path(s) for s in specs] or None, key_arg(key), expect_unit, None, file_password)
     doc = res.to_json()
