@@ -385,9 +385,8 @@ def test_limit_option_on_read(seed_xlsx: Path, monkeypatch: pytest.MonkeyPatch) 
 
     from generator.cli.main import cli
 
-    monkeypatch.delenv("JUESUAN_LIMITS", raising=False)
+    monkeypatch.setenv("JUESUAN_LIMITS", "")  # recorded, so the value --limit sets is undone after the test
     r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--limit", "max_sheets=3"])
     assert r.exit_code == 2 and "too-many-sheets" in r.output
     r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--limit", "max_nonsense=3"])
     assert r.exit_code == 2 and "限额" in r.output
-    monkeypatch.delenv("JUESUAN_LIMITS", raising=False)
