@@ -262,3 +262,144 @@ def test_profile_fills_the_first_part(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "未知的键" in res.output
     res = CliRunner().invoke(cli, ["publish", "--profile-template"])
     assert res.exit_code == 0 and "部门职责" in res.output
+
+
+# ---------------------------------------------------------------- check-published
+
+D = Decimal
+# twelve figures across all nine tables, input and derived ones, altered in the printed report only
+ALTERED = {
+    ("公开01", "1", "1"): D("2182.85"),
+    ("公开01", "44", "2"): D("2128.58"),
+    ("公开02", "2150550", "1"): D("975.54"),
+    ("公开03", "合计", "3"): D("1135.40"),
+    ("公开03", "21508", "1"): D("250.49"),
+    ("公开04", "1", "1"): D("2128.86"),
+    ("公开05", "2150805", "3"): D("251.05"),
+    ("公开06", "30101", "决算数"): D("59.29"),
+    ("公开06", "人员经费合计", "决算数"): D("952.85"),
+    ("公开07", "合计", "1"): D("1.00"),
+    ("公开08", "合计", "1"): D("0.01"),
+    ("公开09", "1", "7"): D("1.16"),
+    ("公开09", "1", "2"): D("1.00"),
+}
+
+
+def test_check_published_finds_nothing_on_our_pdf(published: Path) -> None:
+    res = CliRunner().invoke(cli, ["check-published", str(published / "seed.pdf"), "--against", str(SEED)])
+    assert res.exit_code == 0, res.output
+    assert "错误 0 条，提示 0 条" in res.output
+
+
+def test_check_published_finds_every_altered_figure(tmp_path: Path) -> None:
+    from generator.core.expr import Fig
+    from generator.publish.pdf import render_pdf
+
+    src = load_source(str(SEED))
+    report = build_report(src, override={Fig(*k): v for k, v in ALTERED.items()})
+    # and one figure of the 说明 (第三部分) changed in the text
+    assert "基本支出975.45万元" in report.narrative_html
+    report.narrative_html = report.narrative_html.replace("基本支出975.45万元", "基本支出957.45万元", 1)
+    doctored = tmp_path / "doctored.pdf"
+    doctored.write_bytes(render_pdf(report))
+    res = CliRunner().invoke(cli, ["check-published", str(doctored), "--against", str(SEED), "--json"])
+    assert res.exit_code == 1, res.output
+    import json
+
+    findings = json.loads(res.output)["findings"]
+    figs = {(f["table"], f["row"], f["col"]): f for f in findings if f["code"] == "published-figure-mismatch"}
+    assert set(figs) == set(ALTERED)  # each one found, nothing else
+    for k, v in ALTERED.items():
+        assert figs[k]["actual"] == fmt(v, thousands=True)
+    text = [f for f in findings if f["code"] == "narrative-amount-mismatch"]
+    assert len(text) == 1 and text[0]["actual"] == "957.45"
+    assert not [f for f in findings if f["severity"] == "error" and f["code"] not in
+                ("published-figure-mismatch", "narrative-amount-mismatch")]
+
+
+def test_check_published_rows_missing_and_extra(tmp_path: Path, spec: Spec) -> None:
+    """A PDF of another unit's data: the seed's 科目 rows are missing, the other's are extra."""
+    from generator.publish.pdf import render_pdf
+    from generator.publish.source import Source
+
+    other = load_source(str(specs_root() / "samples" / "unit-430100002.json"))
+    pdf = tmp_path / "other.pdf"
+    pdf.write_bytes(render_pdf(build_report(other)))
+    res = CliRunner().invoke(cli, ["check-published", str(pdf), "--against", str(SEED), "--json"])
+    assert res.exit_code == 1
+    import json
+
+    codes = {f["code"] for f in json.loads(res.output)["findings"]}
+    assert {"published-row-missing", "published-row-extra", "published-figure-mismatch"} <= codes
+    assert isinstance(other, Source)
+
+
+def test_check_published_unusable_input(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"not a pdf at all")
+    res = CliRunner().invoke(cli, ["check-published", str(junk), "--against", str(SEED)])
+    assert res.exit_code == 2 and "无法读取" in res.output
+    res = CliRunner().invoke(cli, ["check-published", str(tmp_path / "none.pdf"), "--against", str(SEED)])
+    assert res.exit_code == 2
+
+
+def test_check_published_table_missing(tmp_path: Path) -> None:
+    from generator.publish.pdf import render_pdf
+
+    src = load_source(str(SEED))
+    report = build_report(src)
+    report.tables = [t for t in report.tables if t.id != "公开05"]
+    pdf = tmp_path / "no05.pdf"
+    pdf.write_bytes(render_pdf(report))
+    res = CliRunner().invoke(cli, ["check-published", str(pdf), "--against", str(SEED), "--json"])
+    import json
+
+    findings = json.loads(res.output)["findings"]
+    assert [f["table"] for f in findings if f["code"] == "published-table-missing"] == ["公开05"]
+
+
+# ---------------------------------------------------------------- a 汇总's report
+
+
+def test_consolidated_report_lists_the_units_it_sums(tmp_path: Path, spec: Spec) -> None:
+    import csv
+
+    from generator.core.dataset import load_dataset
+    from generator.xlsx.writer import build_workbook
+
+    samples = specs_root() / "samples"
+    units = list(csv.DictReader((samples / "units.csv").open(encoding="utf-8")))
+    returned = tmp_path / "in"
+    returned.mkdir()
+    for u in units:
+        if u["data"]:
+            build_workbook(spec, load_dataset(samples / u["data"]), returned / f"{u['code']}.xlsx")
+    db = tmp_path / "j.sqlite"
+    res = CliRunner().invoke(cli, ["collect", str(returned), "--units", str(samples / "units.csv"), "--db", str(db)])
+    assert res.exit_code in (0, 1), res.output
+    out = tmp_path / "pub"
+    res = CliRunner().invoke(cli, ["publish", "430100", "--db", str(db), "-o", str(out), "--format", "html,docx",
+                                   "--name", "dept", "--force"])
+    assert res.exit_code in (0, 1), res.output
+    assert "汇总 5 个单位" in res.output
+    html = (out / "dept.html").read_text(encoding="utf-8")
+    members = [u["name"] for u in units if u["data"]]
+    part1 = html.split('id="part1"')[1].split("</section>")[0]
+    for name in members:
+        assert f"<li>{name}</li>" in part1
+    assert "共5个单位" in part1 and "长沙市示范工业和信息化局单位2024年部门决算汇总公开单位构成包括" in part1
+    # the 汇总's tables are the sums of the units' figures
+    total = sum(load_dataset(samples / u["data"]).values["公开01"]["1"]["1"] for u in units if u["data"])
+    assert f'data-key="1:1">{fmt(total, thousands=True)}<' in html
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(out / "dept.docx")).paragraphs)
+    assert all(name in text for name in members)
+    # a unit without subordinates publishes its current submission, as its own 本级
+    res = CliRunner().invoke(cli, ["publish", "430100002", "--db", str(db), "-o", str(out), "--format", "html",
+                                   "--name", "one", "--force"])
+    assert res.exit_code in (0, 1), res.output
+    one = (out / "one.html").read_text(encoding="utf-8")
+    assert "长沙市工业信息研究所本级，没有其它二级预算单位" in one
+    res = CliRunner().invoke(cli, ["publish", "999", "--db", str(db), "-o", str(out)])
+    assert res.exit_code == 2 and "不在" in res.output

@@ -1,0 +1,200 @@
+"""``check-published``: a published report (PDF) read back and every figure compared with the data.
+
+What a 公开 checker does for a published 决算 PDF, but against the submitted figures: the tables are
+found by their 公开NN表 line (a table runs on until the next one or the next 第N部分), each page's
+ruled tables are extracted (pdfplumber), and every row the data expects — laid out by the same
+:func:`~.tables.table_views` the report is rendered with — is looked up by its keys (行次, 科目代码,
+label) and each of its figures compared at its column. 第三部分 (情况说明) is extracted as text and
+checked by :func:`generator.narrative.check_narrative`.
+
+Findings (codes):
+- ``published-table-missing`` (error): a table of the spec is not in the PDF;
+- ``published-row-missing`` (error): a row the data has is not in the table;
+- ``published-figure-mismatch`` (error): a figure differs from the data (expected, actual);
+- ``published-row-extra`` (warning): a row with figures the data does not have;
+- ``published-text-missing`` (warning): no 第三部分 text was found to check;
+- the narrative checker's own codes for the 说明's figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from ..core.expr import Fig
+from ..core.findings import ERROR, WARNING, Finding
+from ..core.money import parse_lenient
+from ..narrative import check_narrative
+from .report import published_dataset
+from .source import Source
+from .tables import Cell, TableView, amount_text, table_views
+
+_WS = re.compile(r"\s+")
+_PART = re.compile(r"^\s*第([一二三四五])部分")
+_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+\.(?!\d))")
+
+
+class PublishedError(ValueError):
+    """A PDF that cannot be read at all; message in Chinese."""
+
+
+def _norm(text: str | None) -> str:
+    return _WS.sub("", text or "")
+
+
+@dataclass
+class _Extracted:
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)  # table id -> rows of cell texts
+    narrative: list[str] = field(default_factory=list)  # lines of 第三部分
+
+
+def _page_tables(page: object) -> list[list[list[str]]]:
+    settings = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+    out = []
+    for t in page.extract_tables(settings):  # type: ignore[attr-defined]
+        out.append([[c if c is not None else "\x00" for c in row] for row in t])
+    return out
+
+
+def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
+    """Tables (by 公开NN表 marker) and the 第三部分 lines of a PDF."""
+    import pdfplumber  # the PDF reader; imported only when a PDF is checked
+
+    try:
+        doc = pdfplumber.open(pdf)
+    except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
+        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {exc}）") from exc
+    marker = {num: tid for tid, num in numbers.items()}
+    out = _Extracted()
+    current: str | None = None
+    part = ""
+    with doc:
+        for page in doc.pages:
+            try:
+                text = page.extract_text() or ""
+            except Exception as exc:  # noqa: BLE001
+                raise PublishedError(f"{pdf}：第{page.page_number}页无法读取（{exc}）") from exc
+            lines = text.splitlines()
+            found = None
+            for line in lines:
+                m = _PART.match(line)
+                if m and not re.search(r"\.{3,}|…", line):
+                    part = m.group(1)
+                    current = None
+                stripped = line.strip()
+                if stripped in marker:
+                    found = marker[stripped]
+            if "目录" in _norm(text) and not found and part == "":
+                continue  # the table of contents
+            if found:
+                current = found
+            if part == "三" and current is None:
+                out.narrative.extend(lines)
+            if current is not None:
+                for rows in _page_tables(page):
+                    out.tables.setdefault(current, []).extend(rows)
+    return out
+
+
+def _key_cells(row: list[Cell]) -> list[Cell]:
+    return [c for c in row if c.fig is None and _norm(c.text)]
+
+
+def _cells_at(row: list[str], col: int) -> str:
+    return row[col] if col < len(row) else ""
+
+
+def _match(expected: list[Cell], rows: list[list[str]], used: set[int]) -> int | None:
+    keys = _key_cells(expected)
+    for i, got in enumerate(rows):
+        if i in used:
+            continue
+        if keys:
+            if all(_norm(_cells_at(got, c.col)) == _norm(c.text) for c in keys):
+                return i
+        elif any(parse_lenient(_norm(_cells_at(got, c.col))) is not None and "." in _cells_at(got, c.col)
+                 for c in expected if c.fig is not None):
+            return i
+    return None
+
+
+def _amounts(row: list[str]) -> list[str]:
+    return [c for c in row if c not in ("\x00", "") and "." in c and parse_lenient(_norm(c)) is not None]
+
+
+def compare_table(view: TableView, rows: list[list[str]]) -> list[Finding]:
+    out: list[Finding] = []
+    used: set[int] = set()
+    header_rows = len(view.header)
+    for expected in view.body:
+        idx = _match(expected, rows, used)
+        label = view.row_key(expected) or "1"
+        if idx is None:
+            out.append(Finding("published-row-missing", ERROR,
+                               f"{view.number} 行 {label}：公开文件中找不到这一行", table=view.id, row=label))
+            continue
+        used.add(idx)
+        got = rows[idx]
+        for c in expected:
+            if c.fig is None:
+                continue
+            printed = _norm(_cells_at(got, c.col)).replace("\x00", "")
+            value = parse_lenient(printed) if printed else None
+            if value is None or value != c.value:
+                out.append(Finding(
+                    "published-figure-mismatch", ERROR,
+                    f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开数 {printed or '（空）'} 与报送数 {amount_text(c.value)} 不符",
+                    table=view.id, row=c.fig.row, col=c.fig.col, expected=amount_text(c.value), actual=printed or ""))
+    # rows with figures the data does not have (past the header rows of each page's fragment)
+    for i, got in enumerate(rows):
+        if i in used or not _amounts(got):
+            continue
+        if i < header_rows or any(_norm(x) == "栏次" for x in got):
+            continue
+        text = " ".join(_norm(x) for x in got if x not in ("\x00", ""))
+        out.append(Finding("published-row-extra", WARNING, f"{view.number}：公开文件有报送数据中没有的行：{text}",
+                           table=view.id, actual=text))
+    return out
+
+
+def narrative_text(lines: list[str]) -> str:
+    """Page lines of 第三部分 joined back into paragraphs (a PDF wraps sentences at the margin)."""
+    paras: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or re.fullmatch(r"—\s*\d+\s*—", line) or _PART.match(line):
+            continue
+        if paras and not _HEADING.match(line) and not paras[-1].endswith(("。", "：", "】")) \
+                and not re.search(r"情况说明$|说明$|情况$", paras[-1]):
+            paras[-1] += line
+        else:
+            paras.append(line)
+    return "\n".join(paras) + "\n"
+
+
+def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decimal] | None = None) -> list[Finding]:
+    """Every figure of the spec's tables and of the 说明 in ``pdf`` against the source's data."""
+    if not pdf.is_file():
+        raise PublishedError(f"{pdf}：文件不存在")
+    ds = published_dataset(source)
+    views = table_views(source.spec, ds, override)
+    got = extract(pdf, {v.id: v.number for v in views})
+    if not got.tables and not got.narrative:
+        raise PublishedError(f"{pdf}：未找到任何决算表或说明文字（是否为扫描件？）")
+    findings: list[Finding] = []
+    for v in views:
+        rows = got.tables.get(v.id)
+        if not rows:
+            findings.append(Finding("published-table-missing", ERROR, f"公开文件中找不到 {v.number} {v.title}", table=v.id))
+            continue
+        findings.extend(compare_table(v, rows))
+    if got.narrative:
+        for f in check_narrative(narrative_text(got.narrative), ds):
+            findings.append(f)
+    else:
+        findings.append(Finding("published-text-missing", WARNING, "公开文件中找不到第三部分（情况说明），未核对说明中的数字"))
+    return [Finding(f.code, f.severity, f.message, f.table, f.row, f.col, f.cell, f.expected, f.actual, f.rule,
+                    str(pdf), f.extra) for f in findings]
