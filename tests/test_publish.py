@@ -403,3 +403,31 @@ def test_consolidated_report_lists_the_units_it_sums(tmp_path: Path, spec: Spec)
     assert "长沙市工业信息研究所本级，没有其它二级预算单位" in one
     res = CliRunner().invoke(cli, ["publish", "999", "--db", str(db), "-o", str(out)])
     assert res.exit_code == 2 and "不在" in res.output
+
+
+def test_publish_stops_on_failed_checks_unless_forced(tmp_path: Path) -> None:
+    """A figure that breaks a 审核 rule (公开01 总计 ≠ 公开04 …): listed, nothing written, exit 1;
+    --force writes the report anyway and still exits 1."""
+    import json
+
+    doc = json.loads(SEED.read_text(encoding="utf-8"))
+    doc["values"]["公开01"]["1"]["1"] = "2000.00"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["publish", str(bad), "-o", str(out), "--format", "html", "--name", "r"])
+    assert res.exit_code == 1
+    assert "[错误]" in res.output and "未输出报告" in res.output
+    assert not (out / "r.html").exists()
+    res = CliRunner().invoke(cli, ["publish", str(bad), "-o", str(out), "--format", "html", "--name", "r", "--force"])
+    assert res.exit_code == 1 and (out / "r.html").is_file()
+
+
+def test_publish_from_a_workbook(seed_xlsx: Path, tmp_path: Path, spec: Spec, seed: Dataset) -> None:
+    """A filled workbook as the source: the same tables (derived figures as the workbook computes them)."""
+    res = CliRunner().invoke(cli, ["publish", str(seed_xlsx), "-o", str(tmp_path), "--format", "html", "--name", "wb",
+                                   "--force"])
+    assert res.exit_code in (0, 1), res.output
+    html = (tmp_path / "wb.html").read_text(encoding="utf-8")
+    assert 'data-key="2150550:1">975.45<' in html
+    assert 'data-key="人员经费合计:决算数">925.86<' in html  # Σ of the workbook's formula

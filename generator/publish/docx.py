@@ -10,7 +10,8 @@ import re
 
 from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -20,6 +21,7 @@ from docx.table import _Cell
 from .report import Report
 from .tables import TableView
 
+CELL_STYLE = "表格文字"
 SERIF = "宋体"
 SANS = "黑体"
 SLOT_RE = re.compile(r"(【待填：[^】]*】)")
@@ -77,11 +79,11 @@ def _repeat_header(row: object) -> None:
 
 def _cell_text(cell: object, text: str, bold: bool = False, align: WD_ALIGN_PARAGRAPH | None = None) -> None:
     p = cell.paragraphs[0]  # type: ignore[attr-defined]
-    p.paragraph_format.first_line_indent = None
+    p.style = CELL_STYLE
     if align is not None:
         p.alignment = align
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER  # type: ignore[attr-defined]
     run = p.add_run(text)
-    run.font.size = Pt(8)
     if bold:
         run.font.bold = True
 
@@ -147,6 +149,13 @@ def render_docx(report: Report) -> bytes:
         st = doc.styles[f"Heading {level}"]
         _fonts(st, SANS, {1: 18, 2: 14, 3: 12}[level], True)
         st.font.color.rgb = None
+    cell = doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    cell.base_style = doc.styles["Normal"]
+    _fonts(cell, SERIF, 9)
+    fmt = cell.paragraph_format
+    fmt.space_before = fmt.space_after = Pt(1)
+    fmt.line_spacing = 1.0
+    fmt.first_line_indent = None
     _orient(doc.sections[0], False)
     doc.core_properties.title = report.title
     _heading(doc, f"{report.unit_name}{report.year}年度部门决算公开", 0, center=True)
