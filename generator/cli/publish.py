@@ -82,7 +82,11 @@ def publish(source: str, outdir: str, fmt: str, profile_path: str | None, db: st
     except DataError as exc:
         _die(str(exc))
         return
-    report = build_report(src, profile)
+    try:
+        report = build_report(src, profile)
+    except ValueError as exc:  # a unit's data that cannot be laid out (LayoutError), a bad reasons file
+        _die(str(exc))
+        return
     findings = sort_findings(preflight(src, report, profile))
     counts = stats(findings)
     for f in findings:

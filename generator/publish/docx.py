@@ -22,6 +22,7 @@ from .report import Report
 from .tables import TableView
 
 CELL_STYLE = "表格文字"
+CELL_STYLE_ID = "TableText"
 SERIF = "宋体"
 SANS = "黑体"
 SLOT_RE = re.compile(r"(【待填：[^】]*】)")
@@ -79,7 +80,7 @@ def _repeat_header(row: object) -> None:
 
 def _cell_text(cell: object, text: str, bold: bool = False, align: WD_ALIGN_PARAGRAPH | None = None) -> None:
     p = cell.paragraphs[0]  # type: ignore[attr-defined]
-    p.style = CELL_STYLE
+    p._p.style = CELL_STYLE_ID  # the style by id: Paragraph.style= looks the name up through every style each time
     if align is not None:
         p.alignment = align
     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER  # type: ignore[attr-defined]
@@ -150,6 +151,7 @@ def render_docx(report: Report) -> bytes:
         _fonts(st, SANS, {1: 18, 2: 14, 3: 12}[level], True)
         st.font.color.rgb = None
     cell = doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    cell.element.styleId = CELL_STYLE_ID
     cell.base_style = doc.styles["Normal"]
     _fonts(cell, SERIF, 9)
     fmt = cell.paragraph_format
