@@ -431,3 +431,53 @@ def test_publish_from_a_workbook(seed_xlsx: Path, tmp_path: Path, spec: Spec, se
     html = (tmp_path / "wb.html").read_text(encoding="utf-8")
     assert 'data-key="2150550:1">975.45<' in html
     assert 'data-key="人员经费合计:决算数">925.86<' in html  # Σ of the workbook's formula
+
+
+# ---------------------------------------------------------------- a PDF laid out by another engine
+
+
+@pytest.mark.libreoffice
+def test_check_published_on_a_word_edited_report_printed_by_libreoffice(published: Path, tmp_path: Path,
+                                                                          spec: Spec) -> None:
+    """The office edits our DOCX (as it would in Word/WPS) and prints it with LibreOffice Writer — a PDF
+    laid out by another engine. Untouched it checks clean; with ten figures typed over in the Word
+    tables, each is found at its key."""
+    from docx import Document
+
+    from generator.xlsx.libreoffice import convert, soffice
+
+    if soffice() is None:
+        pytest.skip("LibreOffice not installed")
+    clean = convert(published / "seed.docx", tmp_path / "clean", "pdf")
+    res = CliRunner().invoke(cli, ["check-published", str(clean), "--against", str(SEED)])
+    assert res.exit_code == 0 and "错误 0 条，提示 0 条" in res.output, res.output
+
+    doc = Document(str(published / "seed.docx"))
+    tables = dict(zip(spec.tables, doc.tables, strict=True))
+    edits = {  # (table, anchor in the row, old figure) -> new figure
+        ("公开01", "1", "2,128.85"): "2,128.58", ("公开01", "57", "2,128.85"): "2,182.85",
+        ("公开02", "2150599", "902.46"): "902.64", ("公开03", "2150805", "215.05"): "215.50",
+        ("公开04", "46", "2,128.85"): "2,128.95", ("公开05", "21508", "250.94"): "205.94",
+        ("公开06", "30239", "10.09"): "100.09", ("公开06", "30113", "51.92"): "51.29",
+        ("公开06", "303", "328.73"): "328.37", ("公开09", "", "1.90"): "9.10",
+    }
+    for (t, anchor, old), new in edits.items():
+        done = False
+        for row in tables[t].rows:
+            texts = [c.text for c in row.cells]
+            if (anchor and anchor not in texts) or old not in texts or done:
+                continue
+            cell = row.cells[texts.index(old, texts.index(anchor) if anchor else 0)]
+            cell.paragraphs[0].runs[0].text = new
+            done = True
+        assert done, (t, anchor)
+    edited = tmp_path / "edited.docx"
+    doc.save(str(edited))
+    pdf = convert(edited, tmp_path / "edited", "pdf")
+    res = CliRunner().invoke(cli, ["check-published", str(pdf), "--against", str(SEED), "--json"])
+    assert res.exit_code == 1
+    import json
+
+    found = {(f["table"], f["actual"]) for f in json.loads(res.output)["findings"]
+             if f["code"] == "published-figure-mismatch"}
+    assert found == {(t, new) for (t, _a, _o), new in edits.items()}
