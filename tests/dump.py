@@ -16,10 +16,15 @@ def dump_workbook(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     with zipfile.ZipFile(path) as zf:
         wbxml = zf.read("xl/workbook.xml").decode()
+        core = zf.read("docProps/core.xml").decode()
+        stamps = sorted({i.date_time for i in zf.infolist()})
     locked = 'lockStructure="1"' in wbxml
     head = ["# workbook", f"structure_locked: {locked}",
             "sheets: " + ", ".join(f"{ws.title}({ws.sheet_state})" for ws in wb.worksheets),
-            "custom: " + ", ".join(f"{p.name}={p.value}" for p in wb.custom_doc_props.props)]
+            "custom: " + ", ".join(f"{p.name}={p.value}" for p in wb.custom_doc_props.props),
+            # document and zip times: a build must not depend on the clock
+            "core: " + core.split("?>", 1)[-1],
+            "zip times: " + " ".join(str(t) for t in stamps)]
     out["_workbook"] = "\n".join(head) + "\n"
     for ws in wb.worksheets:
         cws = cached[ws.title]
@@ -28,6 +33,16 @@ def dump_workbook(path: Path) -> dict[str, str]:
                  f"fit: {ws.page_setup.fitToWidth}x{ws.page_setup.fitToHeight} print_titles: {ws.print_title_rows}",
                  "widths: " + " ".join(f"{k}={round(v.width, 1)}" for k, v in sorted(ws.column_dimensions.items()) if v.width),
                  "merges: " + " ".join(sorted(str(m) for m in ws.merged_cells.ranges))]
+        heights = {k: v.ht for k, v in sorted(ws.row_dimensions.items()) if v.ht}
+        if heights:
+            lines.append("heights: " + " ".join(f"{k}={v}" for k, v in heights.items()))
+        for cf in ws.conditional_formatting:
+            for rule in cf.rules:
+                fill = rule.dxf.fill if rule.dxf is not None else None
+                font = rule.dxf.font if rule.dxf is not None else None
+                lines.append(f"conditional {cf.sqref}: #{rule.priority} {rule.type} {rule.operator or ''} {rule.formula} "
+                             f"fill={fill.bgColor.rgb if fill is not None and fill.bgColor is not None else None} "
+                             f"font={font.color.rgb if font is not None and font.color is not None else None}")
         for dv in ws.data_validations.dataValidation:
             lines.append(f"validation {dv.sqref}: {dv.type} {dv.operator or ''} {dv.formula1} {dv.formula2 or ''} "
                          f"prompt={dv.prompt!r} error={dv.error!r}")

@@ -21,6 +21,7 @@ from generator.xlsx.reader import normalize_formula, read_workbook
 from generator.xlsx.writer import build_workbook
 
 from .conftest import fill
+from .xlsxparts import sheet_part
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +191,8 @@ def test_tamper_stale_cached_total(spec, template, tmp_path: Path) -> None:  # t
     """A total whose shown result was forged (or not recalculated) is an error at that cell."""
     path = tmp_path / "t.xlsx"
     path.write_bytes(template.path.read_bytes())
-    # sheet3 = 公开01表: the cached result of C33 (本年收入合计) is changed
-    _rewrite_part(path, "xl/worksheets/sheet3.xml",
+    # 公开01表's part (found through the workbook's relationships): the cached result of C33 (本年收入合计)
+    _rewrite_part(path, sheet_part(path, "公开01表"),
                   lambda b: re.sub(rb'(<c r="C33"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)', rb"\g<1>5000\g<2>", b))
     res = read_workbook(path, spec=spec)
     f = next(f for f in res.findings if f.code == "stale-cached-value")

@@ -1,0 +1,249 @@
+"""Mutation testing of the pure core and the reader with mutmut 3 (not in CI: too slow for it).
+
+    nice -n 19 python tools/mutation.py [--modules expr,rules,...] [--budget 3600] [--children 1]
+                                        [--report bench/mutation-report.md]
+
+What it does
+------------
+The checkout's ``generator/``, ``specs/``, ``templates/`` and ``tests/`` are copied to
+``out/mutation/work`` (git-ignored), where mutmut gets its own ``setup.cfg``: every module of
+``generator/core/`` and ``generator/xlsx/reader.py`` may be mutated; the tests it runs are a fast
+subset -- no LibreOffice, no wheel or benchmark tests, ``-x`` -- and each mutant has a time limit
+(mutmut's ``timeout_multiplier`` x the covering tests' own time, plus a constant). mutmut runs
+only the tests that reach the mutated function. The run goes module by module (``mutmut run
+'generator.core.expr.*'`` …) under the ``--budget`` in seconds; a module it has no time left for
+is named as not run. Results stay in the work folder between runs, so a second run resumes.
+
+Score = (killed + timed out) / (every mutant of the module that was run). Mutants whose code no
+selected test reaches ("no tests") count as survivors. Survivors are listed with their diff;
+``tools/mutation-equivalent.txt`` names the ones that cannot be killed (an equivalent mutant: the
+program behaves the same), one per line: ``mutant-name  reason``; the report shows them apart
+and gives the score both ways.
+
+Needs ``pip install mutmut==3.8.1`` (the ``mutation`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "out" / "mutation" / "work"
+EQUIV = ROOT / "tools" / "mutation-equivalent.txt"
+
+MODULES = ["money", "calc", "model", "expr", "rules", "findings", "dataset", "catalog", "spec", "layout",
+           "specmap", "reader"]
+NOT_MUTATED = ["generator/core/resources.py", "generator/core/fsutil.py", "generator/core/__init__.py"]
+
+# the fast subset: what tests the pure core and the reader, without LibreOffice, the wheel, the
+# benchmark, worker processes or the slow fuzzers (they stay in the full suite)
+TESTS = ["tests/test_core_edges.py", "tests/test_expr.py", "tests/test_spec.py", "tests/test_rounding_band.py",
+         "tests/test_reader.py", "tests/test_reader_more.py", "tests/test_excel_fixtures.py", "tests/test_hostile.py",
+         "tests/test_writer.py", "tests/test_golden.py", "tests/test_determinism.py", "tests/test_office_codes.py",
+         "tests/test_migrate.py", "tests/test_specdiff.py"]
+DESELECT = "not mutated_xml and not changed_digit and not libreoffice"
+
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 35: "suspicious",
+          36: "timeout", 37: "caught by type check", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          -11: "segfault", -9: "segfault", None: "not checked"}
+
+
+def module_path(mod: str) -> str:
+    return "generator/xlsx/reader.py" if mod == "reader" else f"generator/core/{mod}.py"
+
+
+def module_pattern(mod: str) -> str:
+    return module_path(mod)[:-3].replace("/", ".") + ".*"
+
+
+def prepare() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in ("generator", "specs", "templates", "tests"):
+        dst = WORK / name
+        if name == "generator" and (WORK / "mutants").exists():
+            # mutmut keeps its mutated copy in mutants/; a changed source means starting that module over
+            pass
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(ROOT / name, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    tests = [t for t in TESTS if (ROOT / t).exists()]
+    cfg = [
+        "[mutmut]",
+        "source_paths = generator",
+        "only_mutate =\n    generator/core/*\n    generator/xlsx/reader.py",
+        "do_not_mutate =\n" + "\n".join(f"    {p}" for p in NOT_MUTATED),
+        "also_copy =\n    specs\n    templates",
+        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n    -m\n    not libreoffice and not slow"
+        f"\n    -k\n    {DESELECT}",
+        "pytest_add_cli_args_test_selection =\n" + "\n".join(f"    {t}" for t in tests),
+        "timeout_multiplier = 5.0",
+        "timeout_constant = 3.0",
+        "use_git_change_detection = false",
+    ]
+    (WORK / "setup.cfg").write_text("\n".join(cfg) + "\n", encoding="utf-8")
+    (WORK / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\nmarkers = [\n'
+                                        '  "libreoffice: needs LibreOffice",\n  "slow: long",\n]\n', encoding="utf-8")
+
+
+def load_results() -> dict[str, dict[str, int | None]]:
+    out: dict[str, dict[str, int | None]] = {}
+    for mod in MODULES:
+        meta = WORK / "mutants" / (module_path(mod) + ".meta")
+        if meta.exists():
+            out[mod] = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+    return out
+
+
+def equivalents() -> dict[str, str]:
+    eq: dict[str, str] = {}
+    if EQUIV.exists():
+        for line in EQUIV.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, why = line.partition(" ")
+                eq[name] = why.strip()
+    return eq
+
+
+def show(name: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(WORK))
+    r = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=WORK, capture_output=True, text=True,
+                       env=env, timeout=120)
+    diff = [ln for ln in r.stdout.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
+    return "\n".join(diff[:12])
+
+
+def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -> tuple[int, int]:
+    res = load_results()
+    eq = equivalents()
+    lines = ["# Mutation testing report", "",
+             "Made by `nice -n 19 python tools/mutation.py` (mutmut 3, fast test subset, no LibreOffice, `-x`,",
+             "per-mutant time limit). Score = (killed + timed out) / mutants run; survivors include mutants no",
+             "selected test reaches. *Equivalent* survivors (listed in `tools/mutation-equivalent.txt` with why)",
+             "cannot be killed: the program behaves the same.", "",
+             f"Run time of the last run: {elapsed / 60:.0f} min on this 2-core machine (shared) under nice 19. "
+             + ("Every mutant of each module." if rate >= 1 else
+                f"A deterministic sample of each module's mutants (rate {rate:g}, by a hash of the mutant's name; "
+                "`not run` = outside the sample or not reached within the time budget)."), "",
+             "| module | mutants | killed | timeout | survived | no tests | not run | score | score without equivalents |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    tot_k = tot_run = tot_eq = 0
+    survivors: list[tuple[str, str, str]] = []
+    for mod in MODULES:
+        codes = res.get(mod)
+        if codes is None:
+            lines.append(f"| {module_path(mod)} | – | – | – | – | – | – | {ran.get(mod, 'not run')} | |")
+            continue
+        st = {k: STATUS.get(v, "suspicious") for k, v in codes.items()}
+        count = {s: sum(1 for x in st.values() if x == s) for s in set(st.values())}
+        killed = count.get("killed", 0)
+        tmo = count.get("timeout", 0)
+        notrun = count.get("not checked", 0) + count.get("skipped", 0) + count.get("check was interrupted by user", 0)
+        run = len(st) - notrun
+        surv = [k for k, s in st.items() if s in ("survived", "no tests", "suspicious", "segfault")]
+        n_eq = sum(1 for k in surv if k in eq)
+        score = (killed + tmo) / run * 100 if run else 0.0
+        score_eq = (killed + tmo) / (run - n_eq) * 100 if run - n_eq else 0.0
+        lines.append(f"| {module_path(mod)} | {len(st)} | {killed} | {tmo} | {count.get('survived', 0)} | "
+                     f"{count.get('no tests', 0)} | {notrun} | {score:.1f}% | {score_eq:.1f}% |")
+        tot_k += killed + tmo
+        tot_run += run
+        tot_eq += n_eq
+        for k in sorted(surv):
+            survivors.append((k, st[k], eq.get(k, "")))
+    total = tot_k / tot_run * 100 if tot_run else 0.0
+    total_eq = tot_k / (tot_run - tot_eq) * 100 if tot_run - tot_eq else 0.0
+    lines.append(f"| **all** | | {tot_k} | | | | | **{total:.1f}%** | **{total_eq:.1f}%** |")
+    lines += ["", f"Overall: {tot_k} of {tot_run} mutants killed ({total:.1f}%); {tot_eq} equivalent; "
+              f"{total_eq:.1f}% of the non-equivalent mutants killed.", ""]
+    lines += ["## Equivalent survivors", ""]
+    for k, _s, why in survivors:
+        if why:
+            lines += [f"- `{k}` — {why}"]
+    lines += ["", "## Other survivors (to kill)", ""]
+    for k, s, why in survivors:
+        if not why:
+            lines += [f"### `{k}` ({s})", "", "```diff", show(k), "```", ""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tot_k, tot_run
+
+
+def sample(names: list[str], rate: float) -> list[str]:
+    """A deterministic sample: a mutant is in when a hash of its name falls under ``rate``; a higher
+    rate gives a superset, so a later, longer run extends an earlier one."""
+    if rate >= 1:
+        return sorted(names)
+    return sorted(n for n in names if int(hashlib.sha1(n.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < rate)
+
+
+def mutmut(args: list[str], log_name: str, timeout: float, children: int) -> str:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if args[0] == "run":
+        args = ["run", "--max-children", str(children), *args[1:]]
+    cmd = ["nice", "-n", "19", sys.executable, "-m", "mutmut", *args]
+    log = WORK / log_name
+    with log.open("a") as fh:
+        fh.write(f"\n== {' '.join(cmd[:8])} … ({len(args)} args)\n")
+        fh.flush()
+        proc = subprocess.Popen(cmd, cwd=WORK, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=max(timeout, 1))
+            state = "done"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)  # mutmut and the test processes it forked: this run's group only
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            state = "cut short (budget)"
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", log.read_text(errors="replace"))
+    lines = [ln for ln in text.replace("\r", "\n").splitlines() if ln.strip() and ln.lstrip()[:1] not in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"]
+    print("\n".join(lines[-4:]), flush=True)
+    return state
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--modules", default=",".join(MODULES))
+    ap.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
+    ap.add_argument("--rate", type=float, default=1.0,
+                    help="share of each module's mutants to run (deterministic sample by name hash)")
+    ap.add_argument("--children", type=int, default=2)
+    ap.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the stored results")
+    ap.add_argument("--fresh", action="store_true", help="forget stored results")
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    mods = args.modules.split(",")
+    ran: dict[str, str] = {}
+    if not args.report_only:
+        if args.fresh and WORK.exists():
+            shutil.rmtree(WORK)
+        prepare()
+        if not all(m in load_results() for m in mods):  # first run: let mutmut make the mutants
+            mutmut(["run", "no.such.mutant"], "run.log", args.budget, args.children)
+        res = load_results()
+        names = [n for m in mods for n in sample(list(res.get(m, {})), args.rate) if res[m].get(n) is None]
+        print(f"{len(names)} mutants to run (rate {args.rate})", flush=True)
+        left = args.budget - (time.monotonic() - t0)
+        state = mutmut(["run", *names], "run.log", left, args.children) if names else "done"
+        ran = {m: state for m in mods}
+    k, n = report(args.report, ran, time.monotonic() - t0, args.rate)
+    print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
