@@ -272,11 +272,13 @@ def _variants(src: bytes) -> dict[str, bytes]:
 def test_returned_file_is_never_modified(tmp_path: Path, seed_xlsx: Path, spec, name: str) -> None:  # type: ignore[no-untyped-def]
     import os
 
-    p = tmp_path / name
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    p = folder / name
     p.write_bytes(_variants(seed_xlsx.read_bytes())[name])
     os.utime(p, (1_700_000_000, 1_700_000_000))
     before = p.read_bytes()
     res = read_workbook(p, spec=spec)
     assert res.exit_code == (0 if name == "seed.xlsx" else 2)
     assert p.read_bytes() == before and p.stat().st_mtime == 1_700_000_000
-    assert sorted(x.name for x in tmp_path.iterdir()) == [name]  # nothing written beside it
+    assert sorted(x.name for x in folder.iterdir()) == [name]  # nothing written beside it
