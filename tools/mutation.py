@@ -66,13 +66,25 @@ def module_pattern(mod: str) -> str:
     return module_path(mod)[:-3].replace("/", ".") + ".*"
 
 
+def source_hash() -> str:
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "generator").rglob("*.py")):
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
 def prepare() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
+    # mutmut keeps its mutated copy of the package (and the results) in mutants/: when the package
+    # changed since (a rebase, a fix), the stored mutants and results no longer hold: start over
+    stamp = WORK / "source.sha256"
+    now = source_hash()
+    if stamp.exists() and stamp.read_text() != now and (WORK / "mutants").exists():
+        print("the package changed since the last run: mutants made anew", flush=True)
+        shutil.rmtree(WORK / "mutants")
+    stamp.write_text(now)
     for name in ("generator", "specs", "templates", "tests"):
         dst = WORK / name
-        if name == "generator" and (WORK / "mutants").exists():
-            # mutmut keeps its mutated copy in mutants/; a changed source means starting that module over
-            pass
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(ROOT / name, dst, ignore=shutil.ignore_patterns("__pycache__"))
