@@ -6,12 +6,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from generator.cli.main import cli
 from generator.core.dataset import Dataset
 from generator.core.model import is_formula_figure
-from generator.xlsx.writer import build_workbook
+from generator.xlsx.libreoffice import convert, soffice
+from generator.xlsx.ooxml import open_xlsx
+from generator.xlsx.reader import number_value, read_workbook
+from generator.xlsx.writer import build_workbook, prepare_inputs, write_plan
 
 from .conftest import SEED
 
@@ -83,9 +87,9 @@ def test_input_guidance_validation_and_print_setup(seed_build) -> None:  # type:
     assert ws.freeze_panes == "A7" and ws.print_title_rows == "$1:$6"
 
 
-def test_a_unit_with_forty_codes_gets_right_subtotals(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _forty_codes() -> tuple[Dataset, dict[str, Decimal]]:
     ds = Dataset(unit_code="9", unit_name="大单位", year=2024)
-    total = Decimal(0)
+    sums: dict[str, Decimal] = {}
     for i in range(40):
         cls = ["201", "205", "208", "215"][i % 4]
         code = f"{cls}{i % 3 + 1:02d}{i:02d}"
@@ -93,15 +97,49 @@ def test_a_unit_with_forty_codes_gets_right_subtotals(spec, tmp_path: Path) -> N
         ds.names.setdefault(code[:5], f"款{code[:5]}")
         v = Decimal(i) + Decimal("0.37")
         ds.set("公开03", code, "2", v)
-        total += v
-    res = build_workbook(spec, ds, tmp_path / "big.xlsx")
-    from generator.core.model import Figures
+        for key in ("合计", cls, code[:5]):
+            sums[key] = sums.get(key, Decimal(0)) + v
+    return ds, sums
 
-    figs = Figures(spec, ds.values)
-    assert figs.value("公开03", "合计", "1") == total
-    assert figs.value("公开03", "215", "2") == sum(
-        (v["2"] for k, v in ds.values["公开03"].items() if k.startswith("215")), Decimal(0))
+
+def test_a_unit_with_forty_codes_gets_right_subtotals(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """40 项 under 4 类: every 类/款 row and 合计 of the workbook is a formula whose cached result is the
+    exact sum of its 项 (what Excel shows before recalculating), and the workbook reads back intact."""
+    ds, sums = _forty_codes()
+    res = build_workbook(spec, ds, tmp_path / "big.xlsx")
     assert len([c for c in res.plan.sections["公开03"] if len(c) == 7]) == 40
+    wb = openpyxl.load_workbook(res.path)
+    cached = openpyxl.load_workbook(res.path, data_only=True)
+    checked = 0
+    for f, (sheet, r, c) in res.plan.fig_cells.items():
+        if f.table != "公开03" or f.col != "2" or f.row not in sums:
+            continue
+        formula = wb[sheet].cell(row=r + 1, column=c + 1).value
+        assert isinstance(formula, str) and formula.startswith("=SUM("), (f.row, formula)
+        shown = Decimal(repr(cached[sheet].cell(row=r + 1, column=c + 1).value))
+        assert shown == sums[f.row], (f.row, shown, sums[f.row])
+        checked += 1
+    assert checked == len(sums) == 1 + 4 + len({k for k in sums if len(k) == 5})
+    back = read_workbook(res.path, spec=spec)
+    # only 审核 rules fail (公开01/02 are empty here); the workbook itself is intact
+    assert back.usable and not [x for x in back.findings if x.rule is None and x.severity != "info"]
+    assert back.values["公开03"]["合计"]["2"] == sums["合计"]
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
+def test_forty_codes_recalculated_by_libreoffice(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ds, sums = _forty_codes()
+    res = build_workbook(spec, ds, None)
+    inputs, _ = prepare_inputs(spec, ds)
+    data, _ = write_plan(res.plan, inputs, ds, cached=False)  # cached results 0: LibreOffice computes them
+    src = tmp_path / "nocache.xlsx"
+    src.write_bytes(data)
+    book = open_xlsx(convert(src, tmp_path / "lo"))
+    for f, (sheet, r, c) in res.plan.fig_cells.items():
+        if f.table == "公开03" and f.col == "2" and f.row in sums:
+            got = book.sheet(sheet).cells[(r, c)]  # type: ignore[union-attr]
+            assert number_value(got.value or "0") == sums[f.row], (f.row, got.value)
 
 
 def test_unknown_code_without_name_is_refused_with_a_clear_message(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
