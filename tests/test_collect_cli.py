@@ -150,6 +150,7 @@ def test_recheck_with_new_rules_and_new_version(spec: Spec, units_csv: Path, fil
     shutil.rmtree(returned)  # the recheck works from the database alone
     r = CliRunner().invoke(cli, ["recheck", "--db", str(db), "--specs", str(strict), "--report-dir", str(tmp_path)])
     assert "重新审核 3 份报送" in r.output, r.output
+    assert r.exit_code == 1  # a unit now has an error (and two have not reported)
     assert (tmp_path / "recheck-report.html").is_file()
     assert "430100002 长沙市工业信息研究所：有提示 → 有错误" in r.output
     with Store(db) as store:
@@ -162,6 +163,7 @@ def test_recheck_with_new_rules_and_new_version(spec: Spec, units_csv: Path, fil
     # the 2025 version: figures carried over by the spec mapping, the debt figure said to have no home
     r = CliRunner().invoke(cli, ["recheck", "--db", str(db), "--specs", str(SPECS_2025)])
     assert "重新审核 3 份报送" in r.output and "1 个数在新版中无处放置" in r.output, r.output
+    assert r.exit_code == 1
     with Store(db) as store:
         sub = next(s for s in store.submissions() if s["unit"] == "430100001")
         lost = [f for f in store.findings(sub["id"]) if f.code == "recheck-unplaced"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,6 +78,17 @@ def test_a_unit_whose_current_report_has_errors_fails_the_collect(spec: Spec, tm
     put(spec, unit("430100031"), returned / "430100031-更正.xlsx", 1_700_001_000)
     r = CliRunner().invoke(cli, ["collect", str(returned), "--units", str(units_csv), "--db", str(db)])
     assert r.exit_code == 0, r.output
+    # recheck: 0 while every current report passes, 1 once a stricter rule fails one
+    r = CliRunner().invoke(cli, ["recheck", "--db", str(db), "--report-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    strict = tmp_path / "strict"
+    shutil.copytree(ROOT / "specs" / "2024", strict)
+    with (strict / "rules.yaml").open("a", encoding="utf-8") as fh:
+        fh.write('  - id: strict-no-grant\n    severity: error\n    expr: "公开01 row 1 col 1 <= 0"\n'
+                 "    message: 一般公共预算财政拨款收入应为 0（测试用的更严规则）\n")
+    r = CliRunner().invoke(cli, ["recheck", "--db", str(db), "--specs", str(strict), "--report-dir", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    assert "有错误" in r.output
 
 
 def test_explain_adds_each_levels_own_report_to_its_subordinates(spec: Spec, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -262,6 +263,17 @@ def test_migrate_and_read_cli(seed_build, seed_xlsx: Path, filler, tmp_path: Pat
     r = runner.invoke(cli, ["migrate", str(filled), "--to", "2025", "-o", str(lossy), "--allow-loss", "--json"])
     assert lossy.is_file()
     assert '"amount": "5.00"' in r.output
+    doc = json.loads(r.output)
+    # the loss is allowed (a warning) and written; what still fails is the 2024 workbook's own balance
+    assert doc["written"] is True and r.exit_code == 1
+    lost = [f for f in doc["findings"] if f["code"] == "migrate-unplaced"]
+    assert [(f["severity"], f["actual"]) for f in lost] == [("warning", "5.00")]
+    errors = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert errors and {f["extra"]["stage"] for f in errors} == {"source"}
+    clean = tmp_path / "clean-2025.xlsx"
+    r = runner.invoke(cli, ["migrate", str(seed_xlsx), "--to", "2025", "-o", str(clean), "--allow-loss", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["written"] is True and clean.is_file()
 
     r = runner.invoke(cli, ["migrate", str(tmp_path / "missing.xlsx"), "--to", "2025", "-o", str(tmp_path / "x.xlsx")])
     assert r.exit_code == 2
