@@ -1,0 +1,173 @@
+"""The pure core at its edges, exact values each: money parsing and printing, findings as data,
+the data file format. Written against the survivors of the mutation run (tools/mutation.py)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from generator.core.dataset import DataError, Dataset, dump_dataset, load_dataset
+from generator.core.findings import (
+    ERROR,
+    INFO,
+    WARNING,
+    Finding,
+    exit_code,
+    flatten,
+    has_errors,
+    sort_findings,
+    stats,
+)
+from generator.core.money import fmt, fmt_exact, parse_lenient, q2, to_decimal
+
+D = Decimal
+
+
+# ---------------------------------------------------------------- money
+
+
+@pytest.mark.parametrize(("given", "want"), [
+    (D("1.10"), D("1.10")), (3, D(3)), (0.1, D("0.1")), (95.29, D("95.29")), ("  12.50 ", D("12.50")),
+    ("-0.5", D("-0.5")), ("+7", D(7)), (".25", D("0.25")), ("1e2", D("1e2")), ("3.", D(3)),
+])
+def test_to_decimal_exact(given: object, want: Decimal) -> None:
+    got = to_decimal(given)
+    assert got == want and isinstance(got, Decimal)
+    assert str(got) == str(want)  # exact, not merely equal: 1.10 stays 1.10
+
+
+@pytest.mark.parametrize("bad", [True, False, None, "1,234.00", "abc", "", "1.2.3", "¥5", [1], "1e", "--1"])
+def test_to_decimal_refuses(bad: object) -> None:
+    with pytest.raises(ValueError, match="not an amount"):
+        to_decimal(bad)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("1,234.50", D("1234.50")), ("１，２３４．５０", D("1234.50")), (" 12 ", D(12)), ("1\u30002", D(12)),
+    ("-3.5", D("-3.5")), ("+4", D(4)), ("12,345,678", D(12345678)), ("7.", D(7)),
+    ("", None), ("   ", None), ("1,23", None), ("12,3456", None), ("abc", None), ("1.2.3", None), ("1e5", None),
+    (",123", None),
+])
+def test_parse_lenient(text: str, want: Decimal | None) -> None:
+    assert parse_lenient(text) == want
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    (D("0.125"), D("0.13")), (D("-0.125"), D("-0.13")), (D("0.124"), D("0.12")), (D("2"), D("2.00")),
+    (D("2.005"), D("2.01")), (D("2.0049"), D("2.00")),
+])
+def test_q2_rounds_half_up(value: Decimal, want: Decimal) -> None:
+    assert q2(value) == want and str(q2(value)) == str(want)
+
+
+@pytest.mark.parametrize(("value", "exact", "thousands"), [
+    (D("2128.85"), "2128.85", "2,128.85"), (D("0.125"), "0.125", "0.13"), (D("5"), "5.00", "5.00"),
+    (D("5.10"), "5.10", "5.10"), (D("1234567.8"), "1234567.80", "1,234,567.80"), (D("0"), "0.00", "0.00"),
+    (D("0.00"), "0.00", "0.00"), (D("-0.5"), "-0.50", "-0.50"), (D("1E+2"), "100.00", "100.00"),
+    (D("-1234.5"), "-1234.50", "-1,234.50"), (D("0.1"), "0.10", "0.10"),
+])
+def test_fmt(value: Decimal, exact: str, thousands: str) -> None:
+    assert fmt(value) == exact == fmt_exact(value)
+    assert fmt(value, True) == thousands
+    assert fmt(value, thousands=False) == exact
+
+
+def test_fmt_of_nothing() -> None:
+    assert fmt(None) == "" and fmt(None, True) == ""
+
+
+# ---------------------------------------------------------------- findings
+
+
+def test_finding_renders_location_expected_and_actual() -> None:
+    f = Finding("rule-failed", ERROR, "不平", table="公开01", row="30", col="1", cell="审核!H5", expected="1.00",
+                actual="2.00", rule="g01")
+    assert f.location() == "审核!H5 公开01 行/科目 30 栏 1"
+    assert f.render() == "[错误] rule-failed 审核!H5 公开01 行/科目 30 栏 1：不平（应为 1.00，实际 2.00）"
+    g = Finding("structure-unlocked", WARNING, "结构保护已取消")
+    assert g.location() == "" and g.render() == "[提示] structure-unlocked：结构保护已取消"
+    h = Finding("x-y", INFO, "信息", actual="3")
+    assert h.render() == "[信息] x-y：信息（应为 —，实际 3）"
+    k = Finding("x-y", INFO, "信息", expected="4")
+    assert k.render() == "[信息] x-y：信息（应为 4，实际 —）"
+    assert Finding("x-y", "odd", "m").render() == "[odd] x-y：m"
+    assert Finding("x-y", INFO, "m", row="7").location() == "行/科目 7"
+    assert Finding("x-y", INFO, "m", col="2").location() == "栏 2"
+
+
+def test_finding_round_trips_through_a_dict() -> None:
+    f = Finding("rule-failed", WARNING, "说明", table="公开09", row="1", col="11", cell="审核!H9", expected="1.61",
+                actual="1.00", rule="g09", file="a.xlsx", extra={"explained": True})
+    d = f.to_dict()
+    assert d["extra"] == {"explained": True} and d["code"] == "rule-failed" and d["file"] == "a.xlsx"
+    back = Finding.from_dict(json.loads(json.dumps(d)))
+    assert back == f and back.extra == {"explained": True}
+    plain = Finding("a-b", INFO, "m").to_dict()
+    assert "extra" not in plain and set(plain) == {"code", "severity", "message", "table", "row", "col", "cell",
+                                                   "expected", "actual", "rule", "file"}
+    assert Finding.from_dict({"code": "a-b", "severity": INFO, "message": "m", "unknown": 1}).extra == {}
+
+
+def test_findings_sorted_counted_and_exit_codes() -> None:
+    fs = [Finding("c", INFO, "m", table="公开02"), Finding("a", ERROR, "m", table="公开03", cell="B"),
+          Finding("b", WARNING, "m"), Finding("d", ERROR, "m", table="公开03", cell="A"),
+          Finding("e", ERROR, "m", table="公开01"), Finding("f", "odd", "m")]
+    assert [f.code for f in sort_findings(fs)] == ["e", "d", "a", "b", "c", "f"]
+    assert stats(fs) == {ERROR: 3, WARNING: 1, INFO: 1}
+    assert stats([]) == {ERROR: 0, WARNING: 0, INFO: 0}
+    assert has_errors(fs) and not has_errors(fs[2:3]) and not has_errors([])
+    assert exit_code(True, []) == 0 and exit_code(True, fs[2:3]) == 0 and exit_code(True, fs) == 1
+    assert exit_code(False, []) == 2 and exit_code(False, fs) == 2
+    assert flatten(fs[:1]) == [["c", INFO, "公开02", None, None]]
+    assert flatten(fs[:2], "code", "cell") == [["c", None], ["a", "B"]]
+
+
+# ---------------------------------------------------------------- the data file
+
+
+def test_dataset_json_round_trip(tmp_path: Path) -> None:
+    ds = Dataset("430001001", "单位", 2024, {"公开01": {"1": {"1": D("2128.85")}, "2": {"1": D("0.125")}}},
+                 {"2150599": "其他"}, {"公开07": "无"}, {"单位负责人": "张三"}, {"g09": "已说明"})
+    doc = ds.to_json()
+    assert doc["values"]["公开01"] == {"1": {"1": "2128.85"}, "2": {"1": "0.125"}}
+    assert doc["cover"] == {"单位负责人": "张三"} and doc["explanations"] == {"g09": "已说明"}
+    assert doc["unit"] == {"code": "430001001", "name": "单位"} and doc["year"] == 2024
+    dump_dataset(ds, tmp_path / "d.json")
+    back = load_dataset(tmp_path / "d.json")
+    assert back == ds
+    bare = Dataset("1", "甲").to_json()
+    assert "cover" not in bare and "explanations" not in bare and bare["year"] is None
+    assert Dataset.from_json(bare) == Dataset("1", "甲")
+
+
+def test_dataset_from_json_skips_blanks_and_converts_keys() -> None:
+    ds = Dataset.from_json({"unit": {"code": 430001, "name": "甲"}, "year": "2024",
+                            "values": {"公开01": {1: {"1": 5, "2": None, "3": ""}}}, "names": {215: "x"}})
+    assert (ds.unit_code, ds.year, ds.values, ds.names) == ("430001", 2024, {"公开01": {"1": {"1": D(5)}}}, {"215": "x"})
+    assert ds.get("公开01", "1", "1") == D(5) and ds.get("公开01", "1", "2") is None and ds.get("公开09", "1", "1") is None
+
+
+@pytest.mark.parametrize(("doc", "msg"), [
+    ([], "应为 JSON 对象"), ({"values": [1]}, "values 应为"), ({"values": {"公开01": [1]}}, "公开01 的值应为"),
+    ({"values": {"公开01": {"1": 5}}}, "公开01 行 1 的值应为"),
+    ({"values": {"公开01": {"1": {"1": "一百"}}}}, "公开01 行 1 栏 1：金额无法识别 '一百'"),
+])
+def test_dataset_from_json_errors_name_the_place(doc: object, msg: str) -> None:
+    with pytest.raises(DataError, match=msg) as exc:
+        Dataset.from_json(doc, "f.json")
+    assert str(exc.value).startswith("f.json：")
+    with pytest.raises(DataError) as exc2:
+        Dataset.from_json(doc)
+    assert not str(exc2.value).startswith("：")
+
+
+def test_load_dataset_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="无法读取数据文件"):
+        load_dataset(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match=str(bad).replace("\\", "\\\\")):
+        load_dataset(bad)
