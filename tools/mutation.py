@@ -98,6 +98,12 @@ def prepare() -> None:
         "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n    -m\n    not libreoffice and not slow"
         f"\n    -k\n    {DESELECT}",
         "pytest_add_cli_args_test_selection =\n" + "\n".join(f"    {t}" for t in tests),
+        # each mutant's tests run in a process forked from a server that has only collected the tests:
+        # forked from mutmut's main process instead, they would inherit what the clean run left in
+        # the package's memo tables (compiled expressions, rule instances, lru_caches) and test those
+        # instead of the mutant
+        "process_isolation = forkserver",
+        "forkserver_warmup = collect",
         "timeout_multiplier = 5.0",
         "timeout_constant = 3.0",
         "use_git_change_detection = false",
@@ -105,6 +111,19 @@ def prepare() -> None:
     (WORK / "setup.cfg").write_text("\n".join(cfg) + "\n", encoding="utf-8")
     (WORK / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\nmarkers = [\n'
                                         '  "libreoffice: needs LibreOffice",\n  "slow: long",\n]\n', encoding="utf-8")
+
+
+def reset_results() -> None:
+    for meta in (WORK / "mutants").rglob("*.meta"):
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        doc["exit_code_by_key"] = dict.fromkeys(doc.get("exit_code_by_key", {}))
+        for k in ("durations_by_key", "estimated_durations_by_key"):
+            if k in doc:
+                doc[k] = {}
+        meta.write_text(json.dumps(doc), encoding="utf-8")
+    stats = WORK / "mutants" / "mutmut-stats.json"
+    if stats.exists():
+        stats.unlink()
 
 
 def load_results() -> dict[str, dict[str, int | None]]:
@@ -235,7 +254,9 @@ def main() -> int:
     ap.add_argument("--children", type=int, default=2)
     ap.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the stored results")
-    ap.add_argument("--fresh", action="store_true", help="forget stored results")
+    ap.add_argument("--fresh", action="store_true", help="forget everything: mutants made anew")
+    ap.add_argument("--reset", action="store_true",
+                    help="keep the mutants, forget results and test statistics (after tests changed)")
     args = ap.parse_args()
     t0 = time.monotonic()
     mods = args.modules.split(",")
@@ -244,6 +265,8 @@ def main() -> int:
         if args.fresh and WORK.exists():
             shutil.rmtree(WORK)
         prepare()
+        if args.reset:
+            reset_results()
         if not all(m in load_results() for m in mods):  # first run: let mutmut make the mutants
             mutmut(["run", "no.such.mutant"], "run.log", args.budget, args.children)
         res = load_results()
