@@ -193,3 +193,24 @@ def test_part_whose_bytes_fail_their_checksum_is_file_corrupt(spec, seed_xlsx: P
     res = read_workbook(seed_xlsx, spec=spec)
     assert (res.exit_code, res.findings[-1].code) == (2, "file-corrupt")
     assert open_xlsx  # the same path a collect worker takes
+
+
+def test_without_the_identity_sheet_the_subject_rows_are_inferred(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    """_meta deleted: the 科目 rows are read off the sheets (a plain-text name beside a code), so every
+    section figure is still read where it is."""
+    def drop(wb):  # type: ignore[no-untyped-def]
+        del wb["_meta"]
+
+    res = read_workbook(_edit(seed_xlsx, drop), spec=spec)
+    assert res.usable and ("meta-sheet-missing", "_meta", "error") in _found(res)
+    for t in ("公开02", "公开03", "公开05", "公开07", "公开08"):
+        want = {r: cols for r, cols in seed.values.get(t, {}).items() if len(r) == 7}
+        got = {r: {c: res.values[t][r][c] for c in cols} for r, cols in want.items()}
+        assert got == want, t
+    assert sorted(res.plan.sections["公开03"]) == sorted({r for r in seed.values["公开03"] if r.isdigit()})
+
+
+def test_cross_sheet_reference_typed_into_an_amount_is_refused(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("C7", "=公开02表!C7")), spec=spec)
+    f = next(f for f in res.findings if f.cell == "公开01表!C7")
+    assert (f.code, f.severity) == ("formula-forbidden", "error")
