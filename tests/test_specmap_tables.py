@@ -1,0 +1,79 @@
+"""Version mappings when a table comes or goes: a table new in a version has nowhere to come from
+(a renamed_from on it is a problem), going back a version its figures have no home, and a table a
+version drops takes its figures nowhere — each said with its reason."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+from generator.core.catalog import load_spec
+from generator.core.specmap import GONE, resolve
+from generator.office.migrate import Unplaced, migrate_values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_table_10(tmp_path: Path, version: str = "2025", extra_row: str = "") -> Path:
+    """The 2025 spec plus 公开10 (a copy of 公开09)."""
+    d = tmp_path / f"spec-{version}-10"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    g09 = (d / "gongkai09.yaml").read_text(encoding="utf-8")
+    g10 = g09.replace("id: 公开09", "id: 公开10").replace("sheet: 公开09表", "sheet: 公开10表").replace(
+        "number: 公开09表", "number: 公开10表")
+    if extra_row:
+        g10 = g10.replace('      - {key: "1"}', '      - {key: "1"' + extra_row + "}")
+    (d / "gongkai10.yaml").write_text(g10, encoding="utf-8")
+    manifest = (d / "spec.yaml").read_text(encoding="utf-8")
+    (d / "spec.yaml").write_text(manifest.replace("  - gongkai09.yaml\n", "  - gongkai09.yaml\n  - gongkai10.yaml\n"),
+                                 encoding="utf-8")
+    return d
+
+
+def test_a_new_table_has_no_source_and_going_back_its_figures_have_no_home(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    new = load_spec(_with_table_10(tmp_path))
+    fwd = resolve(spec, new)
+    assert fwd.problems == [] and fwd.table("公开10").old is None and fwd.table("公开10").rows == {}
+    back = resolve(new, spec)
+    assert back.reverse and back.problems == []
+    tm = back.table("公开10")
+    assert tm.old is not None and tm.new is None
+    assert tm.row("1").kind == GONE and tm.row("1").reason == "旧版没有此表"
+    assert tm.cols == dict.fromkeys(tm.old.col_keys()) and set(tm.col_kind.values()) == {GONE}
+    tgt = back.figure("公开10", "1", "2")
+    assert tgt.fig is None and tgt.reason == "新版没有此表"
+    values = {"公开10": {"1": {"2": Decimal("3.00")}}, "公开09": {"1": {"2": Decimal("1.00")}}}
+    out, unplaced, mapped = migrate_values(new, spec, values, back)
+    assert unplaced == [Unplaced("公开10", "1", "2", Decimal("3.00"))]
+    assert out["公开09"]["1"]["2"] == Decimal("1.00") and len(mapped) == 1
+
+
+def test_renamed_from_on_a_new_table_is_a_problem(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    new = load_spec(_with_table_10(tmp_path, extra_row=', renamed_from: ["1"]'))
+    problems = resolve(spec, new).problems
+    assert [p.message for p in problems] == ["公开10 是新增的表，行 1 的 renamed_from/merged_from 无处对应"]
+    assert problems[0].file.endswith("gongkai10.yaml") and problems[0].line
+
+
+def test_a_table_dropped_by_the_next_version(tmp_path: Path) -> None:
+    old = load_spec(_with_table_10(tmp_path))
+    d = tmp_path / "spec-2026"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    for name in ("spec.yaml", "mapping.yaml"):
+        p = d / name
+        text = p.read_text(encoding="utf-8").replace('previous: "2024"', 'previous: "2025"')
+        p.write_text(text.replace('version: "2025"', 'version: "2026"').replace("year: 2025", "year: 2026"),
+                     encoding="utf-8")
+    mapping = d / "mapping.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text.split("tables:")[0] + "tables: {}\n", encoding="utf-8")
+    new = load_spec(d)
+    sm = resolve(old, new)
+    # (the copied tables still name 2024 rows in renamed_from: problems of their own, not of 公开10)
+    assert not sm.reverse and not [p for p in sm.problems if "公开10" in p.message]
+    tm = sm.table("公开10")
+    assert tm.new is None and tm.row("1").kind == GONE and tm.row("1").reason == "新版没有此表"
+    assert tm.cols == dict.fromkeys(old.tables["公开10"].col_keys())
+    assert sm.figure("公开10", "1", "7").reason == "新版没有此表"
+    assert sm.figure("公开09", "1", "7").fig is not None  # the tables that stay map to themselves
