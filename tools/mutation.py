@@ -49,7 +49,7 @@ NOT_MUTATED = ["generator/core/resources.py", "generator/core/fsutil.py", "gener
 # benchmark, worker processes or the slow fuzzers (they stay in the full suite)
 TESTS = ["tests/test_core_edges.py", "tests/test_expr_edges.py", "tests/test_model_rules.py", "tests/test_expr.py", "tests/test_spec.py",
          "tests/test_spec_problems.py", "tests/test_rounding_band.py",
-         "tests/test_reader.py", "tests/test_reader_more.py", "tests/test_excel_fixtures.py", "tests/test_hostile.py",
+         "tests/test_reader.py", "tests/test_reader_more.py", "tests/test_reader_edges.py", "tests/test_excel_fixtures.py", "tests/test_hostile.py",
          "tests/test_writer.py", "tests/test_golden.py", "tests/test_determinism.py", "tests/test_office_codes.py",
          "tests/test_migrate.py", "tests/test_specdiff.py", "tests/test_collect_more.py", "tests/test_specmap_tables.py"]
 DESELECT = "not mutated_xml and not changed_digit and not libreoffice"

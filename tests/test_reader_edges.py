@@ -1,0 +1,207 @@
+"""The reader's smaller branches with exact expectations: numbers as writers print them, what a
+read returns as JSON, identity rows that cannot be parsed, the environment's key, broken spec
+folders named, labels turned into formulas, numeric subject codes, shown texts forged, and the
+cover, notes and 差异说明 a unit types."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from generator.core.layout import META_FIELDS
+from generator.xlsx.ooxml import RawCell
+from generator.xlsx.reader import _cell_text, _parse_number, number_value, read_workbook
+
+from .conftest import SPECS
+from .xlsxparts import edit_part, sheet_part
+
+D = Decimal
+
+
+def _edit(path: Path, fn) -> Path:  # type: ignore[no-untyped-def]
+    wb = openpyxl.load_workbook(path)
+    fn(wb)
+    wb.save(path)
+    return path
+
+
+def _meta_row(field: str) -> int:
+    return META_FIELDS.index(field) + 1
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("95.29", "95.29"), ("95.290000000000006", "95.29"), ("2128.8499999999999", "2128.85"), (" 7 ", "7"),
+    ("95.28999999999999", "95.28999999999999"), ("0.30000000000000004", "0.30000000000000004"),
+    ("0.1000000000000000055511151231257827", "0.1"), ("123456789012345", "123456789012345"),
+    ("1234567890123456", "1234567890123456.0"), ("1E+2", "1E+2"), ("-0.5", "-0.5"),
+])
+def test_number_value_is_the_shortest_same_double(text: str, want: str) -> None:
+    assert str(number_value(text)) == want
+
+
+@pytest.mark.parametrize(("cell", "want"), [
+    (RawCell(0, 0, "n", "5", None), "5"), (RawCell(0, 0, "n", "5.0", None), "5"), (RawCell(0, 0, "n", "5.50", None), "5.50"),
+    (RawCell(0, 0, "n", "1E+2", None), "100"), (RawCell(0, 0, "n", "x", None), "x"), (RawCell(0, 0, "str", "行次", None), "行次"),
+    (RawCell(0, 0, "n", None, None), ""), (None, ""),
+])
+def test_cell_text(cell: RawCell | None, want: str) -> None:
+    assert _cell_text(cell) == want
+
+
+@pytest.mark.parametrize(("cell", "want"), [
+    (RawCell(0, 0, "e", "#DIV/0!", None), (None, "cell-error-value", "error")),
+    (RawCell(0, 0, "b", "1", None), (None, "not-a-number", "error")),
+    (RawCell(0, 0, "n", "abc", None), (None, "not-a-number", "error")),
+    (RawCell(0, 0, "n", None, None), (D(0), None, None)),
+    (RawCell(0, 0, "n", "2.5", None), (D("2.5"), None, None)),
+    (RawCell(0, 0, "str", "  ", None), (None, None, None)),
+    (RawCell(0, 0, "str", "1,234.5", None), (D("1234.5"), "number-as-text", "warning")),
+    (RawCell(0, 0, "str", "一百", None), (None, "not-a-number", "error")),
+])
+def test_parse_number(cell: RawCell, want: tuple[object, object, object]) -> None:
+    assert _parse_number(cell) == want
+
+
+def test_json_of_a_read(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    res = read_workbook(seed_xlsx, spec=spec)
+    doc = json.loads(json.dumps(res.to_json(), ensure_ascii=False))
+    assert doc["file"] == str(seed_xlsx) and doc["usable"] is True and doc["valid"] is True
+    assert doc["unit"] == {"code": "430001001", "name": "长沙市企业服务中心"} and doc["year"] == 2024
+    assert doc["template"] == {"id": "bumen-juesuan-gongkai", "version": "2024", "spec_hash": spec.hash}
+    assert doc["values"]["公开01"]["30"]["1"] == "2128.85" and doc["notes"]["公开07"].startswith("说明：")
+    assert {f["code"] for f in doc["findings"]} == {"rounding-difference"}
+    assert res.valid and res.exit_code == 0
+
+
+def test_identity_rows_that_cannot_be_parsed(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    def bad(wb):  # type: ignore[no-untyped-def]
+        wb["_meta"].cell(_meta_row("year"), 2).value = "二〇二四"
+        wb["_meta"].cell(_meta_row("sections"), 2).value = "[1, 2"
+        props = wb.custom_doc_props
+        for p in props.props:
+            if p.name == "juesuan.year":
+                p.value = "二〇二四"
+
+    res = read_workbook(_edit(seed_xlsx, bad), spec=spec)
+    msgs = {f.message for f in res.findings if f.code == "identity-mismatch"}
+    assert "年度标识无法识别" in msgs and "标识表中的科目清单已损坏" in msgs
+    assert res.usable and res.dataset.year == 2024  # the spec's year, said to be guessed
+    assert res.values["公开03"]["2150550"]["1"] == D("975.45")  # rows inferred from the sheets
+
+
+def test_units_count_out_of_range_is_named(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.xlsx.writer import build_workbook
+
+    built = build_workbook(spec, seed, tmp_path / "sum.xlsx", units=3)
+    res = read_workbook(built.path, spec=spec)
+    assert res.exit_code == 0 and res.plan.units == 3
+
+    def many(wb):  # type: ignore[no-untyped-def]
+        ws = wb["_meta"]
+        row = next(r for r in range(1, 20) if ws.cell(r, 1).value == "units")
+        ws.cell(row, 2).value = "0"
+        for p in wb.custom_doc_props.props:
+            if p.name == "juesuan.units":
+                p.value = "0"
+
+    res = read_workbook(_edit(built.path, many), spec=spec)
+    f = next(f for f in res.findings if f.code == "identity-mismatch" and "汇总单位数" in f.message)
+    assert f.actual == "0" and f.cell.startswith("_meta!B") and res.plan.units == 1
+
+
+def test_the_key_comes_from_the_environment(spec, seed, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from generator.xlsx.writer import build_workbook
+
+    built = build_workbook(spec, seed, tmp_path / "k.xlsx", key="secret-1")
+    assert "fingerprint-mismatch" in {f.code for f in read_workbook(built.path, spec=spec).findings}
+    monkeypatch.setenv("JUESUAN_KEY", "secret-1")
+    assert "fingerprint-mismatch" not in {f.code for f in read_workbook(built.path, spec=spec).findings}
+    assert "fingerprint-mismatch" in {f.code for f in read_workbook(built.path, spec=spec, key="other").findings}
+
+
+def test_unknown_version_names_the_broken_spec_folders(seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.core.catalog import load_spec
+    from generator.xlsx.writer import build_workbook
+
+    d = tmp_path / "v2019"
+    shutil.copytree(SPECS, d)
+    (d / "spec.yaml").write_text((d / "spec.yaml").read_text(encoding="utf-8").replace('"2024"', '"2019"'),
+                                 encoding="utf-8")
+    built = build_workbook(load_spec(d), seed, tmp_path / "old.xlsx")
+    broken = tmp_path / "broken"
+    shutil.copytree(SPECS, broken)
+    (broken / "gongkai03.yaml").write_text("id: [\n", encoding="utf-8")
+    res = read_workbook(built.path, spec_dirs=[broken, SPECS])
+    f = res.findings[-1]
+    assert (f.code, f.actual) == ("template-version-unknown", "2019")
+    assert str(broken) in f.message and "check-spec" in f.message
+    ok = read_workbook(built.path, spec_dirs=[SPECS, d])
+    assert ok.usable and ok.template["version"] == "2019"
+
+
+def test_a_label_turned_into_a_formula(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("A8", '="二、政府性基金"')), spec=spec)
+    f = next(f for f in res.findings if f.cell == "公开01表!A8")
+    assert (f.code, f.actual, f.expected) == ("label-changed", '="二、政府性基金"', "二、政府性基金预算财政拨款收入")
+
+
+def test_a_line_number_changed(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("B9", 33)), spec=spec)
+    f = next(f for f in res.findings if f.cell == "公开01表!B9")
+    assert (f.code, f.expected, f.actual) == ("label-changed", "3", "33")
+    same = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("B9", 3.0)), spec=spec)
+    assert not [f for f in same.findings if f.cell == "公开01表!B9"]
+
+
+def test_a_spare_code_typed_as_a_number_or_full_width(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    def add(wb):  # type: ignore[no-untyped-def]
+        wb["公开03表"]["A15"], wb["公开03表"]["D15"] = 2150899, 2  # a number, as Excel keeps a code typed bare
+        wb["公开02表"]["A15"], wb["公开02表"]["D15"] = "２１５０８９９", 3  # full-width digits
+
+    res = read_workbook(_edit(seed_xlsx, add), spec=spec)
+    assert not [f for f in res.findings if f.code.startswith("code-") or f.code == "spare-row-without-code"]
+    assert res.values["公开03"]["2150899"]["2"] == D(2)
+    # 公开02 already lists 2150899: the full-width code is recognised as that code (a duplicate, summed)
+    dup = next(f for f in res.findings if f.code == "duplicate-code")
+    assert (dup.cell, dup.row) == ("公开02表!A15", "2150899")
+    assert res.values["公开02"]["2150899"]["2"] == seed.values["公开02"]["2150899"]["2"] + D(3)
+    assert res.values["公开03"]["21508"]["2"] == res.values["公开03"]["2150805"]["2"] + D(2)
+
+
+def test_a_forged_status_text_on_the_audit_sheet(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
+    r = seed_build.plan.rule_rows["g01-balance"] + 1
+    part = sheet_part(seed_xlsx, "审核")
+
+    def forge(body: bytes) -> bytes:
+        import re
+
+        pat = re.compile(rb'(<c r="H' + str(r).encode() + rb'"[^>]*t="str"[^>]*>(?:<f>[^<]*</f>)?<v>)[^<]*(</v>)')
+        new, n = pat.subn(rb"\g<1>" + "不通过".encode() + rb"\g<2>", body)
+        assert n == 1
+        return new
+
+    edit_part(seed_xlsx, part, forge)
+    res = read_workbook(seed_xlsx, spec=spec)
+    f = next(f for f in res.findings if f.code == "stale-cached-value")
+    assert (f.cell, f.expected, f.actual) == (f"审核!H{r}", "通过", "不通过")
+
+
+def test_cover_notes_and_explanations_are_read(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
+    plan = seed_build.plan
+    cover = {c.label: (rr, cc) for (rr, cc), c in plan.sheet("封面").cells.items() if c.kind == "cover"}
+    r = plan.rule_rows["g09-car-vs-g06"] + 1
+
+    def type_in(wb):  # type: ignore[no-untyped-def]
+        rr, cc = cover["单位负责人"]
+        wb["封面"].cell(rr + 1, cc + 1).value = "张三"
+        wb["审核"].cell(r, 9).value = "  运维费含保险  "
+
+    res = read_workbook(_edit(seed_xlsx, type_in), spec=spec)
+    assert res.dataset.cover["单位负责人"] == "张三"
+    assert res.dataset.explanations == {"g09-car-vs-g06": "运维费含保险"}
+    assert res.dataset.notes["公开07"].startswith("说明：我单位没有政府性基金收入")
