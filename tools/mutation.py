@@ -84,6 +84,8 @@ def prepare() -> None:
         print("the package changed since the last run: mutants made anew", flush=True)
         shutil.rmtree(WORK / "mutants")
     stamp.write_text(now)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    (WORK / "source.commit").write_text(head or "?")
     for name in ("generator", "specs", "templates", "tests"):
         dst = WORK / name
         if dst.exists():
@@ -163,6 +165,7 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
              "per-mutant time limit). Score = (killed + timed out) / mutants run; survivors include mutants no",
              "selected test reaches. *Equivalent* survivors (listed in `tools/mutation-equivalent.txt` with why)",
              "cannot be killed: the program behaves the same.", "",
+             f"Package as of commit {(WORK / 'source.commit').read_text() if (WORK / 'source.commit').exists() else '?'}. "
              f"Run time of the last run: {elapsed / 60:.0f} min on this 2-core machine (shared) under nice 19. "
              + ("Every mutant of each module." if rate >= 1 else
                 f"A deterministic sample of each module's mutants (rate {rate:g}, by a hash of the mutant's name; "
