@@ -147,3 +147,21 @@ def test_libreoffice_audit_sheet_agrees_at_the_edges(band_spec: Spec, tmp_path: 
         r = res.plan.rule_rows[rid]
         assert ours[("审核", r, 7)] == want, rid
         assert audit.cells[(r, 7)].value == want, (rid, audit.cells[(r, 7)].value, want)
+
+
+@pytest.mark.parametrize("units", [1, 3])
+def test_audit_sheet_formulas_per_operator(band_spec: Spec, units: int) -> None:
+    """The text LibreOffice recalculates above (so a fast run without it still pins it): per operator,
+    how far past the band the difference is, ROUND(…, 6) against float noise, then 通过/尾数差异/不通过;
+    the tolerance cell holds one unit's band times the units summed."""
+    res = build_workbook(band_spec, dataset(units), None, units=units)
+    audit = res.plan.sheet("审核")
+    bad = {"=": "ROUND(ABS({D}),6)", "<=": "ROUND({D},6)", ">=": "ROUND(-{D},6)", "<": "ROUND({D}+0.01,6)",
+           ">": "ROUND(-{D}+0.01,6)"}
+    for name, op, _diff, _want in cases(units):
+        r = res.plan.rule_rows[f"band-{name}"]
+        n = r + 1
+        b = bad[op].format(D=f"F{n}")
+        assert audit.cells[(r, 7)].formula == f'IF({b}<=0,"通过",IF({b}<=G{n},"尾数差异","不通过"))', name
+        assert audit.cells[(r, 5)].formula == f"D{n}-E{n}"
+        assert audit.cells[(r, 6)].text == format(D("0.010") * units, "f")
