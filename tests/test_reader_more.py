@@ -214,3 +214,20 @@ def test_cross_sheet_reference_typed_into_an_amount_is_refused(spec, seed_xlsx: 
     res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("C7", "=公开02表!C7")), spec=spec)
     f = next(f for f in res.findings if f.cell == "公开01表!C7")
     assert (f.code, f.severity) == ("formula-forbidden", "error")
+
+
+def test_a_sheet_whose_relationship_is_missing(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    """workbook.xml names 公开09表 with a relationship id the rels part does not have: the sheet is
+    there by name but its content cannot be checked — an error at that sheet, the rest still read."""
+    import re
+
+    def drop_rel(body: bytes) -> bytes:
+        new, n = re.subn(rb'(<sheet name="' + "公开09表".encode() + rb'"[^>]*r:id=")[^"]*(")', rb"\g<1>rIdNone\g<2>", body)
+        assert n == 1
+        return new
+
+    edit_part(seed_xlsx, "xl/workbook.xml", drop_rel)
+    res = read_workbook(seed_xlsx, spec=spec)
+    f = next(f for f in res.findings if f.code == "sheet-part-missing")
+    assert (f.severity, f.cell) == ("error", "公开09表") and res.exit_code == 1
+    assert str(res.values["公开01"]["30"]["1"]) == "2128.85"
