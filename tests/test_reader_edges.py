@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import openpyxl
@@ -38,10 +38,16 @@ def _meta_row(field: str) -> int:
     ("95.29", "95.29"), ("95.290000000000006", "95.29"), ("2128.8499999999999", "2128.85"), (" 7 ", "7"),
     ("95.28999999999999", "95.28999999999999"), ("0.30000000000000004", "0.30000000000000004"),
     ("0.1000000000000000055511151231257827", "0.1"), ("123456789012345", "123456789012345"),
-    ("1234567890123456", "1234567890123456.0"), ("1E+2", "1E+2"), ("-0.5", "-0.5"),
+    ("123456789012345.5", "123456789012345.5"), ("1E+2", "1E+2"), ("-0.5", "-0.5"),
 ])
 def test_number_value_is_the_shortest_same_double(text: str, want: str) -> None:
     assert str(number_value(text)) == want
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-inf", "1e27", "1e15", "abc"])
+def test_number_value_refuses_what_is_no_amount(text: str) -> None:
+    with pytest.raises(InvalidOperation):
+        number_value(text)
 
 
 @pytest.mark.parametrize(("cell", "want"), [

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from generator.core.catalog import load_spec
-from generator.xlsx.ooxml import Limits, open_xlsx
+from generator.xlsx.ooxml import Limits
 from generator.xlsx.reader import read_workbook
 from generator.xlsx.writer import build_workbook
 
@@ -179,7 +179,7 @@ def test_bad_cell_address(spec, seed_xlsx: Path) -> None:  # type: ignore[no-unt
     assert (res.exit_code, res.findings[-1].code) == (2, "bad-cell-reference")
 
 
-def test_part_whose_bytes_fail_their_checksum_is_file_corrupt(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+def test_part_whose_bytes_fail_their_checksum(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     part = sheet_part(seed_xlsx, "公开09表")
     data = rezip(seed_xlsx.read_bytes(), stored={part})
     body = read_part(data, part)
@@ -191,8 +191,26 @@ def test_part_whose_bytes_fail_their_checksum_is_file_corrupt(spec, seed_xlsx: P
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(seed_xlsx).read(part)
     res = read_workbook(seed_xlsx, spec=spec)
-    assert (res.exit_code, res.findings[-1].code) == (2, "file-corrupt")
-    assert open_xlsx  # the same path a collect worker takes
+    assert (res.exit_code, res.findings[-1].code) == (2, "file-corrupt-zip")
+    assert part in res.findings[-1].message
+
+
+def test_an_unforeseen_failure_inside_the_parser_is_file_corrupt(spec, seed_xlsx: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Whatever a library raises on a hostile file that nobody foresaw is that file's finding, never
+    a traceback (simulated: the XML parser failing with an error of no known kind)."""
+    import generator.xlsx.ooxml as ooxml
+
+    real = ooxml.etree.fromstring
+
+    def fromstring(data, parser=None):  # type: ignore[no-untyped-def]
+        if b"<sheetData" in data:
+            raise AttributeError("simulated failure")
+        return real(data, parser)
+
+    monkeypatch.setattr(ooxml.etree, "fromstring", fromstring)
+    res = read_workbook(seed_xlsx, spec=spec)
+    f = res.findings[-1]
+    assert (res.exit_code, f.code) == (2, "file-corrupt") and "AttributeError" in f.message
 
 
 def test_without_the_identity_sheet_the_subject_rows_are_inferred(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
