@@ -257,3 +257,26 @@ def test_migrate_read_back_catches_a_wrong_workbook(seed_xlsx: Path, spec25: Spe
     bad = [f for f in res.findings if f.code == "migrate-value-mismatch"]
     assert bad and all(f.severity == ERROR and f.expected == "975.45" and f.actual == "976.45" for f in bad)
     assert res.exit_code == 1
+
+
+def test_a_published_pdf_without_its_third_part_is_a_warning(tmp_path: Path) -> None:
+    """check-published on a PDF that has the tables but no 第三部分 (情况说明): the numbers of the text
+    cannot be checked, said as a warning; the tables are still checked (and match)."""
+    import re
+
+    from generator.publish.html import render_html
+    from generator.publish.pdf import render_pdf
+    from generator.publish.report import build_report
+    from generator.publish.source import load_source
+    from generator.publish.verify import check_published_pdf
+
+    src = load_source(str(SAMPLES / "seed-2024.json"))
+    report = build_report(src)
+    html, n = re.subn(r'<section class="part narrative" id="part3">.*?</section>', "", render_html(report), flags=re.S)
+    assert n == 1
+    html = html.replace("第三部分", "")  # nor in the table of contents
+    pdf = tmp_path / "no-text.pdf"
+    pdf.write_bytes(render_pdf(report, html))
+    found = check_published_pdf(pdf, src)
+    assert [(f.code, f.severity) for f in found] == [("published-text-missing", WARNING)]
+    assert found[0].file == str(pdf)
