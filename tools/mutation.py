@@ -42,7 +42,7 @@ WORK = ROOT / "out" / "mutation" / "work"
 EQUIV = ROOT / "tools" / "mutation-equivalent.txt"
 
 MODULES = ["money", "calc", "model", "expr", "rules", "findings", "dataset", "catalog", "spec", "layout",
-           "specmap", "reader"]
+           "specmap", "cellformula", "clock", "reader"]
 NOT_MUTATED = ["generator/core/resources.py", "generator/core/fsutil.py", "generator/core/__init__.py"]
 
 # the fast subset: what tests the pure core and the reader, without LibreOffice, the wheel, the
