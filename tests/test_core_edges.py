@@ -171,3 +171,46 @@ def test_load_dataset_errors(tmp_path: Path) -> None:
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match=str(bad).replace("\\", "\\\\")):
         load_dataset(bad)
+
+
+# ---------------------------------------------------------------- times shown to people
+
+
+@pytest.mark.parametrize(("tz", "iso", "want"), [
+    ("Asia/Shanghai", "2026-12-03T12:15:02+00:00", "2026-12-03 20:15:02 UTC+08:00 CST"),
+    ("Asia/Shanghai", "2026-12-03T12:15:02", "2026-12-03 20:15:02 UTC+08:00 CST"),  # no zone: taken as UTC
+    ("UTC", "2026-12-03T20:15:02+08:00", "2026-12-03 12:15:02 UTC+00:00"),
+    ("America/St_Johns", "2026-12-03T12:00:00+00:00", "2026-12-03 08:30:00 UTC-03:30 NST"),
+    ("Etc/GMT-14", "2026-12-03T12:00:00+00:00", "2026-12-04 02:00:00 UTC+14:00"),
+])
+def test_times_are_shown_local_with_their_zone(monkeypatch, tz: str, iso: str, want: str) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from generator.core.clock import shown
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        assert shown(iso) == want
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_what_is_not_a_time_is_shown_as_it_is() -> None:
+    from generator.core.clock import shown
+
+    assert shown(None) == "" and shown("") == "" and shown("昨天") == "昨天"
+
+
+def test_now_is_local_time_with_its_offset() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from generator.core.clock import now
+
+    # time-machine also sets the local zone to the destination's
+    with time_machine.travel(dt.datetime(2026, 12, 3, 20, 15, 2, 500000, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        assert now() == "2026-12-03T20:15:02+08:00"
