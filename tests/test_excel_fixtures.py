@@ -201,3 +201,22 @@ def test_allowed_input_formula_with_its_cached_result(spec, seed_build, tmp_path
     f = next(f for f in res.findings if f.cell == "公开06表!C7")
     assert (f.code, f.severity, f.actual) == ("formula-in-input", "warning", "=ROUND(95.289,2)")
     assert res.values["公开06"]["30101"]["决算数"] == Decimal("95.29")
+
+
+def test_typed_formula_whose_cached_result_was_forged(spec, seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """=1+2 shown as 4: the reader computes 3, reads 3 and says the shown result is not the formula's."""
+    data = seed_build.path.read_bytes()
+    part = sheet_parts(data)["公开06表"]
+    body = zipfile.ZipFile(io.BytesIO(data)).read(part)
+    i = body.index(b'<c r="C7" s="')
+    j = body.index(b"</c>", i) + 4
+    style = body[i:j].split(b's="')[1].split(b'"')[0]
+    new = b'<c r="C7" s="' + style + b'"><f>1+2</f><v>4</v></c>'
+    p = tmp_path / "forged.xlsx"
+    p.write_bytes(rezip(data, change={part: body[:i] + new + body[j:]}))
+    res = read_workbook(p, spec=spec)
+    got = {f.code: f for f in res.findings if f.cell == "公开06表!C7"}
+    stale = got["stale-cached-value"]
+    assert (stale.severity, stale.expected, stale.actual, stale.table, stale.row) == ("error", "3.00", "4", "公开06", "30101")
+    assert got["formula-in-input"].severity == "warning"
+    assert res.values["公开06"]["30101"]["决算数"] == Decimal(3)

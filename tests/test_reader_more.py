@@ -249,3 +249,18 @@ def test_a_sheet_whose_relationship_is_missing(spec, seed_xlsx: Path) -> None:  
     f = next(f for f in res.findings if f.code == "sheet-part-missing")
     assert (f.severity, f.cell) == ("error", "公开09表") and res.exit_code == 1
     assert str(res.values["公开01"]["30"]["1"]) == "2128.85"
+
+
+def test_inferred_subject_rows_stop_at_the_spare_rows(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    """_meta deleted and a 项 typed into a spare row: the inferred 科目 rows are the prefilled ones (their
+    name is text; a spare row's name is a formula), so the typed 项 is read as a spare row (here one the
+    table already lists: a duplicate, added to it)."""
+    def edit(wb):  # type: ignore[no-untyped-def]
+        del wb["_meta"]
+        wb["公开03表"]["A15"], wb["公开03表"]["D15"] = "2150899", 4
+
+    res = read_workbook(_edit(seed_xlsx, edit), spec=spec)
+    assert sorted(res.plan.sections["公开03"]) == sorted(r for r in seed.values["公开03"] if r.isdigit())
+    dup = next(f for f in res.findings if f.code == "duplicate-code")
+    assert dup.cell == "公开03表!A15"
+    assert res.values["公开03"]["2150899"]["2"] == seed.values["公开03"]["2150899"]["2"] + 4

@@ -77,3 +77,21 @@ def test_a_table_dropped_by_the_next_version(tmp_path: Path) -> None:
     assert tm.cols == dict.fromkeys(old.tables["公开10"].col_keys())
     assert sm.figure("公开10", "1", "7").reason == "新版没有此表"
     assert sm.figure("公开09", "1", "7").fig is not None  # the tables that stay map to themselves
+
+
+def test_merged_rows_read_backwards_must_be_split_by_hand(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "merged"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    g01 = d / "gongkai01.yaml"
+    text = g01.read_text(encoding="utf-8")
+    text = text.replace('{key: 上级补助收入, label: 四、上级补助收入, renamed_from: ["4"]}',
+                        '{key: 上级补助收入, label: 四、上级补助及事业收入, merged_from: ["4", "5"]}')
+    text = text.replace('      - {key: 事业收入, label: 五、事业收入, renamed_from: ["5"]}\n', "")
+    g01.write_text(text, encoding="utf-8")
+    new = load_spec(d)
+    back = resolve(new, spec)
+    assert back.reverse
+    rt = back.table("公开01").row("上级补助收入")
+    assert rt.kind == "split" and rt.keys == ("4", "5") and rt.reason == "由 4、5 合并而来，须手工拆分"
+    tgt = back.figure("公开01", "上级补助收入", "1")
+    assert tgt.fig is None and tgt.reason == "由 4、5 合并而来，须手工拆分"
