@@ -67,6 +67,24 @@ def module_pattern(mod: str) -> str:
     return module_path(mod)[:-3].replace("/", ".") + ".*"
 
 
+NOMEMO = '''"""Loaded by tools/mutation.py only (-p tests._mutation_nomemo): every test starts with cold memo
+tables, so no test is credited with (or hidden behind) what an earlier test computed."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _cold_memo_tables(monkeypatch):  # type: ignore[no-untyped-def]
+    from generator.core import spec as spec_module
+    from generator.xlsx import reader
+
+    monkeypatch.setattr(spec_module.Spec, "cache", lambda self, name: {})
+    reader._SPEC_CACHE.clear()
+    reader._normalize_cached.cache_clear()
+    yield
+'''
+
+
 def source_hash() -> str:
     h = hashlib.sha256()
     for p in sorted((ROOT / "generator").rglob("*.py")):
@@ -91,6 +109,7 @@ def prepare() -> None:
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(ROOT / name, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    (WORK / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
     tests = [t for t in TESTS if (ROOT / t).exists()]
     cfg = [
         "[mutmut]",
@@ -99,7 +118,7 @@ def prepare() -> None:
         "do_not_mutate =\n" + "\n".join(f"    {p}" for p in NOT_MUTATED),
         "also_copy =\n    specs\n    templates",
         "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n    -m\n    not libreoffice and not slow"
-        f"\n    -k\n    {DESELECT}",
+        f"\n    -k\n    {DESELECT}\n    -p\n    tests._mutation_nomemo",
         "pytest_add_cli_args_test_selection =\n" + "\n".join(f"    {t}" for t in tests),
         # each mutant's tests run in a process forked from a server that has only collected the tests:
         # forked from mutmut's main process instead, they would inherit what the clean run left in
@@ -160,6 +179,8 @@ def show(name: str) -> str:
 def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -> tuple[int, int]:
     res = load_results()
     eq = equivalents()
+    rechecked = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
+    later = {k: v["killed_by"] for k, v in rechecked.items() if "killed_by" in v}
     lines = ["# Mutation testing report", "",
              "Made by `nice -n 19 python tools/mutation.py` (mutmut 3, fast test subset, no LibreOffice, `-x`,",
              "per-mutant time limit). Score = (killed + timed out) / mutants run; survivors include mutants no",
@@ -179,7 +200,7 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
         if codes is None:
             lines.append(f"| {module_path(mod)} | – | – | – | – | – | – | {ran.get(mod, 'not run')} | |")
             continue
-        st = {k: STATUS.get(v, "suspicious") for k, v in codes.items()}
+        st = {k: ("killed" if k in later else STATUS.get(v, "suspicious")) for k, v in codes.items()}
         count = {s: sum(1 for x in st.values() if x == s) for s in set(st.values())}
         killed = count.get("killed", 0)
         tmo = count.get("timeout", 0)
@@ -201,6 +222,13 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
     lines.append(f"| **all** | | {tot_k} | | | | | **{total:.1f}%** | **{total_eq:.1f}%** |")
     lines += ["", f"Overall: {tot_k} of {tot_run} mutants killed ({total:.1f}%); {tot_eq} equivalent; "
               f"{total_eq:.1f}% of the non-equivalent mutants killed.", ""]
+    killed_later = [(k, t) for k, t in sorted(later.items())]
+    if killed_later:
+        lines += ["## Killed on the recheck (cold memo tables)", "",
+                  "mutmut credits a mutant only to the tests that reached its function in one statistics run; with",
+                  "per-spec memo tables warm, only a session's first test reaches many functions. Run again alone,",
+                  "with every memo table cold (`tests/_mutation_nomemo.py`, written by the script), these failed a test:", ""]
+        lines += [f"- `{k}` — {t}" for k, t in killed_later] + [""]
     lines += ["## Equivalent survivors", ""]
     for k, _s, why in survivors:
         if why:
@@ -211,6 +239,45 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
             lines += [f"### `{k}` ({s})", "", "```diff", show(k), "```", ""]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return tot_k, tot_run
+
+
+RECHECK = WORK / "recheck.json"
+
+
+def recheck(budget: float, per_mutant: float) -> None:
+    """Survivors run again one by one, each in a fresh pytest over the whole fast subset with cold memo
+    tables (mutmut maps mutants to the tests that reached the function in its one statistics run, and
+    per-spec memo tables let only the first test of a session reach many functions). A mutant a test
+    now kills is recorded with that verdict; the report counts it killed and says so."""
+    t0 = time.monotonic()
+    done = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = str(WORK / "mutants")
+    tests = [t for t in TESTS if (WORK / "mutants" / t).exists()]
+    (WORK / "mutants" / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
+    for mod, codes in load_results().items():
+        for name, code in sorted(codes.items()):
+            if STATUS.get(code) not in ("survived", "no tests") or name in done:
+                continue
+            left = budget - (time.monotonic() - t0)
+            if left < 30:
+                return
+            cmd = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                   "-p", "tests._mutation_nomemo", "-m", "not libreoffice and not slow", "-k", DESELECT, *tests]
+            proc = subprocess.Popen(cmd, cwd=WORK / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            try:
+                out, _ = proc.communicate(timeout=min(per_mutant, left))
+                failed = re.findall(r"^FAILED (\S+)", out, re.M)
+                done[name] = {"killed_by": failed[0]} if proc.returncode == 1 and failed else (
+                    {"survived": True} if proc.returncode == 0 else {"error": proc.returncode})
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                done[name] = {"unfinished": True}
+            print(f"recheck {mod} {name}: {done[name]}", flush=True)
+            RECHECK.write_text(json.dumps(done, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def sample(names: list[str], rate: float) -> list[str]:
@@ -259,6 +326,8 @@ def main() -> int:
     ap.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the stored results")
     ap.add_argument("--fresh", action="store_true", help="forget everything: mutants made anew")
+    ap.add_argument("--recheck", type=float, default=0.0, metavar="SECONDS",
+                    help="after the run, run survivors again one by one with cold memo tables for this long")
     ap.add_argument("--reset", action="store_true",
                     help="keep the mutants, forget results and test statistics (after tests changed)")
     args = ap.parse_args()
@@ -279,6 +348,8 @@ def main() -> int:
         left = args.budget - (time.monotonic() - t0)
         state = mutmut(["run", *names], "run.log", left, args.children) if names else "done"
         ran = {m: state for m in mods}
+    if args.recheck > 0:
+        recheck(args.recheck, 300.0)
     k, n = report(args.report, ran, time.monotonic() - t0, args.rate)
     print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
     return 0
