@@ -481,3 +481,46 @@ def test_check_published_on_a_word_edited_report_printed_by_libreoffice(publishe
     found = {(f["table"], f["actual"]) for f in json.loads(res.output)["findings"]
              if f["code"] == "published-figure-mismatch"}
     assert found == {(t, new) for (t, _a, _o), new in edits.items()}
+
+
+def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path, seed: Dataset) -> None:
+    """The hook for 附件1–3 (issue 18): a spec table whose id starts with 附件 is laid out by the same
+    layout and renderer, printed in 第五部分, and checked by check-published like the nine."""
+    from generator.core.catalog import load_spec
+    from generator.publish.html import render_html
+    from generator.publish.pdf import render_pdf
+    from generator.publish.source import Source
+    from generator.publish.verify import check_published_pdf
+
+    specs = tmp_path / "2024"
+    shutil.copytree(specs_root() / "2024", specs)
+    (specs / "fujian1.yaml").write_text(
+        "id: 附件1\nsheet: 附件1\ntitle: 部门整体支出绩效评价基础数据表\nnumber: 附件1\n"
+        "header:\n  - [项目, 行次, 数值]\n"
+        "blocks:\n  - id: main\n    columns:\n      - {role: label, width: 30}\n      - {role: line, width: 6}\n"
+        "      - {role: value, key: \"1\", width: 14}\n    rows:\n"
+        "      - {key: \"1\", label: 编制数}\n      - {key: \"2\", label: 实际在职人数}\n"
+        "notes: []\nstatement: false\nprint: {orientation: portrait, paper: A4}\n", encoding="utf-8")
+    manifest = specs / "spec.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("  - gongkai09.yaml\n",
+                                                                    "  - gongkai09.yaml\n  - fujian1.yaml\n"),
+                        encoding="utf-8")
+    spec = load_spec(specs)
+    ds = Dataset(seed.unit_code, seed.unit_name, seed.year, {k: dict(v) for k, v in seed.values.items()},
+                 dict(seed.names), dict(seed.notes))
+    ds.values["附件1"] = {"1": {"1": Decimal("29")}, "2": {"1": Decimal("26")}}
+    src = Source(spec, ds, [(ds.unit_code, ds.unit_name)])
+    report = build_report(src)
+    assert [t.id for t in report.tables] == [f"公开0{i}" for i in range(1, 10)]
+    assert [t.id for t in report.annex_tables] == ["附件1"]
+    html = render_html(report)
+    part5 = html.split('id="part5"')[1]
+    assert 'data-table="附件1"' in part5 and 'data-key="1:1">29.00<' in part5
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(render_pdf(report, html))
+    assert [f for f in check_published_pdf(pdf, src) if f.severity != "info"] == []
+    bad = check_published_pdf(pdf, Source(spec, Dataset(ds.unit_code, ds.unit_name, ds.year,
+                                                        {**ds.values, "附件1": {"1": {"1": Decimal("30")},
+                                                                                "2": {"1": Decimal("26")}}},
+                                                        ds.names, ds.notes), src.units))
+    assert [(f.table, f.row, f.actual) for f in bad if f.code == "published-figure-mismatch"] == [("附件1", "1", "29.00")]
