@@ -524,3 +524,21 @@ def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path,
                                                                                 "2": {"1": Decimal("26")}}},
                                                         ds.names, ds.notes), src.units))
     assert [(f.table, f.row, f.actual) for f in bad if f.code == "published-figure-mismatch"] == [("附件1", "1", "29.00")]
+
+
+def test_check_published_without_part_three_warns(tmp_path: Path) -> None:
+    import json
+
+    from generator.publish.html import render_html
+    from generator.publish.pdf import render_pdf
+
+    report = build_report(load_source(str(SEED)))
+    html = render_html(report)
+    start = html.index('<section class="part narrative" id="part3">')
+    end = html.index("</section>", start) + len("</section>")
+    pdf = tmp_path / "no-part3.pdf"
+    pdf.write_bytes(render_pdf(report, html[:start] + html[end:]))
+    res = CliRunner().invoke(cli, ["check-published", str(pdf), "--against", str(SEED), "--json"])
+    findings = json.loads(res.output)["findings"]
+    assert [f["code"] for f in findings if f["severity"] != "info"] == ["published-text-missing"]
+    assert res.exit_code == 1
