@@ -18,19 +18,50 @@ from typing import Any
 import click
 
 from ..core.catalog import spec_by_version
-from ..core.findings import ERROR
+from ..core.findings import ERROR, printable
 from ..core.fsutil import atomic_write_text
 from ..core.spec import Spec
-from ..office.collect import UnitTree, load_tree, tree_from_store, unit_report
+from ..office.collect import UnitTree, load_tree, tree_from_store, unfinished_collect, unit_report
 from ..office.store import DBError, Store
 from .common import db_option, limits_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+KEY_META = "fingerprint_key"
+DEFAULT_KEY_WARNING = ("未设置指纹密钥，正在使用内置的公开默认密钥：任何人都能为任何单位生成可通过校验的工作簿。"
+                       "请用 juesuan key init 生成密钥（与数据库一起保存），再用它生成下发的模板")
 
 
 def _die(message: str) -> None:
-    click.echo(f"[错误] {message}", err=True)
+    click.echo(f"[错误] {printable(message)}", err=True)
     sys.exit(EXIT_UNUSABLE)
+
+
+def store_errors(func):  # type: ignore[no-untyped-def]
+    """A database or file-system error (read-only database or folder, full disk, corrupt database, …)
+    ends the command with one Chinese message and exit 2, never a traceback. Transactions are rolled
+    back (the Store's context manager), reports are written atomically: nothing is half-written."""
+    import functools
+    import sqlite3
+
+    from ..office.store import db_error_text
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        after = "本次操作未完成；已提交的部分完整保存，问题解决后重新运行即可（已收录的文件不会重复入库）"
+        try:
+            return func(*args, **kwargs)
+        except DBError as exc:
+            _die(f"{exc}。{after}")
+        except sqlite3.Error as exc:
+            _die(f"{db_error_text(exc, kwargs.get('db') or '')}。{after}")
+        except OSError as exc:
+            _die(f"无法读写文件 {exc.filename or ''}：{exc.strerror or exc}。{after}")
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg"):
+                _die(f"{db_error_text(exc, kwargs.get('db') or '')}。{after}")
+            raise
+
+    return wrapper
 
 
 def report_dir_of(db: str, report_dir: str | None) -> Path:
@@ -116,6 +147,7 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另把各单位状态与问题写成 JSON")
 @limits_option
+@store_errors
 def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
             workers: int | None, report_dir: str | None, json_out: str | None, limits: tuple[str, ...]) -> None:
     """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
@@ -131,11 +163,16 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
     spec = spec_arg(specs)
     tree = _tree(units_file, None, True)
     with _open_store(db, True) as store:
-        summary = run_collect(store, src, tree, spec, key_arg(key), file_password, workers)
+        key = key_arg(key) or store.get_meta(KEY_META)
+        if not key:
+            click.echo(f"[注意] {DEFAULT_KEY_WARNING}", err=True)
+        summary = run_collect(store, src, tree, spec, key, file_password, workers)
         rep = unit_report(store, tree)
         html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir))
         if json_out:
             atomic_write_text(Path(json_out), json.dumps(report_json(store, tree), ensure_ascii=False, indent=1) + "\n")
+        if not key:
+            click.echo(f"[注意] {DEFAULT_KEY_WARNING}")
         click.echo(terminal_table(rep))
         click.echo(f"本次收到 {summary.files} 个文件：新读取 {summary.read} 个，重复 {summary.duplicates} 个，"
                    f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个临时/隐藏文件" if summary.ignored else "")
@@ -155,8 +192,11 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), help="汇总报告 HTML（默认与工作簿同名 .html）")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
+@click.option("--allow-unfinished", is_flag=True, help="最近一次收集没有完成时，仍按数据库现有的数汇总（报告中注明）")
+@store_errors
 def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str,
-                json_out: str | None, report_out: str | None, key: str | None, password: str | None) -> None:
+                json_out: str | None, report_out: str | None, key: str | None, password: str | None,
+                allow_unfinished: bool) -> None:
     """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
     from ..office.consolidate import ConsolidateError, render_text, write_outputs
     from ..office.consolidate import consolidate as run
@@ -168,13 +208,21 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
+        unfinished = unfinished_collect(store)
+        if unfinished is not None:
+            if unfinished.severity == ERROR or not allow_unfinished:
+                _die(unfinished.message + ("" if unfinished.severity == ERROR else "；或加 --allow-unfinished 仍按现有的数汇总"))
+            click.echo(f"[提示] {unfinished.message}", err=True)
         try:
             cons = run(store, tree, spec, parent, include_errors)
         except ConsolidateError as exc:
             _die(str(exc))
             return
+        if unfinished is not None:
+            cons.findings.insert(0, unfinished)
         outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
-                             Path(report_out) if report_out else target.with_suffix(".html"), key_arg(key), password)
+                             Path(report_out) if report_out else target.with_suffix(".html"),
+                             key_arg(key) or store.get_meta(KEY_META), password)
     click.echo(render_text(cons, outs.readback))
     click.echo(f"汇总工作簿：{outs.workbook}" + (f"  数据文件：{outs.data_file}" if outs.data_file else "")
                + (f"  报告：{outs.report}" if outs.report else ""))
@@ -194,6 +242,7 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
 @click.option("--include-errors", is_flag=True, help="（与 --current 同用）有错误的单位也计入")
 @click.option("--all", "show_all", is_flag=True, help="列出全部单位，包括此数为 0 的")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@store_errors
 def explain(parent: str, table: str, row: str, col: str, units_file: str | None, db: str, specs: str | None,
             current: bool, include_errors: bool, show_all: bool, as_json: bool) -> None:
     """汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"""
@@ -217,6 +266,7 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
 @click.option("--specs", help="新规格目录或版本号，默认为收集时所用的规格")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
+@store_errors
 def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str | None) -> None:
     """按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"""
     from ..office.collect import recheck as run
@@ -306,4 +356,27 @@ def demo_step(outdir: Path, spec: Spec) -> None:
     click.echo(f"收集报告 {html}；汇总工作簿 {outs.workbook}")
 
 
-__all__ = ["collect", "consolidate", "explain", "recheck", "feedback", "demo_step", "report_json"]
+@click.group("key")
+def key_group() -> None:
+    """指纹密钥：生成一把真正的密钥并与数据库一起保存（从不写入工作簿）。"""
+
+
+@key_group.command("init")
+@db_option
+@store_errors
+def key_init(db: str) -> None:
+    """生成随机指纹密钥，保存在数据库中；此后 build/read/collect/consolidate 用同一数据库时自动使用。"""
+    import secrets
+
+    with _open_store(db, True) as store:
+        if store.get_meta(KEY_META):
+            _die(f"数据库 {store.name} 已有指纹密钥；更换密钥会使已下发的全部模板校验不通过，未更改")
+        store.begin()
+        store.set_meta(KEY_META, secrets.token_urlsafe(32))
+        store.commit()
+        name = store.name
+    click.echo(f"已生成指纹密钥并保存在数据库 {name} 中（不会写入任何工作簿）。用同一数据库（--db 或环境变量 JUESUAN_DB）"
+               "生成模板和收集时自动使用；请与数据库一起备份，不要发给各单位。")
+
+
+__all__ = ["key_group", "collect", "consolidate", "explain", "recheck", "feedback", "demo_step", "report_json"]

@@ -24,8 +24,24 @@ def spec_arg(path: str | None) -> Spec:
 
 
 def key_arg(key: str | None) -> str | None:
-    """``--key``, else ``JUESUAN_KEY``."""
-    return key or os.environ.get("JUESUAN_KEY")
+    """``--key``, else ``JUESUAN_KEY``, else the key ``juesuan key init`` stored with the default
+    database (``JUESUAN_DB`` or the user's data folder), if that database exists and has one."""
+    return key or os.environ.get("JUESUAN_KEY") or stored_key()
+
+
+def stored_key(db: str | None = None) -> str | None:
+    """The fingerprint key kept in a database (meta ``fingerprint_key``), or None."""
+    from ..office.pgstore import is_url
+    from ..office.store import DBError, Store, default_db_path
+
+    db = db or str(default_db_path())
+    if not is_url(db) and not Path(db.removeprefix("sqlite:///")).is_file():
+        return None
+    try:
+        with Store(db, create=False) as store:
+            return store.get_meta("fingerprint_key")
+    except (DBError, OSError):
+        return None
 
 
 def db_option(func):  # type: ignore[no-untyped-def]

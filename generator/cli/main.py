@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..core.dataset import DataError, Dataset, load_dataset
-from ..core.findings import ERROR, has_errors
+from ..core.findings import ERROR, has_errors, printable
 from ..core.fsutil import atomic_write_text
 from ..core.resources import specs_root
 from ..office.units import read_units_csv, unit_filename
@@ -125,7 +125,7 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
         ds = res.dataset
-        title = f"{file}：{ds.unit_name}（{ds.unit_code}）{ds.year}年度" if ds else file
+        title = printable(f"{file}：{ds.unit_name}（{ds.unit_code}）{ds.year}年度" if ds else file)
         click.echo(render_text(res.findings, title))
     sys.exit(res.exit_code)
 
@@ -159,7 +159,7 @@ def _attach() -> None:
     from . import collect, migrate, narrative, publish, web
 
     for mod, names in ((narrative, ("narrative", "check_narrative")),
-                       (collect, ("collect", "consolidate", "explain", "recheck", "feedback")),
+                       (collect, ("collect", "consolidate", "explain", "recheck", "feedback", "key_group")),
                        (migrate, ("diff_spec", "migrate")),
                        (publish, ("publish", "check_published")),
                        (web, ("serve", "links", "office_password"))):

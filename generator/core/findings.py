@@ -67,7 +67,21 @@ class Finding:
         if self.expected is not None or self.actual is not None:
             text += f"（应为 {self.expected if self.expected is not None else '—'}，"
             text += f"实际 {self.actual if self.actual is not None else '—'}）"
-        return text
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences, newlines, carriage returns) and
+    bidirectional/format characters of untrusted names shown as \\x1b, \\n, \\u202e …"""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\t":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import shown
-from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings
+from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import META, TEMPLATES
 from ..core.model import Figures
@@ -55,6 +55,8 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods
 ACCEPTED = {PASS, WARN, ERR}
 TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed"}
 COMMIT_EVERY = 50
+OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit's file: no effect on its status
+FUTURE_SLACK = 600  # seconds a sender's clock may run ahead before a file time counts as in the future
 
 
 # ---------------------------------------------------------------- the unit tree
@@ -170,6 +172,7 @@ class FileTask:
     mtime: float
     expect_unit: str | None = None
     seq: int = 0
+    received: float = 0.0  # when the file arrived on this machine (inode change time): the order of receipt
 
 
 _TOKEN = re.compile(r"[-_\s.（(·]")
@@ -189,14 +192,40 @@ def named_unit(rel: str, codes: set[str] | dict[str, Any]) -> str | None:
     return None
 
 
+def _walk(folder: Path, ignored: list[str]) -> list[Path]:
+    """Files under the folder without following links out of it: a symbolic link (file or folder)
+    whose target lies outside the folder is listed as ignored, never read."""
+    root = folder.resolve()
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        d = Path(dirpath)
+        for name in sorted(dirnames):
+            p = d / name
+            if p.is_symlink():
+                ignored.append(f"{p.relative_to(folder).as_posix()}（链接到文件夹，未跟随）")
+        for name in sorted(filenames):
+            p = d / name
+            if p.is_symlink():
+                try:
+                    target = p.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    ignored.append(f"{p.relative_to(folder).as_posix()}（失效的链接，未读取）")
+                    continue
+                if not target.is_relative_to(root) or not target.is_file():
+                    ignored.append(f"{p.relative_to(folder).as_posix()}（链接指向收集文件夹之外，未读取）")
+                    continue
+            out.append(p)
+    return sorted(out)
+
+
 def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask], list[str]]:
-    """Every file under the folder, in order of receipt (file time, then path); hidden files and
-    Office lock files (~$…) are ignored and listed."""
+    """Every file under the folder, in order of receipt (when the file arrived on this machine --
+    its inode change time, which a sender cannot set -- then path; the file's modification time is
+    the sender's and only recorded); hidden files, Office lock files (~$…) and links out of the
+    folder are ignored and listed."""
     tasks: list[FileTask] = []
     ignored: list[str] = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file():
-            continue
+    for p in _walk(folder, ignored):
         rel = p.relative_to(folder).as_posix()
         if any(part.startswith((".", "~$")) for part in p.relative_to(folder).parts):
             ignored.append(rel)
@@ -208,8 +237,8 @@ def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask]
         except OSError:
             digest, st = "", None
         tasks.append(FileTask(str(p), rel, digest, st.st_size if st else 0, st.st_mtime if st else 0.0,
-                              named_unit(rel, codes)))
-    tasks.sort(key=lambda t: (t.mtime, t.rel))
+                              named_unit(rel, codes), received=st.st_ctime if st else 0.0))
+    tasks.sort(key=lambda t: (t.received, t.rel))
     for i, t in enumerate(tasks):
         t.seq = i
     return tasks, ignored
@@ -241,7 +270,11 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
     from ..xlsx.reader import read_workbook
 
     res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
-                        spec=spec)
+                        spec=spec, expect_year=spec.year)
+    if res.plan is not None and res.plan.units > 1:
+        res.findings.append(Finding(
+            "consolidated-workbook", ERROR, f"这是 {res.plan.units} 个单位的汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
+                                            "不作为任何单位的报送收录", actual=str(res.plan.units)))
     ds = res.dataset
     doc: dict[str, Any] = {
         "usable": res.usable,
@@ -264,7 +297,34 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
 _WORKER: dict[str, Any] = {}
 
 
+def die_with_parent() -> None:
+    """Make this worker process end when the process that started it ends, however that ends
+    (kill -9 included): Linux's parent-death signal, and a watchdog thread for everything else."""
+    import signal
+    import threading
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _worker_init(spec: Spec, key: str | None, file_password: str | None) -> None:
+    die_with_parent()
     _WORKER.update(spec=spec, key=key, file_password=file_password)
 
 
@@ -354,6 +414,16 @@ def _mtime(ts: float) -> str:
 def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None = None,
             file_password: str | None = None, workers: int | None = None, progress: bool | None = None) -> CollectSummary:
     """Read every file under ``folder`` into the database and refresh every status."""
+
+    store.acquire_writer(f"收集 {folder}")
+    try:
+        return _collect(store, folder, tree, spec, key, file_password, workers, progress)
+    finally:
+        store.release_writer()
+
+
+def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None, file_password: str | None,
+             workers: int | None, progress: bool | None) -> CollectSummary:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -380,30 +450,44 @@ def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | N
     received = now()
     bar = tqdm(total=len(fresh), desc="读取工作簿", unit="份", disable=(not progress) if progress is not None else None,
                leave=False)
-    pending = [0]
+    batch: list[int] = []
+    future = time.time() + FUTURE_SLACK
+
+    def flush() -> None:
+        """Commit a batch with its statuses judged: a run killed after this leaves consistent rows."""
+        if batch:
+            refresh_statuses(store, tree, spec.version, spec.hash, only=batch)  # commits
+            batch.clear()
+        store.commit()
 
     def store_result(t: FileTask, doc: dict[str, Any]) -> None:
         tpl = doc.get("template") or {}
+        findings = [Finding.from_dict(f) for f in doc["findings"]]
+        if t.mtime > future:
+            findings.append(Finding("file-time-future", WARNING, f"文件时间 {_mtime(t.mtime)} 在将来（发送方电脑的时钟不对或被改动）；"
+                                                                 "报送先后按本机收到的时间排列，不按文件时间", actual=_mtime(t.mtime)))
         store.begin()
-        store.add_submission(
+        sid = store.add_submission(
             {"run_id": run_id, "seq": t.seq, "path": t.rel, "file_name": Path(t.rel).name, "sha256": t.sha256,
              "size": t.size, "mtime": _mtime(t.mtime), "received": received, "unit_code": doc["unit_code"],
              "unit_name": doc["unit_name"], "expect_unit": t.expect_unit, "year": doc["year"],
              "template_id": tpl.get("id"), "template_version": tpl.get("version"), "spec_hash": tpl.get("spec_hash"),
              "usable": int(bool(doc["usable"])), "status": UNREADABLE,
              "doc": json.dumps(doc["doc"], ensure_ascii=False)},
-            doc["figures"], [Finding.from_dict(f) for f in doc["findings"]])
+            doc["figures"], findings)
         summary.read += 1
-        pending[0] += 1
-        if pending[0] >= COMMIT_EVERY:
-            store.commit()
-            pending[0] = 0
+        batch.append(sid)
+        if len(batch) >= COMMIT_EVERY:
+            flush()
         bar.update(1)
 
     try:
         read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result)
+        flush()
+    except BaseException:
+        store.rollback()  # the unfinished batch is not kept; the run stays unfinished, a rerun reads those files
+        raise
     finally:
-        store.commit()
         bar.close()
     store.begin()
     for t in dups:
@@ -558,6 +642,15 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:
                 unit = s["expect_unit"]
+        elif "consolidated-workbook" in codes:
+            status = WRONG_UNIT  # a 汇总 is never a unit's own report
+        elif "wrong-year" in codes:
+            status = TEMPLATE  # another year's workbook is not this round's report
+        elif tree.is_aggregate(s["unit_code"]):
+            status = WRONG_UNIT
+            extra.append(Finding("aggregate-unit-report", ERROR,
+                                 f"单位 {s['unit_code']}（{s['unit_name']}）是汇总单位：只汇总下级单位，不报送本级报表；"
+                                 "此文件不收录（本级的数请由其“本级”单位报送）", actual=s["unit_code"]))
         else:
             status = None
         if s["duplicate_of"] is None and s["unit_code"] and s["unit_code"] not in tree.units:
@@ -566,7 +659,7 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         units_of[sid] = unit
         if extra:
             store.add_findings(sid, extra, "collect")
-        sev = [sv for _, sv, *_ in codes_of.get(sid, [])] + [f.severity for f in extra]
+        sev = [sv for c, sv, *_ in codes_of.get(sid, []) if c not in OFFICE_CODES] + [f.severity for f in extra]
         counts = (sev.count(ERROR), sev.count(WARNING), sev.count(INFO))
         if status is None:
             status = ERR if counts[0] else WARN if counts[1] else PASS
@@ -575,6 +668,19 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             store.update_submission(sid, status=status, accepted=accepted, unit=unit, errors=counts[0],
                                     warnings=counts[1], infos=counts[2])
     store.commit()
+
+
+def unfinished_collect(store: Store) -> Finding | None:
+    """The last collect did not finish (killed, a full disk, …): the database may lack some files of
+    the folder. None when it finished (or there was none)."""
+    last = store.last_run("collect")
+    if last is None or last["finished"]:
+        return None
+    busy = store.writer_busy()
+    what = "正在进行" if busy else "没有完成（被中断）"
+    return Finding("collect-unfinished", ERROR if busy else WARNING,
+                   f"最近一次收集（#{last['id']}，{last['source'] or ''}，开始于 {last['started']}）{what}：数据库中可能缺少该次收集的部分文件。"
+                   "请（等它结束后）重新运行 juesuan collect —— 已收录的文件不会重复入库", actual=str(last["id"]))
 
 
 # ---------------------------------------------------------------- per-unit status
@@ -713,7 +819,7 @@ def terminal_table(rep: UnitReport) -> str:
     text += f"\n共 {len(rep.rows)} 个单位：{summary}"
     if rep.others:
         text += f"\n另有 {len(rep.others)} 个文件不属于清单中的任何单位或无法识别（见报告“其他文件”）"
-    return text
+    return printable(text).replace("\\n", "\n")  # names from files and folders: no escape sequence reaches the terminal
 
 
 def csv_safe(value: Any) -> str:
@@ -798,6 +904,14 @@ def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = No
     version (``old_spec`` = the version the submissions were collected on): the input figures are
     carried to the new version's keys by the spec mapping first; a non-zero figure with no home is
     a warning; the stored figures stay as collected."""
+    store.acquire_writer("重新审核")
+    try:
+        return _recheck(store, tree, spec, old_spec)
+    finally:
+        store.release_writer()
+
+
+def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) -> RecheckSummary:
     from ..core.specmap import resolve
     from .migrate import migrate_values, unplaced_reason
 

@@ -216,7 +216,7 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
     res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)))
     cons.findings.extend(f for f in res.findings if f.severity != INFO)
     back = read_workbook(out, spec=cons.spec, key=key)
-    readback = [f for f in back.findings if f.rule is None and f.severity != INFO]
+    readback = [f for f in back.findings if f.rule is None and f.severity != INFO and f.code != "default-key-in-use"]
     if not back.usable or back.values != cons.values:
         readback.append(Finding("consolidate-readback-mismatch", ERROR, "汇总工作簿回读的数与汇总数不一致", file=str(out)))
     if json_path is not None:

@@ -287,7 +287,8 @@ def migrate_workbook(
         probe.write_bytes(built.data)
         check = read_workbook(probe, key=key, spec=new_spec)
     res.check = check
-    res.findings.extend(_stage([replace(f, file=None) for f in check.findings], "target", "新工作簿："))
+    res.findings.extend(_stage([replace(f, file=None) for f in check.findings if f.code != "default-key-in-use"],
+                               "target", "新工作簿："))  # the key warning is said once, for the source
     if not check.usable or check.dataset is None:
         res.findings.append(Finding("migrate-value-mismatch", ERROR, "迁移生成的工作簿无法回读"))
     else:

@@ -20,6 +20,7 @@ Tables (see :data:`SCHEMA`):
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -136,6 +137,26 @@ SUBMISSION_COLUMNS = (
 
 
 DB_ENV = "JUESUAN_DB"
+WRITER_LOCK_KEY = 0x4A55455355414E  # "JUESUAN": the PostgreSQL advisory lock of the one writer
+
+
+def db_error_text(exc: BaseException, name: str) -> str:
+    """One clear Chinese sentence for a database error (the engine's own words kept in brackets)."""
+    raw = str(exc)
+    low = raw.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        why = "数据库是只读的（没有写入权限）"
+    elif "full" in low or "no space" in low:
+        why = "磁盘已满（或数据库已达大小上限）"
+    elif "malformed" in low or "not a database" in low or "corrupt" in low:
+        why = "数据库文件已损坏或不是数据库"
+    elif "locked" in low or "busy" in low:
+        why = "数据库正被其他程序占用"
+    elif "unable to open" in low:
+        why = "无法打开数据库文件"
+    else:
+        why = "数据库出错"
+    return f"{why}：{name}（{raw[:200]}）"
 
 
 def data_dir() -> Path:
@@ -193,7 +214,7 @@ class Store:
         except DBError:
             raise
         except Exception as exc:  # noqa: BLE001 - sqlite3.DatabaseError or psycopg.Error: an unusable database
-            raise DBError(f"无法打开数据库 {self.name}：{exc}") from exc
+            raise DBError("无法打开数据库，" + db_error_text(exc, self.name)) from exc
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
@@ -211,6 +232,8 @@ class Store:
     def _connect_sqlite(path: Path, create: bool) -> Any:
         if not create and not path.is_file():
             raise DBError(f"数据库 {path} 不存在；请先运行 juesuan collect")
+        if path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            raise DBError(f"数据库是只读的（没有写入权限）：{path}；请检查该文件及其所在文件夹的权限")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
@@ -229,13 +252,18 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # an error half-way: what the open transaction holds is not kept
+            self.rollback()
         self.close()
 
     def close(self) -> None:
-        if self._in_tx:
-            self.commit()
-        self.conn.close()
+        try:
+            if self._in_tx:
+                self.commit()
+        finally:
+            self.release_writer()
+            self.conn.close()
 
     def begin(self) -> None:
         if not self._in_tx:
@@ -243,9 +271,86 @@ class Store:
             self._in_tx = True
 
     def commit(self) -> None:
+        """Commit the open transaction. A failed COMMIT (a full disk, a read-only file) is rolled back
+        and raised as the real error, never hidden behind "no transaction is active" later."""
         if self._in_tx:
-            self.conn.execute("COMMIT")
             self._in_tx = False
+            try:
+                self.conn.execute("COMMIT")
+            except Exception as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001, S110 - SQLite may have rolled back already
+                    pass
+                raise DBError(db_error_text(exc, self.name)) from exc
+
+    def rollback(self) -> None:
+        if self._in_tx:
+            self._in_tx = False
+            try:
+                self.conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001, S110 - nothing open any more (SQLite rolled back itself)
+                pass
+
+    # -- one writer at a time
+    _lock: Any = None
+
+    def acquire_writer(self, what: str) -> None:
+        """Take the database's writer lock for a collect or recheck, or raise DBError naming who
+        holds it. SQLite: an advisory lock (flock) on ``<db>.lock``; PostgreSQL: a session advisory
+        lock. Both are released when the process ends, however it ends (kill -9 included)."""
+        holder = f"进程 {os.getpid()}，{what}，开始于 {now()}"
+        if self.url:
+            got = self.conn.execute("SELECT pg_try_advisory_lock(?)", (WRITER_LOCK_KEY,)).fetchone()[0]
+            if not got:
+                raise DBError(f"另一个收集或重新审核正在写入数据库 {self.name}；同一时间只能有一个，请等它结束后再运行")
+            self._lock = "pg"
+            return
+        import fcntl
+
+        assert self.path is not None
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fh = open(lock_path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise DBError(f"无法在 {lock_path.parent} 建立数据库锁文件（{exc.strerror}）；请检查该目录是否可写") from exc
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            other = fh.read().strip() or "另一进程"
+            fh.close()
+            raise DBError(f"数据库 {self.name} 正被另一个收集或重新审核写入（{other}）；同一时间只能有一个，"
+                          "请等它结束后再运行") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(holder)
+        fh.flush()
+        self._lock = fh
+
+    def release_writer(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock == "pg":
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(?)", (WRITER_LOCK_KEY,))
+            except Exception:  # noqa: BLE001, S110 - the session ends anyway
+                pass
+        elif lock is not None:
+            lock.close()
+
+    def writer_busy(self) -> bool:
+        """Is a collect or recheck writing right now (someone holds the writer lock)?"""
+        if self._lock is not None:
+            return False
+        try:
+            self.acquire_writer("检查")
+        except DBError:
+            return True
+        self.release_writer()
+        return False
+
+    def last_run(self, kind: str = "collect") -> Any:
+        return self.conn.execute("SELECT * FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
