@@ -144,7 +144,7 @@ def db_error_text(exc: BaseException, name: str) -> str:
     """One clear Chinese sentence for a database error (the engine's own words kept in brackets)."""
     raw = str(exc)
     low = raw.lower()
-    if "readonly" in low or "read-only" in low or "read only" in low:
+    if re.search(r"read.?only", low):
         why = "数据库是只读的（没有写入权限）"
     elif "full" in low or "no space" in low:
         why = "磁盘已满（或数据库已达大小上限）"
