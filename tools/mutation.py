@@ -187,7 +187,7 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
              "selected test reaches. *Equivalent* survivors (listed in `tools/mutation-equivalent.txt` with why)",
              "cannot be killed: the program behaves the same.", "",
              f"Package as of commit {(WORK / 'source.commit').read_text() if (WORK / 'source.commit').exists() else '?'}. "
-             f"Run time of the last run: {elapsed / 60:.0f} min on this 2-core machine (shared) under nice 19. "
+             "Run on this 2-core machine shared with six other developers, under nice 19. "
              + ("Every mutant of each module." if rate >= 1 else
                 f"A deterministic sample of each module's mutants (rate {rate:g}, by a hash of the mutant's name; "
                 "`not run` = outside the sample or not reached within the time budget)."), "",
@@ -208,10 +208,10 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
         run = len(st) - notrun
         surv = [k for k, s in st.items() if s in ("survived", "no tests", "suspicious", "segfault")]
         n_eq = sum(1 for k in surv if k in eq)
-        score = (killed + tmo) / run * 100 if run else 0.0
-        score_eq = (killed + tmo) / (run - n_eq) * 100 if run - n_eq else 0.0
+        score = f"{(killed + tmo) / run * 100:.1f}%" if run else "–"
+        score_eq = f"{(killed + tmo) / (run - n_eq) * 100:.1f}%" if run - n_eq > 0 else "–"
         lines.append(f"| {module_path(mod)} | {len(st)} | {killed} | {tmo} | {count.get('survived', 0)} | "
-                     f"{count.get('no tests', 0)} | {notrun} | {score:.1f}% | {score_eq:.1f}% |")
+                     f"{count.get('no tests', 0)} | {notrun} | {score} | {score_eq} |")
         tot_k += killed + tmo
         tot_run += run
         tot_eq += n_eq
@@ -350,6 +350,11 @@ def main() -> int:
         ran = {m: state for m in mods}
     if args.recheck > 0:
         recheck(args.recheck, 300.0)
+    meta = WORK / "run.json"
+    if args.report_only and meta.exists():
+        args.rate = json.loads(meta.read_text(encoding="utf-8")).get("rate", args.rate)
+    else:
+        meta.write_text(json.dumps({"rate": args.rate}), encoding="utf-8")
     k, n = report(args.report, ran, time.monotonic() - t0, args.rate)
     print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
     return 0
