@@ -153,8 +153,12 @@ def test_bind_uses_the_context_and_sections(spec) -> None:  # type: ignore[no-un
     assert compile_expr("公开03 row 21505 col 1", spec, Context()) == Items("公开03", "21505", "1")
     assert compile_expr("公开03 row 合计 col 1", spec, Context()) == Items("公开03", "", "1")
     assert compile_expr("sum(1, row 2)", spec, ctx) == BSum((Num(D(1)), Fig("公开01", "2", "1")))
-    # memoised: the same text and context give the very same bound tree
-    assert compile_expr("sum(rows 1..3)", spec, ctx) is s
+
+
+def test_compiled_expressions_are_memoised(spec) -> None:  # type: ignore[no-untyped-def]
+    """The same text and context give the very same bound tree (a batch compiles each formula once)."""
+    ctx = Context("公开01", "27", "1")
+    assert compile_expr("sum(rows 1..3)", spec, ctx) is compile_expr("sum(rows 1..3)", spec, ctx)
 
 
 # ---------------------------------------------------------------- Excel text

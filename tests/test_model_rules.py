@@ -65,7 +65,11 @@ def test_rules_expand_per_binding(spec) -> None:  # type: ignore[no-untyped-def]
     assert cls.tolerance == D("0.005") * (1 + 13)  # 301 and its 13 款 rows 30101..30199
     statement = next(i for i in insts if i.id == "g07-empty-statement")
     assert statement.kind == "statement" and statement.node is None and statement.severity == ERROR
-    assert expand_rules(spec, lambda t: codes.get(t, []))[0] is insts[0]  # memoised per spec
+
+
+def test_rule_instances_are_memoised(spec) -> None:  # type: ignore[no-untyped-def]
+    codes = {"公开05": ["2150550"]}
+    assert expand_rules(spec, lambda t: codes.get(t, []))[0] is expand_rules(spec, lambda t: codes.get(t, []))[0]
 
 
 def test_each_kind_of_rule_judged_and_reported(spec) -> None:  # type: ignore[no-untyped-def]
