@@ -243,6 +243,12 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
 
 
 RECHECK = WORK / "recheck.json"
+# the tests most likely to kill a module's mutant run first on the recheck (all of them run when none fails)
+FIRST = {"layout": ["tests/test_golden.py", "tests/test_rounding_band.py"],
+         "reader": ["tests/test_reader_edges.py", "tests/test_reader.py", "tests/test_reader_more.py",
+                    "tests/test_excel_fixtures.py"],
+         "specmap": ["tests/test_specmap_tables.py", "tests/test_migrate.py"],
+         "spec": ["tests/test_spec_problems.py", "tests/test_spec.py"]}
 
 
 def recheck(budget: float, per_mutant: float) -> None:
@@ -264,8 +270,10 @@ def recheck(budget: float, per_mutant: float) -> None:
             left = budget - (time.monotonic() - t0)
             if left < 30:
                 return
+            first = FIRST.get(mod, [])
+            ordered = [t for t in first if t in tests] + [t for t in tests if t not in first]
             cmd = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                   "-p", "tests._mutation_nomemo", "-m", "not libreoffice and not slow", "-k", DESELECT, *tests]
+                   "-p", "tests._mutation_nomemo", "-m", "not libreoffice and not slow", "-k", DESELECT, *ordered]
             proc = subprocess.Popen(cmd, cwd=WORK / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
             try:
