@@ -8,6 +8,8 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from generator.core.catalog import load_spec
 from generator.core.specmap import GONE, resolve
 from generator.office.migrate import Unplaced, migrate_values
@@ -95,3 +97,44 @@ def test_merged_rows_read_backwards_must_be_split_by_hand(spec, tmp_path: Path) 
     assert rt.kind == "split" and rt.keys == ("4", "5") and rt.reason == "由 4、5 合并而来，须手工拆分"
     tgt = back.figure("公开01", "上级补助收入", "1")
     assert tgt.fig is None and tgt.reason == "由 4、5 合并而来，须手工拆分"
+
+
+MAPPING_CASES = [
+    ("tables: [\n", "YAML 语法错误", True),
+    ("- 公开01\n", "映射文件应为映射", True),
+    ("tables: [1, 2]\n", "tables 应为 {表: {...}} 映射", True),
+    ("tables:\n  公开01: 5\n", "公开01 的映射应为映射", False),  # a scalar carries no line
+    ("tables:\n  公开01:\n    colour: red\n", "公开01 的映射含未知字段：colour", True),
+    ("tables:\n  公开08:\n    columns_from: [1, 2]\n", "公开08 的 columns_from 应为 {旧键: 新键} 映射", True),
+    ("tables:\n  公开01:\n    split_to: 5\n", "公开01 的 split_to 应为 {旧键: [新键…]} 映射", True),
+    ("tables:\n  公开99: {}\n", "映射中的表 公开99 不在新版中", True),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "has_line"), MAPPING_CASES, ids=[c[1][:16] for c in MAPPING_CASES])
+def test_mapping_file_problems_are_named(spec, tmp_path: Path, text: str, message: str, has_line: bool) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "m"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    (d / "mapping.yaml").write_text('previous: "2024"\n' + text if not text.startswith("-") else text, encoding="utf-8")
+    problems = resolve(spec, load_spec(d)).problems
+    hits = [p for p in problems if message in p.message]
+    assert hits, [p.message for p in problems]
+    assert hits[0].file == str(d / "mapping.yaml")
+    assert (hits[0].line is not None) == has_line
+
+
+def test_mapping_file_missing_or_naming_its_previous_version(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.core.specmap import load_mapping
+
+    d = tmp_path / "m"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    (d / "mapping.yaml").write_text("previous: 2023\ntables: {}\n", encoding="utf-8")
+    mapping, problems, path = load_mapping(load_spec(d))
+    assert (mapping["previous"], mapping["tables"], problems, path) == ("2023", {}, [], d / "mapping.yaml")
+    (d / "mapping.yaml").write_text("tables: {}\n", encoding="utf-8")
+    assert load_mapping(load_spec(d))[0]["previous"] is None
+    (d / "mapping.yaml").unlink()
+    manifest = d / "spec.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "mapping: gone.yaml\n", encoding="utf-8")
+    mapping, problems, path = load_mapping(load_spec(d))
+    assert mapping == {} and [p.message for p in problems] == ["映射文件不存在"] and path == d / "gone.yaml"
