@@ -138,3 +138,16 @@ def test_mapping_file_missing_or_naming_its_previous_version(spec, tmp_path: Pat
     manifest.write_text(manifest.read_text(encoding="utf-8") + "mapping: gone.yaml\n", encoding="utf-8")
     mapping, problems, path = load_mapping(load_spec(d))
     assert mapping == {} and [p.message for p in problems] == ["映射文件不存在"] and path == d / "gone.yaml"
+
+
+def test_an_old_row_nothing_maps_to_has_no_home_with_a_reason(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "m"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    g01 = d / "gongkai01.yaml"
+    g01.write_text(g01.read_text(encoding="utf-8").replace(
+        '{key: 其他收入, label: 八、其他收入, renamed_from: ["8"]}', "{key: 其他收入, label: 八、其他收入}"), encoding="utf-8")
+    sm = resolve(spec, load_spec(d))
+    tgt = sm.figure("公开01", "8", "1")
+    assert tgt.fig is None and tgt.kind == GONE and tgt.reason == "新版没有此行"
+    values = {"公开01": {"8": {"1": Decimal("2.00")}}}
+    assert migrate_values(spec, load_spec(d), values, sm)[1] == [Unplaced("公开01", "8", "1", Decimal("2.00"))]
