@@ -3,18 +3,14 @@ would upload (its template filled with openpyxl, with or without an error), and 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 from click.testing import CliRunner
 
+from bench.web_load import Server  # noqa: F401 - the live server the browser and load tests share
 from generator.cli import cli
 from generator.core.dataset import Dataset, load_dataset
 from generator.core.layout import WorkbookPlan
@@ -94,51 +90,3 @@ def typo_cell(plan: WorkbookPlan, table: str, row: str, col: str) -> str:
 
 def unit_data(code: str) -> Dataset:
     return load_dataset(SAMPLES / f"unit-{code}.json")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``juesuan serve`` in a subprocess on 127.0.0.1, stopped (by its pid) on exit."""
-
-    def __init__(self, db: Path, workers: int = 2, max_upload_mb: int = 20, log: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log or db.with_suffix(".log")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.fh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "generator", "serve", "--db", str(db), "--port", str(self.port),
-             "--workers", str(workers), "--max-upload-mb", str(max_upload_mb)],
-            stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.log.read_text(errors="replace"))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.fh.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
