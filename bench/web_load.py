@@ -4,8 +4,9 @@ on 127.0.0.1 only; every upload's latency from the start of its POST to the resu
     python bench/web_load.py [--units 50] [--per-unit 10] [--workers 2]
 
 Each unit is a client of its own (its link, its session, its CSRF token) uploading its files one
-after another; all units start together. Every file is a distinct, rule-clean workbook of its unit
-(bench/synth.py), so every upload must end 通过 and be stored once. The last line is the figures:
+after another; all units start together. Every file is distinct (a rule-clean workbook of its unit,
+bench/synth.py, then the same saved again at other times), so every upload is read, must end 通过
+and be stored once. The last line is the figures:
 ``uploads=… errors=… stored_once=yes|no p50_ms=… p95_ms=… max_ms=… wall_s=… per_s=…``.
 Bounded: at most ``--units`` connections at a time, each request 120 s at most, the whole run
 ``--deadline`` seconds.
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +85,22 @@ class Server:
         self.stop()
 
 
+def resaved(src: Path, k: int, dst: Path) -> Path:
+    """The workbook as its unit saved it again ``k`` minutes later: the same sheets, another
+    modification time in docProps/core.xml, so another file (another hash) with the same figures."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "docProps/core.xml":
+                stamp = f"2025-03-{1 + k // 1440:02d}T{k // 60 % 24:02d}:{k % 60:02d}:00Z".encode()
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            zout.writestr(info, data)
+    return dst
+
+
 def prepare(workdir: Path, units: int, per_unit: int, seed: int = 7) -> tuple[Path, dict[str, list[Path]]]:
-    """A units file (one 汇总 parent, ``units`` units) and ``per_unit`` distinct workbooks per unit."""
+    """A units file (one 汇总 parent, ``units`` units) and ``per_unit`` distinct files per unit: a
+    rule-clean synthetic workbook of its own (bench/synth.py) and the same saved again later."""
     from bench.synth import synth_dataset
     from generator.core.catalog import default_specs_dir, load_spec
     from generator.xlsx.writer import build_workbook
@@ -96,13 +112,11 @@ def prepare(workdir: Path, units: int, per_unit: int, seed: int = 7) -> tuple[Pa
     for i in range(units):
         code, name = f"9900{i + 1:02d}", f"压力测试单位{i + 1:02d}"
         rows.append(f"{code},{name},990000,,")
-        files[code] = []
-        for k in range(per_unit):
-            ds = synth_dataset(random.Random(rng.random()), code, name, spec.year)
-            path = workdir / "files" / code / f"{code}-第{k + 1}次.xlsx"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            build_workbook(spec, ds, path)
-            files[code].append(path)
+        folder = workdir / "files" / code
+        folder.mkdir(parents=True, exist_ok=True)
+        first = folder / f"{code}-第1次.xlsx"
+        build_workbook(spec, synth_dataset(random.Random(rng.random()), code, name, spec.year), first)
+        files[code] = [first] + [resaved(first, k, folder / f"{code}-第{k + 1}次.xlsx") for k in range(1, per_unit)]
     units_csv = workdir / "units.csv"
     units_csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return units_csv, files
