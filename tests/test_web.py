@@ -5,9 +5,11 @@ at their cells, history, duplicates, the office pages; secrets, CSRF, escaping, 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from generator.cli import cli
+from generator.core.model import Figures
 from generator.core.spec import Spec
-from generator.office.collect import ATTACH, DUP, ERR, PASS, UNREADABLE, evidence_path, tree_from_store, unit_report
+from generator.office.collect import ATTACH, DUP, ERR, PASS, UNREADABLE, WARN, evidence_path, tree_from_store, unit_report
 from generator.office.store import Store
 from generator.web import auth
 from generator.web.app import create_app, redact
@@ -242,3 +245,72 @@ def test_secrets_never_reach_the_log(rnd, caplog: pytest.LogCaptureFixture) -> N
         c.get(f"/u/{CODE}/{secret[:-1]}x")
     assert f"/u/{CODE}/***" in caplog.text
     assert secret not in caplog.text and secret[:-1] not in caplog.text
+
+
+def test_unit_explains_a_warning_online_html_escaped(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.xlsx.writer import build_workbook
+
+    db, links = rnd
+    ds = unit_data(CODE)
+    ds.set("公开09", "1", "12", Decimal("0"))  # 公务接待费 below 公开06 30217: a warning (提示), not an error
+    ds.explanations["g09-reception-vs-g06"] = "<b>接待</b>费在<script>alert(1)</script>别处列支"
+    path = tmp_path / "warn.xlsx"
+    build_workbook(spec, ds, path)
+    with client(db) as c:
+        page = c.get(links[CODE]).text
+        r = upload(c, page, path.read_bytes(), "有提示.xlsx")
+        assert f"审核结果： {WARN}" in text_of(r.text)
+        assert "<script>alert(1)" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+        assert "&lt;b&gt;接待&lt;/b&gt;" in r.text
+        sid = int(str(r.url).rsplit("/", 1)[1])
+        # the unit rewrites the 差异说明 on the page
+        evil = '"><img src=x onerror=alert(2)>另有原因'
+        r = c.post(f"/unit/{CODE}/s/{sid}/explain", data={"csrf": csrf_of(r.text), "explain:g09-reception-vs-g06": evil})
+        assert r.status_code == 200 and str(r.url).endswith(f"/s/{sid}")
+        assert "<img src=x" not in r.text and "&lt;img src=x onerror=alert(2)&gt;另有原因" in r.text
+        assert f"审核结果： {WARN}" in text_of(r.text)  # explained, still a 提示 for the office to judge
+        # without a token: refused, nothing changed
+        assert c.post(f"/unit/{CODE}/s/{sid}/explain", data={"explain:g09-reception-vs-g06": "x"}).status_code == 403
+        c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
+        office = c.get(f"/office/unit/{CODE}").text
+        assert "<img src=x" not in office and "&lt;img src=x onerror=alert(2)&gt;另有原因" in office
+    with Store(db) as store:
+        s = store.submission(sid)
+        assert s is not None and json.loads(s["doc"])["explanations"]["g09-reception-vs-g06"] == evil.strip()
+        active = [f for f in store.findings(sid) if f.rule == "g09-reception-vs-g06"]
+        assert len(active) == 1 and active[0].extra["explanation"] == evil.strip() and active[0].cell
+        assert len([f for f in store.findings(sid, active_only=False) if f.rule == "g09-reception-vs-g06"]) == 2
+
+
+def test_office_consolidates_explains_a_figure_and_diffs_the_spec(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.xlsx.writer import build_workbook
+
+    db, links = rnd
+    with client(db) as u:
+        for code in ("430100000", "430100001", "430100002", "430100003", "430100031"):
+            page = u.get(links[code]).text
+            path = tmp_path / f"{code}.xlsx"
+            build_workbook(spec, unit_data(code), path)
+            assert f"审核结果： {PASS}" in text_of(upload(u, page, path.read_bytes(), code=code).text)
+    with client(db) as c:
+        dash = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
+        assert "通过 5" in text_of(dash.text)
+        r = c.post("/office/consolidate", data={"csrf": csrf_of(dash.text), "parent": "430100"})
+        assert r.status_code == 200 and str(r.url).endswith("/office/consolidation/430100")
+        assert text_of(r.text).count("纳入") >= 5
+        xlsx = c.get("/office/consolidation/430100/file/xlsx")
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        grid = c.get("/office/consolidation/430100?table=公开05").text
+        href = re.search(r'href="(/office/explain/430100\?table=[^"]*row=2150550[^"]*col=1)"', grid)
+        assert href, "the 汇总 figure links to its explanation"
+        ex = c.get(href.group(1).replace("&amp;", "&"))
+        value = Decimal(re.search(r'<span id="value">([^<]+)</span>', ex.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+        parts = [Figures(spec, unit_data(code).values).value("公开05", "2150550", "1")
+                 for code in ("430100000", "430100001", "430100002", "430100003", "430100031")]
+        assert value == sum(parts) > 0
+        spec_page = c.get("/office/spec?against=2025")
+        assert spec_page.status_code == 200 and '<pre class="diff" id="diff">' in spec_page.text
+        regen = c.post("/office/templates", data={"csrf": csrf_of(spec_page.text)})
+        assert "重新生成 5 个单位的模板" in regen.text
+        assert c.post("/office/templates", data={}).status_code == 403
+    assert len(list((db.parent / "round-files" / "templates").glob("*.xlsx"))) == 5

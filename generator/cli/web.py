@@ -24,7 +24,9 @@ from .common import db_option
 @click.option("--workers", default=2, show_default=True, type=int, help="读取工作簿的进程数")
 @click.option("--max-upload-mb", default=20, show_default=True, type=int, help="单个上传的大小上限（MB）")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
-def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_upload_mb: int, key: str | None) -> None:
+@click.option("--files", type=click.Path(file_okay=False), help="上传原件、模板与汇总结果的目录（默认在数据库旁：<库名>-files）")
+def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_upload_mb: int, key: str | None,
+          files: str | None) -> None:
     """启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"""
     import logging
 
@@ -34,7 +36,7 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
     from .common import key_arg
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app(db, specs, workers, key_arg(key), max_upload_mb * 1024 * 1024)
+    app = create_app(db, specs, workers, key_arg(key), max_upload_mb * 1024 * 1024, files)
     click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)
 

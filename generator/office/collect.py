@@ -586,6 +586,38 @@ def ingest_bytes(store: Store, tree: UnitTree, spec: Spec, data: bytes, file_nam
     return sid
 
 
+def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: dict[str, str]) -> bool:
+    """差异说明 typed on the web page for a submission's warnings (rule id → text; empty clears):
+    kept with the submission (its doc's ``explanations``, as if typed into the 审核 sheet), its 审核
+    rules run again over its stored input figures (as ``recheck`` does), earlier rule findings kept
+    as history, its status refreshed. Only for a readable submission of the round's template;
+    False otherwise."""
+    s = store.submission(sid)
+    if (s is None or not s["usable"] or s["duplicate_of"] is not None or s["template_version"] != spec.version
+            or s["spec_hash"] != spec.hash):
+        return False
+    doc = json.loads(s["doc"] or "{}")
+    explanations = dict(doc.get("explanations") or {})
+    for rid, text in texts.items():
+        text = text.strip()[:1000]
+        if text:
+            explanations[rid] = text
+        else:
+            explanations.pop(rid, None)
+    doc["explanations"] = explanations
+    cells = {f.rule: f.cell for f in store.findings(sid) if f.rule}
+    figures = Figures(spec, store.values(sid, inputs_only=True))
+    results = evaluate_rules(spec, figures, doc.get("notes") or {}, expand_rules(spec, figures.item_codes))
+    new = rule_findings(results, explanations, lambda inst: cells.get(inst.id))
+    store.begin()
+    store.deactivate_findings(sid, "rule IS NOT NULL OR source IN ('recheck', 'web')")
+    store.add_findings(sid, new, "web")
+    store.update_submission(sid, doc=json.dumps(doc, ensure_ascii=False))
+    store.commit()
+    refresh_statuses(store, tree, spec.version, spec.hash, only=[sid])
+    return True
+
+
 def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None,
                      only: Iterable[int] | None = None) -> None:
     """Recompute every submission's unit, status, acceptance, counts and collect findings
@@ -968,5 +1000,5 @@ def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) ->
     return summary
 
 
-__all__ = ["UnitTree", "collect", "ingest_bytes", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
+__all__ = ["UnitTree", "collect", "ingest_bytes", "explain_online", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
            "csv_safe", "named_unit", "scan", "read_one"]

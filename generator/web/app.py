@@ -11,6 +11,7 @@ read whole (:class:`BodyLimit`); access logs never carry a link secret.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
@@ -41,7 +42,7 @@ from ..office.collect import (
     unit_report,
 )
 from ..office.store import Store
-from ..office.units import unit_filename
+from ..office.units import safe_filename, unit_filename
 from . import auth
 from .service import Round, template_dataset
 
@@ -297,6 +298,25 @@ class App:
             raise HTTPException(404)
         return self.render(request, "submission.html.j2", **view, code=code)
 
+    async def unit_explain(self, request: Request) -> Response:
+        """差异说明 for the warnings of the unit's submission, typed on the page."""
+        from ..office.collect import explain_online
+
+        code = await self.unit_guard(request)
+        form = await self.form(request)
+        sid = int(request.path_params["sid"])
+        texts = {k.removeprefix("explain:"): str(v) for k, v in form.multi_items() if k.startswith("explain:")}
+
+        def run(store: Store) -> bool:
+            sub = store.submission(sid)
+            if sub is None or code not in (sub["unit"], sub["expect_unit"]):
+                return False
+            return explain_online(store, tree_from_store(store), self.round.spec, sid, texts)
+
+        if not await self.round.db(run):
+            raise HTTPException(404)
+        return RedirectResponse(f"/unit/{quote(code)}/s/{sid}", 303)
+
     # -- office side
     async def login_page(self, request: Request) -> Response:
         has = await self.round.db(lambda s: bool(s.get_meta(auth.PASSWORD_KEY)))
@@ -323,8 +343,9 @@ class App:
         tree = tree_from_store(store)
         rep = unit_report(store, tree)
         last = store.conn.execute("SELECT max(id) FROM submissions").fetchone()[0] or 0
-        return {"rep": rep, "rows": [(r, report_cells(r)) for r in rep.rows], "version": last,
-                "parents": [c for c in tree.units if tree.kids(c)], "tree": tree}
+        parents = [c for c in tree.units if tree.kids(c)]
+        return {"rep": rep, "rows": [(r, report_cells(r)) for r in rep.rows], "version": last, "parents": parents,
+                "tree": tree, "consolidated": {p for p in parents if store.last_consolidation(p) is not None}}
 
     async def dashboard(self, request: Request) -> Response:
         self.office_guard(request)
@@ -386,6 +407,132 @@ class App:
         url = f"{str(request.base_url).rstrip('/')}/u/{quote(code)}/{secret}"
         return self.render(request, "revoked.html.j2", code=code, url=url)
 
+    # -- office: 汇总, explain, spec, templates
+    def _consolidate(self, store: Store, parent: str, include_errors: bool) -> str | None:
+        from ..office.consolidate import ConsolidateError, consolidate, write_outputs
+
+        tree = tree_from_store(store)
+        if parent not in tree.units:
+            return "单位不在单位清单中"
+        try:
+            cons = consolidate(store, tree, self.round.spec, parent, include_errors)
+        except ConsolidateError as exc:
+            return str(exc)
+        out = self.round.consolidations / f"{safe_filename(parent)}-汇总.xlsx"
+        write_outputs(store, cons, out, out.with_suffix(".json"), out.with_suffix(".html"), self.round.key)
+        return None
+
+    async def run_consolidation(self, request: Request) -> Response:
+        self.office_guard(request)
+        form = await self.form(request)
+        parent = str(form.get("parent") or "")
+        problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")))
+        if problem:
+            return self.render(request, "error.html.j2", 400, title="无法汇总", text=problem)
+        return RedirectResponse(f"/office/consolidation/{quote(parent)}", 303)
+
+    def _consolidation_view(self, store: Store, parent: str, table: str) -> dict[str, Any] | None:
+        from ..core.dataset import load_dataset
+        from ..core.money import fmt
+
+        got = store.last_consolidation(parent)
+        if got is None or not got[0]["data_file"] or not Path(got[0]["data_file"]).is_file():
+            return None
+        row, members = got
+        ds = load_dataset(Path(row["data_file"]))
+        spec = self.round.spec
+        table = table if table in spec.tables else next(iter(spec.tables))
+        rows = ds.values.get(table, {})
+        cols = sorted({c for r in rows.values() for c in r}, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+        grid = [(r, ds.names.get(r, ""), [(c, fmt(rows[r][c]) if c in rows[r] else "") for c in cols]) for r in rows]
+        units = {u["code"]: u["name"] for u in store.units()}
+        return {"cons": dict(row), "members": [{**dict(m), "name": units.get(m["unit"], "")} for m in members],
+                "summary": json.loads(row["summary"] or "{}"), "table": table, "tables": list(spec.tables),
+                "cols": cols, "grid": grid, "parent": parent, "parent_name": units.get(parent, "")}
+
+    async def consolidation(self, request: Request) -> Response:
+        self.office_guard(request)
+        parent = request.path_params["parent"]
+        view = await self.round.db(self._consolidation_view, parent, request.query_params.get("table", ""))
+        if view is None:
+            raise HTTPException(404)
+        return self.render(request, "consolidation.html.j2", **view)
+
+    async def consolidation_file(self, request: Request) -> Response:
+        self.office_guard(request)
+        parent, kind = request.path_params["parent"], request.path_params["kind"]
+        got = await self.round.db(lambda s: s.last_consolidation(parent))
+        if got is None or kind not in ("xlsx", "json", "html"):
+            raise HTTPException(404)
+        path = Path(got[0]["workbook"]).with_suffix(f".{kind}")
+        if not path.is_file():
+            raise HTTPException(404)
+        media = {"xlsx": XLSX, "json": "application/json", "html": "text/html; charset=utf-8"}[kind]
+        return FileResponse(path, media_type=media, filename=path.name)
+
+    def _explain(self, store: Store, parent: str, table: str, row: str, col: str) -> Any:
+        from ..office.consolidate import ConsolidateError, explain
+
+        tree = tree_from_store(store)
+        if parent not in tree.units:
+            return None
+        try:
+            return explain(store, tree, self.round.spec, parent, table, row, col)
+        except ConsolidateError:
+            return None
+
+    async def explain_figure(self, request: Request) -> Response:
+        self.office_guard(request)
+        q = request.query_params
+        ex = await self.round.db(self._explain, request.path_params["parent"], q.get("table", ""), q.get("row", ""),
+                                 q.get("col", ""))
+        if ex is None:
+            raise HTTPException(404)
+        return self.render(request, "explain.html.j2", ex=ex.to_json())
+
+    def _spec_view(self, store: Store, against: str) -> dict[str, Any]:
+        from ..core.catalog import find_spec_dirs, load_spec
+        from ..core.spec import SpecInvalid
+        from ..office.specdiff import diff_specs, render_markdown
+
+        others = []
+        for d in find_spec_dirs():
+            try:
+                s = load_spec(d)
+            except SpecInvalid:
+                continue
+            if s.version != self.round.spec.version:
+                others.append(s)
+        diff = ""
+        chosen = next((s for s in others if s.version == against), None)
+        if chosen is not None:
+            old, new = sorted([chosen, self.round.spec], key=lambda s: s.version)
+            diff = render_markdown(diff_specs(old, new))
+        return {"others": [s.version for s in others], "against": chosen.version if chosen else "", "diff": diff,
+                "rules": len(self.round.spec.rules), "tables": list(self.round.spec.tables)}
+
+    async def spec_page(self, request: Request) -> Response:
+        self.office_guard(request)
+        view = await self.round.db(self._spec_view, request.query_params.get("against", ""))
+        return self.render(request, "spec.html.j2", **view)
+
+    def _regenerate(self, store: Store) -> int:
+        tree = tree_from_store(store)
+        n = 0
+        for code in tree.units:
+            if not tree.is_aggregate(code):
+                self.template_file(store, code, True)
+                n += 1
+        return n
+
+    async def regenerate(self, request: Request) -> Response:
+        self.office_guard(request)
+        await self.form(request)
+        n = await self.round.db(self._regenerate)
+        return self.render(request, "error.html.j2", title="模板已重新生成",
+                           text=f"已按模板 {self.round.spec.version}（规格 {self.round.spec.hash}）重新生成 {n} 个单位的模板；"
+                                f"各单位此后下载到的即为新模板。")
+
     def routes(self) -> list[Any]:
         return [
             Route("/", self.home),
@@ -402,6 +549,13 @@ class App:
             Route("/office/unit/{code}", self.office_unit),
             Route("/office/unit/{code}/revoke", self.revoke, methods=["POST"]),
             Route("/office/submission/{sid:int}/file", self.evidence),
+            Route("/office/consolidate", self.run_consolidation, methods=["POST"]),
+            Route("/office/consolidation/{parent}", self.consolidation),
+            Route("/office/consolidation/{parent}/file/{kind}", self.consolidation_file),
+            Route("/office/explain/{parent}", self.explain_figure),
+            Route("/office/spec", self.spec_page),
+            Route("/office/templates", self.regenerate, methods=["POST"]),
+            Route("/unit/{code}/s/{sid:int}/explain", self.unit_explain, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ]
 
@@ -418,9 +572,9 @@ def _lifespan(rnd: Round) -> Any:
 
 
 def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
-               max_upload: int = MAX_UPLOAD) -> ASGIApp:
-    """The ASGI app over the database ``db`` (created when missing)."""
-    rnd = Round(db, specs, workers, key)
+               max_upload: int = MAX_UPLOAD, files: str | Path | None = None) -> ASGIApp:
+    """The ASGI app over the database ``db`` (a path or URL; created when missing)."""
+    rnd = Round(db, specs, workers, key, files)
     app = App(rnd, max_upload)
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {

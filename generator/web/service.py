@@ -1,7 +1,8 @@
 """The round behind the web page: one database thread (the only writer of this process), a pool of
 reader processes, the round's spec, and the files kept next to the database.
 
-Files (``<db stem>-files/`` beside the database): ``evidence/`` every uploaded file's bytes, once per
+Files (``<db stem>-files/`` beside a SQLite database, ``out/juesuan-files`` for a PostgreSQL one, or
+``--files``): ``evidence/`` every uploaded file's bytes, once per
 content hash; ``templates/`` each unit's template as last generated; ``consolidations/`` 汇总
 workbooks, data files and reports.
 """
@@ -84,9 +85,18 @@ class Round:
     """Everything the app does to the database runs in one thread (``db``); workbooks are read in
     worker processes (``workers`` > 0) or threads (``workers`` = 0, for tests)."""
 
-    def __init__(self, db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None):
-        self.db_path = Path(db)
-        self.files = self.db_path.parent / f"{self.db_path.stem}-files"
+    def __init__(self, db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
+                 files: str | Path | None = None):
+        from ..office.pgstore import is_url
+
+        self.db_url = str(db)
+        if files is not None:
+            self.files = Path(files)
+        elif is_url(self.db_url):
+            self.files = Path("out") / "juesuan-files"
+        else:
+            path = Path(self.db_url.removeprefix("sqlite:///"))
+            self.files = path.parent / f"{path.stem}-files"
         self.evidence = self.files / "evidence"
         self.templates = self.files / "templates"
         self.consolidations = self.files / "consolidations"
@@ -101,7 +111,7 @@ class Round:
     # -- the database thread
     def _open(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = Store(self.db_url)
         return self._store
 
     def _init_spec(self, specs: str | Path | None) -> Spec:
