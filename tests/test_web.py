@@ -19,7 +19,17 @@ from starlette.testclient import TestClient
 from generator.cli import cli
 from generator.core.model import Figures
 from generator.core.spec import Spec
-from generator.office.collect import ATTACH, DUP, ERR, PASS, UNREADABLE, WARN, evidence_path, tree_from_store, unit_report
+from generator.office.collect import (
+    ATTACH,
+    DUP,
+    ERR,
+    PASS,
+    UNREADABLE,
+    WARN,
+    evidence_path,
+    tree_from_store,
+    unit_report,
+)
 from generator.office.store import Store
 from generator.web import auth
 from generator.web.app import create_app, redact
