@@ -82,6 +82,7 @@ def test_unit_downloads_template_uploads_error_then_fix(spec: Spec, rnd, tmp_pat
         cell = typo_cell(plan, "公开01", "1", "1")
         assert re.search(rf'<td class="cell">公开01表!{cell}</td>', bad.text), "the finding names the cell to fix"
         assert "not-a-number" in bad.text and "一百二十" in bad.text
+        assert "该单元格只能填数字金额" in bad.text  # what to do about it, in the feedback file's words
         good = upload(c, c.get(f"/unit/{CODE}").text, filled(spec, tmp_path, tpl.content, typo=False), "改好.xlsx")
         assert f"审核结果： {PASS}" in text_of(good.text)
         page = c.get(f"/unit/{CODE}")
@@ -223,6 +224,10 @@ def test_office_login_dashboard_and_unit_detail(spec: Spec, rnd, tmp_path: Path)
         assert f"{CODE} {NAME} {PASS}" in dash and "未报送 4" in dash
         detail = c.get(f"/office/unit/{CODE}")
         assert "下载原件" in detail.text
+        fb = c.get(f"/office/unit/{CODE}/feedback/xlsx")  # the feedback file of `juesuan feedback`, for this unit
+        assert fb.status_code == 200 and fb.content[:2] == b"PK"
+        fb_html = c.get(f"/office/unit/{CODE}/feedback/html")
+        assert fb_html.status_code == 200 and NAME in fb_html.text and PASS in fb_html.text
         sid = int(re.search(r"/office/submission/(\d+)/file", detail.text).group(1))  # type: ignore[union-attr]
         got = c.get(f"/office/submission/{sid}/file")
         assert got.status_code == 200 and got.content[:2] == b"PK"

@@ -138,7 +138,9 @@ class AccessLog:
 
 
 def finding_view(f: Finding) -> dict[str, Any]:
-    return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
+    from ..office.feedback import advice
+
+    return {"advice": advice(f), "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
             "cell": f.cell or "", "table": f.table or "", "row": f.row or "", "col": f.col or "",
             "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual,
             "rule": f.rule or "", "explanation": (f.extra or {}).get("explanation", ""),
@@ -235,8 +237,10 @@ class App:
         history = sorted(row.history + uploaded, key=lambda s: s["id"], reverse=True)
         latest = row.latest
         findings = self._findings_for(store, code, latest) if latest else []
+        from ..office.feedback import WHAT_TO_DO
+
         return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings,
-                "aggregate": tree.is_aggregate(code) and not row.history}
+                "aggregate": tree.is_aggregate(code) and not row.history, "what_to_do": WHAT_TO_DO.get(row.status, "")}
 
     @staticmethod
     def _findings_for(store: Store, code: str, sub: Any) -> list[dict[str, Any]]:
@@ -389,6 +393,28 @@ class App:
             raise HTTPException(404)
         return FileResponse(path, media_type="application/octet-stream",
                             filename=f"{sub['id']}-{sub['file_name']}")
+
+    async def office_feedback(self, request: Request) -> Response:
+        """The unit's feedback file (``juesuan feedback``: HTML or xlsx), written now from the current state."""
+        from ..office.feedback import feedback
+
+        self.office_guard(request)
+        code, kind = request.path_params["code"], request.path_params["kind"]
+        if kind not in ("html", "xlsx"):
+            raise HTTPException(404)
+
+        def make(store: Store) -> Path | None:
+            tree = tree_from_store(store)
+            if code not in tree.units or tree.is_aggregate(code):
+                return None
+            paths = feedback(store, tree, self.round.files / "feedback", [code])
+            return next((p for p in paths if p.suffix == f".{kind}"), None)
+
+        path = await self.round.db(make)
+        if path is None:
+            raise HTTPException(404)
+        media = XLSX if kind == "xlsx" else "text/html; charset=utf-8"
+        return FileResponse(path, media_type=media, filename=path.name)
 
     async def revoke(self, request: Request) -> Response:
         self.office_guard(request)
@@ -548,6 +574,7 @@ class App:
             Route("/office/status.json", self.status_json),
             Route("/office/unit/{code}", self.office_unit),
             Route("/office/unit/{code}/revoke", self.revoke, methods=["POST"]),
+            Route("/office/unit/{code}/feedback/{kind}", self.office_feedback),
             Route("/office/submission/{sid:int}/file", self.evidence),
             Route("/office/consolidate", self.run_consolidation, methods=["POST"]),
             Route("/office/consolidation/{parent}", self.consolidation),
@@ -563,6 +590,9 @@ class App:
 def _lifespan(rnd: Round) -> Any:
     @contextlib.asynccontextmanager
     async def span(app: Any) -> AsyncIterator[None]:
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, rnd.warm_up)  # readers ready before the first upload
         try:
             yield
         finally:
