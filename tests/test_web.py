@@ -329,3 +329,16 @@ def test_office_consolidates_explains_a_figure_and_diffs_the_spec(spec: Spec, rn
         assert "重新生成 5 个单位的模板" in regen.text
         assert c.post("/office/templates", data={}).status_code == 403
     assert len(list((db.parent / "round-files" / "templates").glob("*.xlsx"))) == 5
+
+
+def test_office_login_tries_are_limited(rnd) -> None:  # type: ignore[no-untyped-def]
+    from generator.web.app import LOGIN_TRIES
+
+    db, _ = rnd
+    with client(db) as c:
+        for _ in range(LOGIN_TRIES):
+            r = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": "guess-guess"})
+            assert r.status_code == 403
+        r = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
+        assert r.status_code == 429 and "尝试次数过多" in r.text  # even the right password waits out the window
+        assert str(c.get("/office").url).endswith("/office/login")

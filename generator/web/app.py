@@ -48,6 +48,7 @@ from .service import Round, template_dataset
 
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
+LOGIN_TRIES, LOGIN_WINDOW = 10, 300  # failed office logins allowed per window (seconds), then 429 until it passes
 STATIC = TEMPLATES / "web" / "static"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -155,6 +156,7 @@ class App:
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
         self.env.globals["statuses"] = STATUS_ORDER
+        self.login_failures: list[float] = []  # times of failed office logins (this process)
 
     # -- plumbing
     def render(self, request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -328,9 +330,16 @@ class App:
 
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
+        t = time.monotonic()
+        self.login_failures = [f for f in self.login_failures if t - f < LOGIN_WINDOW]
+        if len(self.login_failures) >= LOGIN_TRIES:
+            log.warning("office login refused: %d failed tries in %d s", len(self.login_failures), LOGIN_WINDOW)
+            return self.render(request, "error.html.j2", 429, title="尝试次数过多",
+                               text=f"密码连续输错 {LOGIN_TRIES} 次，请 {LOGIN_WINDOW // 60} 分钟后再试。")
         password = str(form.get("password") or "")
         ok = await self.round.db(auth.check_office_password, password)
         if not ok:
+            self.login_failures.append(t)
             log.warning("office login failed")
             return self.render(request, "login.html.j2", 403, has_password=True, failed=True)
         request.session.clear()
