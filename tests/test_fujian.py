@@ -329,3 +329,61 @@ def test_blank_fujian_is_not_judged(spec, tmp_path: Path) -> None:  # type: igno
     assert not [r for r in res.results if r.instance.rule.when and r.status != "通过"]
     back = read_workbook(tmp_path / "b.xlsx")
     assert back.exit_code == 0 and back.values["附件2"] == {} and back.values["附件1"] == {}
+
+
+# ---------------------------------------------------------------- 整体支出绩效自评报告
+
+
+def test_narrative_writes_the_performance_report(seed) -> None:  # type: ignore[no-untyped-def]
+    from generator.narrative import check_narrative, render_narrative
+
+    text = render_narrative(seed)
+    part = text[text.index("整体支出绩效自评报告"):]
+    assert ("部门整体支出年初预算2,314.68万元，年内调增496.25万元，合计安排2,810.93万元。全年预算数2,810.93万元，"
+            "决算支出2,128.85万元，预算执行率75.73%") in part
+    assert "经自评，部门整体支出绩效自评得分96.08分（其中预算执行率得分7.57分），自评等级为“优”。" in part
+    for name, rate, total, grade in (("长沙市企业服务中心工作经费", "97.20", "99.16", "优"),
+                                     ("公共服务平台运维和项目评审室工作经费", "76.55", "92.95", "优"),
+                                     ("离退休人员工作经费", "98.36", "99.51", "优"),
+                                     ("中小企业公共服务活动专项经费", "62.20", "88.66", "良")):
+        assert f"预算执行率{rate}%" in part and f"“{name}”绩效自评得分{total}分" in part and f"等级为“{grade}”" in part
+    assert "【待填：存在的问题及原因】" in part and "【待填：基本支出主要用途】" in part
+    # what it writes, check-narrative accepts; a unit without 附件 gets no such report
+    assert [f for f in check_narrative(text, seed) if f.severity != "info"] == []
+    assert "整体支出绩效自评报告" not in render_narrative(Dataset(unit_name="x", year=2024, values={
+        t: r for t, r in seed.values.items() if t.startswith("公开")}))
+    assert "整体支出绩效自评报告" in render_narrative(seed, fmt="html")
+
+
+def test_check_narrative_ties_scores_rates_and_projects(seed) -> None:  # type: ignore[no-untyped-def]
+    from generator.narrative import check_narrative
+
+    report = (Path(__file__).resolve().parent.parent / "specs" / "samples" / "seed-2024-report.txt").read_text(encoding="utf-8")
+    part3 = report[report.index("第三部分"):report.index("第四部分")]
+    part5 = report[report.index("第五部分"):]
+    mine = ("narrative-score-mismatch", "narrative-grade-mismatch", "narrative-rate-mismatch",
+            "narrative-fujian-amount-mismatch", "narrative-project-not-evaluated", "narrative-project-not-listed")
+    got = [f for f in check_narrative(part3, seed) if f.code in mine]
+    # 十四（二）“绩效自评得分7.57分”: the 总分 is 96.08 (7.57 is the 预算执行率 score)
+    assert [(f.code, f.severity, f.expected, f.actual) for f in got if f.severity != "info"] == [
+        ("narrative-score-mismatch", "warning", "96.08", "7.57")]
+    assert "这是预算执行率得分" in got[0].message
+    # 五（三）lists six projects; 附件3 evaluates four, one of them under a reordered name
+    info = sorted((f.code, f.actual) for f in got if f.severity == "info")
+    assert info == [("narrative-project-not-evaluated", "中小企业公共服务专项活动经费"),
+                    ("narrative-project-not-evaluated", "中小企业公共服务平台补助资金"),
+                    ("narrative-project-not-evaluated", "中小企业发展专项"),
+                    ("narrative-project-not-listed", "中小企业公共服务活动专项经费")]
+    # the 自评报告's own paragraphs agree with the 附件; a changed figure is caught
+    assert [f for f in check_narrative(part5, seed) if f.code in mine] == []
+    for right, wrong, code in [
+        ("决算支出84.20万元，预算执行率76.55%", "决算支出84.20万元，预算执行率75.65%", "narrative-rate-mismatch"),
+        ("全年预算数184万元，决算支出178.84万元", "全年预算数184万元，决算支出187.84万元", "narrative-fujian-amount-mismatch"),
+        ("年初预算2314.68万元，年内调增496.25万元", "年初预算2314.68万元，年内调增469.25万元",
+         "narrative-fujian-amount-mismatch"),
+    ]:
+        assert right in part5, right
+        found = [f for f in check_narrative(part5.replace(right, wrong, 1), seed) if f.code in mine]
+        assert [f.code for f in found] == [code], wrong
+    graded = check_narrative("经自评，部门整体支出绩效自评得分96.08分，自评等级为“良”。", seed)
+    assert [(f.code, f.expected) for f in graded if f.code in mine] == [("narrative-grade-mismatch", "优")]
