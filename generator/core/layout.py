@@ -480,6 +480,10 @@ def grade_excel(x: str) -> str:
 
 
 FORM_STYLES = {"amount": "amount", "percent": "percent", "score": "score", "count": "count"}
+STYLE_FORMATS = {"percent_formula": "0.00%"}
+"""Number formats other than the amount formats that a cell style is written with; the reader
+accepts exactly these on those cells. A 执行率/控制率 is rounded to 4 places by its formula, so
+0.00% shows the stored value exactly."""
 
 
 def form_sections(spec: Spec, values: dict[str, dict[str, Any]], texts: dict[str, dict[str, Any]]) -> dict[str, list[str]]:

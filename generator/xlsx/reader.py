@@ -33,6 +33,7 @@ from ..core.layout import (
     MAX_UNITS,
     META,
     META_FIELDS,
+    STYLE_FORMATS,
     CellPlan,
     SheetPlan,
     WorkbookPlan,
@@ -517,6 +518,8 @@ def _check_display(book: RawBook, sp: SheetPlan, raw: RawSheet, ctx: _Ctx) -> No
         if got is None:
             continue
         code = book.format_of(got)
+        if code == STYLE_FORMATS.get(cell.style):
+            continue  # the format the plan writes on this style (0.00% on a rate)
         why = format_problem(code)
         if why is not None:
             bad.setdefault(f"{code}（{why}）", []).append(a1(r, c))

@@ -23,6 +23,7 @@ from ..core.fsutil import atomic_write_bytes
 from ..core.layout import (
     CODES,
     COVER,
+    STYLE_FORMATS,
     CellPlan,
     WorkbookPlan,
     form_sections,
@@ -69,12 +70,11 @@ _STYLES: dict[str, dict[str, Any]] = {
     "explain_input": {"border": 1, "text_wrap": True, "locked": False, "bg_color": "#FFF2CC"},
     "plain": {},
     # 附件 forms
-    "percent_formula": {"border": 1, "num_format": "0.00%", "hidden": True, "align": "center"},
-    "percent_input": {"border": 1, "num_format": "0.00%", "locked": False, "bg_color": "#FFF2CC"},
+    "percent_formula": {"border": 1, "num_format": STYLE_FORMATS["percent_formula"], "hidden": True, "align": "center"},
     "score_input": {"border": 1, "num_format": "0.00", "locked": False, "bg_color": "#FFF2CC", "align": "center"},
     "score_formula": {"border": 1, "num_format": "0.00", "hidden": True, "align": "center", "bold": True},
-    "count_input": {"border": 1, "num_format": "0", "locked": False, "bg_color": "#FFF2CC", "align": "center"},
-    "count_formula": {"border": 1, "num_format": "0", "hidden": True, "align": "center"},
+    "count_input": {"border": 1, "locked": False, "bg_color": "#FFF2CC", "align": "center"},
+    "count_formula": {"border": 1, "hidden": True, "align": "center"},
     "text_input": {"border": 1, "text_wrap": True, "valign": "vcenter", "locked": False, "bg_color": "#FFF2CC",
                    "num_format": "@"},
     "grade_formula": {"border": 1, "align": "center", "hidden": True, "bold": True},
