@@ -456,7 +456,7 @@ def test_check_published_on_a_word_edited_report_printed_by_libreoffice(publishe
     assert res.exit_code == 0 and "错误 0 条，提示 0 条" in res.output, res.output
 
     doc = Document(str(published / "seed.docx"))
-    tables = dict(zip(spec.tables, doc.tables, strict=True))
+    tables = dict(zip([t for t in spec.tables if spec.tables[t].kind != "form"], doc.tables, strict=True))  # 附件: not yet
     edits = {  # (table, anchor in the row, old figure) -> new figure
         ("公开01", "1", "2,128.85"): "2,128.58", ("公开01", "57", "2,128.85"): "2,182.85",
         ("公开02", "2150599", "902.46"): "902.64", ("公开03", "2150805", "215.05"): "215.50",
