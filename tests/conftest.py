@@ -52,10 +52,18 @@ def seed_xlsx(seed_build, tmp_path: Path) -> Path:  # type: ignore[no-untyped-de
 
 
 def fill(path: Path, plan: WorkbookPlan, values: dict[str, dict[str, dict[str, Decimal | float | str]]],
-         out: Path | None = None, notes: dict[str, str] | None = None) -> Path:
+         out: Path | None = None, notes: dict[str, str] | None = None,
+         texts: dict[str, dict[str, dict[str, str]]] | None = None) -> Path:
     """Type figures into a template's input cells with openpyxl, as a person would: only input cells,
-    nothing else touched. Keys are the canonical ones; formula figures are skipped."""
+    nothing else touched. Keys are the canonical ones; formula figures are skipped. ``texts``: the
+    附件's words, typed into their text cells."""
     wb = openpyxl.load_workbook(path)
+    for sh in plan.sheets:
+        for (r, c), cell in sh.cells.items():
+            if cell.kind == "field" and cell.fig is not None and texts:
+                text = texts.get(cell.fig.table, {}).get(cell.fig.row, {}).get(cell.fig.col)
+                if text:
+                    wb[sh.name].cell(row=r + 1, column=c + 1).value = text
     for f, (sheet, r, c) in plan.fig_cells.items():
         v = values.get(f.table, {}).get(f.row, {}).get(f.col)
         if v is None:
@@ -77,6 +85,23 @@ def fill(path: Path, plan: WorkbookPlan, values: dict[str, dict[str, dict[str, D
 @pytest.fixture()
 def filler() -> Callable[..., Path]:
     return fill
+
+
+def template_rows(spec: Spec, seed: Dataset) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """The rows a unit's template is laid out with, no figures: its 科目 (7-digit codes) and its
+    附件 indicator rows and projects (their keys, empty)."""
+    out: dict[str, dict[str, dict[str, Decimal]]] = {}
+    for t, rows in seed.values.items():
+        form = t in spec.tables and spec.tables[t].kind == "form"
+        for r in rows:
+            if len(r) == 7 and r.isdigit():
+                out.setdefault(t, {})[r] = {"1": Decimal(0)}
+            elif form:
+                out.setdefault(t, {})[r] = {}
+    for t, rows in seed.texts.items():
+        for r in rows:
+            out.setdefault(t, {}).setdefault(r, {})
+    return out
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

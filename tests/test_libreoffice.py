@@ -57,25 +57,29 @@ def test_opens_in_libreoffice_protected_with_only_input_cells_unlocked(seed_buil
         assert ws.protection.sheet, sp.name
         for (r, c), cell in sp.cells.items():
             locked = ws.cell(row=r + 1, column=c + 1).protection.locked
-            assert locked == (cell.kind not in ("input", "code", "note", "cover", "explain")), (sp.name, r, c)
+            assert locked == (cell.kind not in ("input", "code", "note", "cover", "explain", "field")), (sp.name, r, c)
 
 
 def test_filled_workbook_after_libreoffice_round_trip_reads_back_the_same(spec, seed, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                          filler) -> None:
     from generator.core.dataset import Dataset
     from generator.core.layout import section_codes
+    from generator.core.spec import is_indicator_key
     from generator.xlsx.writer import build_workbook
 
     # a template with the unit's 科目 rows but no figures, then filled as a person would
     blank = Dataset(unit_code=seed.unit_code, unit_name=seed.unit_name, year=2024, names=seed.names,
-                    values={t: {r: {c: Decimal(0) for c in cols} for r, cols in rows.items() if len(r) == 7}
-                            for t, rows in seed.values.items() if t in section_codes(spec, seed.values)})
+                    values={t: {r: {c: Decimal(0) for c in cols} for r, cols in rows.items()
+                                if len(r) == 7 or is_indicator_key(r)}  # 科目 rows; 附件 indicator rows
+                            for t, rows in seed.values.items()
+                            if t in section_codes(spec, seed.values) or spec.tables[t].kind == "form"})
     res = build_workbook(spec, blank, tmp_path / "template.xlsx")
-    filled = filler(res.path, res.plan, seed.values, tmp_path / "filled.xlsx", seed.notes)
+    filled = filler(res.path, res.plan, seed.values, tmp_path / "filled.xlsx", seed.notes, seed.texts)
     direct = read_workbook(filled, spec=spec)
     out = convert(filled, tmp_path / "lo")
     shutil.copy(out, tmp_path / "lo-saved.xlsx")
     after = read_workbook(tmp_path / "lo-saved.xlsx", spec=spec)
     assert after.usable and after.exit_code == 0, [f.render() for f in after.findings if f.severity == "error"]
     assert after.values == direct.values
-    assert {f.code for f in after.findings} <= {"structure-unlocked", "hidden-sheet-state", "rounding-difference"}
+    assert {f.code for f in after.findings} <= {"structure-unlocked", "hidden-sheet-state", "rounding-difference",
+                                                "indicator-reverse-proportional"}  # the seed's 附件 cost rows

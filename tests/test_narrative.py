@@ -258,7 +258,9 @@ def test_docx_output(ds):
 
 def test_seed_part_three_has_no_mismatch(ds):
     text = seed_part("第三部分", "第四部分")
-    assert loud(check_narrative(text, ds)) == []
+    # the one mismatch: 十四（二）“绩效自评得分7.57分” where 附件2's 总分 is 96.08 (7.57 is its 执行率 score)
+    fujian = [("narrative-score-mismatch", "7.57")]
+    assert [(f.code, f.actual) for f in loud(check_narrative(text, ds))] == fujian
     # with last year's figures and the budget data, the 与上年相比 and 五（三） numbers are checked too
     prev = Dataset()
     for table, row, col in (("公开01", "30", "1"), ("公开04", "32", "1"), ("公开05", "合计", "1")):
@@ -266,7 +268,7 @@ def test_seed_part_three_has_no_mismatch(ds):
     for col, value in (("7", "0.79"), ("8", "0"), ("9", "0.79"), ("10", "0"), ("11", "0.79"), ("12", "0")):
         prev.set("公开09", "1", col, Decimal(value))
     findings = check_narrative(text, ds, previous=prev, budget=BUDGET)
-    assert loud(findings) == []
+    assert [(f.code, f.actual) for f in loud(findings)] == fujian
     assert not [f for f in findings if f.code == "narrative-unverifiable" and "上年" in f.message]
 
 
@@ -285,7 +287,8 @@ def test_seed_part_three_checks_are_real(ds):
          "年末结转和结余3.00万元。具体情况如下：    本单位无政府性基金收支", "narrative-amount-mismatch", "0.00"),
     ]:
         assert right in text
-        findings = loud(check_narrative(text.replace(right, wrong, 1), ds))
+        findings = [f for f in loud(check_narrative(text.replace(right, wrong, 1), ds))
+                    if f.code != "narrative-score-mismatch"]  # the seed's own 7.57 (test above)
         assert [(f.code, f.severity, f.expected) for f in findings] == [(code, ERROR, expected)], wrong
 
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from generator.cli.main import cli
 from generator.core.dataset import Dataset
+from generator.core.expr import Fig
 from generator.core.findings import flatten
-from generator.core.layout import section_codes
 from generator.xlsx.reader import normalize_formula, read_workbook
 from generator.xlsx.writer import build_workbook
 
@@ -29,19 +29,18 @@ def template(spec, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The seed unit's template: its 科目 rows, no figures (what a unit receives)."""
     from generator.core.dataset import load_dataset
 
-    from .conftest import SEED
+    from .conftest import SEED, template_rows
 
     seed = load_dataset(SEED)
-    codes = section_codes(spec, seed.values)
     blank = Dataset(unit_code=seed.unit_code, unit_name=seed.unit_name, year=2024, names=seed.names,
-                    values={t: {c: {"1": Decimal(0)} for c in cs if len(c) == 7} for t, cs in codes.items()})
+                    values=template_rows(spec, seed))
     path = tmp_path_factory.mktemp("tpl") / "template.xlsx"
     return build_workbook(spec, blank, path)
 
 
 @pytest.fixture()
 def filled(template, seed, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    return fill(template.path, template.plan, seed.values, tmp_path / "filled.xlsx", seed.notes)
+    return fill(template.path, template.plan, seed.values, tmp_path / "filled.xlsx", seed.notes, seed.texts)
 
 
 def codes_at(res) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
@@ -61,7 +60,7 @@ def test_round_trip_reads_the_seed_back_exactly(spec, seed, filled: Path) -> Non
                     assert got == v, (t, r, c, got, v)
     slips = sorted(f.rule for f in res.findings if f.code == "rounding-difference")
     assert slips == ["g05-g06-basic", "g06-class[301,30101,30199]", "g06-class[302,30201,30299]",
-                     "g06-class[303,30301,30399]"]
+                     "g06-class[303,30301,30399]", "附件1-公用经费"]
     assert all(f.severity == "info" for f in res.findings if f.code == "rounding-difference")
     assert res.dataset.notes["公开07"].startswith("说明：我单位没有政府性基金收入")
 
@@ -249,9 +248,12 @@ def test_normalize_formula_ignores_quoting_case_and_spaces() -> None:
 def test_warning_carries_the_units_explanation(spec, filled: Path, template) -> None:  # type: ignore[no-untyped-def]
     row = template.plan.rule_rows["g09-car-vs-g06"] + 1
 
+    sheet, r, c = template.plan.fig_cells[Fig("附件1", "公车运行维护", "本年决算")]
+
     def car(wb):  # type: ignore[no-untyped-def]
         wb["公开09表"]["K8"] = 1.00  # 决算 公务用车运行维护费 below 公开06 30231 (1.61)
         wb["公开09表"]["L8"] = 0
+        wb[sheet].cell(row=r + 1, column=c + 1).value = 1.00  # 附件1 keeps agreeing with 公开09
 
     res = read_workbook(_edit(filled, car), spec=spec)
     f = next(f for f in res.findings if f.rule == "g09-car-vs-g06")

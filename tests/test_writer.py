@@ -65,7 +65,7 @@ def test_locked_sheets_structure_and_only_input_cells_unlocked(seed_build) -> No
             for cell in row:
                 pos = (cell.row - 1, cell.column - 1)
                 planned = sp.cells.get(master.get(pos, pos))
-                is_input = planned is not None and planned.kind in ("input", "code", "note", "cover", "explain")
+                is_input = planned is not None and planned.kind in ("input", "code", "note", "cover", "explain", "field")
                 assert cell.protection.locked != is_input, (sp.name, cell.coordinate)
                 if planned is not None and planned.kind == "formula":
                     assert cell.protection.hidden, (sp.name, cell.coordinate)

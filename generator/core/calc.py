@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .expr import Fig, Items, evaluate
-from .layout import SPARE_CODE, WorkbookPlan
+from .layout import SPARE_CODE, WorkbookPlan, grade_of
 from .model import Figures
 from .rules import RuleResult, evaluate_rules
 
@@ -59,6 +59,8 @@ def formula_values(
             elif kind == "name":
                 code = (code_texts.get((sh.name, cell.calc[1], cell.calc[2])) or "").strip()
                 out[(sh.name, r, c)] = "" if not code else names.get(code, "（代码不在代码表中）")
+            elif kind == "grade":
+                out[(sh.name, r, c)] = grade_of(evaluate(cell.calc[1], figures))
             elif kind == "rule":
                 res = results[cell.calc[1]]
                 part = cell.calc[2]

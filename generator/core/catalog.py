@@ -50,6 +50,15 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
             problems.append((file, line, f"表达式 {text!r}：{exc}"))
 
     for t in spec.tables.values():
+        if t.kind == "form":
+            prefix = "1:" if t.repeat else ""
+            for fr in t.form:
+                for cell in fr.cells:
+                    if cell.kind == "value" and cell.formula:
+                        check(cell.formula, Context(t.id, prefix + (fr.key or ""), cell.key), t.file, fr.line)
+                    elif cell.kind == "grade":
+                        check(cell.key, Context(t.id, prefix + (fr.key or ""), ""), t.file, fr.line)
+            continue
         for b in t.blocks:
             for c in b.value_columns:
                 if c.formula:

@@ -18,6 +18,8 @@ from typing import Any
 from .money import fmt, to_decimal
 
 Values = dict[str, dict[str, dict[str, Decimal]]]
+Texts = dict[str, dict[str, dict[str, str]]]
+"""Typed-in text of the 附件 forms by the same keys: texts[table][row][col] (名称, 年度目标, 指标…)."""
 
 
 class DataError(ValueError):
@@ -34,6 +36,10 @@ class Dataset:
     notes: dict[str, str] = field(default_factory=dict)
     cover: dict[str, str] = field(default_factory=dict)
     explanations: dict[str, str] = field(default_factory=dict)
+    texts: Texts = field(default_factory=dict)
+
+    def text(self, table: str, row: str, col: str) -> str:
+        return self.texts.get(table, {}).get(row, {}).get(col, "")
 
     def get(self, table: str, row: str, col: str) -> Decimal | None:
         return self.values.get(table, {}).get(row, {}).get(col)
@@ -56,6 +62,8 @@ class Dataset:
             doc["cover"] = dict(self.cover)
         if self.explanations:
             doc["explanations"] = dict(self.explanations)
+        if self.texts:
+            doc["texts"] = {t: {r: dict(cols) for r, cols in rows.items()} for t, rows in self.texts.items()}
         return doc
 
     @classmethod
@@ -73,6 +81,15 @@ class Dataset:
             cover={str(k): str(v) for k, v in (doc.get("cover") or {}).items()},
             explanations={str(k): str(v) for k, v in (doc.get("explanations") or {}).items()},
         )
+        texts = doc.get("texts") or {}
+        if not isinstance(texts, dict) or not all(
+                isinstance(rows, dict) and all(isinstance(cols, dict) for cols in rows.values()) for rows in texts.values()):
+            raise DataError(f"{where}texts 应为 {{表: {{行: {{栏: 文字}}}}}}")
+        for t, rows in texts.items():
+            for r, cols in rows.items():
+                for c, v in cols.items():
+                    if v is not None and str(v).strip():
+                        ds.texts.setdefault(str(t), {}).setdefault(str(r), {})[str(c)] = str(v)
         values = doc.get("values") or {}
         if not isinstance(values, dict):
             raise DataError(f"{where}values 应为 {{表: {{行: {{栏: 金额}}}}}}")

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .spec import Spec, Table
 
-TABLE_RE = re.compile(r"^公开\d\d$")
+TABLE_RE = re.compile(r"^(?:公开\d\d|附件\d)$")
 KEYWORDS = {"row", "rows", "col", "cols", "items"}
-FUNCS = {"sum", "abs"}
+FUNCS = {"sum", "abs", "min", "max", "round", "div"}
+FUNC_ARITY = {"min": 2, "max": 2, "round": 2, "div": 2}
 CMP_OPS = {"=", "<=", ">=", "<", ">"}
 
 _TOKEN = re.compile(
@@ -273,13 +274,21 @@ class BAbs:
 
 
 @dataclass(frozen=True)
+class BFunc:
+    """min(a, b), max(a, b), round(x, n) (half away from zero, as Excel), div(a, b) (0 when b is 0)."""
+
+    name: str
+    args: tuple[BNode, ...]
+
+
+@dataclass(frozen=True)
 class BCompare:
     op: str
     left: BNode
     right: BNode
 
 
-BNode = Num | Fig | Items | BSum | BBin | BNeg | BAbs | BCompare
+BNode = Num | Fig | Items | BSum | BBin | BNeg | BAbs | BFunc | BCompare
 
 
 @dataclass(frozen=True)
@@ -334,11 +343,42 @@ def _resolve_col_keys(t: Table, ref: Ref, ctx: Context) -> list[str]:
     return keys[a : z + 1]
 
 
+def _bind_form_ref(t: Table, ref: Ref, ctx: Context) -> list[BNode]:
+    """Form tables (附件): keyed rows; ``items`` = the indicator rows (of the context's project in a
+    repeated table); a row key without a project takes the context's project."""
+    cols = _resolve_col_keys(t, ref, ctx)
+    project = ""
+    if t.repeat is not None and ctx.table == t.id and ctx.row and ":" in ctx.row:
+        project = ctx.row.split(":", 1)[0] + ":"
+    if ref.items:
+        if t.indicators is None:
+            raise ExprError(f"{t.id} 没有指标区，不能使用 items")
+        return [Items(t.id, project + ref.prefix, c) for c in cols]
+    row = ref.row if ref.row is not None else ctx.row
+    if row is None or ref.row_to is not None:
+        raise ExprError(f"{t.id} 须指定一行")
+    if t.repeat is not None and ":" not in row:
+        if not project:
+            raise ExprError(f"{t.id} 按项目分表，须在本表公式中引用行")
+        row = project + row
+    found = t.row(row)
+    if found is None:
+        raise ExprError(f"{t.id} 没有行 {row}")
+    out: list[BNode] = []
+    for c in cols:
+        if found[1].cols is not None and c not in found[1].cols:
+            raise ExprError(f"{t.id} 行 {row} 没有栏 {c}")
+        out.append(Fig(t.id, row, c))
+    return out
+
+
 def _bind_ref(spec: Spec, ref: Ref, ctx: Context) -> list[BNode]:
     tid = ref.table or ctx.table
     if tid is None or tid not in spec.tables:
         raise ExprError(f"未知的表：{tid}")
     t = spec.tables[tid]
+    if t.kind == "form":
+        return _bind_form_ref(t, ref, ctx)
     rows = _resolve_row_keys(spec, t, ref, ctx)
     cols = _resolve_col_keys(t, ref, ctx)
     out: list[BNode] = []
@@ -380,6 +420,12 @@ def bind(node: Node, spec: Spec, ctx: Context) -> BNode:
             if len(node.args) != 1:
                 raise ExprError("abs 只接受一个参数")
             return BAbs(bind(node.args[0], spec, ctx))
+        if node.name in FUNC_ARITY:
+            if len(node.args) != FUNC_ARITY[node.name]:
+                raise ExprError(f"{node.name} 需要 {FUNC_ARITY[node.name]} 个参数")
+            if node.name == "round" and not isinstance(node.args[1], Num):
+                raise ExprError("round 的小数位数须为常数")
+            return BFunc(node.name, tuple(bind(a, spec, ctx) for a in node.args))
         raise ExprError(f"未知函数 {node.name}")
     if isinstance(node, Bin):
         return BBin(node.op, bind(node.left, spec, ctx), bind(node.right, spec, ctx))
@@ -421,6 +467,9 @@ def terms(node: BNode) -> Iterator[Fig | Items]:
         yield from terms(node.right)
     elif isinstance(node, (BNeg, BAbs)):
         yield from terms(node.operand)
+    elif isinstance(node, BFunc):
+        for a in node.args:
+            yield from terms(a)
 
 
 def count_terms(node: BNode) -> int:
@@ -450,6 +499,15 @@ def evaluate(node: BNode, src: FigureSource) -> Decimal:
         return -evaluate(node.operand, src)
     if isinstance(node, BAbs):
         return abs(evaluate(node.operand, src))
+    if isinstance(node, BFunc):
+        args = [evaluate(a, src) for a in node.args]
+        if node.name == "min":
+            return min(args)
+        if node.name == "max":
+            return max(args)
+        if node.name == "div":
+            return args[0] / args[1] if args[1] else Decimal(0)
+        return round_half_up(args[0], int(args[1]))
     if isinstance(node, BBin):
         a, b = evaluate(node.left, src), evaluate(node.right, src)
         if node.op == "+":
@@ -460,6 +518,13 @@ def evaluate(node: BNode, src: FigureSource) -> Decimal:
             return a * b
         return a / b if b else Decimal(0)
     raise ExprError(f"不能求值 {node!r}")
+
+
+def round_half_up(value: Decimal, places: int) -> Decimal:
+    """Excel's ROUND: halves away from zero."""
+    from decimal import ROUND_HALF_UP
+
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 # ---------------------------------------------------------------- Excel
@@ -561,6 +626,11 @@ def to_excel(node: BNode, res: ExcelResolver, sheet: str) -> str:
         return f"-{_paren(node.operand, res, sheet, 3)}"
     if isinstance(node, BAbs):
         return f"ABS({to_excel(node.operand, res, sheet)})"
+    if isinstance(node, BFunc):
+        args = [to_excel(a, res, sheet) for a in node.args]
+        if node.name == "div":
+            return f"IF({args[1]}=0,0,{_paren(node.args[0], res, sheet, 2)}/{_paren(node.args[1], res, sheet, 3)})"
+        return f"{node.name.upper()}({','.join(args)})"
     if isinstance(node, BBin):
         prec = 1 if node.op in "+-" else 2
         left = _paren(node.left, res, sheet, prec)
@@ -586,6 +656,11 @@ def cell_formula(t: Table, block_id: str, row_key: str, col_key: str) -> tuple[s
     for b in t.blocks:
         if b.id != block_id:
             continue
+        if t.kind == "form":
+            found = t.row(row_key)
+            if found is not None and col_key in found[1].formulas:
+                return found[1].formulas[col_key], Context(t.id, row_key, col_key)
+            return None
         for c in b.value_columns:
             if c.key == col_key and c.formula:
                 return c.formula, Context(t.id, row_key, col_key)

@@ -33,7 +33,7 @@ from .expr import (
 )
 from .resources import templates_root
 from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
-from .spec import Block, Row, Spec, Table
+from .spec import Block, FormCell, Row, Spec, Table, form_grid, is_indicator_key, split_repeat
 
 TEMPLATES = templates_root()
 COVER = "封面"
@@ -166,8 +166,9 @@ class WorkbookPlan:
         found = self._item_cells_memo.get(key)
         if found is None:
             found = []
+            test = is_indicator_key if self.spec.tables[table].kind == "form" else is_item_code
             for code in self.sections.get(table, []):
-                if is_item_code(code):
+                if test(code):
                     cell = self.fig_cells.get(Fig(table, code, col))
                     if cell is not None:
                         found.append((code, cell))
@@ -460,6 +461,170 @@ class _TableLayout:
                 sh.put(r, col0 + i, _amount_cell("input", fig, None, t.negative, label))
 
 
+GRADES = ((90, "优"), (80, "良"), (60, "中"))
+"""自评等级 from the 总分: ≥90 优, ≥80 良, ≥60 中, else 差 (the usual 财政 绩效 bands)."""
+
+
+def grade_of(score: Decimal) -> str:
+    for floor, name in GRADES:
+        if score >= floor:
+            return name
+    return "差"
+
+
+def grade_excel(x: str) -> str:
+    out = '"差"'
+    for floor, name in reversed(GRADES):
+        out = f'IF({x}>={floor},"{name}",{out})'
+    return out
+
+
+FORM_STYLES = {"amount": "amount", "percent": "percent", "score": "score", "count": "count"}
+STYLE_FORMATS = {"percent_formula": "0.00%"}
+"""Number formats other than the amount formats that a cell style is written with; the reader
+accepts exactly these on those cells. A 执行率/控制率 is rounded to 4 places by its formula, so
+0.00% shows the stored value exactly."""
+
+
+def form_sections(spec: Spec, values: dict[str, dict[str, Any]], texts: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The variable rows of each form table from a unit's data, recorded like 科目 rows (in _meta,
+    fingerprinted): indicator rows ``"1"…"n"`` then the spare ones; in a repeated table (附件3) a
+    marker ``"p:"`` per project then its rows ``"p:1"…``, projects ``1…P`` then the spare ones."""
+    out: dict[str, list[str]] = {}
+    for t in spec.tables.values():
+        if t.kind != "form":
+            continue
+        keys = set(values.get(t.id, {})) | set(texts.get(t.id, {}))
+        spare = t.indicators.spare_rows if t.indicators is not None else 0
+        if t.repeat is None:
+            n = max((int(k) for k in keys if is_indicator_key(k)), default=0)
+            out[t.id] = [str(i) for i in range(1, n + spare + 1)] if t.indicators is not None else []
+            continue
+        counts: dict[int, int] = {}
+        for k in keys:
+            p, rest = split_repeat(k)
+            if p:
+                counts.setdefault(int(p), 0)
+                if rest.isdigit():
+                    counts[int(p)] = max(counts[int(p)], int(rest))
+        last = max(counts, default=0)
+        rows: list[str] = []
+        for p in range(1, last + t.spare_repeats + 1):
+            rows.append(f"{p}:")
+            if t.indicators is not None:
+                rows.extend(f"{p}:{i}" for i in range(1, counts.get(p, 0) + spare + 1))
+        out[t.id] = rows
+    return out
+
+
+def form_projects(plan: WorkbookPlan, t: Table) -> list[str]:
+    """Project prefixes of a repeated form in the plan ("" alone for a plain form)."""
+    if t.repeat is None:
+        return [""]
+    return [k for k in plan.sections.get(t.id, []) if k.endswith(":")]
+
+
+def form_sheet_name(t: Table, prefix: str) -> str:
+    return f"{t.sheet}-{prefix[:-1]}" if prefix else t.sheet
+
+
+class _FormLayout:
+    """A form table (附件1–3): the spec's rows of cells placed like an HTML table, the indicator
+    block expanded to the unit's rows; in a repeated table one sheet per project."""
+
+    def __init__(self, plan: WorkbookPlan, t: Table, prefix: str):
+        self.plan, self.t, self.spec, self.prefix = plan, t, plan.spec, prefix
+        self.sheet = SheetPlan(form_sheet_name(t, prefix), "table", table=t)
+
+    def _fmt(self, text: str) -> str:
+        return text.replace("{year}", str(self.plan.year)).replace("{prev}", str(self.plan.year - 1))
+
+    def build(self) -> SheetPlan:
+        t, sh, plan = self.t, self.sheet, self.plan
+        n = t.ncols
+        sh.widths.extend(t.widths)
+        sh.text(0, 0, t.number, "unit_left")
+        sh.text(1, 0, self._fmt(t.title), "title")
+        sh.merge(1, 0, 1, n - 1)
+        sh.heights[1] = 30
+        sh.text(2, 0, f"单位：{plan.unit_name}", "unit_left")
+        sh.merge(2, 0, 2, max(0, n // 2 - 1))
+        sh.text(2, n - 1, "金额单位：万元", "unit_right")
+        r = 3
+        indicator_keys = [k for k in plan.sections.get(t.id, []) if is_indicator_key(k)
+                          and split_repeat(k)[0] + (":" if ":" in k else "") == self.prefix]
+        starts: list[int] = []
+        covered: set[tuple[int, int]] = set()
+        for fr, placed in zip(t.form, form_grid(t), strict=True):
+            starts.append(r)
+            if fr.indicators is not None:
+                ind = fr.indicators
+                first = r
+                for key in indicator_keys:
+                    for c, cell in placed:
+                        self._cell(r, c, cell, key, "指标")
+                    r += 1
+                if ind.label and indicator_keys:
+                    sh.text(first, 0, ind.label, "header")
+                    for rr in range(first + 1, r):
+                        sh.text(rr, 0, "", "header")
+                    sh.merge(first, 0, r - 1, 0)
+                continue
+            for c, cell in placed:
+                self._cell(r, c, cell, fr.key, fr.style)
+                if cell.colspan > 1 or cell.rowspan > 1:
+                    for dr in range(cell.rowspan):
+                        for dc in range(cell.colspan):
+                            if not (dr or dc):
+                                continue
+                            if cell.kind == "text":
+                                sh.text(r + dr, c + dc, "", self._style(cell, fr.style))
+                            else:  # covered by an input/formula cell: takes that cell's format, not planned
+                                covered.add((r + dr, c + dc))
+                    sh.merge(r, c, r + cell.rowspan - 1, c + cell.colspan - 1)
+            if fr.height:
+                sh.heights[r] = float(fr.height)
+            r += 1
+        for note in t.notes:
+            sh.text(r, 0, self._fmt(note), "note")
+            sh.merge(r, 0, r, n - 1)
+            r += 1
+        for rr in range(3, r):  # every cell of the form bordered
+            for c in range(n):
+                if (rr, c) not in sh.cells and (rr, c) not in covered:
+                    sh.text(rr, c, "", "blank")
+        return sh
+
+    @staticmethod
+    def _style(cell: FormCell, row_style: str) -> str:
+        return "header" if row_style == "header" else "label"
+
+    def _cell(self, r: int, c: int, cell: FormCell, key: str | None, row_style: str) -> None:
+        t, sh, plan = self.t, self.sheet, self.plan
+        if cell.kind == "text":
+            sh.text(r, c, self._fmt(cell.key), self._style(cell, row_style))
+            return
+        assert key is not None
+        row = key if row_style == "指标" else self.prefix + key
+        fig = Fig(t.id, row, cell.key)
+        what = f"指标{split_repeat(row)[1]}" if row_style == "指标" else split_repeat(row)[1]
+        label = f"{what} {cell.key}"
+        fmt = FORM_STYLES.get(cell.fmt, "amount")
+        if cell.kind == "field":
+            sh.put(r, c, CellPlan("field", "text_input", fig=fig, label=label))
+            return
+        if cell.kind == "grade":
+            node = compile_expr(cell.key, self.spec, Context(t.id, row, ""))
+            sh.put(r, c, CellPlan("formula", "grade_formula", node=node, calc=("grade", node), label=label))
+            return
+        plan.fig_cells[fig] = (sh.name, r, c)
+        if cell.formula:
+            node = compile_expr(cell.formula, self.spec, Context(t.id, row, cell.key))
+            sh.put(r, c, CellPlan("formula", f"{fmt}_formula", fig=fig, node=node, calc=("fig", fig), label=label))
+        else:
+            sh.put(r, c, CellPlan("input", f"{fmt}_input", fig=fig, validate="amount", label=label))
+
+
 def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) -> None:
     """Compile every formula cell to Excel text once all figure cells are placed (of ``sheets``
     only, when given: sheets reused by _reuse_fixed are finished already)."""
@@ -479,6 +644,10 @@ def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) 
                 if expand:
                     cell.formula = to_excel(cell.node, _Expand(plan), sh.name)
                     continue
+            if cell.calc and cell.calc[0] == "grade":
+                assert cell.node is not None
+                cell.formula = grade_excel(to_excel(cell.node, plan, sh.name))
+                continue
             if cell.calc and cell.calc[0] == "spare":
                 assert sh.spare is not None and cell.node is not None
                 cell.formula = to_excel(cell.node, _SpareResolver(r, sh.spare), sh.name)
@@ -518,7 +687,7 @@ def _remember_fixed(plan: WorkbookPlan, sheet: SheetPlan) -> None:
     """Keep a freshly laid out fixed table for _reuse_fixed when nothing in it depends on the
     unit's 科目: no section, no spare rows, formulas only over tables without a section."""
     t = sheet.table
-    if t is None or t.section is not None or sheet.spare is not None or UNIT_CELL not in sheet.cells:
+    if t is None or t.section is not None or t.kind == "form" or sheet.spare is not None or UNIT_CELL not in sheet.cells:
         return
     if sheet.cells[UNIT_CELL].text != f"单位：{plan.unit_name}":
         return
@@ -633,8 +802,10 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
         sh.put(r, 4, CellPlan("formula", "check_amount", formula=right, calc=("rule", idx, "right")))
         sh.put(r, 5, CellPlan("formula", "check_amount", formula=f"{L}-{R}", calc=("rule", idx, "diff")))
         sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance * plan.units, "f")))
-        sh.put(r, 7, CellPlan("formula", "check_status", formula=_status_formula(inst, L, R, D, T),
-                              calc=("rule", idx, "status")))
+        status = _status_formula(inst, L, R, D, T)
+        if inst.rule.when:
+            status = f'IF({_filled(plan, inst.rule.when, sh.name)}=0,"{PASS}",{status})'
+        sh.put(r, 7, CellPlan("formula", "check_status", formula=status, calc=("rule", idx, "status")))
         if inst.severity != "error":
             sh.put(r, 8, CellPlan("explain", "explain_input", label=f"差异说明 {inst.id}"))
         else:
@@ -655,7 +826,8 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
         sides = memo.get(key)
         if sides is None:
             sides = (to_excel(inst.node.left, plan, sheet), to_excel(inst.node.right, plan, sheet))
-            if all(isinstance(t, Fig) and spec.tables[t.table].section is None for t in terms(inst.node)):
+            if all(isinstance(t, Fig) and spec.tables[t.table].section is None and spec.tables[t.table].kind != "form"
+                   for t in terms(inst.node)):
                 memo[key] = sides
         return sides
     if rule.kind == "subset":
@@ -677,6 +849,14 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
     st = tsheet.statement_cell
     right = f"LEN(TRIM({sheet_prefix(t.sheet, sheet)}{a1(*st)}))" if st else "0"
     return left, right
+
+
+def _filled(plan: WorkbookPlan, table: str, sheet: str) -> str:
+    """Excel: the sum of the absolute typed-in figures of a table (0 = not filled in)."""
+    t = plan.spec.tables[table]
+    inputs = [(s.name, r, c) for s in plan.sheets if s.table is t for (r, c), cell in s.cells.items()
+              if cell.kind == "input"]
+    return "+".join(f"SUMPRODUCT(ABS({x}))" for x in _ranges(inputs, sheet)) or "0"
 
 
 def _code_range(plan: WorkbookPlan, table: str, sheet: str) -> str:
@@ -785,6 +965,12 @@ def plan_workbook(
     plan.sheets.append(_guide(plan))
     fresh: list[SheetPlan] = []
     for t in spec.tables.values():
+        if t.kind == "form":
+            for prefix in form_projects(plan, t):
+                sheet = _FormLayout(plan, t, prefix).build()
+                fresh.append(sheet)
+                plan.sheets.append(sheet)
+            continue
         sheet = _reuse_fixed(plan, t)
         if sheet is None:
             sheet = _TableLayout(plan, t, unit_name).build()

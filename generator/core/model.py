@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from .dataset import Values
 from .expr import BNode, Context, Fig, Items, cell_formula, compile_expr, evaluate, is_item_code
-from .spec import Spec, Table
+from .spec import Spec, Table, is_indicator_key, split_repeat
 
 ZERO = Decimal(0)
 
@@ -32,7 +32,9 @@ class Figures:
         found = t.row(f.row)
         if found is None:
             sec = t.section
-            if sec is None:
+            if t.kind == "form":
+                value = self._input(f.table, f.row, f.col)
+            elif sec is None:
                 value = ZERO
             else:
                 prefix = "" if sec.total and f.row == sec.total.key else f.row
@@ -73,10 +75,17 @@ class Figures:
         return self.inputs.get(table, {}).get(row, {}).get(col, ZERO)
 
     def item_codes(self, table: str) -> list[str]:
+        """The 项 codes of a 科目 section, or the indicator row keys of a form table."""
         codes = self._item_codes.get(table)
         if codes is None:  # the inputs do not change once figures are asked for (see _memo)
-            codes = self._item_codes[table] = tuple(sorted(r for r in self.inputs.get(table, {}) if is_item_code(r)))
+            test = is_indicator_key if self.spec.tables[table].kind == "form" else is_item_code
+            codes = self._item_codes[table] = tuple(sorted(r for r in self.inputs.get(table, {}) if test(r)))
         return list(codes)
+
+    def projects(self, table: str) -> list[str]:
+        """The projects of a repeated form table (附件3) the inputs carry, in number order."""
+        found = {split_repeat(r)[0] for r in self.inputs.get(table, {})} - {""}
+        return sorted(found, key=int)
 
     def item_value(self, table: str, code: str, col: str) -> Decimal:
         key = (table, code, col)
@@ -121,6 +130,17 @@ class Figures:
         out: Values = {}
         for t in self.spec.tables.values():
             rows = out.setdefault(t.id, {})
+            if t.kind == "form":
+                if not self.inputs.get(t.id):  # a 附件 not filled in has no figures (not even constants)
+                    continue
+                prefixes = [p + ":" for p in self.projects(t.id)] if t.repeat else [""]
+                for prefix in prefixes:
+                    for _b, row in t.fixed_rows():
+                        for c in row.cols if row.cols is not None else t.col_keys():
+                            rows.setdefault(prefix + row.key, {})[c] = self.value(t.id, prefix + row.key, c)
+                for key in self.item_codes(t.id):
+                    rows.setdefault(key, {}).update(self.inputs[t.id][key])
+                continue
             if t.section:
                 for r in self.section_rows(t.id):
                     for c in t.col_keys():

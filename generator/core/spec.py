@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,8 @@ class Row:
     style: str = ""
     footer: bool = False
     negative: bool = False
+    formulas: dict[str, str] = field(default_factory=dict)  # per-column formulas of one row (form tables)
+    cols: list[str] | None = None  # the value columns this row has (form tables; None = every one)
     renamed_from: list[str] = field(default_factory=list)  # keys of this row in the previous spec version
     merged_from: list[str] = field(default_factory=list)  # several old rows summed into this one
     split_to: list[str] = field(default_factory=list)  # (on a removed row, in a mapping file) where it went
@@ -130,6 +133,39 @@ class Block:
         return None
 
 
+@dataclass(frozen=True)
+class FormCell:
+    """One cell of a form row: fixed ``text``, a ``value`` (figure; input, or formula when
+    ``formula``), a ``field`` (typed-in text), or a ``grade`` (优/良/中/差 of an expression)."""
+
+    kind: str  # text | value | field | grade
+    key: str = ""  # the column key of a value/field cell, the text of a text cell
+    colspan: int = 1
+    rowspan: int = 1
+    formula: str | None = None
+    fmt: str = "amount"  # amount | percent | score | count (value cells)
+
+
+@dataclass
+class FormRow:
+    key: str | None
+    cells: list[FormCell]
+    style: str = ""
+    height: float | None = None
+    indicators: IndicatorBlock | None = None
+    line: int | None = None
+
+
+@dataclass
+class IndicatorBlock:
+    """The variable rows of a 绩效 indicator table: one row per indicator from the unit's data,
+    then ``spare_rows`` blank ones; ``label`` is the merged cell on their left."""
+
+    columns: list[FormCell]
+    label: str = ""
+    spare_rows: int = 5
+
+
 @dataclass
 class Table:
     id: str
@@ -143,11 +179,37 @@ class Table:
     print: dict[str, Any]
     file: str
     negative: bool = False
+    kind: str = "table"  # table | form (rows of cells placed like an HTML table, 附件1–3)
+    form: list[FormRow] = field(default_factory=list)
+    widths: list[float] = field(default_factory=list)
+    repeat: str | None = None  # "project": one sheet per project (附件3), row keys "<n>:<key>"
+    spare_repeats: int = 0
+    consolidate: str = "sum"  # sum | list (indicator tables are listed per unit, never summed)
     _row_index: dict[str, tuple[Block, Row]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def ncols(self) -> int:
+        if self.kind == "form":
+            return len(self.widths)
         return sum(len(b.columns) for b in self.blocks)
+
+    @property
+    def indicators(self) -> IndicatorBlock | None:
+        for fr in self.form:
+            if fr.indicators is not None:
+                return fr.indicators
+        return None
+
+    def text_keys(self) -> list[str]:
+        """Column keys of the form's typed-in text cells (fixed rows and indicator rows)."""
+        keys: list[str] = []
+        cells = [c for fr in self.form for c in fr.cells]
+        if self.indicators is not None:
+            cells += self.indicators.columns
+        for c in cells:
+            if c.kind == "field" and c.key not in keys:
+                keys.append(c.key)
+        return keys
 
     @property
     def section(self) -> Block | None:
@@ -168,6 +230,8 @@ class Table:
         return [(b, r) for b in self.blocks for r in b.rows]
 
     def row(self, key: str) -> tuple[Block, Row] | None:
+        if self.repeat is not None:
+            key = split_repeat(key)[1]
         index = self._row_index
         if index is None:  # built on first use: a loaded table is never changed afterwards
             index = {}
@@ -175,6 +239,20 @@ class Table:
                 index.setdefault(r.key, (b, r))  # the first row with the key, as a scan would find
             self._row_index = index
         return index.get(key)
+
+
+def split_repeat(key: str) -> tuple[str, str]:
+    """``"3:年度资金总额"`` -> ("3", "年度资金总额"): the project and the row of a repeated table."""
+    head, sep, tail = key.partition(":")
+    return (head, tail) if sep and head.isdigit() else ("", key)
+
+
+INDICATOR_KEY = re.compile(r"^(?:\d+:)?\d+$")
+
+
+def is_indicator_key(key: str) -> bool:
+    """An indicator row's key: its number, ``"7"``, or ``"2:7"`` in a repeated table."""
+    return bool(INDICATOR_KEY.match(key))
 
 
 @dataclass
@@ -189,6 +267,7 @@ class Rule:
     foreach: list[dict[str, Any]] = field(default_factory=list)
     of: str | None = None
     in_: str | None = None
+    when: str | None = None  # a table id: the rule applies only once that table has typed-in figures (附件)
     file: str = ""
     line: int | None = None
 
@@ -364,6 +443,64 @@ def _block(raw: Any, file: str, col: _Collector) -> Block | None:
     return b
 
 
+FORM_CELL_KINDS = ("text", "value", "field", "grade")
+FORM_FORMATS = {"amount", "percent", "score", "count"}
+
+
+def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:
+    if not isinstance(raw, dict):
+        return FormCell("text", _str(raw))
+    kinds = [k for k in FORM_CELL_KINDS if k in raw]
+    if len(kinds) != 1:
+        col.add(file, _line(raw), f"表单单元格须且只能有 {'/'.join(FORM_CELL_KINDS)} 之一")
+        return None
+    unknown = set(raw) - {*FORM_CELL_KINDS, "colspan", "rowspan", "formula", "format"}
+    if unknown:
+        col.add(file, _line(raw), f"表单单元格含未知字段：{', '.join(sorted(unknown))}")
+    fmt = _str(raw.get("format") or "amount")
+    if fmt not in FORM_FORMATS:
+        col.add(file, _line(raw), f"format 应为 {sorted(FORM_FORMATS)} 之一")
+    kind = kinds[0]
+    return FormCell(kind, _str(raw[kind]), int(raw.get("colspan", 1)), int(raw.get("rowspan", 1)),
+                    raw.get("formula"), fmt)
+
+
+def _form(raw: Any, file: str, col: _Collector) -> tuple[list[FormRow], list[Block]]:
+    """A form table: rows of cells; keyed rows become one block so expressions and figures work
+    on them exactly as on the 公开 tables."""
+    rows: list[FormRow] = []
+    values: list[str] = []
+    block_rows: list[Row] = []
+    for fr in raw.get("form") or []:
+        if not isinstance(fr, dict):
+            col.add(file, _line(fr), "form 的每一行应为映射")
+            continue
+        if "indicators" in fr:
+            ind = fr["indicators"] or {}
+            cells = [c for c in (_form_cell(x, file, col) for x in ind.get("columns") or []) if c]
+            for c in cells:
+                if c.kind == "value" and c.key not in values:
+                    values.append(c.key)
+            rows.append(FormRow(None, [], indicators=IndicatorBlock(cells, _str(ind.get("label")),
+                                                                     int(ind.get("spare_rows", 5))), line=_line(fr)))
+            continue
+        cells = [c for c in (_form_cell(x, file, col) for x in fr.get("cells") or []) if c]
+        key = _str(fr["key"]) if fr.get("key") is not None else None
+        vcells = [c for c in cells if c.kind in ("value", "grade")]
+        if vcells and key is None:
+            col.add(file, _line(fr), "含数值单元格的行须有 key")
+        for c in cells:
+            if c.kind == "value" and c.key not in values:
+                values.append(c.key)
+        if key is not None:
+            block_rows.append(Row(key=key, label=key, input=True, style=_str(fr.get("style")),
+                                  formulas={c.key: c.formula for c in cells if c.kind == "value" and c.formula},
+                                  cols=[c.key for c in cells if c.kind == "value"], line=_line(fr)))
+        rows.append(FormRow(key, cells, _str(fr.get("style")), fr.get("height"), line=_line(fr)))
+    columns = [Column(role="value", key=k) for k in values]
+    return rows, [Block(id="form", columns=columns, rows=block_rows, line=_line(raw))]
+
+
 def _table(path: Path, col: _Collector) -> Table | None:
     raw = _read_yaml(path, col)
     if raw is None:
@@ -372,6 +509,24 @@ def _table(path: Path, col: _Collector) -> Table | None:
     if not isinstance(raw, dict):
         col.add(file, 1, "表定义应为映射")
         return None
+    if raw.get("kind") == "form":
+        for req in ("id", "sheet", "title", "widths", "form"):
+            if req not in raw:
+                col.add(file, _line(raw), f"缺少字段 {req}")
+        if any(req not in raw for req in ("id", "sheet", "form", "widths")):
+            return None
+        form, blocks = _form(raw, file, col)
+        repeat = raw.get("repeat")
+        if repeat not in (None, "project"):
+            col.add(file, _line(raw), "repeat 只能是 project")
+        t = Table(id=_str(raw["id"]), sheet=_str(raw["sheet"]), title=_str(raw.get("title")),
+                  number=_str(raw.get("number", raw["id"])), header=[], blocks=blocks,
+                  notes=[_str(n) for n in raw.get("notes") or []], statement=False,
+                  print=dict(raw.get("print") or {}), file=file, kind="form", form=form,
+                  widths=[float(w) for w in raw["widths"]], repeat=repeat,
+                  spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"))
+        _check_form(t, col)
+        return t
     for req in ("id", "sheet", "title", "header", "blocks"):
         if req not in raw:
             col.add(file, _line(raw), f"缺少字段 {req}")
@@ -403,6 +558,37 @@ def _table(path: Path, col: _Collector) -> Table | None:
                 col.add(file, r.line, f"行 key 重复：{r.key}")
             keys.add(r.key)
     return t
+
+
+def form_grid(t: Table) -> list[list[tuple[int, FormCell]]]:
+    """Place a form's cells like an HTML table: per form row, (column, cell) of every cell. An
+    indicator block is one row here (its columns placed after the cells still spanning into it)."""
+    occupied: set[tuple[int, int]] = set()
+    out: list[list[tuple[int, FormCell]]] = []
+    for r, fr in enumerate(t.form):
+        cells = fr.indicators.columns if fr.indicators is not None else fr.cells
+        placed: list[tuple[int, FormCell]] = []
+        c = 1 if fr.indicators is not None and fr.indicators.label else 0
+        for cell in cells:
+            while (r, c) in occupied:
+                c += 1
+            placed.append((c, cell))
+            for dr in range(cell.rowspan):
+                for dc in range(cell.colspan):
+                    occupied.add((r + dr, c + dc))
+            c += cell.colspan
+        out.append(placed)
+    return out
+
+
+def _check_form(t: Table, col: _Collector) -> None:
+    grid = form_grid(t)
+    for fr, placed in zip(t.form, grid, strict=True):
+        end = max((c + cell.colspan for c, cell in placed), default=0)
+        if end > t.ncols:
+            col.add(t.file, fr.line, f"表单行占 {end} 列，但 widths 只有 {t.ncols} 列")
+    if sum(1 for fr in t.form if fr.indicators is not None) > 1:
+        col.add(t.file, None, "一张表单最多一个 indicators 区")
 
 
 def header_grid(header: list[list[HeaderCell]]) -> list[list[tuple[int, int] | None]]:
@@ -470,6 +656,7 @@ def _rules(path: Path, col: _Collector) -> list[Rule]:
                 foreach=[dict(x) for x in fe],
                 of=r.get("of"),
                 in_=r.get("in"),
+                when=_str(r["when"]) if r.get("when") is not None else None,
                 file=file,
                 line=_line(r),
             )

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .expr import BAbs, BBin, BCompare, BNeg, BNode, BSum, Fig, Items, Num
-from .spec import Row, Spec, SpecProblem, Table, _Loader
+from .spec import Row, Spec, SpecProblem, Table, _Loader, is_indicator_key, split_repeat
 
 SAME = "same"  # the key did not change
 RENAMED = "renamed"  # one old key -> one new key
@@ -77,6 +77,13 @@ class TableMap:
             return self.rows[key]
         if self.new is None:
             return RowTarget(GONE, (), "新版没有此表")
+        if self.new.kind == "form":  # 附件: indicator rows keep their keys; a project's rows map as the row
+            if is_indicator_key(key):
+                return RowTarget(SECTION, (key,))
+            project, rest = split_repeat(key)
+            if project and rest in self.rows:
+                rt = self.rows[rest]
+                return RowTarget(rt.kind, tuple(f"{project}:{k}" for k in rt.keys), rt.reason)
         if self.new.section is not None and key.isdigit():
             return RowTarget(SECTION, (key,))
         return RowTarget(GONE, (), "旧版没有此行")

@@ -58,6 +58,7 @@ from .figures import (
     class_name,
     econ_name,
 )
+from .performance import check_performance
 
 # ---------------------------------------------------------------- checking: labels
 
@@ -665,6 +666,7 @@ def check_narrative(
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
 ) -> list[Finding]:
-    """Check every amount and percentage of a written 说明 against the figures (rules: module doc)."""
-    return _Checker(ds, previous, as_budget(budget)).run(text)
+    """Check every amount and percentage of a written 说明 against the figures (rules: module doc),
+    and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`)."""
+    return _Checker(ds, previous, as_budget(budget)).run(text) + check_performance(text, ds)
 

@@ -62,6 +62,7 @@ from .figures import (
     econ_name,
     percent,
 )
+from .performance import performance_context
 
 TEMPLATE_DIR = templates_root() / "narrative"
 SLOT = "【待填：{}】"
@@ -318,10 +319,12 @@ def render_narrative(
     reasons: Mapping[str, Any] | None = None,
     fmt: str = "md",
 ) -> str:
-    """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``)."""
+    """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``), then the
+    整体支出绩效自评报告's paragraphs when the data carry the 附件 (see :mod:`.performance`)."""
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown narrative format {fmt!r}")
     ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
+    ctx["perf"] = performance_context(ds)  # 第五部分 整体支出绩效自评报告, when the data carry 附件2/3
     text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 

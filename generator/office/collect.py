@@ -283,7 +283,8 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
         "unit_name": ds.unit_name if ds else "",
         "year": ds.year if ds else None,
         "figures": figure_rows(res.values, ds.values) if ds and res.usable else [],
-        "doc": {"names": ds.names, "notes": ds.notes, "cover": ds.cover, "explanations": ds.explanations} if ds else {},
+        "doc": {"names": ds.names, "notes": ds.notes, "cover": ds.cover, "explanations": ds.explanations,
+                "texts": ds.texts} if ds else {},
         "findings": [f.to_dict() for f in res.findings],
     }
     if not res.usable and any(f.code == "template-version-unknown" for f in res.findings):

@@ -103,6 +103,12 @@ def add_values(acc: Values, values: Values) -> None:
                 ar[c] = ar.get(c, Decimal(0)) + v
 
 
+def summable(spec: Spec, values: Values) -> Values:
+    """The figures a 汇总 adds up: every table but those listed per unit (the 附件2/3 indicator
+    tables: scores and weights of different units do not add up; 附件1's money rows do)."""
+    return {t: rows for t, rows in values.items() if t not in spec.tables or spec.tables[t].consolidate != "list"}
+
+
 def plan_members(rep: UnitReport, tree: UnitTree, parent: str, include_errors: bool) -> list[Member]:
     """Every unit under ``parent`` (itself included), tree order, with whether it is summed in."""
     rows = {r.code: r for r in rep.rows}
@@ -152,7 +158,7 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
         inc = included_under.pop(code, [])
         exc = excluded_under.pop(code, [])
         if m.included and m.submission is not None:
-            add_values(acc, store.values(m.submission["id"], inputs_only=True))
+            add_values(acc, summable(spec, store.values(m.submission["id"], inputs_only=True)))
             inc.insert(0, code)
             doc = json.loads(m.submission["doc"] or "{}")
             for c, n in (doc.get("names") or {}).items():
@@ -380,7 +386,7 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
         if m.submission is not None:
             value = store.figure(m.submission["id"], table, row, col)
             if m.included:
-                add_values(inputs, store.values(m.submission["id"], inputs_only=True))
+                add_values(inputs, summable(spec, store.values(m.submission["id"], inputs_only=True)))
         c = Contribution(m.unit, m.name, m.depth, m.included, m.reason, m.submission, value)
         contributions.append(c)
         by_unit[m.unit] = c

@@ -272,7 +272,8 @@ def migrate_workbook(
                                     f"审核 {rid} 的差异说明在 {new_spec.version} 版中没有对应的审核，未迁移：{text[:60]}",
                                     rule=rid))
     new_ds = Dataset(unit_code=ds.unit_code, unit_name=ds.unit_name, year=ds.year, values=new_values,
-                     names=dict(ds.names), notes=notes, cover=dict(ds.cover), explanations=explanations)
+                     names=dict(ds.names), notes=notes, cover=dict(ds.cover), explanations=explanations,
+                     texts={t: rows for t, rows in ds.texts.items() if t in new_spec.tables})
     try:
         built = build_workbook(new_spec, new_ds, None, key, password)
     except ValueError as exc:

@@ -157,6 +157,8 @@ def table_views(spec: Spec, ds: Dataset, override: Mapping[Fig, Decimal] | None 
     for sh in plan.sheets:
         if sh.kind != "table" or sh.table is None:
             continue
+        if sh.table.kind == "form":  # 附件1–3 (form tables): not published by this table view yet
+            continue
         if tables is not None and sh.table.id not in tables:
             continue
         out.append(table_view(plan, sh, figures, ds.notes.get(sh.table.id), override))

@@ -22,8 +22,9 @@ from ..core.calc import CellKey, formula_values
 from ..core.catalog import find_spec_dirs, load_spec
 from ..core.cellformula import FormulaRefused, evaluate
 from ..core.dataset import Dataset, Values
-from ..core.expr import a1, is_item_code
+from ..core.expr import Fig, a1, is_item_code
 from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors, sort_findings
+from ..core.indicators import check_indicators
 from ..core.layout import (
     CODES,
     COVER,
@@ -32,6 +33,7 @@ from ..core.layout import (
     MAX_UNITS,
     META,
     META_FIELDS,
+    STYLE_FORMATS,
     CellPlan,
     SheetPlan,
     WorkbookPlan,
@@ -84,6 +86,7 @@ class ReadResult:
             "notes": ds.notes,
             "cover": ds.cover,
             "explanations": ds.explanations,
+            "texts": ds.texts,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -395,6 +398,12 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
             ctx.add("number-format-changed", ERROR, f"条件格式把数字显示为 {bad[:60]}（{why}）：满足条件时屏幕上的数与实际值不符",
                     cell="styles.xml", actual=bad[:200])
     ctx.findings.extend(rule_findings(results, ds.explanations, locate))
+
+    def locate_fig(table: str, row: str, col: str) -> str | None:
+        pos = plan.fig_cells.get(Fig(table, row, col))
+        return f"{pos[0]}!{a1(pos[1], pos[2])}" if pos else None
+
+    ctx.findings.extend(check_indicators(spec, inputs, ds.texts, locate_fig))
     return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
 
 
@@ -509,6 +518,8 @@ def _check_display(book: RawBook, sp: SheetPlan, raw: RawSheet, ctx: _Ctx) -> No
         if got is None:
             continue
         code = book.format_of(got)
+        if code == STYLE_FORMATS.get(cell.style):
+            continue  # the format the plan writes on this style (0.00% on a rate)
         why = format_problem(code)
         if why is not None:
             bad.setdefault(f"{code}（{why}）", []).append(a1(r, c))
@@ -659,6 +670,16 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                     ctx.add("formula-in-input", ERROR, f"{where} 科目代码不应是公式", cell=where, **_label_of(sp, cell))
                     text = ""
                 code_texts[(sp.name, r, c)] = text
+            elif kind == "field":
+                if got is not None and cell.fig is not None:
+                    if got.formula is not None:
+                        ctx.add("formula-in-input", ERROR, f"{where} 应填文字，不应是公式，未导入", cell=where,
+                                actual="=" + got.formula[:200], **_label_of(sp, cell))
+                        continue
+                    text = _cell_text(got)
+                    if text.strip():
+                        f = cell.fig
+                        ds.texts.setdefault(f.table, {}).setdefault(f.row, {})[f.col] = text
             elif kind == "note":
                 if sp.table is not None and got is not None:
                     ds.notes[sp.table.id] = _cell_text(got)

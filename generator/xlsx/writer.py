@@ -20,11 +20,21 @@ from ..core.dataset import Dataset
 from ..core.expr import Fig, is_item_code
 from ..core.findings import ERROR, INFO, Finding
 from ..core.fsutil import atomic_write_bytes
-from ..core.layout import CODES, COVER, CellPlan, WorkbookPlan, item_code_list_range, plan_workbook, section_codes
+from ..core.layout import (
+    CODES,
+    COVER,
+    STYLE_FORMATS,
+    CellPlan,
+    WorkbookPlan,
+    form_sections,
+    item_code_list_range,
+    plan_workbook,
+    section_codes,
+)
 from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import HALF_CENT, RuleResult
-from ..core.spec import Spec
+from ..core.spec import Spec, is_indicator_key
 
 FONT = "宋体"
 DEFAULT_PASSWORD = "juesuan"
@@ -59,6 +69,15 @@ _STYLES: dict[str, dict[str, Any]] = {
     "check_status": {"border": 1, "align": "center", "hidden": True, "bold": True},
     "explain_input": {"border": 1, "text_wrap": True, "locked": False, "bg_color": "#FFF2CC"},
     "plain": {},
+    # 附件 forms
+    "percent_formula": {"border": 1, "num_format": STYLE_FORMATS["percent_formula"], "hidden": True, "align": "center"},
+    "score_input": {"border": 1, "num_format": "0.00", "locked": False, "bg_color": "#FFF2CC", "align": "center"},
+    "score_formula": {"border": 1, "num_format": "0.00", "hidden": True, "align": "center", "bold": True},
+    "count_input": {"border": 1, "locked": False, "bg_color": "#FFF2CC", "align": "center"},
+    "count_formula": {"border": 1, "hidden": True, "align": "center"},
+    "text_input": {"border": 1, "text_wrap": True, "valign": "vcenter", "locked": False, "bg_color": "#FFF2CC",
+                   "num_format": "@"},
+    "grade_formula": {"border": 1, "align": "center", "hidden": True, "bold": True},
 }
 
 
@@ -88,7 +107,7 @@ def prepare_inputs(spec: Spec, ds: Dataset) -> tuple[dict[str, dict[str, dict[st
             continue
         cols = set(t.col_keys())
         for row, vals in rows.items():
-            known_row = t.row(row) is not None or (t.section is not None and (row.isdigit() and len(row) in (3, 5, 7)
+            known_row = t.row(row) is not None or (t.kind == "form" and is_indicator_key(row)) or (t.section is not None and (row.isdigit() and len(row) in (3, 5, 7)
                                                                                   or (t.section.total and row == t.section.total.key)))
             if not known_row:
                 findings.append(Finding("data-unknown-row", ERROR, f"{tid} 没有行/科目 {row}，数据未导入", table=tid, row=row))
@@ -249,11 +268,12 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
         f = fmts[cell.style]
         if (r, c) in merged_first:
             r1, c1, r2, c2 = merged_first[(r, c)]
-            text = _cell_text(cell, sh, plan, ds)
             ws.merge_range(r1, c1, r2, c2, "", f)
-            if text:
-                ws.write_string(r, c, text, f)
-            continue
+            if cell.kind not in ("formula", "input", "field"):
+                text = _cell_text(cell, sh, plan, ds)
+                if text:
+                    ws.write_string(r, c, text, f)
+                continue
         if cell.kind == "text":
             if cell.text:
                 ws.write_string(r, c, cell.text, f)
@@ -277,6 +297,12 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
         elif cell.kind == "code":
             ws.write_blank(r, c, None, f)
             code_runs.setdefault(c, []).append(r)
+        elif cell.kind == "field":
+            text = ds.text(cell.fig.table, cell.fig.row, cell.fig.col) if cell.fig is not None else ""
+            if text:
+                ws.write_string(r, c, text, f)
+            else:
+                ws.write_blank(r, c, None, f)
         elif cell.kind in ("cover", "explain", "note"):
             text = _cell_text(cell, sh, plan, ds)
             if text:
@@ -375,6 +401,7 @@ def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | 
     ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened)."""
     inputs, findings = prepare_inputs(spec, ds)
     codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
+    codes.update(form_sections(spec, ds.values, ds.texts))
     plan = plan_workbook(spec, ds.unit_code, ds.unit_name, ds.year or spec.year, codes, ds.names, key, ds.cover,
                          units)
     data, results = write_plan(plan, inputs, ds, password)
