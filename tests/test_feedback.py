@@ -180,3 +180,20 @@ def test_current_is_the_latest_valid_file_by_arrival_not_by_file_time(spec: Spec
         row = next(r for r in unit_report(store, tree).rows if r.code == "430100002")
         assert row.current is not None and row.current["path"] == second.name
         assert [s["path"] for s in row.history] == [first.name, second.name]
+
+
+def test_feedback_and_template_workbooks_are_valid_ooxml(spec: Spec, round_db: tuple[Path, Path], tmp_path: Path) -> None:
+    """The feedback workbook (a new kind) and a template with its print setup and the spare rows'
+    conditional formats open cleanly in Excel, by the OOXML schema."""
+    import subprocess
+
+    exe = shutil.which("openxml-audit")
+    if exe is None:
+        pytest.skip("openxml-audit not installed")
+    db, _ = round_db
+    assert CliRunner().invoke(cli, ["feedback", "--db", str(db), "-o", str(tmp_path / "fb")]).exit_code == 0
+    template = tmp_path / "t.xlsx"
+    build_workbook(spec, load_dataset(SAMPLES / "unit-430100002.json"), template)
+    for path in (tmp_path / "fb" / "430100003-反馈.xlsx", template):
+        res = subprocess.run([exe, "-f", "microsoft365", str(path)], capture_output=True, text=True)
+        assert res.returncode == 0 and "Errors: 0" in res.stdout, res.stdout + res.stderr

@@ -742,7 +742,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                         inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
                     continue
                 if value < 0 and not cell.negative:
-                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value),
+                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True),
                             **_label_of(sp, cell))
                 if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
@@ -835,7 +835,7 @@ def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values
         where = f"{sp.name}!{a1(r, spare.code_col)}"
         if not code:
             if has_values:
-                shown = "，".join(f"栏{k} {fmt(v)}" for k, v in vals.items() if v)
+                shown = "，".join(f"栏{k} {fmt(v, True)}" for k, v in vals.items() if v)
                 ctx.add("spare-row-without-code", ERROR, f"{where} 新增科目行填了金额却没有科目代码，未导入：{shown}",
                         cell=where, table=t.id)
             continue
