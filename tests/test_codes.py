@@ -73,6 +73,10 @@ def test_codes_import_refuses_an_invalid_list_and_writes_nothing(specs: Path, tm
     assert r.exit_code == 0 and "新增 2 个" in r.output and path.read_bytes() == before
     r = CliRunner().invoke(cli, ["codes", "import", str(tmp_path / "none.csv"), "--specs", str(specs)])
     assert r.exit_code == 2
+    empty = tmp_path / "empty.csv"
+    empty.write_text("code,name\n\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["codes", "import", str(empty), "--specs", str(specs)])
+    assert r.exit_code == 1 and "codes-empty" in r.output and path.read_bytes() == before
 
 
 def test_build_units_lays_out_subjects_with_no_figures(spec: Spec, tmp_path: Path) -> None:
