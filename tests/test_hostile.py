@@ -251,7 +251,7 @@ def test_a_changed_digit_in_a_sheet_never_reads_back_clean(fuzz_base, spec, tmp_
     body = zipfile.ZipFile(io.BytesIO(data)).read(part)
     digits = [j for j in range(len(body)) if 48 <= body[j] <= 57]
     shown_changes = 0
-    for j in digits[:: max(1, len(digits) // 24)]:
+    for j in digits[:: max(1, len(digits) // 40)]:  # a sample of ~40 digits
         b = bytearray(body)
         b[j] = 48 + (b[j] - 47) % 10
         mutated = _rezip(data, change={part: bytes(b)})
