@@ -286,4 +286,4 @@ def test_rule_failure_names_cells_keys_expected_and_actual(spec, filled: Path) -
     # the data cell to fix, the other side's cell, the 审核 row as a reference; amounts as #,##0.00
     assert f.cell == "公开01表!F20" and f.extra["right_cells"] == ["公开03表!C8"]
     assert f.check_cell is not None and f.check_cell.startswith("审核!H") and f.to_dict()["check_cell"] == f.check_cell
-    assert "左边 公开01表!F20 为 100.00，右边 公开03表!C8 为 2,128.85，相差 -2,028.85" in f.message
+    assert "左边 公开01表!F20 为 100.00，右边 公开03表!C8 为 2,128.85，差额 -2,028.85" in f.message

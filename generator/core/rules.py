@@ -228,7 +228,7 @@ def _sides_text(cells: RuleCells | None, res: RuleResult) -> str:
     lt = _cells_text(cells.left) if cells else ""
     rt = _cells_text(cells.right) if cells else ""
     return (f"左边{(' ' + lt) if lt else ''} 为 {fmt(res.left, True)}，右边{(' ' + rt) if rt else ''} 为 {fmt(res.right, True)}，"
-            f"相差 {fmt(res.diff, True)}")
+            f"差额 {fmt(res.diff, True)}")
 
 
 def rule_findings(
