@@ -78,26 +78,35 @@ def _d(cents: int) -> Decimal:
 
 
 def synth_dataset(rng: random.Random, code: str, name: str, year: int = 2024, scale: float = 1.0,
-                  fund: bool | None = None) -> Dataset:
+                  fund: bool | None = None, pools: dict[str, list[str]] | None = None,
+                  class_rows: tuple[dict[str, str], dict[str, str]] | None = None,
+                  names: dict[str, str] | None = None) -> Dataset:
     """One unit's input figures; ``scale`` sizes the unit (1 = a unit of a few 千万元); ``fund``: with
-    政府性基金 spending (公开07), by default one unit in four."""
+    政府性基金 spending (公开07), by default one unit in four. ``pools`` (keys running, projects,
+    social, fund) draw the unit's 项 from other code lists, ``class_rows`` the 公开01/公开04 row of
+    every 类 they fall in, ``names`` the names a data file gives (default: :data:`NAMES`)."""
+    pools = pools or {}
+    running, projects = pools.get("running", RUNNING), pools.get("projects", PROJECTS)
+    social, fund_items = pools.get("social", SOCIAL), pools.get("fund", FUND)
+    rows01, rows04 = class_rows or (CLASS_ROW_01, CLASS_ROW_04)
+    names = NAMES if names is None else names
 
     def amount(lo: float, hi: float) -> int:
         return int(rng.uniform(lo, hi) * scale * 100)
 
     # items: code -> (basic b, general project p, fund project g, 事业收入 project s), cents
     items: dict[str, list[int]] = {}
-    items[rng.choice(RUNNING)] = [amount(200, 2000), 0, 0, 0]
-    for c in rng.sample(PROJECTS, rng.randint(0, 3)):
+    items[rng.choice(running)] = [amount(200, 2000), 0, 0, 0]
+    for c in rng.sample(projects, min(len(projects), rng.randint(0, 3))):
         items[c] = [0, amount(10, 900), 0, amount(5, 200) if rng.random() < 0.3 else 0]
-    for c in rng.sample(SOCIAL, rng.randint(1, 3)):
+    for c in rng.sample(social, min(len(social), rng.randint(1, 3))):
         items[c] = [amount(5, 120), 0, 0, 0]
     if fund is None:
         fund = rng.random() < 0.25
     if fund:
-        items[rng.choice(FUND)] = [0, 0, amount(20, 600), 0]
+        items[rng.choice(fund_items)] = [0, 0, amount(20, 600), 0]
     ds = Dataset(unit_code=code, unit_name=name, year=year)
-    ds.names = {k: v for k, v in NAMES.items() if any(c.startswith(k) for c in items) or k in items}
+    ds.names = {k: v for k, v in names.items() if any(c.startswith(k) for c in items) or k in items}
     put = ds.set
     for c, (b, p, g, s) in sorted(items.items()):
         for col, v in zip("234567", (b + p + g, 0, s, 0, 0, 0), strict=True):
@@ -131,9 +140,9 @@ def synth_dataset(rng: random.Random, code: str, name: str, year: int = 2024, sc
         acc[1] += b + p
         acc[2] += g
     for cls, (total, fiscal, fundv) in by_class.items():
-        put("公开01", CLASS_ROW_01[cls], "2", _d(total))
-        put("公开04", CLASS_ROW_04[cls], "3", _d(fiscal))
-        put("公开04", CLASS_ROW_04[cls], "4", _d(fundv))
+        put("公开01", rows01[cls], "2", _d(total))
+        put("公开04", rows04[cls], "3", _d(fiscal))
+        put("公开04", rows04[cls], "4", _d(fundv))
     # 公开04
     put("公开04", "1", "1", _d(F))
     put("公开04", "2", "1", _d(G))

@@ -314,7 +314,7 @@ def test_rounding_band_of_a_consolidation_widens_with_the_units_summed(spec: Spe
         collect(store, returned, tree, spec, workers=1, progress=False)
         cons = consolidate(store, tree, spec, "4309")
         slip = [f for f in cons.levels[0].findings if f.rule == "g05-g06-basic"]
-        assert [(f.severity, f.expected, f.actual) for f in slip] == [(INFO, "4877.30", "4877.25")]
+        assert [(f.severity, f.expected, f.actual) for f in slip] == [(INFO, "4,877.30", "4,877.25")]
         assert "±0.075" in slip[0].message
         assert not [f for f in cons.all_findings() if f.severity == ERROR]
         out = tmp_path / "4309.xlsx"

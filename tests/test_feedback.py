@@ -158,3 +158,42 @@ def test_explain_unknown_code_is_an_error(round_db: tuple[Path, Path]) -> None:
     assert r.exit_code == 2 and "没有科目 2999999" in r.output
     r = CliRunner().invoke(cli, ["explain", "430100", "公开05", "2150550", "1", "--db", str(db), "--current"])
     assert r.exit_code == 0, r.output
+
+
+def test_current_is_the_latest_valid_file_by_arrival_not_by_file_time(spec: Spec, tmp_path: Path) -> None:
+    """Two valid reports of one unit in one collect: the one that arrived last is current, even when
+    its modification time (kept by a copy from the unit's computer) is older."""
+    import time
+
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    first = _build(spec, "430100002", returned / "430100002-第一版.xlsx", 1_700_000_500)  # newer file time
+    time.sleep(0.05)
+    second = returned / "430100002-第二版.xlsx"
+    wb = openpyxl.load_workbook(first)
+    wb["封面"]["B6"] = "李四"  # another version of the same report
+    wb.save(second)
+    os.utime(second, (1_700_000_000, 1_700_000_000))  # an older file time, but it arrived later
+    tree = load_tree(SAMPLES / "units.csv")
+    with Store(tmp_path / "j.sqlite") as store:
+        collect(store, returned, tree, spec, workers=1, progress=False)
+        row = next(r for r in unit_report(store, tree).rows if r.code == "430100002")
+        assert row.current is not None and row.current["path"] == second.name
+        assert [s["path"] for s in row.history] == [first.name, second.name]
+
+
+def test_feedback_and_template_workbooks_are_valid_ooxml(spec: Spec, round_db: tuple[Path, Path], tmp_path: Path) -> None:
+    """The feedback workbook (a new kind) and a template with its print setup and the spare rows'
+    conditional formats open cleanly in Excel, by the OOXML schema."""
+    import subprocess
+
+    exe = shutil.which("openxml-audit")
+    if exe is None:
+        pytest.skip("openxml-audit not installed")
+    db, _ = round_db
+    assert CliRunner().invoke(cli, ["feedback", "--db", str(db), "-o", str(tmp_path / "fb")]).exit_code == 0
+    template = tmp_path / "t.xlsx"
+    build_workbook(spec, load_dataset(SAMPLES / "unit-430100002.json"), template)
+    for path in (tmp_path / "fb" / "430100003-反馈.xlsx", template):
+        res = subprocess.run([exe, "-f", "microsoft365", str(path)], capture_output=True, text=True)
+        assert res.returncode == 0 and "Errors: 0" in res.stdout, res.stdout + res.stderr

@@ -79,7 +79,9 @@ def test_json_document_is_canonical(spec, filled: Path) -> None:  # type: ignore
 def test_report_for_people_is_grouped_and_in_chinese(filled: Path) -> None:
     out = CliRunner().invoke(cli, ["read", str(filled)])
     assert out.exit_code == 0
-    assert "【公开06】" in out.output and "尾数误差" in out.output and "审核!H" in out.output
+    # a rule finding points at the data cells it compares; the 审核 row is only a reference
+    assert "【公开06】" in out.output and "尾数误差" in out.output and "公开06表!F6" in out.output
+    assert "审核!H" in out.output
 
 
 def _edit(path: Path, fn) -> Path:  # type: ignore[no-untyped-def]
@@ -165,8 +167,10 @@ def test_tamper_text_in_a_number_cell(spec, filled: Path) -> None:  # type: igno
     f = next(f for f in res.findings if f.cell == "公开06表!C7")
     assert (f.code, f.severity, f.row, f.col) == ("not-a-number", "error", "30101", "决算数")
     g = next(f for f in res.findings if f.cell == "公开06表!C8")
-    assert (g.code, g.severity) == ("number-as-text", "warning")
-    assert res.values["公开06"]["30102"]["决算数"] == Decimal("1000.50")
+    # text is no number to the workbook (its sums skip it): an error at its cell, counted 0 as there
+    assert (g.code, g.severity, g.expected) == ("number-as-text", "error", "1,000.50")
+    assert res.values["公开06"]["30102"]["决算数"] == Decimal("0")
+    assert len([f for f in res.findings if f.cell == "公开06表!C8"]) == 1
 
 
 def test_tamper_value_outside_the_input_area(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
@@ -195,7 +199,8 @@ def test_tamper_stale_cached_total(spec, template, tmp_path: Path) -> None:  # t
                   lambda b: re.sub(rb'(<c r="C33"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)', rb"\g<1>5000\g<2>", b))
     res = read_workbook(path, spec=spec)
     f = next(f for f in res.findings if f.code == "stale-cached-value")
-    assert f.cell == "公开01表!C33" and f.expected == "0.00" and f.actual == "5000"
+    assert f.cell == "公开01表!C33" and f.expected == "0.00" and f.actual == "5,000.00"
+    assert [x.code for x in res.findings].count("stale-cached-value") == 1  # one cause, one finding
 
 
 def test_negative_and_extra_decimals(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
@@ -257,7 +262,8 @@ def test_warning_carries_the_units_explanation(spec, filled: Path, template) -> 
 
     res = read_workbook(_edit(filled, car), spec=spec)
     f = next(f for f in res.findings if f.rule == "g09-car-vs-g06")
-    assert (f.severity, f.extra["explained"], f.cell) == ("warning", False, f"审核!H{row}")
+    assert (f.severity, f.extra["explained"], f.check_cell) == ("warning", False, f"审核!H{row}")
+    assert f.cell == "公开09表!K8" and "公开09表!K8" in f.message and "公开06表!" in f.message
     _edit(filled, lambda wb: wb["审核"].__setitem__(f"I{row}", "部分运行维护费由项目支出列支"))
     res = read_workbook(filled, spec=spec)
     f = next(f for f in res.findings if f.rule == "g09-car-vs-g06")
@@ -278,4 +284,8 @@ def test_rule_failure_names_cells_keys_expected_and_actual(spec, filled: Path) -
     res = read_workbook(filled, spec=spec)
     f = next(f for f in res.findings if f.rule == "g01-g03-class[215,44]")
     assert (f.code, f.severity, f.table, f.row, f.col) == ("rule-failed", "error", "公开01", "44", "2")
-    assert (f.expected, f.actual) == ("2128.85", "100.00")
+    assert (f.expected, f.actual) == ("2,128.85", "100.00")
+    # the data cell to fix, the other side's cell, the 审核 row as a reference; amounts as #,##0.00
+    assert f.cell == "公开01表!F20" and f.extra["right_cells"] == ["公开03表!C8"]
+    assert f.check_cell is not None and f.check_cell.startswith("审核!H") and f.to_dict()["check_cell"] == f.check_cell
+    assert "左边 公开01表!F20 为 100.00，右边 公开03表!C8 为 2,128.85，差额 -2,028.85" in f.message

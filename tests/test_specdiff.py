@@ -95,9 +95,14 @@ def test_markdown(diff: SpecDiff) -> None:
     assert md.startswith("# 部门决算公开表规格变更说明：2024 版 → 2025 版")
     for text in ("债务还本支出", "债务付息支出", "删除“行次”列", "## 公开08表 国有资本经营预算财政拨款收入支出决算表",
                  "| — | — | 1 | 年初结转和结余 | 新增，须填报 |", "| 1 | 本年支出/合计 | 3 | 本年支出/小计 |",
-                 "| 44 | 215 | 十四、资源勘探工业信息等支出 |", "**g08-closing**", "juesuan migrate"):
+                 "| 44 | 215 | 十四、资源勘探工业信息等支出 |", "公开08表 各科目 年末结转和结余(栏6)", "juesuan migrate"):
         assert text in md, text
     assert "\n\n\n" not in md
+    # words for the units who read it: no placeholder, no rule id, no expression syntax, no block id
+    import re
+
+    assert not re.search(r"\{[a-z_]+\}|\bg0\d-|\brow \w|\bcol \w|sum\(|\bincome\b|\bexpenditure\b", md), \
+        re.search(r".{30}(\{[a-z_]+\}|\bg0\d-|\brow \w|\bcol \w|sum\(|\bincome\b).{30}", md)
 
 
 def test_same_spec_has_no_changes(spec: Spec) -> None:

@@ -138,7 +138,7 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 
 @click.command()
 @click.argument("folder", type=click.Path())
-@click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent")
+@click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（kind 为“汇总”的单位只汇总下级、不单独报送）")
 @db_option
 @click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")

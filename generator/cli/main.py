@@ -12,7 +12,8 @@ from ..core.dataset import DataError, Dataset, load_dataset
 from ..core.findings import ERROR, has_errors, printable
 from ..core.fsutil import atomic_write_text
 from ..core.resources import specs_root
-from ..office.units import read_units_csv, unit_filename
+from ..office.collect import AGGREGATE_KINDS
+from ..office.units import parse_subjects, read_units_csv, unit_filename
 from .common import apply_limits, key_arg, limits_option, spec_arg
 
 
@@ -35,14 +36,18 @@ def check_spec(specs: str | None) -> None:
 @cli.command()
 @click.option("--specs", type=click.Path(file_okay=False), help="规格目录，默认 specs/2024")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), help="单位数据 JSON（规范格式）")
-@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent[,data]")
+@click.option("--units", "units_file", type=click.Path(dir_okay=False),
+              help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（subjects：本单位的 7 位项级科目，空格分隔）")
+@click.option("--previous", "previous_db", help="上年度的收集数据库：各单位按其上年报表的科目列行（不带数）")
+@click.option("--spare-rows", type=click.IntRange(0, 200), help="每张科目表末的“新增科目”空行数，默认按规格（5）")
 @click.option("--unit", "unit_code", help="空白模板的单位代码")
 @click.option("--name", "unit_name", help="空白模板的单位名称")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
 @click.option("-o", "--out", "out", required=True, type=click.Path(), help="输出文件（单个单位）或目录（多个单位）")
-def build(specs: str | None, data_file: str | None, units_file: str | None, unit_code: str | None,
-          unit_name: str | None, key: str | None, password: str | None, out: str) -> None:
+def build(specs: str | None, data_file: str | None, units_file: str | None, previous_db: str | None,
+          spare_rows: int | None, unit_code: str | None, unit_name: str | None, key: str | None, password: str | None,
+          out: str) -> None:
     """生成锁定的、带公式的填报工作簿。"""
     from ..xlsx.writer import build_workbook
 
@@ -52,11 +57,14 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
         units, problems = read_units_csv(Path(units_file))
         for p in problems:
             click.echo(p.render(), err=True)
+        previous = _previous_subjects(previous_db, [u["code"] for u in units]) if previous_db else {}
         outdir = Path(out)
         outdir.mkdir(parents=True, exist_ok=True)
         from tqdm import tqdm
 
         failed = len(problems)
+        summing = [u for u in units if u.get("kind") in AGGREGATE_KINDS]  # they send no report of their own
+        units = [u for u in units if u not in summing]
         for u in tqdm(units, desc="生成工作簿", unit="户", disable=None):
             try:
                 ds = load_dataset(Path(units_file).parent / u["data"]) if u["data"] else Dataset()
@@ -65,8 +73,22 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
                 failed += 1
                 continue
             ds.unit_code, ds.unit_name = u["code"], u["name"]
+            subjects, bad = parse_subjects(u.get("subjects") or "")
+            prev_codes, prev_names = previous.get(u["code"], ({}, {}))
+            if bad:
+                click.echo(f"[错误] 单位 {u['code']}：{'；'.join(bad)}，已跳过", err=True)
+                failed += 1
+                continue
+            for src in (subjects, prev_codes):
+                for t, codes in src.items():
+                    if t in spec.tables and spec.tables[t].section is not None:
+                        rows = ds.values.setdefault(t, {})
+                        for code in codes:
+                            rows.setdefault(code, {})  # the row, without figures
+            for c, n in prev_names.items():
+                ds.names.setdefault(c, n)
             try:
-                res = build_workbook(spec, ds, outdir / unit_filename(u["code"], u["name"]), key, password)
+                res = build_workbook(spec, ds, outdir / unit_filename(u["code"], u["name"]), key, password, spare_rows)
             except ValueError as exc:
                 click.echo(f"[错误] 单位 {u['code']}：{exc}，已跳过", err=True)
                 failed += 1
@@ -90,7 +112,7 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
     if target.suffix.lower() != ".xlsx":
         target = target / unit_filename(ds.unit_code, ds.unit_name)
     try:
-        res = build_workbook(spec, ds, target, key, password)
+        res = build_workbook(spec, ds, target, key, password, spare_rows)
     except ValueError as exc:
         click.echo(f"[错误] {exc}", err=True)
         sys.exit(2)
@@ -98,6 +120,30 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, unit
         click.echo(f.render())
     click.echo(f"已生成 {target}")
     sys.exit(1 if has_errors(res.findings) else 0)
+
+
+def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, list[str]], dict[str, str]]]:
+    """Each unit's 科目 rows (项 codes per table) and data-given names from its current submission
+    in a previous year's database."""
+    from ..core.expr import is_item_code
+    from ..office.collect import tree_from_store, unit_report
+    from ..office.store import DBError, Store
+
+    try:
+        store = Store(db, create=False)
+    except DBError as exc:
+        click.echo(f"[错误] {exc}", err=True)
+        sys.exit(2)
+    out: dict[str, tuple[dict[str, list[str]], dict[str, str]]] = {}
+    with store:
+        for r in unit_report(store, tree_from_store(store)).rows:
+            if r.code not in codes or r.current is None:
+                continue
+            values = store.values(r.current["id"], inputs_only=True)
+            subjects = {t: sorted(c for c in rows if is_item_code(c)) for t, rows in values.items()}
+            doc = json.loads(r.current["doc"] or "{}")
+            out[r.code] = ({t: c for t, c in subjects.items() if c}, dict(doc.get("names") or {}))
+    return out
 
 
 @cli.command()
@@ -156,9 +202,9 @@ def demo(out: str) -> None:
 
 def _attach() -> None:
     """The command groups of the other modules; their ``demo_step`` run after the seed in ``demo``."""
-    from . import collect, migrate, narrative, publish, web
+    from . import codes, collect, migrate, narrative, publish, web
 
-    for mod, names in ((narrative, ("narrative", "check_narrative")),
+    for mod, names in ((codes, ("codes",)), (narrative, ("narrative", "check_narrative")),
                        (collect, ("collect", "consolidate", "explain", "recheck", "feedback", "key_group")),
                        (migrate, ("diff_spec", "migrate")),
                        (publish, ("publish", "check_published")),

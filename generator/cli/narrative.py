@@ -18,15 +18,19 @@ from ..core.dataset import DataError, Dataset, load_dataset
 from ..core.findings import ERROR, INFO, WARNING, sort_findings, stats
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.resources import specs_root
+from .common import db_option
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_UNUSABLE = 2
 
 
-def _load_figures(arg: str) -> Dataset:
-    """A canonical data JSON, or an Excel workbook read by generator.xlsx.reader."""
+def _load_figures(arg: str, db: str | None = None) -> Dataset:
+    """A canonical data JSON, an Excel workbook read by generator.xlsx.reader, or a unit code: that
+    unit's current submission in the collection database (``--db``)."""
     p = Path(arg)
+    if db is not None and not p.exists() and arg.isdigit():
+        return _unit_from_db(arg, db)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         if not p.is_file():
             raise DataError(f"{p}：文件不存在")
@@ -52,6 +56,27 @@ def _load_figures(arg: str) -> Dataset:
     if p.is_file():
         return load_dataset(p)
     raise DataError(f"{arg}：找不到数据文件（请给出标准数据 JSON 或 Excel 决算表）")
+
+
+def _unit_from_db(code: str, db: str) -> Dataset:
+    """Every figure (typed in and derived) of a unit's current submission in the database."""
+    from ..office.collect import tree_from_store, unit_report
+    from ..office.store import DBError, Store
+
+    try:
+        store = Store(db, create=False)
+    except DBError as exc:
+        raise DataError(str(exc)) from exc
+    with store:
+        row = next((r for r in unit_report(store, tree_from_store(store)).rows if r.code == code), None)
+        if row is None:
+            raise DataError(f"单位 {code} 不在数据库 {db} 的单位清单中")
+        if row.current is None:
+            raise DataError(f"数据库 {db} 中没有单位 {code} 的有效报表（状态：{row.status}）")
+        sub = row.current
+        doc = json.loads(sub["doc"] or "{}")
+        return Dataset(sub["unit_code"], sub["unit_name"], int(sub["year"] or 0), store.values(sub["id"]),
+                       dict(doc.get("names") or {}), dict(doc.get("notes") or {}))
 
 
 def _read_text(path: str) -> str:
@@ -136,11 +161,13 @@ def _print_reasons_template(ctx: click.Context, _param: click.Parameter, value: 
 @click.option("-o", "--output", metavar="OUT", help="输出文件；不给则 md/html 打印到标准输出。")
 @click.option("--reasons-template", is_flag=True, is_eager=True, expose_value=False,
               callback=_print_reasons_template, help="打印原因文件模板（全部键）后退出。")
+@db_option
 def narrative(figures: str, previous_path: str | None, budget_path: str | None,
-              reasons_path: str | None, fmt: str, output: str | None) -> None:
-    """由决算数字生成第三部分 决算情况说明（一至十）。"""
+              reasons_path: str | None, fmt: str, output: str | None, db: str) -> None:
+    """由决算数字生成第三部分 决算情况说明（一至十）。FILE_OR_DB_UNIT：标准数据 JSON、Excel 决算表，
+    或单位代码（取收集数据库中该单位的当前报表）。"""
     try:
-        ds = _load_figures(figures)
+        ds = _load_figures(figures, db)
         previous = _load_figures(previous_path) if previous_path else None
         budget = nar.load_budget(budget_path) if budget_path else None
         reasons = nar.load_reasons(reasons_path) if reasons_path else None
@@ -172,12 +199,13 @@ def narrative(figures: str, previous_path: str | None, budget_path: str | None,
 @click.option("--budget", "budget_path", metavar="BUDGET_DATA", help="预算数据（YAML/JSON）。")
 @click.option("--no-info", is_flag=True, help="不显示信息级结果（无法对应或无法核对的数字）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出全部结果。")
+@db_option
 def check_narrative(text_file: str, figures: str, previous_path: str | None,
-                    budget_path: str | None, no_info: bool, as_json: bool) -> None:
-    """核对已写好的情况说明中的金额和百分比是否与决算表一致。"""
+                    budget_path: str | None, no_info: bool, as_json: bool, db: str) -> None:
+    """核对已写好的情况说明中的金额和百分比是否与决算表一致。FILE_OR_DB_UNIT 同 narrative。"""
     try:
         text = _read_text(text_file)
-        ds = _load_figures(figures)
+        ds = _load_figures(figures, db)
         previous = _load_figures(previous_path) if previous_path else None
         budget = nar.load_budget(budget_path) if budget_path else None
     except DataError as exc:

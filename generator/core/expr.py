@@ -599,7 +599,11 @@ def to_excel(node: BNode, res: ExcelResolver, sheet: str) -> str:
         cell = res.cell(node, sheet)
         if cell is None:
             return "0"
-        return sheet_prefix(cell[0], sheet) + a1(cell[1], cell[2])
+        ref = sheet_prefix(cell[0], sheet) + a1(cell[1], cell[2])
+        # a direct reference to a typed-in cell: N() so that text there counts 0, as SUM and
+        # SUMPRODUCT count it (Excel and LibreOffice would otherwise turn "12" into 12 for + and -)
+        is_input = getattr(res, "is_input", None)
+        return f"N({ref})" if is_input is not None and is_input(cell) else ref
     if isinstance(node, Items):
         cell = res.items_cell(node)
         if cell is not None:
@@ -672,3 +676,26 @@ def cell_formula(t: Table, block_id: str, row_key: str, col_key: str) -> tuple[s
 
 
 SourceFn = Callable[[Fig], Decimal]
+
+
+_WORDS = [
+    (re.compile(r"sum\(\s*rows\s+(\S+?)\s*\.\.\s*(\S+?)\s*\)"), r"第\1至\2行之和"),
+    (re.compile(r"sum\(\s*cols\s+(\S+?)\s*\.\.\s*(\S+?)\s*\)"), r"栏\1至栏\2之和"),
+    (re.compile(r"sum\(\s*items\s+(\d+)\s*\)"), r"\1 下各项级科目之和"),
+    (re.compile(r"sum\(\s*items\s*\)"), "全部项级科目之和"),
+    (re.compile(r"(公开\d\d)(?=\s)"), r"\1表"),
+    (re.compile(r"\brow\s+(\d+)\b"), r"第\1行"),
+    (re.compile(r"\brow\s+([^\s()+\-*/,=<>]+)"), r"“\1”行"),
+    (re.compile(r"\bcol\s+([^\s()+\-*/,=<>]+)"), r"栏\1"),
+    (re.compile(r"\babs\("), "绝对值("),
+    (re.compile(r"\bsum\("), "合计("),
+]
+
+
+def in_words(text: str) -> str:
+    """An expression written for people: "row 30 = row 27 + row 28" → "第30行 = 第27行 + 第28行",
+    "sum(items 215)" → "215 下各项级科目之和", "公开01 row 30 col 1" → "公开01表 第30行 栏1"."""
+    out = text or ""
+    for pattern, repl in _WORDS:
+        out = pattern.sub(repl, out)
+    return out

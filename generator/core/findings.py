@@ -39,7 +39,14 @@ class Finding:
         d = asdict(self)
         if not d["extra"]:
             d.pop("extra")
+        elif "check_cell" in d["extra"]:
+            d["check_cell"] = d["extra"]["check_cell"]  # the 审核 sheet row of a rule finding
         return d
+
+    @property
+    def check_cell(self) -> str | None:
+        """A rule finding's row on the 审核 sheet (``cell`` is the data cell to fix)."""
+        return self.extra.get("check_cell") if self.extra else None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
@@ -67,6 +74,8 @@ class Finding:
         if self.expected is not None or self.actual is not None:
             text += f"（应为 {self.expected if self.expected is not None else '—'}，"
             text += f"实际 {self.actual if self.actual is not None else '—'}）"
+        if self.check_cell:
+            text += f"［审核表 {self.check_cell}］"
         return printable(text)
 
 

@@ -32,7 +32,7 @@ from .expr import (
     to_excel,
 )
 from .resources import templates_root
-from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
+from .rules import FAIL, PASS, SLIP, RuleInstance, describe_rule, expand_rules
 from .spec import Block, FormCell, Row, Spec, Table, form_grid, is_indicator_key, split_repeat
 
 TEMPLATES = templates_root()
@@ -44,9 +44,13 @@ META = "_meta"
 DEFAULT_KEY = "juesuan-default-key"
 COVER_FIELDS = ["单位名称", "单位代码", "年度", "单位负责人", "财务负责人", "填表人", "联系电话", "报送日期"]
 COVER_INPUTS = COVER_FIELDS[3:]
-CHECK_COLUMNS = ["审核编号", "审核内容", "类别", "左值", "右值", "差额", "容差", "结果", "差异说明"]
+CHECK_COLUMNS = ["序号", "审核内容", "类别", "左值", "右值", "差额", "容差", "结果", "差异说明"]
 META_FIELDS = ["template", "version", "spec_hash", "unit_code", "unit_name", "year", "generator",
-               "sections", "names", "fingerprint", "units"]  # units: only on a 汇总 (more than 1)
+               "sections", "names", "fingerprint", "units", "kind", "spare_rows"]
+# units: only on a 汇总 of more than 1; kind 汇总: a consolidated workbook (no 填报说明, no spare rows);
+# spare_rows: only when a build chose another number of spare rows than the spec's
+SUMMARY = "汇总"
+MAX_SPARE_ROWS = 200
 MAX_UNITS = 1_000_000
 
 
@@ -128,6 +132,10 @@ class WorkbookPlan:
     rule_instances: list[RuleInstance] = field(default_factory=list)
     rule_rows: dict[str, int] = field(default_factory=dict)
     units: int = 1  # units whose figures are summed here (a 汇总): widens the rounding band
+    # (table, 项 code) -> row of the spare row a returned workbook carries that code in (set by the reader)
+    used_spare: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
+    kind: str = ""  # 汇总: a consolidated workbook (nothing to fill: no guide, no spare rows)
+    spare_rows: int | None = None  # spare rows per 科目 table; None: the spec's number
     # items_excel() results; only asked once every figure cell is placed (see _finish_formulas)
     _items_excel: dict[tuple[Items, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _item_cells_memo: dict[tuple[str, str], list[tuple[str, tuple[str, int, int]]]] = field(
@@ -141,11 +149,19 @@ class WorkbookPlan:
 
     def identity(self) -> dict[str, Any]:
         return identity(self.spec.template, self.spec.version, self.spec.hash, self.unit_code, self.unit_name,
-                        self.year, self.units)
+                        self.year, self.units, self.kind, self.spare_rows)
 
     # -- ExcelResolver
     def cell(self, f: Fig, sheet: str) -> tuple[str, int, int] | None:
         return self.fig_cells.get(f)
+
+    def is_input(self, cell: tuple[str, int, int]) -> bool:
+        """Is the cell typed in (its text would count in + and - but not in SUM)?"""
+        for s in self.sheets:
+            if s.name == cell[0]:
+                found = s.cells.get((cell[1], cell[2]))
+                return found is not None and found.kind == "input"
+        return False
 
     def items_cell(self, it: Items) -> tuple[str, int, int] | None:
         t = self.spec.tables[it.table]
@@ -185,6 +201,8 @@ class WorkbookPlan:
             p = sheet_prefix(t.sheet, sheet)
             codes = f"{p}${_col(sp.code_col)}${sp.first + 1}:${_col(sp.code_col)}${sp.last + 1}"
             vals = f"{p}{_abs(sp.first, sp.value_cols[it.col])}:{_abs(sp.last, sp.value_cols[it.col])}"
+            # the comma form: SUMPRODUCT counts text in the amounts as 0, as SUM does (the product
+            # form (cond)*range would turn "12" into 12)
             if it.prefix:
                 cond = f'(LEFT({codes},{len(it.prefix)})="{it.prefix}")*(LEN({codes})=7)'
             else:
@@ -204,13 +222,18 @@ def _abs(r: int, c: int) -> str:
 
 
 def identity(template: str, version: str, spec_hash: str, unit_code: str, unit_name: str, year: int,
-             units: int = 1) -> dict[str, Any]:
+             units: int = 1, kind: str = "", spare_rows: int | None = None) -> dict[str, Any]:
     """What a workbook says it is (written to _meta and the document properties, fingerprinted).
-    ``units`` only on a 汇总, so a unit's own workbook is unchanged by it."""
+    ``units``, ``kind`` and ``spare_rows`` only when not the default, so an ordinary unit's
+    workbook is unchanged by them."""
     out: dict[str, Any] = {"template": template, "version": version, "spec_hash": spec_hash,
                            "unit_code": unit_code, "unit_name": unit_name, "year": year}
     if units != 1:
         out["units"] = units
+    if kind:
+        out["kind"] = kind
+    if spare_rows is not None and not kind:
+        out["spare_rows"] = spare_rows
     return out
 
 
@@ -235,6 +258,16 @@ def section_codes(spec: Spec, values: dict[str, dict[str, dict[str, Decimal]]]) 
                     codes.add(r[:3])
         out[t.id] = sorted(codes)
     return out
+
+
+LINE_HEIGHT = 14.0  # points per line of 宋体 10–11 pt text
+
+
+def text_width(text: str) -> int:
+    """Width of text in column-width units (a CJK character counts two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _indent(code: str) -> str:
@@ -327,6 +360,11 @@ class _TableLayout:
                         if dr or dc:
                             sh.text(r0 + r + dr, c + dc, "", "header")
                 sh.merge(r0 + r, c, r0 + r + cell.rowspan - 1, c + cell.colspan - 1)
+                width = sum(sh.widths[c:c + cell.colspan]) if sh.widths else 10.0
+                lines = -(-text_width(cell.text) // max(1, int(width * 0.9 - 1)))  # bold text wraps a bit early
+                need = (lines * LINE_HEIGHT + 4) / cell.rowspan
+                if need > sh.heights.get(r0 + r, 0):
+                    sh.heights[r0 + r] = need
                 c += cell.colspan
 
     def _value_cells(self, b: Block, row: Row, r: int, col0: int, formula_rows: bool) -> None:
@@ -408,19 +446,21 @@ class _TableLayout:
         for code in codes:
             name = _name(spec, b.codelist, code, self.plan.names) or ""
             style = "label_total" if len(code) < 7 else "label"
-            sh.text(r, col0 + ci, code, "code")
+            sh.text(r, col0 + ci, code, "code_total" if len(code) < 7 else "code")
             sh.text(r, col0 + ni, _indent(code) + name, style)
             self._section_values(b, code, r, col0, total=False)
             r += 1
-        if b.spare_rows:
+        n_spare = 0 if self.plan.kind == SUMMARY else b.spare_rows if self.plan.spare_rows is None else self.plan.spare_rows
+        if n_spare:
             first = r
             value_cols = {}
-            for _k in range(b.spare_rows):
+            for _k in range(n_spare):
                 code_cell = a1(r, col0 + ci)
-                sh.put(r, col0 + ci, CellPlan("code", "code_input", validate="code", label="新增科目代码"))
+                sh.put(r, col0 + ci, CellPlan("code", "spare_code", validate="code", label="新增科目代码"))
                 formula = (f'IF({code_cell}="","",IFERROR(VLOOKUP({code_cell}&"",\'{CODES}\'!$A:$B,2,0),'
                            f'"（代码不在代码表中）"))')
-                sh.put(r, col0 + ni, CellPlan("formula", "name_formula", formula=formula, calc=("name", r, col0 + ci),
+                # unlocked: a 项 the code list lacks is typed with its name over the lookup
+                sh.put(r, col0 + ni, CellPlan("formula", "spare_name", formula=formula, calc=("name", r, col0 + ci),
                                                label="新增科目名称"))
                 for i, c in enumerate(b.columns):
                     if c.role != "value":
@@ -428,10 +468,10 @@ class _TableLayout:
                     value_cols[c.key or ""] = col0 + i
                     if c.formula:
                         node = compile_expr(c.formula, spec, Context(t.id, SPARE_CODE, c.key))
-                        sh.put(r, col0 + i, CellPlan("formula", "amount_formula", node=node,
+                        sh.put(r, col0 + i, CellPlan("formula", "spare_formula", node=node,
                                                       calc=("spare", r), label=f"新增科目 栏{c.key}"))
                     else:
-                        sh.put(r, col0 + i, CellPlan("input", "amount_input", negative=t.negative, validate="amount",
+                        sh.put(r, col0 + i, CellPlan("input", "spare_input", negative=t.negative, validate="amount",
                                                       label=f"新增科目 栏{c.key}"))
                 r += 1
             sp = SpareRows(t.id, first, r - 1, col0 + ci, col0 + ni, value_cols)
@@ -448,8 +488,8 @@ class _TableLayout:
             fig = Fig(t.id, row_key, key)
             label = f"{row_key} 栏{key}"
             self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
-            if c.formula:
-                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total))
+            if c.formula:  # bold on 合计/类/款 rows like the other columns of the row
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total or not is_item_code(row_key)))
                 sh.cells[(r, col0 + i)].calc = ("colformula", c.formula)
             elif total:
                 sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True))
@@ -718,6 +758,9 @@ class _Expand:
     def cell(self, f: Fig, sheet: str) -> tuple[str, int, int] | None:
         return self.plan.cell(f, sheet)
 
+    def is_input(self, cell: tuple[str, int, int]) -> bool:
+        return self.plan.is_input(cell)
+
     def items_cell(self, it: Items) -> None:
         return None
 
@@ -738,7 +781,7 @@ class _SpareResolver:
         return None
 
     def items_excel(self, it: Items, sheet: str) -> str:
-        return a1(self.row, self.spare.value_cols[it.col])
+        return f"N({a1(self.row, self.spare.value_cols[it.col])})"
 
 
 def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
@@ -775,16 +818,22 @@ def _guide(plan: WorkbookPlan) -> SheetPlan:
         tables=list(plan.spec.tables.values()),
         section_tables=[t.sheet for t in plan.spec.tables.values() if t.section],
         statement_tables=[t.sheet for t in plan.spec.tables.values() if t.statement],
-        rules=plan.spec.rules,
+        rules=[(r.severity, describe_rule(r.message)) for r in plan.spec.rules],
+        has_sections=any(plan.sections.get(t.id) for t in plan.spec.tables.values() if t.section),
     )
-    sh = SheetPlan(GUIDE, "guide", widths=[120], landscape=False)
+    width = 110  # fits a landscape A4 page as it is (no scaling needed)
+    sh = SheetPlan(GUIDE, "guide", widths=[width], landscape=True)
     for i, line in enumerate(x for x in text.splitlines() if x.strip()):
         sh.text(i, 0, line, "title" if i == 0 else "guide")
+        if i:
+            sh.heights[i] = -(-text_width(line) // (width - 4)) * LINE_HEIGHT + 3
+        else:
+            sh.heights[i] = 30
     return sh
 
 
 def _check(plan: WorkbookPlan) -> SheetPlan:
-    sh = SheetPlan(CHECK, "check", widths=[26, 60, 6, 14, 14, 12, 8, 10, 40])
+    sh = SheetPlan(CHECK, "check", widths=[6, 60, 6, 14, 14, 12, 8, 10, 40])
     sh.text(0, 0, "审核结果（实时计算，填报时请保持全部“通过”）", "title")
     sh.merge(0, 0, 0, len(CHECK_COLUMNS) - 1)
     for c, name in enumerate(CHECK_COLUMNS):
@@ -793,8 +842,11 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
     sh.freeze = (2, 0)
     r = 2
     for idx, inst in enumerate(plan.rule_instances):
-        sh.text(r, 0, inst.id, "check_id")
+        sh.text(r, 0, str(idx + 1), "check_id")
         sh.text(r, 1, inst.message, "check_text")
+        lines = -(-text_width(inst.message) // 90)
+        if lines > 1:
+            sh.heights[r] = lines * LINE_HEIGHT + 2
         sh.text(r, 2, "强制" if inst.severity == "error" else "提示", "check_id")
         left, right = _check_sides(plan, inst, sh.name)
         L, R, D, T = a1(r, 3), a1(r, 4), a1(r, 5), a1(r, 6)
@@ -845,7 +897,7 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
         if cell.kind == "input":
             inputs.append((t.sheet, r, c))
     rng = _ranges(inputs, sheet)
-    left = "+".join(f"SUMPRODUCT(ABS({x}))" for x in rng) or "0"
+    left = "+".join(f'SUMIF({x},">0")-SUMIF({x},"<0")' for x in rng) or "0"
     st = tsheet.statement_cell
     right = f"LEN(TRIM({sheet_prefix(t.sheet, sheet)}{a1(*st)}))" if st else "0"
     return left, right
@@ -947,6 +999,8 @@ def plan_workbook(
     key: str | None = None,
     cover: dict[str, str] | None = None,
     units: int = 1,
+    kind: str = "",
+    spare_rows: int | None = None,
 ) -> WorkbookPlan:
     year = year or spec.year
     sections = {t: list(v) for t, v in (sections or {}).items() if v}
@@ -958,11 +1012,19 @@ def plan_workbook(
     names = {c: n for c, n in sorted((names or {}).items()) if c in used and c not in known}
     if not 1 <= units <= MAX_UNITS:
         raise LayoutError(f"汇总单位数 {units} 超出范围（1–{MAX_UNITS}）")
-    ident = identity(spec.template, spec.version, spec.hash, unit_code, unit_name, year, units)
+    if kind not in ("", SUMMARY):
+        raise LayoutError(f"未知的工作簿类别 {kind!r}")
+    if kind:
+        spare_rows = None
+    if spare_rows is not None and not 0 <= spare_rows <= MAX_SPARE_ROWS:
+        raise LayoutError(f"新增科目行数 {spare_rows} 超出范围（0–{MAX_SPARE_ROWS}）")
+    ident = identity(spec.template, spec.version, spec.hash, unit_code, unit_name, year, units, kind, spare_rows)
     plan = WorkbookPlan(spec, unit_code, unit_name, year, sections, names,
-                        fingerprint(ident, sections, names, key or DEFAULT_KEY), units=units)
+                        fingerprint(ident, sections, names, key or DEFAULT_KEY), units=units, kind=kind,
+                        spare_rows=spare_rows)
     plan.sheets.append(_cover(plan, cover or {}))
-    plan.sheets.append(_guide(plan))
+    if kind != SUMMARY:  # a 汇总 is nobody's form to fill
+        plan.sheets.append(_guide(plan))
     fresh: list[SheetPlan] = []
     for t in spec.tables.values():
         if t.kind == "form":

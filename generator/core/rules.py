@@ -206,32 +206,71 @@ def evaluate_rules(
     return [evaluate_instance(i, spec, figures, statements, units) for i in insts]
 
 
+@dataclass
+class RuleCells:
+    """Where a rule instance's figures are: the data cells of each side (``公开05表!D10``) and the
+    row of the 审核 sheet that shows it (a reference, not the place to fix)."""
+
+    left: list[str] = field(default_factory=list)
+    right: list[str] = field(default_factory=list)
+    check: str | None = None
+
+    def first(self) -> str | None:
+        return (self.left or self.right or [self.check])[0]
+
+
+def _cells_text(cells: list[str]) -> str:
+    if not cells:
+        return ""
+    return "、".join(cells[:3]) + (f" 等 {len(cells)} 格" if len(cells) > 3 else "")
+
+
+def _sides_text(cells: RuleCells | None, res: RuleResult) -> str:
+    """'左边 公开05表!D10 为 1,234.00，右边 公开03表!C8 为 1,230.00，相差 4.00'."""
+    lt = _cells_text(cells.left) if cells else ""
+    rt = _cells_text(cells.right) if cells else ""
+    return (f"左边{(' ' + lt) if lt else ''} 为 {fmt(res.left, True)}，右边{(' ' + rt) if rt else ''} 为 {fmt(res.right, True)}，"
+            f"差额 {fmt(res.diff, True)}")
+
+
 def rule_findings(
-    results: list[RuleResult], explanations: dict[str, str] | None = None, locate: Callable[[RuleInstance], str | None] | None = None
+    results: list[RuleResult], explanations: dict[str, str] | None = None,
+    locate: Callable[[RuleInstance], str | None | RuleCells] | None = None,
 ) -> list[Finding]:
+    """Findings of the rules that did not pass. ``locate`` gives an instance's cells: a
+    :class:`RuleCells` (the finding's ``cell`` is then the first data cell, ``check_cell`` the 审核
+    row), or only the 审核 cell as text."""
     explanations = explanations or {}
     out: list[Finding] = []
     for res in results:
         inst = res.instance
         if res.status == PASS:
             continue
-        cell = locate(inst) if locate else None
+        where = locate(inst) if locate else None
+        cells = where if isinstance(where, RuleCells) else RuleCells(check=where) if where else None
+        cell = cells.first() if cells else None
         extra: dict[str, Any] = {"rule_id": inst.id}
+        if cells is not None and cells.check:
+            extra["check_cell"] = cells.check
+        if cells is not None and (cells.left or cells.right):
+            extra["left_cells"], extra["right_cells"] = cells.left, cells.right
         if inst.kind == "subset":
-            out.append(Finding("rule-failed", inst.severity, inst.message, table=inst.rule.of, cell=cell,
-                               expected="0", actual=str(int(res.left)), rule=inst.id, extra=extra))
+            out.append(Finding("rule-failed", inst.severity, f"{inst.message}：有 {int(res.left)} 个科目不在其中",
+                               table=inst.rule.of, cell=cell, expected="0", actual=str(int(res.left)), rule=inst.id,
+                               extra=extra))
             continue
         if inst.kind == "statement":
             out.append(Finding("empty-table-statement-missing", inst.severity, inst.message,
                                table=inst.rule.table, cell=cell, rule=inst.id, extra=extra))
             continue
         fig_loc = _first_fig(inst)
+        extra["difference"] = fmt(res.diff, True)
         if res.status == SLIP:
             out.append(Finding(
                 "rounding-difference", INFO,
-                f"{inst.message}：差额 {fmt(res.diff)} 在尾数误差范围（±{fmt(res.tolerance)}）内",
+                f"{inst.message}：{_sides_text(cells, res)}，在尾数误差范围（±{fmt(res.tolerance)}）内，无需处理",
                 table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
-                expected=fmt(res.right), actual=fmt(res.left), rule=inst.id, extra=extra))
+                expected=fmt(res.right, True), actual=fmt(res.left, True), rule=inst.id, extra=extra))
             continue
         note = ""
         if inst.severity != ERROR:
@@ -243,9 +282,9 @@ def rule_findings(
             else:
                 note = "（未填写差异说明）"
         out.append(Finding(
-            "rule-failed", inst.severity, f"{inst.message}：差额 {fmt(res.diff)}{note}",
+            "rule-failed", inst.severity, f"{inst.message}：{_sides_text(cells, res)}{note}",
             table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
-            expected=fmt(res.right), actual=fmt(res.left), rule=inst.id, extra=extra))
+            expected=fmt(res.right, True), actual=fmt(res.left, True), rule=inst.id, extra=extra))
     return out
 
 
@@ -264,3 +303,31 @@ def _first_fig(inst: RuleInstance) -> tuple[str | None, str | None, str | None]:
 
 def item_codes_of(values: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(r for r in values if is_item_code(r))
+
+
+_PLACEHOLDER_WORDS = [  # (pattern, first occurrence, later occurrences)
+    (r"第\{row\}行", "各行", "对应行"),
+    (r"\{label\}", "各行", "对应行"),
+    (r"\{code\} 类", "各类", "对应类"),
+    (r"\{code\}", "各科目", "同一科目"),
+    (r"栏\{col\}", "各栏", "同一栏"),
+    (r"\{fund\}", "各类", "同类"),
+]
+
+
+def describe_rule(message: str) -> str:
+    """A rule's message for people, without its placeholders: "公开01表 第{row}行 应等于 公开03表
+    {code} 类 …" → "公开01表 各行 应等于 公开03表 对应类 …" (what the rule says of all its instances)."""
+    import re
+
+    text = message
+    for pattern, first, later in _PLACEHOLDER_WORDS:
+        seen = [False]
+
+        def word(_m: re.Match[str], first: str = first, later: str = later, seen: list[bool] = seen) -> str:
+            out = later if seen[0] else first
+            seen[0] = True
+            return out
+
+        text = re.sub(pattern, word, text)
+    return re.sub(r"\{[^{}]*\}", "各项", text)

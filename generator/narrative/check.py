@@ -267,6 +267,34 @@ def _num(text: str) -> Decimal:
     return Decimal(text.replace(",", ""))
 
 
+def _summed(ref: Ref | None) -> int:
+    """How many typed-in figures a table figure adds up (1 for a typed-in one): the n of its
+    rounding band. Formulas of the bundled spec of the year (the narrative has no other)."""
+    if ref is None:
+        return 1
+    from ..core.catalog import default_specs_dir, load_spec
+    from ..core.expr import cell_formula, compile_expr, count_terms
+    from ..core.spec import SpecInvalid
+
+    try:
+        spec = _SPEC[0] if _SPEC else _SPEC.append(load_spec(default_specs_dir())) or _SPEC[0]
+    except SpecInvalid:
+        return 1
+    t = spec.tables.get(ref[0])
+    if t is None:
+        return 1
+    found = t.row(ref[1])
+    if found is None:
+        return 1
+    formula = cell_formula(t, found[0].id, ref[1], ref[2])
+    if formula is None:
+        return 1
+    return 1 + count_terms(compile_expr(formula[0], spec, formula[1]))
+
+
+_SPEC: list[Any] = []
+
+
 def _close(a: Decimal, b: Decimal) -> bool:
     return abs(a - b) <= TOLERANCE
 
@@ -468,6 +496,16 @@ class _Checker:
             return
         amt.values = [value] + [f.value for f in figs if f.value is not None]
         expected = figs[0]
+        for f in figs:
+            n = _summed(f.ref)
+            if f.value is not None and n > 1 and abs(f.value - value) <= TOLERANCE * n:
+                # the table's figure is a sum of n rounded figures, each ±0.005: the published text may
+                # print the sum rounded on its own (人员经费 925.85 where 301 + 303 add up to 925.86)
+                amt.tied = True
+                self._finding("narrative-rounding", INFO, pos,
+                              f"{what}与{lab.desc}的{_s(f.value)}万元相差 {_s(abs(f.value - value))}，在 {n} 个数相加的"
+                              f"尾数误差范围（±{money_fmt(TOLERANCE * n)}）内", ref=f.ref, expected=_s(f.value), actual=_s(value))
+                return
         self._finding(
             "narrative-amount-mismatch", ERROR, pos,
             f"{what}与{lab.desc}的{_s(expected.value)}万元不符",  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from ..core.clock import shown
 from ..core.dataset import Dataset, Values
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 from ..core.fsutil import atomic_write_text
+from ..core.layout import SUMMARY
 from ..core.model import Figures
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
@@ -219,7 +220,7 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
     from ..xlsx.reader import read_workbook
     from ..xlsx.writer import build_workbook
 
-    res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)))
+    res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)), kind=SUMMARY)
     cons.findings.extend(f for f in res.findings if f.severity != INFO)
     back = read_workbook(out, spec=cons.spec, key=key)
     readback = [f for f in back.findings if f.rule is None and f.severity != INFO and f.code != "default-key-in-use"]

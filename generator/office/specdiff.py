@@ -15,9 +15,9 @@ from typing import Any
 
 import jinja2
 
-from ..core.expr import BNode, Context, ExprError, Fig, Items, compile_expr, terms
+from ..core.expr import BNode, Context, ExprError, Fig, Items, compile_expr, in_words, terms
 from ..core.resources import templates_root
-from ..core.rules import RuleInstance, expand_rules
+from ..core.rules import RuleInstance, describe_rule, expand_rules
 from ..core.spec import Block, Row, Rule, Spec, Table, header_grid
 from ..core.specmap import (
     DROPPED,
@@ -519,7 +519,7 @@ def _diff_rows(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff)
         if _is_blank(orow):
             continue
         if nk not in keep or ob.id != nb.id:
-            reason = f"区块 {ob.id} → {nb.id}" if ob.id != nb.id else "位置调整"
+            reason = "移到表的另一侧" if ob.id != nb.id else "位置调整"
             td.rows_moved.append(RowChange("moved", [_info(sm.old, old, ob, orow)], [_info(sm.new, new, nb, nrow)], reason))
 
 
@@ -623,8 +623,8 @@ def _diff_rule(sm: SpecMap, old: Rule, new: Rule) -> RuleChange | None:
     if not fields and same:
         return None
     rc = RuleChange(new.id, "changed", old, new, fields, same)
-    rc.instances_removed = [f"{i.id}：{i.message}" for k, i in o_inst.items() if k not in n_inst]
-    rc.instances_added = [f"{i.id}：{i.message}" for k, i in n_inst.items() if k not in o_inst]
+    rc.instances_removed = [i.message for k, i in o_inst.items() if k not in n_inst]
+    rc.instances_added = [i.message for k, i in n_inst.items() if k not in o_inst]
     return rc
 
 
@@ -688,6 +688,8 @@ def render_markdown(diff: SpecDiff, template: str = "spec_diff.md.j2") -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters["cell"] = _md_cell
+    env.filters["words"] = describe_rule  # a rule's message without its {placeholders}
+    env.filters["expr"] = in_words  # an expression written for people
     env.filters["keys"] = compress_keys
     env.globals["ROLE_ZH"] = ROLE_ZH
     text = env.get_template(template).render(d=diff)

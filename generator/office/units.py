@@ -1,4 +1,8 @@
-"""The units file (``code,name,parent[,data][,kind]``) and unit file names: what every office flow shares."""
+"""The units file (``code,name,parent[,data][,kind][,subjects]``) and unit file names: what every office flow shares.
+
+``subjects``: the unit's 项 codes separated by spaces (or commas/semicolons); a template built for
+the unit lists them (with their 类/款) in 公开02, 公开03 and 公开05 without figures. A code may name
+its tables: ``公开07:2296002`` (a government-fund 项 only in 公开07)."""
 
 from __future__ import annotations
 
@@ -41,5 +45,26 @@ def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
         seen.add(code)
         rows.append({"code": code, "name": name, "parent": (row.get("parent") or "").strip(),
                      "data": (row.get("data") or "").strip(), "kind": (row.get("kind") or "").strip(),
-                     "line": str(i)})
+                     "subjects": (row.get("subjects") or "").strip(), "line": str(i)})
     return rows, problems
+
+
+DEFAULT_SUBJECT_TABLES = ("公开02", "公开03", "公开05")
+
+
+def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES) -> tuple[dict[str, list[str]], list[str]]:
+    """``"2080501 2101101 公开07:2296002"`` → ({table: [项 codes]}, problems in Chinese)."""
+    out: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for token in re.split(r"[\s,;，；、]+", text.strip()):
+        if not token:
+            continue
+        where, _, code = token.rpartition(":")
+        targets = tuple(t if t.startswith("公开") else f"公开{t.zfill(2)}" for t in where.split("+")) if where else tables
+        if not (code.isdigit() and len(code) == 7):
+            problems.append(f"科目 {token!r} 应为 7 位项级代码")
+            continue
+        for t in targets:
+            if code not in out.setdefault(t, []):
+                out[t].append(code)
+    return out, problems

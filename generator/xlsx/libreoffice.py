@@ -23,6 +23,11 @@ def soffice() -> str | None:
 
 def convert(src: Path, outdir: Path, fmt: str = "xlsx", timeout: int = 180) -> Path:
     """Open ``src`` in LibreOffice (recalculating every formula on load) and save it as ``fmt``."""
+    return convert_many([src], outdir, fmt, timeout)[0]
+
+
+def convert_many(srcs: list[Path], outdir: Path, fmt: str = "xlsx", timeout: int = 600) -> list[Path]:
+    """:func:`convert` for many files in one LibreOffice run (their stems must differ)."""
     exe = soffice()
     if exe is None:
         raise RuntimeError("LibreOffice (soffice) not found")
@@ -33,9 +38,10 @@ def convert(src: Path, outdir: Path, fmt: str = "xlsx", timeout: int = 180) -> P
         (user / "registrymodifications.xcu").write_text(_XCU, encoding="utf-8")
         env = dict(os.environ, HOME=profile)
         cmd = [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--nolockcheck",
-               "--convert-to", fmt, "--outdir", str(outdir), str(src)]
+               "--convert-to", fmt, "--outdir", str(outdir), *map(str, srcs)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=timeout, env=env)
-    out = outdir / (src.stem + "." + fmt.split(":")[0])
-    if not out.exists():
-        raise RuntimeError(f"LibreOffice did not write {out}")
-    return out
+    outs = [outdir / (src.stem + "." + fmt.split(":")[0]) for src in srcs]
+    for out in outs:
+        if not out.exists():
+            raise RuntimeError(f"LibreOffice did not write {out}")
+    return outs

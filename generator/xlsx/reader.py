@@ -13,7 +13,7 @@ import json
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,23 @@ from ..core.calc import CellKey, formula_values
 from ..core.catalog import find_spec_dirs, load_spec
 from ..core.cellformula import FormulaRefused, evaluate
 from ..core.dataset import Dataset, Values
-from ..core.expr import Fig, a1, is_item_code
+from ..core.expr import Fig, Items, a1, is_item_code, terms
 from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code, has_errors, sort_findings
 from ..core.indicators import check_indicators
+from ..core.layout import (
+    CHECK as CHECK_SHEET,
+)
 from ..core.layout import (
     CODES,
     COVER,
     COVER_FIELDS,
     DEFAULT_KEY,
+    MAX_SPARE_ROWS,
     MAX_UNITS,
     META,
     META_FIELDS,
     STYLE_FORMATS,
+    SUMMARY,
     CellPlan,
     SheetPlan,
     WorkbookPlan,
@@ -43,7 +48,7 @@ from ..core.layout import (
 )
 from ..core.model import Figures
 from ..core.money import fmt, parse_lenient
-from ..core.rules import RuleResult, evaluate_rules, expand_rules, rule_findings
+from ..core.rules import FAIL, RuleCells, RuleResult, evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec, SpecInvalid
 from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
 
@@ -95,6 +100,7 @@ class _Ctx:
     def __init__(self, path: str):
         self.path = path
         self.findings: list[Finding] = []
+        self.text_numbers: dict[Fig, Decimal] = {}  # numbers typed as text (counted 0, as the workbook does)
 
     def add(self, code: str, severity: str, message: str, **kw: Any) -> None:
         self.findings.append(Finding(code, severity, message, **kw))
@@ -312,7 +318,7 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         ctx.add("doc-properties-missing", WARNING, "工作簿的自定义文档属性（docProps/custom.xml 中的模板标识）已被删除，"
                                                    "只能按标识表核对")
     ident_src = meta or custom
-    for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year", "units"):
+    for k in ("template", "version", "spec_hash", "unit_code", "unit_name", "year", "units", "kind", "spare_rows"):
         if meta and custom and (k in custom or k in meta) and custom.get(k) != meta.get(k):
             ctx.add("identity-mismatch", ERROR, f"文档属性与标识表中的 {k} 不一致（标识被改动）",
                     expected=meta.get(k), actual=custom.get(k), cell=f"{META}!B{META_FIELDS.index(k) + 1}")
@@ -347,6 +353,19 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
             units = 1
             ctx.add("identity-mismatch", ERROR, "汇总单位数标识无法识别", actual=ident_src.get("units"),
                     cell=f"{META}!B{META_FIELDS.index('units') + 1}")
+    kind = ident_src.get("kind") or ""
+    spare_rows: int | None = None
+    if ident_src.get("spare_rows"):
+        try:
+            spare_rows = int(ident_src["spare_rows"])
+            if not 0 <= spare_rows <= MAX_SPARE_ROWS:
+                raise ValueError(spare_rows)
+        except ValueError:
+            spare_rows = None
+            ctx.add("identity-mismatch", ERROR, "新增科目行数标识无法识别", actual=ident_src.get("spare_rows"))
+    if kind not in ("", SUMMARY):
+        ctx.add("identity-mismatch", ERROR, "工作簿类别标识无法识别", actual=kind)
+        kind = ""
     if expect_unit is not None and unit_code != expect_unit:
         ctx.add("wrong-unit", ERROR, "工作簿属于另一单位", expected=expect_unit, actual=unit_code)
     if expect_year is not None and year != expect_year:
@@ -366,12 +385,13 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         key = DEFAULT_KEY
         ctx.add("default-key-in-use", WARNING, "未设置指纹密钥，按内置的公开默认密钥校验：任何人都能为任何单位生成可通过校验的工作簿；"
                                                "请用 juesuan key init 生成密钥")
-    ident = identity(template["id"], version, template["spec_hash"], unit_code, unit_name, year, units)
+    ident = identity(template["id"], version, template["spec_hash"], unit_code, unit_name, year, units, kind, spare_rows)
     expected_fp = fingerprint(ident, sections, names, key)
     if meta and meta.get("fingerprint") != expected_fp:
         ctx.add("fingerprint-mismatch", ERROR, "指纹校验不通过：单位标识或模板结构被改动，或密钥不符",
                 cell=f"{META}!B{META_FIELDS.index('fingerprint') + 1}")
-    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units)
+    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units, kind=kind,
+                         spare_rows=spare_rows)
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
     _check_structure(book, plan, ctx)
@@ -388,16 +408,13 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     else:
         results = evaluate_rules(spec, figures, ds.notes, instances, units)
 
-    def locate(inst: Any) -> str | None:
-        r = plan.rule_rows.get(inst.id)
-        return f"审核!H{r + 1}" if r is not None else None
-
     for bad in sorted(set(book.bad_formats)):
         why = format_problem(bad)
         if why is not None:
             ctx.add("number-format-changed", ERROR, f"条件格式把数字显示为 {bad[:60]}（{why}）：满足条件时屏幕上的数与实际值不符",
                     cell="styles.xml", actual=bad[:200])
-    ctx.findings.extend(rule_findings(results, ds.explanations, locate))
+    failing = _not_caused_by_text(spec, inputs, ds.notes, instances, units, results, ctx)
+    ctx.findings.extend(rule_findings(failing, ds.explanations, lambda inst: rule_cells(plan, figures, inst)))
 
     def locate_fig(table: str, row: str, col: str) -> str | None:
         pos = plan.fig_cells.get(Fig(table, row, col))
@@ -405,6 +422,78 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
 
     ctx.findings.extend(check_indicators(spec, inputs, ds.texts, locate_fig))
     return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
+
+
+def _not_caused_by_text(spec: Spec, inputs: Values, notes: dict[str, str], instances: list[Any], units: int,
+                        results: list[RuleResult], ctx: _Ctx) -> list[RuleResult]:
+    """One cause, one finding: rules that fail only because numbers were typed as text (they pass
+    with those numbers counted) are not reported on their own; the text cells' findings say so."""
+    if not ctx.text_numbers:
+        return results
+    alt: Values = {t: {r: dict(c) for r, c in rows.items()} for t, rows in inputs.items()}
+    for f, v in ctx.text_numbers.items():
+        alt.setdefault(f.table, {}).setdefault(f.row, {})[f.col] = v
+    alt_figures = Figures(spec, alt)
+    alt_results = evaluate_rules(spec, alt_figures, notes, expand_rules(spec, alt_figures.item_codes), units)
+    passing = {a.instance.id for a in alt_results if a.status != FAIL}
+    caused = [r for r in results if r.status == FAIL and r.instance.id in passing]
+    if caused:
+        note = f"；因此有 {len(caused)} 条审核不通过，改为数字后即可通过"
+        ctx.findings[:] = [replace(f, message=f.message + note, extra={**f.extra, "rules": [r.instance.id for r in caused]})
+                           if f.code == "number-as-text" else f for f in ctx.findings]
+    return [r for r in results if r not in caused]
+
+
+def rule_cells(plan: WorkbookPlan, figures: Figures, inst: Any) -> RuleCells:
+    """The data cells a rule instance compares (each side), and its 审核 row."""
+    r = plan.rule_rows.get(inst.id)
+    check = f"{CHECK_SHEET}!H{r + 1}" if r is not None else None
+
+    def where(pos: tuple[str, int, int] | None) -> list[str]:
+        return [f"{pos[0]}!{a1(pos[1], pos[2])}"] if pos is not None else []
+
+    def cell_of(f: Fig) -> tuple[str, int, int] | None:
+        pos = plan.fig_cells.get(f)
+        r = plan.used_spare.get((f.table, f.row)) if pos is None else None
+        sp = plan.spare.get(f.table)
+        if r is not None and sp is not None and f.col in sp.value_cols:
+            return plan.spec.tables[f.table].sheet, r, sp.value_cols[f.col]  # a 项 typed into a spare row
+        return pos
+
+    def side(node: Any) -> list[str]:
+        out: list[str] = []
+        for t in terms(node):
+            found = where(cell_of(t) if isinstance(t, Fig) else plan.items_cell(t))
+            if not found and isinstance(t, Items):  # a 类/款 without a row: its 项 rows
+                found = [c for code in figures.item_codes(t.table) if code.startswith(t.prefix)
+                         for c in where(cell_of(Fig(t.table, code, t.col)))]
+            out += [c for c in found if c not in out]
+        return out
+
+    rule = inst.rule
+    if inst.node is not None:
+        return RuleCells(side(inst.node.left), side(inst.node.right), check)
+    if rule.kind == "statement":
+        t = plan.spec.tables.get(rule.table or "")
+        st = plan.sheet(t.sheet).statement_cell if t is not None else None
+        return RuleCells([f"{t.sheet}!{a1(*st)}"] if t is not None and st else [], [], check)
+    if rule.kind == "subset":
+        inner = set(figures.item_codes(rule.in_ or ""))
+        missing = [c for c in figures.item_codes(rule.of or "") if c not in inner]
+        sp = plan.spare.get(rule.of or "")
+        cells: list[str] = []
+        for code in missing:
+            pos = next((p for f, p in plan.fig_cells.items() if f.table == rule.of and f.row == code), None)
+            if pos is not None and sp is not None:
+                cells.append(f"{pos[0]}!{a1(pos[1], sp.code_col)}")
+            elif sp is not None and (rule.of, code) in plan.used_spare:
+                t = plan.spec.tables[rule.of or ""]
+                cells.append(f"{t.sheet}!{a1(plan.used_spare[(rule.of or '', code)], sp.code_col)}")
+        if not cells and sp is not None:
+            t = plan.spec.tables[rule.of or ""]
+            cells = [f"{t.sheet}!{a1(sp.first, sp.code_col)}"]
+        return RuleCells(cells, [], check)
+    return RuleCells([], [], check)
 
 
 def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
@@ -590,6 +679,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
     inputs: Values = {}
     cell_inputs: dict[CellKey, Decimal] = {}
     code_texts: dict[CellKey, str] = {}
+    typed_names: dict[CellKey, str] = {}
     known_codes = _codelist_codes(plan.spec) | set(plan.names)
     for sp in plan.sheets:
         raw = book.sheet(sp.name)
@@ -601,6 +691,8 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
             got = raw_cells.get((r, c))
             kind = cell.kind
             if kind == "formula":
+                if cell.calc and cell.calc[0] == "name" and got is not None and got.formula is None:
+                    typed_names[(sp.name, r, c)] = _cell_text(got).strip()  # a spare row's name typed over
                 continue  # checked by _check_formulas
             if kind == "text":
                 # the common case first: the fixed text is there, unchanged (nothing to report)
@@ -646,8 +738,13 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 else:
                     value, code, sev = _parse_number(got)
                     if code == "number-as-text":
-                        ctx.add(code, WARNING, f"{where} 是文本形式的数字，已按 {fmt(value)} 读入", cell=where,
-                                actual=got.value, **_label_of(sp, cell))
+                        # the workbook's own sums (SUM, SUMPRODUCT, N()) count text as 0: so does the reader
+                        ctx.add(code, ERROR, f"{where} 填的是文字“{got.value}”而不是数字，表内合计和审核都没有计入它；"
+                                f"请在该单元格重新输入数字 {fmt(value, True)}", cell=where,
+                                actual=got.value, expected=fmt(value, True), **_label_of(sp, cell))
+                        if cell.fig is not None and value is not None:
+                            ctx.text_numbers[cell.fig] = value
+                        value = None
                     elif code is not None:
                         ctx.add(code, ERROR, f"{where} 应为金额，实为 {got.value!r}，未导入", cell=where,
                                 actual=got.value, **_label_of(sp, cell))
@@ -656,7 +753,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                         inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
                     continue
                 if value < 0 and not cell.negative:
-                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value),
+                    ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True),
                             **_label_of(sp, cell))
                 if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
@@ -708,7 +805,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 ctx.add("value-outside-input", ERROR, f"{where} 不是填报单元格，其内容未导入：{shown[:50]}",
                         cell=where, actual=shown[:200], **kw2)
         if sp.spare is not None:
-            _read_spare(sp, plan, raw, inputs, cell_inputs, code_texts, known_codes, ctx)
+            _read_spare(sp, plan, raw, inputs, cell_inputs, code_texts, known_codes, ctx, typed_names, ds.names)
     # section codes must be unique and well formed
     return inputs, cell_inputs, code_texts
 
@@ -739,7 +836,11 @@ def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> De
 
 
 def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values, cell_inputs: dict[CellKey, Decimal],
-                code_texts: dict[CellKey, str], known_codes: set[str], ctx: _Ctx) -> None:
+                code_texts: dict[CellKey, str], known_codes: set[str], ctx: _Ctx, typed_names: dict[CellKey, str],
+                names: dict[str, str]) -> None:
+    """A spare row counts as the workbook counts it: a 7-character code takes its amounts into
+    合计 and its 类/款, known or not. A code not in the code list is imported under the name typed
+    over the name cell (a warning), or, without a name, still imported and reported as an error."""
     assert sp.spare is not None and sp.table is not None
     t = sp.table
     spare = sp.spare
@@ -755,7 +856,7 @@ def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values
         where = f"{sp.name}!{a1(r, spare.code_col)}"
         if not code:
             if has_values:
-                shown = "，".join(f"栏{k} {fmt(v)}" for k, v in vals.items() if v)
+                shown = "，".join(f"栏{k} {fmt(v, True)}" for k, v in vals.items() if v)
                 ctx.add("spare-row-without-code", ERROR, f"{where} 新增科目行填了金额却没有科目代码，未导入：{shown}",
                         cell=where, table=t.id)
             continue
@@ -763,13 +864,22 @@ def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values
             ctx.add("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 7 位项级代码，本行未导入", cell=where, table=t.id,
                     actual=code)
             continue
+        typed = typed_names.get((sp.name, r, spare.name_col), "")
         if code not in known_codes:
-            ctx.add("code-unknown", ERROR, f"{where} 科目代码 {code} 不在代码表中，本行未导入", cell=where, table=t.id, actual=code)
-            continue
+            name_at = f"{sp.name}!{a1(r, spare.name_col)}"
+            if typed and not typed.startswith("（"):
+                ctx.add("code-unknown", WARNING, f"{where} 科目代码 {code} 不在代码表中，已按填写的名称“{typed}”导入；"
+                        "请确认代码无误", cell=where, table=t.id, row=code, actual=code)
+                names[code] = typed
+            else:
+                ctx.add("code-unknown", ERROR, f"{where} 科目代码 {code} 不在代码表中，也没有填写科目名称：金额已按表内公式计入合计，"
+                        f"请核对代码，或在 {name_at} 填写科目名称", cell=where, table=t.id, row=code, actual=code)
+                names.setdefault(code, f"科目{code}")
         if code in prefilled or code in seen:
             ctx.add("duplicate-code", ERROR, f"{where} 科目代码 {code} 重复出现，金额已合并计入", cell=where, table=t.id,
                     row=code, actual=code)
         seen.add(code)
+        plan.used_spare.setdefault((t.id, code), r)
         row = inputs.setdefault(t.id, {}).setdefault(code, {})
         for k, v in vals.items():
             col = next((x for x in t.section.value_columns if x.key == k), None) if t.section else None
@@ -779,6 +889,32 @@ def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values
 
 
 def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, Any], ctx: _Ctx) -> None:
+    stale: list[Finding] = []
+    _check_formula_cells(book, plan, expected, _Ctx(ctx.path), ctx, stale)
+    _report_stale(stale, ctx)
+
+
+def _report_stale(stale: list[Finding], ctx: _Ctx) -> None:
+    """Cached results that differ from the recomputation: one finding per sheet (their one cause
+    is a file saved without recalculating, or edited outside a spreadsheet); the 审核 sheet only
+    when no table sheet is stale (its results follow from the tables')."""
+    by_sheet: dict[str, list[Finding]] = {}
+    for f in stale:
+        by_sheet.setdefault((f.cell or "").split("!")[0], []).append(f)
+    if len(by_sheet) > 1:
+        by_sheet.pop(CHECK_SHEET, None)
+    for sheet, fs in by_sheet.items():
+        first = fs[0]
+        cells = "、".join((f.cell or "").split("!")[-1] for f in fs[:5]) + ("等" if len(fs) > 5 else "")
+        msg = (f"{sheet} 有 {len(fs)} 个公式单元格（{cells}）显示的结果与按表内数据重新计算的不符："
+               "文件保存前没有重新计算，或计算结果被改动")
+        ctx.findings.append(Finding("stale-cached-value", ERROR, msg, table=first.table, row=first.row, col=first.col,
+                                    cell=first.cell, expected=first.expected, actual=first.actual,
+                                    extra={"cells": [f.cell for f in fs]}))
+
+
+def _check_formula_cells(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, Any], _unused: _Ctx, ctx: _Ctx,
+                         stale: list[Finding]) -> None:
     for sp in plan.sheets:
         raw = book.sheet(sp.name)
         if raw is None:
@@ -788,6 +924,8 @@ def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, A
             if cell.kind != "formula":
                 continue
             got = raw_cells.get((r, c))
+            if cell.calc and cell.calc[0] == "name" and (got is None or got.formula is None):
+                continue  # a spare row's name cell: a typed name is allowed (read with the row)
             if got is None or got.formula is None:
                 where = f"{sp.name}!{a1(r, c)}"
                 ctx.add("formula-replaced", ERROR, f"{where} 的公式被删除或被改为常数", cell=where,
@@ -808,12 +946,12 @@ def _check_formulas(book: RawBook, plan: WorkbookPlan, expected: dict[CellKey, A
                     have = None
                 if have is None or abs(have - want) > _MICRO:
                     where = f"{sp.name}!{a1(r, c)}"
-                    ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
-                            cell=where, expected=fmt(want), actual=got.value, **_label_of(sp, cell))
+                    stale.append(Finding("stale-cached-value", ERROR, "", cell=where, expected=fmt(want, True),
+                                         actual=fmt(have, True) if have is not None else got.value, **_label_of(sp, cell)))
             elif str(want) != (got.value or "") and not (want == "" and got.value in ("", None)):
                 where = f"{sp.name}!{a1(r, c)}"
-                ctx.add("stale-cached-value", ERROR, f"{where} 显示的计算结果与重新计算不符（结果过期或被伪造）",
-                        cell=where, expected=str(want), actual=got.value, **_label_of(sp, cell))
+                stale.append(Finding("stale-cached-value", ERROR, "", cell=where, expected=str(want), actual=got.value,
+                                     **_label_of(sp, cell)))
 
 
 __all__ = ["ReadResult", "read_workbook", "normalize_formula", "COVER", "COVER_FIELDS", "CODES"]

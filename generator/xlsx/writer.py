@@ -56,6 +56,13 @@ _STYLES: dict[str, dict[str, Any]] = {
     "amount_total": {"border": 1, "num_format": "#,##0.00", "hidden": True, "bold": True},
     "code_input": {"border": 1, "num_format": "@", "locked": False, "bg_color": "#FFF2CC"},
     "name_formula": {"border": 1, "hidden": True},
+    "code_total": {"border": 1, "align": "left", "valign": "vcenter", "num_format": "@", "bold": True},
+    # spare rows: no border, no shading, zero not shown -- an unused spare row prints as nothing;
+    # conditional formats (see _spare_formats) draw the row once a code is typed in
+    "spare_code": {"num_format": "@", "locked": False, "valign": "vcenter"},
+    "spare_name": {"locked": False, "valign": "vcenter"},
+    "spare_input": {"num_format": "#,##0.00", "locked": False},
+    "spare_formula": {"num_format": "#,##0.00;-#,##0.00;;@", "hidden": True},
     "note": {"text_wrap": True, "valign": "top"},
     "statement": {"text_wrap": True, "valign": "top", "locked": False, "bg_color": "#FFF2CC", "border": 1},
     "cover_label": {"border": 1, "bold": True, "align": "center", "valign": "vcenter"},
@@ -238,7 +245,8 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
             ws.hide()
         elif sh.state == "veryHidden":
             ws.very_hidden()
-    wb.worksheets()[2].activate()  # 公开01表
+    first_table = next(i for i, s in enumerate(plan.sheets) if s.kind == "table")
+    wb.worksheets()[first_table].activate()  # 公开01表
     wb.close()
     data = buf.getvalue()
     if not wb.structure_locked:  # xlsxwriter without the _write_workbook_pr hook: rewrite the zip
@@ -321,8 +329,12 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
             if item_list:
                 ws.data_validation(a, c, b, c, {
                     "validate": "list", "source": "=" + item_list,
-                    "input_title": "新增科目", "input_message": "请从下拉列表选择 7 位项级科目代码",
-                    "error_title": "科目代码有误", "error_message": "请选择代码表中的 7 位项级科目代码。"})
+                    "input_title": "新增科目", "input_message": "从下拉列表选择 7 位项级科目代码；代码表中没有的科目，"
+                                                                  "直接输入代码并在右侧名称格填写名称",
+                    "error_type": "warning", "error_title": "科目代码不在代码表中",
+                    "error_message": "代码表中没有这个代码。确属新增科目的，请在右侧名称格填写科目名称。"})
+    if sh.spare is not None:
+        _spare_formats(ws, sh, fmts)
     if sh.kind == "check":
         last = max(sh.max_row, 2)
         for text, color in (("不通过", "#FFC7CE"), ("尾数差异", "#FFEB9C"), ("通过", "#C6EFCE")):
@@ -330,16 +342,75 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                                                    "format": fmts.wb.add_format({"bg_color": color})})
     if sh.freeze:
         ws.freeze_panes(*sh.freeze)
+    _print_setup(ws, sh)
+    # every printed page says which sheet it belongs to (the table number, 填报说明, 审核)
+    running = sh.table.number if sh.kind == "table" and sh.table is not None else sh.name if sh.kind in ("guide", "check") else ""
+    if running:
+        ws.set_header(f"&C&\"{FONT}\"{running}")
+        ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+ROWS_PER_PAGE = 38  # body rows a landscape A4 page holds at the scale a table sheet is printed
+ONE_PAGE_ROWS = 60  # a sheet of up to this many rows is shrunk onto one page (公开01's 60 rows included)
+MIN_LAST_PAGE = 6  # never leave fewer body rows than this alone on a table's last page
+
+
+def _print_setup(ws: Worksheet, sh: Any) -> None:
+    """A4 landscape, one page wide, header rows repeated, no gridlines; shading not printed (Excel
+    and WPS honour "black and white"); a table of up to ONE_PAGE_ROWS rows on one page, a longer one
+    broken so that no page holds only its last rows and notes."""
     if sh.landscape:
         ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    if sh.kind != "guide":  # LibreOffice scales a centred single wrapped column past the page
+        ws.center_horizontally()
+    ws.print_black_and_white()
     if sh.header_rows:
         ws.repeat_rows(0, sh.header_rows[1])
-    if sh.kind == "table" and sh.table is not None:
-        ws.set_header(f"&C&\"{FONT}\"{sh.table.number}")
-        ws.set_footer("&C第 &P 页，共 &N 页")
+    last = sh.max_row
+    if sh.state != "visible":
+        return  # hidden sheets are not printed (a print area would make LibreOffice print them)
+    ws.print_area(0, 0, last, max(sh.max_col, 0))
+    if sh.kind != "table" or last + 1 <= ONE_PAGE_ROWS:
+        ws.fit_to_pages(1, 1 if sh.kind in ("table", "cover") else 0)
+        return
+    ws.fit_to_pages(1, 0)
+    body = (sh.header_rows[1] + 1) if sh.header_rows else 0
+    end = sh.spare.first if sh.spare is not None else last + 1  # rows after the 科目 rows print blank
+    breaks = list(range(body + ROWS_PER_PAGE, last + 1, ROWS_PER_PAGE))
+    if breaks and end - breaks[-1] < MIN_LAST_PAGE:  # the last page keeps some 科目 rows with the notes
+        breaks[-1] = max(body + 1, end - MIN_LAST_PAGE)
+        if len(breaks) > 1 and breaks[-1] - breaks[-2] < MIN_LAST_PAGE:
+            breaks.pop()
+    ws.set_h_pagebreaks(breaks)
+
+
+def _spare_formats(ws: Worksheet, sh: Any, fmts: _Formats) -> None:
+    """Spare rows drawn only once used: a row whose code is typed gets the table's borders and its
+    empty amount cells the input shading; of the unused rows only the next one's code cell is
+    shaded (where to type). An unused spare row prints as nothing."""
+    sp = sh.spare
+    first, last = sp.first, sp.last
+    cols = [sp.code_col, sp.name_col, *sp.value_cols.values()]
+    c0, c1 = min(cols), max(cols)
+    code = f"${_col(sp.code_col)}{first + 1}"
+    above = f"${_col(sp.code_col)}{first}"
+    border = fmts.wb.add_format({"border": 1})
+    shade = fmts.wb.add_format({"bg_color": "#FFF2CC"})
+    ws.conditional_format(first, c0, last, c1, {"type": "formula", "criteria": f"=LEN({code})>0", "format": border})
+    for c in sp.value_cols.values():
+        cell = f"{_col(c)}{first + 1}"
+        ws.conditional_format(first, c, last, c, {"type": "formula", "criteria": f"=AND(LEN({code})>0,LEN({cell})=0)",
+                                                  "format": shade})
+    next_free = f"=AND(LEN({code})=0,OR(ROW()={first + 1},LEN({above})>0))"
+    ws.conditional_format(first, sp.code_col, last, sp.code_col, {"type": "formula", "criteria": next_free, "format": shade})
+
+
+def _col(c: int) -> str:
+    from ..core.expr import col_letter
+
+    return col_letter(c)
 
 
 def _runs(nums: list[int]) -> list[tuple[int, int]]:
@@ -396,14 +467,17 @@ def _legacy_hash(password: str) -> str:
 
 
 def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | None = None,
-                   password: str | None = None, spare_rows: int | None = None, units: int = 1) -> BuildResult:
+                   password: str | None = None, spare_rows: int | None = None, units: int = 1,
+                   kind: str = "") -> BuildResult:
     """Build one unit's workbook from its data (or an empty Dataset for a blank template);
-    ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened)."""
+    ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened);
+    ``kind`` 汇总 for a consolidated workbook (no 填报说明, no spare rows); ``spare_rows`` the
+    number of spare rows per 科目 table (default: the spec's)."""
     inputs, findings = prepare_inputs(spec, ds)
     codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
     codes.update(form_sections(spec, ds.values, ds.texts))
     plan = plan_workbook(spec, ds.unit_code, ds.unit_name, ds.year or spec.year, codes, ds.names, key, ds.cover,
-                         units)
+                         units, kind, spare_rows)
     data, results = write_plan(plan, inputs, ds, password)
     if out is not None:
         atomic_write_bytes(Path(out), data)
