@@ -23,6 +23,7 @@ NOT_CODES = {
     "utf-8", "utf-8-sig",  # encodings given positionally
     "collect-report", "recheck-report",  # report file stems
     "juesuan-default-key",  # the built-in HMAC key
+    "juesuan-files",  # the web app's folder of uploaded files
 }
 
 

@@ -105,7 +105,8 @@ def test_unit_and_office_in_chromium(spec: Spec, served, tmp_path: Path) -> None
         assert unit.find_element(By.ID, "status").text == "有错误"
         cells = [td.text for td in unit.find_elements(By.CSS_SELECTOR, "table.findings td.cell")]
         assert f"公开01表!{typo_cell(plan, '公开01', '1', '1')}" in cells
-        row = unit.find_element(By.XPATH, "//tr[td[@class='cell' and starts-with(text(), '公开01表!')]]")
+        typo = f"公开01表!{typo_cell(plan, '公开01', '1', '1')}"
+        row = unit.find_element(By.XPATH, f"//tr[td[@class='cell' and text()='{typo}']]")
         assert "一百二十" in row.text and "错误" in row.text
         shot(unit, "unit-finding.png")
 

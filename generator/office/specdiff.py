@@ -370,17 +370,22 @@ def _bind(text: str, spec: Spec, ctx: Context) -> BNode | None:
 # ---------------------------------------------------------------- tables
 
 
+def _title(title: str, year: int) -> str:
+    """A table title as the workbook prints it (``{year}年度…`` filled in)."""
+    return title.replace("{year}", str(year))
+
+
 def _diff_table(sm: SpecMap, tid: str) -> TableDiff:
     old, new = sm.old.tables.get(tid), sm.new.tables.get(tid)
     if old is None:
         assert new is not None
-        return TableDiff(tid, new.title, "added")
+        return TableDiff(tid, _title(new.title, sm.new.year), "added")
     if new is None:
-        return TableDiff(tid, old.title, "removed", old_title=old.title)
+        return TableDiff(tid, _title(old.title, sm.old.year), "removed", old_title=_title(old.title, sm.old.year))
     tm = sm.table(tid)
-    td = TableDiff(tid, new.title, "unchanged", old_title=old.title)
+    td = TableDiff(tid, _title(new.title, sm.new.year), "unchanged", old_title=_title(old.title, sm.old.year))
     if old.title != new.title:
-        td.changes.append(f"表名：{old.title} → {new.title}")
+        td.changes.append(f"表名：{_title(old.title, sm.old.year)} → {_title(new.title, sm.new.year)}")
     if old.sheet != new.sheet:
         td.changes.append(f"工作表名：{old.sheet} → {new.sheet}")
     if old.number != new.number:
