@@ -14,19 +14,7 @@ from generator.xlsx.ooxml import OLE_MAGIC, Limits
 from generator.xlsx.reader import read_workbook
 
 from .xlsxparts import sheet_part
-
-
-def _rezip(src: bytes, change: dict[str, bytes | None] | None = None, add: dict[str, bytes] | None = None) -> bytes:
-    zin = zipfile.ZipFile(io.BytesIO(src))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            body = (change or {}).get(info.filename, zin.read(info.filename))
-            if body is not None:
-                zout.writestr(info.filename, body)
-        for name, body in (add or {}).items():
-            zout.writestr(name, body)
-    return out.getvalue()
+from .ziputil import rezip as _rezip
 
 
 def _read(tmp_path: Path, data: bytes, name: str = "f.xlsx", **kw):  # type: ignore[no-untyped-def]
