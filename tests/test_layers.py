@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RANK = {"core": 0, "xlsx": 1, "office": 2, "narrative": 2, "publish": 3, "web": 4, "cli": 5}
+RANK = {"core": 0, "xlsx": 1, "office": 2, "narrative": 2, "cluster": 3, "publish": 3, "web": 4, "cli": 5}
 BASE = ("core", "xlsx", "office", "narrative", "cli")  # the layers that must exist
 # third-party libraries that belong to one layer only
 EDGE_LIBS = {"xlsxwriter": {"xlsx"}, "openpyxl": {"xlsx"}, "lxml": {"xlsx"}, "click": {"cli"},
-             "starlette": {"web"}, "uvicorn": {"web", "cli"}, "weasyprint": {"publish"}, "pdfplumber": {"publish"}}
+             "starlette": {"web"}, "uvicorn": {"web", "cli"}, "weasyprint": {"publish"}, "pdfplumber": {"publish"},
+             "dask": {"cluster"}, "distributed": {"cluster"}, "fsspec": {"cluster"}, "psycopg": {"office"}}
 
 
 def _modules(pkg_dir: Path, pkg: str) -> dict[str, Path]:

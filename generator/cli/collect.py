@@ -143,13 +143,17 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--file-password", help="加密工作簿的打开密码")
-@click.option("--workers", type=int, help="并行读取的进程数，默认为 CPU 核数")
+@click.option("--workers", type=int, help="并行读取的进程数（本机或 LocalCluster），默认为 CPU 核数")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="读取方式：本机进程池，或 Dask 集群（见 --scheduler）")
+@click.option("--scheduler", help="Dask 调度器地址（tcp://主机:8786）；不给则在本机启动 LocalCluster")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="报告目录，默认与数据库同目录")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另把各单位状态与问题写成 JSON")
 @limits_option
 @store_errors
 def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
-            workers: int | None, report_dir: str | None, json_out: str | None, limits: tuple[str, ...]) -> None:
+            workers: int | None, engine: str, scheduler: str | None, report_dir: str | None,
+            json_out: str | None, limits: tuple[str, ...]) -> None:
     """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
     from ..office.collect import collect as run_collect
     from ..office.collect import terminal_table, write_reports
@@ -166,7 +170,12 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
         key = key_arg(key) or store.get_meta(KEY_META)
         if not key:
             click.echo(f"[注意] {DEFAULT_KEY_WARNING}", err=True)
-        summary = run_collect(store, src, tree, spec, key, file_password, workers)
+        reader = None
+        if engine == "dask":
+            from ..cluster.daskengine import DaskEngine
+
+            reader = DaskEngine(scheduler, workers).read_many
+        summary = run_collect(store, src, tree, spec, key, file_password, workers, reader=reader)
         rep = unit_report(store, tree)
         html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir))
         if json_out:

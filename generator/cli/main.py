@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from ..core.dataset import DataError, Dataset, load_dataset
-from ..core.findings import ERROR, has_errors, printable
+from ..core.findings import has_errors, printable
 from ..core.fsutil import atomic_write_text
 from ..core.resources import specs_root
 from ..office.collect import AGGREGATE_KINDS
-from ..office.units import parse_subjects, read_units_csv, unit_filename
+from ..office.units import read_units_csv, unit_filename
 from .common import apply_limits, key_arg, limits_option, spec_arg
 
 
@@ -45,9 +45,13 @@ def check_spec(specs: str | None) -> None:
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
 @click.option("-o", "--out", "out", required=True, type=click.Path(), help="输出文件（单个单位）或目录（多个单位）")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="--units 时的执行方式：本进程，或 Dask 集群（见 --scheduler）")
+@click.option("--scheduler", help="Dask 调度器地址（tcp://主机:8786）；不给则在本机启动 LocalCluster")
+@click.option("--workers", type=int, help="本机 LocalCluster 的工作进程数，默认为 CPU 核数")
 def build(specs: str | None, data_file: str | None, units_file: str | None, previous_db: str | None,
           spare_rows: int | None, unit_code: str | None, unit_name: str | None, key: str | None, password: str | None,
-          out: str) -> None:
+          out: str, engine: str, scheduler: str | None, workers: int | None) -> None:
     """生成锁定的、带公式的填报工作簿。"""
     from ..xlsx.writer import build_workbook
 
@@ -62,41 +66,33 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
         outdir.mkdir(parents=True, exist_ok=True)
         from tqdm import tqdm
 
+        from ..core.fsutil import atomic_write_bytes
+        from ..office.units import build_units
+
+        base = Path(units_file).parent
+        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
+        for u in units:
+            if u["code"] in previous:
+                u["previous"] = previous[u["code"]]
+        if engine == "dask":
+            from ..cluster.daskengine import DaskEngine
+
+            eng = DaskEngine(scheduler, workers)
+            results = eng.build_units(spec, units, base, key, password, spare_rows)
+        else:
+            results = build_units(spec, units, base, key, password, spare_rows)
         failed = len(problems)
-        summing = [u for u in units if u.get("kind") in AGGREGATE_KINDS]  # they send no report of their own
-        units = [u for u in units if u not in summing]
-        for u in tqdm(units, desc="生成工作簿", unit="户", disable=None):
-            try:
-                ds = load_dataset(Path(units_file).parent / u["data"]) if u["data"] else Dataset()
-            except DataError as exc:
-                click.echo(f"[错误] 单位 {u['code']}：{exc}，已跳过", err=True)
+        built = 0
+        for b in tqdm(results, total=len(units), desc="生成工作簿", unit="户", disable=None):
+            if b.data is None:
+                click.echo(f"[错误] 单位 {b.code}：{b.problem}，已跳过", err=True)
                 failed += 1
                 continue
-            ds.unit_code, ds.unit_name = u["code"], u["name"]
-            subjects, bad = parse_subjects(u.get("subjects") or "")
-            prev_codes, prev_names = previous.get(u["code"], ({}, {}))
-            if bad:
-                click.echo(f"[错误] 单位 {u['code']}：{'；'.join(bad)}，已跳过", err=True)
-                failed += 1
-                continue
-            for src in (subjects, prev_codes):
-                for t, codes in src.items():
-                    if t in spec.tables and spec.tables[t].section is not None:
-                        rows = ds.values.setdefault(t, {})
-                        for code in codes:
-                            rows.setdefault(code, {})  # the row, without figures
-            for c, n in prev_names.items():
-                ds.names.setdefault(c, n)
-            try:
-                res = build_workbook(spec, ds, outdir / unit_filename(u["code"], u["name"]), key, password, spare_rows)
-            except ValueError as exc:
-                click.echo(f"[错误] 单位 {u['code']}：{exc}，已跳过", err=True)
-                failed += 1
-                continue
-            for f in res.findings:
-                if f.severity == ERROR:
-                    click.echo(f"单位 {u['code']}：{f.render()}", err=True)
-        click.echo(f"已生成 {len(units) - (failed - len(problems))} 个工作簿到 {outdir}" + (f"，{failed} 个单位有问题" if failed else ""))
+            atomic_write_bytes(outdir / b.filename, b.data)
+            built += 1
+            for text in b.errors:
+                click.echo(f"单位 {b.code}：{text}", err=True)
+        click.echo(f"已生成 {built} 个工作簿到 {outdir}" + (f"，{failed} 个单位有问题" if failed else ""))
         sys.exit(1 if failed else 0)
     if data_file:
         try:

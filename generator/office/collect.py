@@ -396,6 +396,9 @@ def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password:
 
 # ---------------------------------------------------------------- collect
 
+# reads tasks and hands (task, document) to the callback: read_many, or DaskEngine.read_many
+Reader = Callable[[list[FileTask], Spec, "str | None", "str | None", Callable[[FileTask, dict[str, Any]], None]], None]
+
 
 @dataclass
 class CollectSummary:
@@ -413,18 +416,22 @@ def _mtime(ts: float) -> str:
 
 
 def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None = None,
-            file_password: str | None = None, workers: int | None = None, progress: bool | None = None) -> CollectSummary:
-    """Read every file under ``folder`` into the database and refresh every status."""
+            file_password: str | None = None, workers: int | None = None, progress: bool | None = None,
+            reader: Reader | None = None) -> CollectSummary:
+    """Read every file under ``folder`` into the database and refresh every status. ``reader`` runs
+    the reads (default: :func:`read_many`, the local process pool; ``generator.cluster`` has a Dask
+    one); whatever it is, it gets only content not seen before and hands every document back here,
+    to the one writer."""
 
     store.acquire_writer(f"收集 {folder}")
     try:
-        return _collect(store, folder, tree, spec, key, file_password, workers, progress)
+        return _collect(store, folder, tree, spec, key, file_password, workers, progress, reader)
     finally:
         store.release_writer()
 
 
 def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None, file_password: str | None,
-             workers: int | None, progress: bool | None) -> CollectSummary:
+             workers: int | None, progress: bool | None, reader: Reader | None = None) -> CollectSummary:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -483,7 +490,10 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
         bar.update(1)
 
     try:
-        read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result)
+        if reader is not None:
+            reader(fresh, spec, key, file_password, store_result)
+        else:
+            read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result)
         flush()
     except BaseException:
         store.rollback()  # the unfinished batch is not kept; the run stays unfinished, a rerun reads those files

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..core.findings import ERROR, Finding
+from ..core.spec import Spec
 
 
 def safe_filename(text: str) -> str:
@@ -68,3 +72,60 @@ def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES) 
             if code not in out.setdefault(t, []):
                 out[t].append(code)
     return out, problems
+
+
+@dataclass
+class UnitBuild:
+    """One unit's workbook built from its row of the units file: plain data (crosses process and
+    machine boundaries). ``data`` is the workbook's bytes (None when it could not be built)."""
+
+    code: str
+    filename: str
+    data: bytes | None = None
+    problem: str | None = None  # why it was not built (Chinese)
+    errors: list[str] = field(default_factory=list)  # the build's error findings, rendered
+
+
+def build_unit(spec: Spec, row: dict[str, Any], base: Path, key: str | None = None,
+               password: str | None = None, spare_rows: int | None = None) -> UnitBuild:
+    """Build the workbook of one units-file row (its data file, if any, relative to ``base``): its
+    ``subjects`` and, under ``previous``, last year's (项 codes per table, names) listed as rows
+    without figures."""
+    from ..core.dataset import DataError, Dataset, load_dataset
+    from ..xlsx.writer import build_workbook
+
+    out = UnitBuild(row["code"], unit_filename(row["code"], row["name"]))
+    try:
+        ds = load_dataset(base / row["data"]) if row.get("data") else Dataset()
+    except DataError as exc:
+        out.problem = f"{exc}"
+        return out
+    ds.unit_code, ds.unit_name = row["code"], row["name"]
+    subjects, bad = parse_subjects(row.get("subjects") or "")
+    if bad:
+        out.problem = "；".join(bad)
+        return out
+    prev_codes, prev_names = row.get("previous") or ({}, {})
+    for src in (subjects, prev_codes):
+        for t, codes in src.items():
+            if t in spec.tables and spec.tables[t].section is not None:
+                rows = ds.values.setdefault(t, {})
+                for code in codes:
+                    rows.setdefault(code, {})  # the row, without figures
+    for c, n in prev_names.items():
+        ds.names.setdefault(c, n)
+    try:
+        res = build_workbook(spec, ds, None, key, password, spare_rows)
+    except ValueError as exc:
+        out.problem = f"{exc}"
+        return out
+    out.data = res.data
+    out.errors = [f.render() for f in res.findings if f.severity == ERROR]
+    return out
+
+
+def build_units(spec: Spec, rows: list[dict[str, Any]], base: Path, key: str | None = None,
+                password: str | None = None, spare_rows: int | None = None) -> Iterator[UnitBuild]:
+    """The local engine of ``build --units``: one unit after another in this process."""
+    for row in rows:
+        yield build_unit(spec, row, base, key, password, spare_rows)
