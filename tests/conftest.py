@@ -27,6 +27,14 @@ SPECS = ROOT / "specs" / "2024"
 SEED = ROOT / "specs" / "samples" / "seed-2024.json"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _spec_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Parsed specs are cached in a folder of the test session, not the user's cache."""
+    import os
+
+    os.environ.setdefault("JUESUAN_CACHE", str(tmp_path_factory.mktemp("spec-cache")))
+
+
 @pytest.fixture(scope="session")
 def spec() -> Spec:
     return load_spec(SPECS)

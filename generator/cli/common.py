@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..core.catalog import default_specs_dir, load_spec
-from ..core.spec import Spec, SpecInvalid
+if TYPE_CHECKING:
+    from ..core.spec import Spec
 
 
 def spec_arg(path: str | None) -> Spec:
     """The spec of ``--specs`` (default: the bundled 2024); a broken one ends the command with exit 2."""
+    from ..core.catalog import default_specs_dir, load_spec
+    from ..core.spec import SpecInvalid
+
     try:
         return load_spec(Path(path) if path else default_specs_dir())
     except SpecInvalid as exc:

@@ -5,19 +5,90 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 
-from ..core.dataset import DataError, Dataset, load_dataset
-from ..core.findings import has_errors, printable
-from ..core.fsutil import atomic_write_text
-from ..core.resources import specs_root
-from ..office.collect import AGGREGATE_KINDS
-from ..office.units import read_units_csv, unit_filename
 from .common import apply_limits, key_arg, limits_option, spec_arg
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Lazy(NamedTuple):
+    """A command of another cli module, imported only when it runs or shows its own help; ``help`` is
+    the first paragraph of its docstring, for the command list (tests/test_cli_startup.py keeps the
+    two equal)."""
+
+    module: str
+    attr: str
+    help: str
+
+
+LAZY: dict[str, Lazy] = {
+    "codes": Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
+    "narrative": Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
+    "check-narrative": Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),
+    "collect": Lazy("collect", "collect", "收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"),
+    "consolidate": Lazy("collect", "consolidate", "汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"),
+    "explain": Lazy("collect", "explain", "汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"),
+    "recheck": Lazy("collect", "recheck", "按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"),
+    "feedback": Lazy("collect", "feedback",
+                   "给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"),
+    "diff-spec": Lazy("migrate", "diff_spec", "比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"),
+    "migrate": Lazy("migrate", "migrate", "把按旧版填好的工作簿迁移到新版：逐数搬入新版并重算公式，列出无处安放的数。"),
+    "publish": Lazy("publish", "publish", "由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。"),
+    "check-published": Lazy("publish", "check_published", "核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"),
+    "serve": Lazy("web", "serve", "启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"),
+    "links": Lazy("web", "links", "每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"),
+    "office-password": Lazy("web", "office_password", "从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"),
+}
+
+
+class LazyGroup(click.Group):
+    """``juesuan``: the commands of cli/main.py at once, those of the other cli modules (and the
+    libraries they pull in) only when asked for -- ``juesuan --help`` and ``juesuan read`` start
+    without importing the web server, the publisher or the collection flows."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY:
+            import importlib
+
+            lazy = LAZY[name]
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{lazy.module}"), lazy.attr), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            cmd = self.commands.get(name)
+            if cmd is not None:
+                if not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit)))
+            else:
+                rows.append((name, make_default_short_help(LAZY[name].help, limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def demo_steps() -> list[Any]:
+    """The ``demo_step`` of every cli module that has one, in the order the demo runs them."""
+    import importlib
+
+    steps = []
+    for module in ("codes", "narrative", "collect", "migrate", "publish", "web"):
+        step = getattr(importlib.import_module(f"{__package__}.{module}"), "demo_step", None)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="juesuan")
 def cli() -> None:
     """juesuan：部门决算公开表的模板下发、收集审核与汇总。"""
@@ -53,6 +124,10 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
           spare_rows: int | None, unit_code: str | None, unit_name: str | None, key: str | None, password: str | None,
           out: str, engine: str, scheduler: str | None, workers: int | None) -> None:
     """生成锁定的、带公式的填报工作簿。"""
+    from ..core.dataset import DataError, Dataset, load_dataset
+    from ..core.findings import has_errors
+    from ..office.collect import AGGREGATE_KINDS
+    from ..office.units import read_units_csv, unit_filename
     from ..xlsx.writer import build_workbook
 
     spec = spec_arg(specs)
@@ -154,6 +229,8 @@ def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, l
 def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | None, file_password: str | None,
          as_json: bool, out: str | None, limits: tuple[str, ...]) -> None:
     """读取报回的工作簿：完整性检查、审核公式，输出报告或 JSON。"""
+    from ..core.findings import printable
+    from ..core.fsutil import atomic_write_text
     from ..xlsx.reader import read_workbook
     from .report import render_text
 
@@ -176,6 +253,10 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 @click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
     """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
+    from ..core.dataset import load_dataset
+    from ..core.fsutil import atomic_write_text
+    from ..core.resources import specs_root
+    from ..office.units import unit_filename
     from ..xlsx.reader import read_workbook
     from ..xlsx.writer import build_workbook
     from .report import render_text
@@ -191,29 +272,9 @@ def demo(out: str) -> None:
     atomic_write_text(outdir / "seed-read.json", json.dumps(read_res.to_json(), ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(outdir / "seed-report.txt", text + "\n")
     click.echo(text)
-    for extra in _DEMO_STEPS:
+    for extra in demo_steps():
         extra(outdir, spec)
     click.echo(f"输出目录：{outdir}")
-
-
-def _attach() -> None:
-    """The command groups of the other modules; their ``demo_step`` run after the seed in ``demo``."""
-    from . import codes, collect, migrate, narrative, publish, web
-
-    for mod, names in ((codes, ("codes",)), (narrative, ("narrative", "check_narrative")),
-                       (collect, ("collect", "consolidate", "explain", "recheck", "feedback", "key_group")),
-                       (migrate, ("diff_spec", "migrate")),
-                       (publish, ("publish", "check_published")),
-                       (web, ("serve", "links", "office_password"))):
-        for n in names:
-            cli.add_command(getattr(mod, n))
-        step = getattr(mod, "demo_step", None)
-        if step is not None:
-            _DEMO_STEPS.append(step)
-
-
-_DEMO_STEPS: list = []
-_attach()
 
 
 def main() -> None:

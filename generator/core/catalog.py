@@ -6,6 +6,9 @@ expression language, and the expression checks are passed to it here, so the cor
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from pathlib import Path
 
 from .expr import Compare, Context, ExprError, compile_expr, parse
@@ -15,8 +18,68 @@ from .spec import Spec, SpecInvalid, parse_spec
 
 
 def load_spec(root: str | Path) -> Spec:
-    """Load a spec directory; raise SpecInvalid listing every problem found (YAML and expressions)."""
-    return parse_spec(root, checks=(validate_spec_expressions,))
+    """Load a spec directory; raise SpecInvalid listing every problem found (YAML and expressions).
+
+    A valid spec, once parsed and checked, is kept in a cache file (see :func:`spec_cache_dir`)
+    named by the SHA-256 of every file of the folder and of the code that parses and checks it, so
+    the next process (a command that starts, a worker) loads it in milliseconds. Any change to a
+    spec file or to that code is a different name: a stale entry is never read. A cache that
+    cannot be read or written is ignored."""
+    root = Path(root)
+    path = _cache_path(root)
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                spec = pickle.load(fh)
+            if isinstance(spec, Spec):
+                spec.root = root
+                return spec
+        except Exception:  # noqa: BLE001 - missing, truncated or from another Python: parse again
+            pass
+    spec = parse_spec(root, checks=(validate_spec_expressions,))
+    if path is not None:
+        _write_cache(path, spec)
+    return spec
+
+
+_CODE = ("spec.py", "expr.py", "rules.py", "catalog.py")
+
+
+def spec_cache_dir() -> Path | None:
+    """``JUESUAN_CACHE`` (empty: no cache), else ``$XDG_CACHE_HOME/juesuan``, else ``~/.cache/juesuan``."""
+    env = os.environ.get("JUESUAN_CACHE")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "juesuan"
+
+
+def _cache_path(root: Path) -> Path | None:
+    where = spec_cache_dir()
+    if where is None:
+        return None
+    h = hashlib.sha256()
+    try:
+        here = Path(__file__).parent
+        for name in _CODE:
+            h.update((here / name).read_bytes())
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return where / f"spec-{h.hexdigest()[:32]}.pickle"
+
+
+def _write_cache(path: Path, spec: Spec) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except Exception:  # noqa: BLE001 - a read-only home, a full disk, an unpicklable memo: no cache
+        pass
 
 
 def default_specs_dir() -> Path:
