@@ -110,7 +110,7 @@ def test_same_file_twice_is_stored_once(spec: Spec, rnd, tmp_path: Path) -> None
     with Store(db) as store:
         subs = store.submissions()
         assert [s["duplicate_of"] for s in subs] == [None, subs[0]["id"]]
-        assert store.conn.execute("SELECT count(DISTINCT submission_id) FROM figures").fetchone()[0] == 1
+        assert store.conn.execute("SELECT count(DISTINCT submission_id) FROM inputs").fetchone()[0] == 1
 
 
 def test_another_units_page_wrong_or_revoked_secret_is_403(rnd) -> None:  # type: ignore[no-untyped-def]

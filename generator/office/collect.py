@@ -282,7 +282,8 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
         "unit_code": ds.unit_code if ds else "",
         "unit_name": ds.unit_name if ds else "",
         "year": ds.year if ds else None,
-        "figures": figure_rows(res.values, ds.values) if ds and res.usable else [],
+        # typed-in figures only: the store keeps inputs and recomputes the rest
+        "figures": figure_rows({}, ds.values) if ds and res.usable else [],
         "doc": {"names": ds.names, "notes": ds.notes, "cover": ds.cover, "explanations": ds.explanations,
                 "texts": ds.texts} if ds else {},
         "findings": [f.to_dict() for f in res.findings],

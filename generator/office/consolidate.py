@@ -21,7 +21,7 @@ from ..core.dataset import Dataset, Values
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 from ..core.fsutil import atomic_write_text
 from ..core.layout import SUMMARY
-from ..core.model import Figures
+from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
 from ..core.spec import Spec
@@ -350,6 +350,15 @@ class Explanation:
         return "\n".join(lines)
 
 
+def figure_of(spec: Spec, inputs: Values, table: str, row: str, col: str) -> Decimal | None:
+    """One figure of a submission from its typed-in figures (derived ones are recomputed, as the store
+    keeps inputs only); None when the unit has no such figure."""
+    got = inputs.get(table, {}).get(row, {}).get(col)
+    if got is None and table in spec.tables and is_formula_figure(spec.tables[table], row, col):
+        got = Figures(spec, inputs).all_values().get(table, {}).get(row, {}).get(col)
+    return got
+
+
 def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, row: str, col: str,
             include_errors: bool = False, use_record: bool = True) -> Explanation:
     """Which units contributed what to one consolidated figure. Follows the last consolidation of
@@ -385,9 +394,10 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
     for m in members:
         value = None
         if m.submission is not None:
-            value = store.figure(m.submission["id"], table, row, col)
+            own = store.values(m.submission["id"], inputs_only=True)
+            value = figure_of(spec, own, table, row, col)
             if m.included:
-                add_values(inputs, summable(spec, store.values(m.submission["id"], inputs_only=True)))
+                add_values(inputs, summable(spec, own))
         c = Contribution(m.unit, m.name, m.depth, m.included, m.reason, m.submission, value)
         contributions.append(c)
         by_unit[m.unit] = c

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sqlite3
+import zlib
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -94,6 +95,10 @@ CREATE TABLE IF NOT EXISTS figures(
   input INTEGER NOT NULL,             -- 1 = typed in, 0 = derived (recomputed)
   PRIMARY KEY (submission_id, tbl, row, col)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inputs(
+  submission_id INTEGER NOT NULL PRIMARY KEY REFERENCES submissions(id),
+  data BLOB NOT NULL                  -- zlib(JSON {table: {row: {col: "exact decimal"}}}): the typed-in figures
+);
 CREATE TABLE IF NOT EXISTS findings(
   id INTEGER PRIMARY KEY,
   submission_id INTEGER NOT NULL REFERENCES submissions(id),
@@ -399,8 +404,12 @@ class Store:
         cur = self.conn.execute(f"INSERT INTO submissions({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})",
                                 [fields[c] for c in cols])
         sid = int(cur.lastrowid or 0)
-        self.conn.executemany("INSERT INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)",
-                              ((sid, t, r, c, v, i) for t, r, c, v, i in figures))
+        typed: dict[str, dict[str, dict[str, str]]] = {}
+        for t, r, c, v, i in figures:
+            if i:  # derived figures are not stored: Figures(spec, inputs) recomputes them exactly
+                typed.setdefault(t, {}).setdefault(r, {})[c] = v
+        if typed:
+            self.conn.execute("INSERT INTO inputs(submission_id, data) VALUES(?, ?)", (sid, pack_values(typed)))
         self.add_findings(sid, findings, source, fields.get("run_id"))
         return sid
 
@@ -449,22 +458,28 @@ class Store:
 
     # -- figures
     def values(self, sid: int, inputs_only: bool = False) -> Values:
-        sql = "SELECT tbl, row, col, value FROM figures WHERE submission_id=?" + (" AND input=1" if inputs_only else "")
+        """The stored figures of a submission: the typed-in ones (``inputs``). Derived figures are not
+        stored (``Figures(spec, values).all_values()`` recomputes them); a database written before
+        that may still hold some in ``figures``, returned too unless ``inputs_only``."""
         out: Values = {}
+        got = self.conn.execute("SELECT data FROM inputs WHERE submission_id=?", (sid,)).fetchone()
+        if got is not None:
+            for t, rows in unpack_values(got[0]).items():
+                for r, cols in rows.items():
+                    out.setdefault(t, {})[r] = {c: Decimal(v) for c, v in cols.items()}
+        sql = "SELECT tbl, row, col, value FROM figures WHERE submission_id=?" + (" AND input=1" if inputs_only else "")
         for t, r, c, v in self.conn.execute(sql, (sid,)):
-            out.setdefault(t, {}).setdefault(r, {})[c] = Decimal(v)
+            out.setdefault(t, {}).setdefault(r, {}).setdefault(c, Decimal(v))
         return out
 
     def figure(self, sid: int, table: str, row: str, col: str) -> Decimal | None:
-        got = self.conn.execute("SELECT value FROM figures WHERE submission_id=? AND tbl=? AND row=? AND col=?",
-                                (sid, table, row, col)).fetchone()
-        return Decimal(got[0]) if got else None
+        """One stored figure (a typed-in one; a derived one from a database of the earlier layout)."""
+        return self.values(sid).get(table, {}).get(row, {}).get(col)
 
     def replace_derived(self, sid: int, figures: Iterable[tuple[str, str, str, str, int]]) -> None:
+        """Derived figures are recomputed, never stored: drop any an earlier layout stored (they could
+        be stale after a rule or formula change)."""
         self.conn.execute("DELETE FROM figures WHERE submission_id=? AND input=0", (sid,))
-        self.conn.executemany("INSERT INTO figures(submission_id, tbl, row, col, value, input) VALUES(?, ?, ?, ?, ?, ?)"
-                              " ON CONFLICT DO NOTHING",
-                              ((sid, t, r, c, v, i) for t, r, c, v, i in figures if not i))
 
     # -- consolidations
     def add_consolidation(self, parent: str, include_errors: bool, spec_version: str, spec_hash: str,
@@ -489,6 +504,15 @@ class Store:
             return None
         members = self.conn.execute("SELECT * FROM consolidation_members WHERE consolidation_id=?", (row["id"],)).fetchall()
         return row, members
+
+
+def pack_values(values: dict[str, dict[str, dict[str, str]]]) -> bytes:
+    """Figures as stored: compact JSON of exact decimal strings, deflated."""
+    return zlib.compress(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def unpack_values(data: bytes | memoryview) -> dict[str, dict[str, dict[str, str]]]:
+    return json.loads(zlib.decompress(bytes(data)))  # type: ignore[no-any-return]
 
 
 def row_finding(r: sqlite3.Row) -> Finding:
