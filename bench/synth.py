@@ -53,9 +53,40 @@ RUNNING = ["2010301", "2010350", "2150501", "2150550"]  # 运行 items: basic sp
 PROJECTS = ["2010302", "2010399", "2150502", "2150599", "2150805", "2150899"]
 SOCIAL = ["2080505", "2080506", "2101101", "2101102", "2210201"]  # basic, small
 FUND = ["2120803", "2120899"]  # 政府性基金 projects
-# 公开01 row of each 类 (income-expenditure total), 公开04 row of each 类
-CLASS_ROW_01 = {"201": "31", "208": "38", "210": "39", "212": "41", "215": "44", "221": "49"}
-CLASS_ROW_04 = {"201": "33", "208": "40", "210": "41", "212": "43", "215": "46", "221": "51"}
+# 公开01 row of each 类 (income-expenditure total; the 2024 list, ../shared/reference/), 公开04 row of each 类
+CLASSES = {"201": "一般公共服务支出", "204": "公共安全支出", "205": "教育支出", "206": "科学技术支出",
+           "207": "文化旅游体育与传媒支出", "208": "社会保障和就业支出", "210": "卫生健康支出", "211": "节能环保支出",
+           "212": "城乡社区支出", "213": "农林水支出", "214": "交通运输支出", "215": "资源勘探工业信息等支出",
+           "216": "商业服务业等支出", "220": "自然资源海洋气象等支出", "221": "住房保障支出", "224": "灾害防治及应急管理支出"}
+_ROW01 = {"201": 31, "204": 34, "205": 35, "206": 36, "207": 37, "208": 38, "210": 39, "211": 40, "212": 41,
+          "213": 42, "214": 43, "215": 44, "216": 45, "220": 48, "221": 49, "224": 52}
+CLASS_ROW_01 = {c: str(r) for c, r in _ROW01.items()}
+CLASS_ROW_04 = {c: str(r + 2) for c, r in _ROW01.items()}
+# the wide pool (pool="wide"): hundreds of 项 codes over 16 类, named as the 2024 list names its 项 by suffix
+_ITEM_NAMES = {"01": "行政运行", "02": "一般行政管理事务", "03": "机关服务", "04": "专项业务活动", "05": "信息化建设",
+               "06": "专项工作经费", "07": "监督检查", "08": "宣传教育", "50": "事业运行", "99": "其他{}支出"}
+
+
+def _wide_pool() -> tuple[dict[str, str], list[str], list[str]]:
+    """(names of every 类/款/项 code, running 项 codes, project 项 codes): 16 类 x 6 款 x 7-10 项."""
+    names: dict[str, str] = {}
+    running: list[str] = []
+    projects: list[str] = []
+    for i, (cls, cname) in enumerate(CLASSES.items()):
+        for k in range(6):
+            kuan = f"{cls}{(i * 7 + k * 3) % 40 + 1:02d}"
+            names[kuan] = f"{cname[:4]}事务{k + 1}"
+            for j, (suffix, iname) in enumerate(_ITEM_NAMES.items()):
+                if (i + k + j) % 4 == 3 and suffix not in ("01", "50", "99"):
+                    continue
+                code = kuan + suffix
+                names[code] = iname.format(names[kuan])
+                (running if suffix in ("01", "50") else projects).append(code)
+    return names, running, projects
+
+
+WIDE_NAMES, WIDE_RUNNING, WIDE_PROJECTS = _wide_pool()
+MAX_SECTION_ROWS = 40
 PERSONNEL_301 = ["30101", "30102", "30103", "30107", "30108", "30109", "30110", "30112", "30113", "30199"]
 PERSONNEL_303 = ["30302", "30305", "30309", "30399"]
 PUBLIC_302 = ["30201", "30205", "30206", "30207", "30211", "30213", "30215", "30216", "30217", "30228", "30231",
@@ -77,14 +108,21 @@ def _d(cents: int) -> Decimal:
     return Decimal(cents) / 100
 
 
+def _section_rows(items: dict[str, list[int]]) -> int:
+    """Rows of the unit's 科目 section: its 项 with their 类 and 款."""
+    return len({c[:n] for c in items for n in (3, 5, 7)})
+
+
 def synth_dataset(rng: random.Random, code: str, name: str, year: int = 2024, scale: float = 1.0,
                   fund: bool | None = None, pools: dict[str, list[str]] | None = None,
                   class_rows: tuple[dict[str, str], dict[str, str]] | None = None,
-                  names: dict[str, str] | None = None) -> Dataset:
+                  names: dict[str, str] | None = None, pool: str = "sample") -> Dataset:
     """One unit's input figures; ``scale`` sizes the unit (1 = a unit of a few 千万元); ``fund``: with
     政府性基金 spending (公开07), by default one unit in four. ``pools`` (keys running, projects,
     social, fund) draw the unit's 项 from other code lists, ``class_rows`` the 公开01/公开04 row of
-    every 类 they fall in, ``names`` the names a data file gives (default: :data:`NAMES`)."""
+    every 类 they fall in, ``names`` the names a data file gives (default: :data:`NAMES`). ``pool``
+    "wide": 项 drawn from hundreds of codes over 16 类, up to 40 rows in a 科目 section (most units
+    small, a few large), as a real round's units look."""
     pools = pools or {}
     running, projects = pools.get("running", RUNNING), pools.get("projects", PROJECTS)
     social, fund_items = pools.get("social", SOCIAL), pools.get("fund", FUND)
@@ -96,9 +134,27 @@ def synth_dataset(rng: random.Random, code: str, name: str, year: int = 2024, sc
 
     # items: code -> (basic b, general project p, fund project g, 事业收入 project s), cents
     items: dict[str, list[int]] = {}
-    items[rng.choice(running)] = [amount(200, 2000), 0, 0, 0]
-    for c in rng.sample(projects, min(len(projects), rng.randint(0, 3))):
-        items[c] = [0, amount(10, 900), 0, amount(5, 200) if rng.random() < 0.3 else 0]
+    if pool == "wide":
+        names = {**names, **WIDE_NAMES}
+        home = rng.choice(list(CLASSES))  # a unit's main 类; other 类 appear now and then
+        near = [c for c in WIDE_RUNNING if c.startswith(home)]
+        items[rng.choice(near)] = [amount(200, 2000), 0, 0, 0]
+        target = min(int(rng.paretovariate(1.2) * 3), 30)
+        candidates = [c for c in WIDE_PROJECTS if c.startswith(home)]
+        while len(items) < target:
+            c = rng.choice(candidates if rng.random() < 0.7 else WIDE_PROJECTS + WIDE_RUNNING)
+            if c in items or _section_rows({**items, c: []}) > MAX_SECTION_ROWS - 12:
+                if _section_rows(items) >= MAX_SECTION_ROWS - 12:
+                    break
+                continue
+            if c[5:] in ("01", "50"):
+                items[c] = [amount(20, 600), 0, 0, 0]
+            else:
+                items[c] = [0, amount(5, 500), 0, amount(5, 100) if rng.random() < 0.2 else 0]
+    else:
+        items[rng.choice(running)] = [amount(200, 2000), 0, 0, 0]
+        for c in rng.sample(projects, min(len(projects), rng.randint(0, 3))):
+            items[c] = [0, amount(10, 900), 0, amount(5, 200) if rng.random() < 0.3 else 0]
     for c in rng.sample(social, min(len(social), rng.randint(1, 3))):
         items[c] = [amount(5, 120), 0, 0, 0]
     if fund is None:
@@ -106,7 +162,8 @@ def synth_dataset(rng: random.Random, code: str, name: str, year: int = 2024, sc
     if fund:
         items[rng.choice(fund_items)] = [0, 0, amount(20, 600), 0]
     ds = Dataset(unit_code=code, unit_name=name, year=year)
-    ds.names = {k: v for k, v in names.items() if any(c.startswith(k) for c in items) or k in items}
+    # a wide unit's data file names its 款 and 项 (the 类 names come from the spec)
+    ds.names = {k: v for k, v in names.items() if any(c.startswith(k) for c in items) and (pool != "wide" or len(k) > 3)}
     put = ds.set
     for c, (b, p, g, s) in sorted(items.items()):
         for col, v in zip("234567", (b + p + g, 0, s, 0, 0, 0), strict=True):
