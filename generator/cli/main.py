@@ -22,24 +22,25 @@ class Lazy(NamedTuple):
     help: str
 
 
-LAZY: dict[str, Lazy] = {
-    "codes": Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
-    "narrative": Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
-    "check-narrative": Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),
-    "collect": Lazy("collect", "collect", "收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"),
-    "consolidate": Lazy("collect", "consolidate", "汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"),
-    "explain": Lazy("collect", "explain", "汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"),
-    "recheck": Lazy("collect", "recheck", "按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"),
-    "feedback": Lazy("collect", "feedback",
-                   "给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"),
-    "diff-spec": Lazy("migrate", "diff_spec", "比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"),
-    "migrate": Lazy("migrate", "migrate", "把按旧版填好的工作簿迁移到新版：逐数搬入新版并重算公式，列出无处安放的数。"),
-    "publish": Lazy("publish", "publish", "由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。"),
-    "check-published": Lazy("publish", "check_published", "核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"),
-    "serve": Lazy("web", "serve", "启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"),
-    "links": Lazy("web", "links", "每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"),
-    "office-password": Lazy("web", "office_password", "从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"),
-}
+# the command name is the attribute's, with - for _ (diff_spec -> diff-spec)
+LAZY: dict[str, Lazy] = {lazy.attr.replace("_", "-"): lazy for lazy in (
+    Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
+    Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
+    Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),
+    Lazy("collect", "collect", "收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"),
+    Lazy("collect", "consolidate", "汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"),
+    Lazy("collect", "explain", "汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"),
+    Lazy("collect", "recheck", "按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"),
+    Lazy("collect", "feedback",
+         "给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"),
+    Lazy("migrate", "diff_spec", "比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"),
+    Lazy("migrate", "migrate", "把按旧版填好的工作簿迁移到新版：逐数搬入新版并重算公式，列出无处安放的数。"),
+    Lazy("publish", "publish", "由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。"),
+    Lazy("publish", "check_published", "核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"),
+    Lazy("web", "serve", "启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"),
+    Lazy("web", "links", "每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"),
+    Lazy("web", "office_password", "从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"),
+)}
 
 
 class LazyGroup(click.Group):
