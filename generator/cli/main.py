@@ -22,8 +22,8 @@ class Lazy(NamedTuple):
     help: str
 
 
-# the command name is the attribute's, with - for _ (diff_spec -> diff-spec)
-LAZY: dict[str, Lazy] = {lazy.attr.replace("_", "-"): lazy for lazy in (
+# the command name is the attribute's, with - for _ (diff_spec -> diff-spec; key_group -> key)
+LAZY: dict[str, Lazy] = {lazy.attr.removesuffix("_group").replace("_", "-"): lazy for lazy in (
     Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
     Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
     Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),
@@ -31,6 +31,7 @@ LAZY: dict[str, Lazy] = {lazy.attr.replace("_", "-"): lazy for lazy in (
     Lazy("collect", "consolidate", "汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"),
     Lazy("collect", "explain", "汇总数的来源：PARENT 的 TABLE 表 ROW（行次/科目代码/合计）COL 栏由哪些单位各贡献多少。"),
     Lazy("collect", "recheck", "按新的审核公式重新审核数据库中已收的报送（不重读文件）；旧的审核结果留作历史。"),
+    Lazy("collect", "key_group", "指纹密钥：生成一把真正的密钥并与数据库一起保存（从不写入工作簿）。"),
     Lazy("collect", "feedback",
          "给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"),
     Lazy("migrate", "diff_spec", "比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"),
