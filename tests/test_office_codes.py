@@ -126,7 +126,10 @@ def test_recheck_that_fails_on_one_submission_goes_on(spec: Spec, tmp_path: Path
     with Store(tmp_path / "db.sqlite") as store:
         collect(store, returned, tree, spec, workers=1, progress=False)
         sid = next(s["id"] for s in store.submissions() if s["unit_code"] == "430100002")
-        store.conn.execute("UPDATE figures SET value='九' WHERE submission_id=? AND input=1", (sid,))  # damaged row
+        from generator.office.store import pack_values  # the stored inputs, one figure damaged
+
+        store.conn.execute("UPDATE inputs SET data=? WHERE submission_id=?",
+                           (pack_values({"公开01": {"1": {"1": "九"}}}), sid))
         summary = recheck(store, tree, spec)
         assert (summary.submissions, summary.failed) == (2, 1)
         f = next(f for f in store.findings(sid) if f.code == "recheck-failed")
