@@ -61,8 +61,6 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from click.utils import make_default_short_help
-
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(n) for n in names)
         rows = []
@@ -72,7 +70,8 @@ class LazyGroup(click.Group):
                 if not cmd.hidden:
                     rows.append((name, cmd.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(LAZY[name].help, limit)))
+                # a stand-in command shortens the help as click does (without importing the module)
+                rows.append((name, click.Command(name, help=LAZY[name].help).get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
