@@ -60,6 +60,8 @@ def _load_figures(arg: str, db: str | None = None) -> Dataset:
 
 def _unit_from_db(code: str, db: str) -> Dataset:
     """Every figure (typed in and derived) of a unit's current submission in the database."""
+    from ..core.catalog import spec_by_version
+    from ..core.model import Figures
     from ..office.collect import tree_from_store, unit_report
     from ..office.store import DBError, Store
 
@@ -75,7 +77,12 @@ def _unit_from_db(code: str, db: str) -> Dataset:
             raise DataError(f"数据库 {db} 中没有单位 {code} 的有效报表（状态：{row.status}）")
         sub = row.current
         doc = json.loads(sub["doc"] or "{}")
-        return Dataset(sub["unit_code"], sub["unit_name"], int(sub["year"] or 0), store.values(sub["id"]),
+        spec = spec_by_version(sub["template_version"] or "")
+        if spec is None:
+            raise DataError(f"单位 {code} 的报表按规格 {sub['template_version']!r} 填报，本机没有该版规格")
+        # the store keeps the typed-in figures; the totals are recomputed exactly as the workbook does
+        values = Figures(spec, store.values(sub["id"], inputs_only=True)).all_values()
+        return Dataset(sub["unit_code"], sub["unit_name"], int(sub["year"] or 0), values,
                        dict(doc.get("names") or {}), dict(doc.get("notes") or {}))
 
 
@@ -164,7 +171,9 @@ def _print_reasons_template(ctx: click.Context, _param: click.Parameter, value: 
 @db_option
 def narrative(figures: str, previous_path: str | None, budget_path: str | None,
               reasons_path: str | None, fmt: str, output: str | None, db: str) -> None:
-    """由决算数字生成第三部分 决算情况说明（一至十）。FILE_OR_DB_UNIT：标准数据 JSON、Excel 决算表，
+    """由决算数字生成第三部分 决算情况说明（一至十）。
+
+    FILE_OR_DB_UNIT：标准数据 JSON、Excel 决算表，
     或单位代码（取收集数据库中该单位的当前报表）。"""
     try:
         ds = _load_figures(figures, db)
@@ -202,7 +211,9 @@ def narrative(figures: str, previous_path: str | None, budget_path: str | None,
 @db_option
 def check_narrative(text_file: str, figures: str, previous_path: str | None,
                     budget_path: str | None, no_info: bool, as_json: bool, db: str) -> None:
-    """核对已写好的情况说明中的金额和百分比是否与决算表一致。FILE_OR_DB_UNIT 同 narrative。"""
+    """核对已写好的情况说明中的金额和百分比是否与决算表一致。
+
+    FILE_OR_DB_UNIT 同 narrative。"""
     try:
         text = _read_text(text_file)
         ds = _load_figures(figures, db)

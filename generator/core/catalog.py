@@ -32,7 +32,8 @@ def load_spec(root: str | Path) -> Spec:
             with open(path, "rb") as fh:
                 spec = pickle.load(fh)
             if isinstance(spec, Spec):
-                spec.root = root
+                if spec.root != root:  # the same content in another folder (keep the shared object otherwise)
+                    spec.root = root
                 return spec
         except Exception:  # noqa: BLE001 - missing, truncated or from another Python: parse again
             pass
