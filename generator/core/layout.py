@@ -11,7 +11,9 @@ import hmac
 import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from unicodedata import east_asian_width
 
 import jinja2
 
@@ -263,11 +265,13 @@ def section_codes(spec: Spec, values: dict[str, dict[str, dict[str, Decimal]]]) 
 LINE_HEIGHT = 14.0  # points per line of 宋体 10–11 pt text
 
 
+@lru_cache(maxsize=8192)
 def text_width(text: str) -> int:
-    """Width of text in column-width units (a CJK character counts two)."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Width of text in column-width units (a CJK character counts two). Memoised: the guide's
+    lines and most rule messages are the same for every unit of a round."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _indent(code: str) -> str:

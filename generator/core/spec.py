@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,9 @@ class Block:
     spare_rows: int = 0
     line: int | None = None
 
-    @property
+    @cached_property
     def value_columns(self) -> list[Column]:
+        """The value columns (a loaded spec is never changed, so computed once per block)."""
         return [c for c in self.columns if c.role == "value"]
 
     def role_index(self, role: str) -> int | None:

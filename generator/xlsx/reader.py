@@ -600,19 +600,25 @@ def _check_display(book: RawBook, sp: SheetPlan, raw: RawSheet, ctx: _Ctx) -> No
         return
     bad: dict[str, list[str]] = {}
     hidden: list[str] = []
+    any_hidden = sp.state == "visible" and bool(raw.hidden_rows or raw.hidden_cols)
+    verdicts: dict[tuple[int, str], str | None] = {}  # (cell style index, plan style) -> problem
     for (r, c), cell in sp.cells.items():
         if cell.kind not in ("input", "formula", "number"):
             continue
         got = raw.cells.get((r, c))
         if got is None:
             continue
-        code = book.format_of(got)
-        if code == STYLE_FORMATS.get(cell.style):
-            continue  # the format the plan writes on this style (0.00% on a rate)
-        why = format_problem(code)
+        vk = (got.style, cell.style)
+        if vk in verdicts:
+            why = verdicts[vk]
+        else:
+            code = book.format_of(got)
+            # the format the plan writes on this style (0.00% on a rate) is no problem
+            why = None if code == STYLE_FORMATS.get(cell.style) else format_problem(code)
+            verdicts[vk] = why = None if why is None else f"{code}（{why}）"
         if why is not None:
-            bad.setdefault(f"{code}（{why}）", []).append(a1(r, c))
-        if (r in raw.hidden_rows or raw.col_hidden(c)) and sp.state == "visible" and (
+            bad.setdefault(why, []).append(a1(r, c))
+        if any_hidden and (r in raw.hidden_rows or raw.col_hidden(c)) and (
                 got.formula is not None or _cell_text(got).strip()):
             hidden.append(a1(r, c))
     for what, cells in bad.items():
