@@ -139,6 +139,12 @@ class Run:
     consolidated_units: int = 0
 
 
+# an office's own fingerprint key, as `juesuan key init` gives one: without it every file carries the
+# default-key warning (templates built and read with it here; the CLI runs and collect workers get it
+# from JUESUAN_KEY)
+KEY = "bench-office-key-0f3c9a5e"
+
+
 def unit_rows(n: int) -> list[tuple[str, str, str]]:
     """(code, name, parent) of the parent and its N units; the first unit is the parent's 本级."""
     rows = [(PARENT, PARENT_NAME, "")]
@@ -218,7 +224,7 @@ def record_build(spec: Spec, ds: Dataset) -> Script:
         xlsxwriter.Workbook.add_format = add_format  # type: ignore[method-assign]
         for name in _RECORDED:
             setattr(xlsxwriter.worksheet.Worksheet, name, recorder(name))
-        build_workbook(spec, ds, None)
+        build_workbook(spec, ds, None, KEY)
     finally:
         xlsxwriter.Workbook.add_format = orig_add_format  # type: ignore[method-assign]
         for name, fn in originals.items():
@@ -328,9 +334,9 @@ def warm_up(spec: Spec, work: Path) -> None:
     for i in range(WARMUP):
         ds = dataset_for(f"4309{i:05d}", f"预热单位{i}", 10_000 + i)
         path = d / f"{ds.unit_code}.xlsx"
-        build_workbook(spec, ds, path)
+        build_workbook(spec, ds, path, KEY)
         build_floor(record_build(spec, ds))
-        read_workbook(path, spec=spec)
+        read_workbook(path, key=KEY, spec=spec)
         read_floor(path)
         read_visit_floor(path)
         openpyxl.load_workbook(path)
@@ -349,16 +355,16 @@ def build_and_read(spec: Spec, rows: list[tuple[str, str, str]], folder: Path, s
         mtime = 1_700_000_000 + i
         run.section_rows.append(section_rows(ds))
         if i not in sample:
-            build_workbook(spec, ds, path)
+            build_workbook(spec, ds, path, KEY)
         else:
             s = Sample()
             script = record_build(spec, ds)
-            s.build, res = timed(lambda ds=ds, path=path: build_workbook(spec, ds, path))
+            s.build, res = timed(lambda ds=ds, path=path: build_workbook(spec, ds, path, KEY))
             if [f for f in res.findings if f.severity == "error"]:
                 raise SystemExit(f"{code}: the build reported {res.findings[0].code}")
             s.build_floor, _ = timed(lambda script=script: build_floor(script))
             s.read_floor, _ = timed(lambda path=path: read_floor(path))
-            s.read, got = timed(lambda path=path: read_workbook(path, spec=spec))
+            s.read, got = timed(lambda path=path: read_workbook(path, key=KEY, spec=spec))
             problems = sorted({f.code for f in got.findings if f.severity != "info"})
             if broken != (not got.valid or bool(problems)):
                 raise SystemExit(f"{code}: the workbook read back {'clean' if not problems else problems}")
@@ -484,7 +490,7 @@ def consolidate_all(spec: Spec, rows: list[tuple[str, str, str]], work: Path, ru
         run.statuses = {k: v for k, v in rep.counts.items() if v}
         run.consolidate_s, cons = timed(lambda: consolidate(store, tree, spec, PARENT, rep=rep))
         run.consolidated_units = len(cons.included)
-        run.outputs_s, out = timed(lambda: write_outputs(store, cons, work / f"{PARENT}-汇总.xlsx"))
+        run.outputs_s, out = timed(lambda: write_outputs(store, cons, work / f"{PARENT}-汇总.xlsx", key=KEY))
         run.readback_problems = len(out.readback)
 
 
@@ -574,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="random seed of the first unit's figures")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster rates")
     args = ap.parse_args(argv)
+    os.environ["JUESUAN_KEY"] = KEY  # inherited by the CLI runs and the collect workers
     if args.n < 1:
         ap.error("--n must be at least 1")
     spec = load_spec(ROOT / "specs" / "2024")
