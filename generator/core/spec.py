@@ -16,8 +16,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROLES = {"label", "line", "code", "name", "value"}
 SEVERITIES = {"error", "warning"}
 RULE_KINDS = {"compare", "subset", "statement"}
@@ -50,29 +48,35 @@ class _LineList(list):
     line: int = 0
 
 
-# libyaml's parser when PyYAML was built with it (some 10x faster on the specs), else the pure-Python one;
-# both give the same nodes, marks included, and the constructors below are the same Python code
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER: list[Any] = []
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    pass
+def _loader() -> Any:
+    """The YAML loader with line numbers, made on first use: a spec loaded from the cache (the
+    usual case once a spec has been read) never imports PyYAML. libyaml's parser when PyYAML was
+    built with it (some 10x faster on the specs), else the pure-Python one; both give the same
+    nodes, marks included, and the constructors below are the same Python code."""
+    if _LOADER:
+        return _LOADER[0]
+    import yaml
 
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    d = _LineDict(loader.construct_mapping(node, deep=True))
-    d.line = node.start_mark.line + 1
-    return d
+    def construct_mapping(loader: Any, node: Any) -> _LineDict:
+        d = _LineDict(loader.construct_mapping(node, deep=True))
+        d.line = node.start_mark.line + 1
+        return d
 
+    def construct_seq(loader: Any, node: Any) -> _LineList:
+        lst = _LineList(loader.construct_sequence(node, deep=True))
+        lst.line = node.start_mark.line + 1
+        return lst
 
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
-    lst = _LineList(loader.construct_sequence(node, deep=True))
-    lst.line = node.start_mark.line + 1
-    return lst
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_seq)
+    _LOADER.append(_Loader)
+    return _Loader
 
 
 def _line(obj: Any) -> int | None:
@@ -351,8 +355,10 @@ def _read_yaml(path: Path, col: _Collector) -> Any:
 
 
 def _read_yaml_file(path: Path, col: _Collector) -> Any:
+    import yaml
+
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())  # noqa: S506 - SafeLoader subclass
     except FileNotFoundError:
         col.add(str(path), None, "文件不存在")
     except yaml.YAMLError as exc:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .expr import BAbs, BBin, BCompare, BNeg, BNode, BSum, Fig, Items, Num
-from .spec import Row, Spec, SpecProblem, Table, _Loader, is_indicator_key, split_repeat
+from .spec import Row, Spec, SpecProblem, Table, _loader, is_indicator_key, split_repeat
 
 SAME = "same"  # the key did not change
 RENAMED = "renamed"  # one old key -> one new key
@@ -146,7 +146,7 @@ def load_mapping(spec: Spec) -> tuple[dict[str, Any], list[SpecProblem], Path | 
         return {}, problems, None
     file = str(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())  # noqa: S506 - SafeLoader subclass
     except FileNotFoundError:
         return {}, [SpecProblem(file, None, "映射文件不存在")], path
     except yaml.YAMLError as exc:
