@@ -213,7 +213,7 @@ def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, l
                 continue
             values = store.values(r.current["id"], inputs_only=True)
             subjects = {t: sorted(c for c in rows if is_item_code(c)) for t, rows in values.items()}
-            doc = json.loads(r.current["doc"] or "{}")
+            doc = store.doc(r.current["id"])
             out[r.code] = ({t: c for t, c in subjects.items() if c}, dict(doc.get("names") or {}))
     return out
 

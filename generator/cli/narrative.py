@@ -76,7 +76,7 @@ def _unit_from_db(code: str, db: str) -> Dataset:
         if row.current is None:
             raise DataError(f"数据库 {db} 中没有单位 {code} 的有效报表（状态：{row.status}）")
         sub = row.current
-        doc = json.loads(sub["doc"] or "{}")
+        doc = store.doc(sub["id"])
         spec = spec_by_version(sub["template_version"] or "")
         if spec is None:
             raise DataError(f"单位 {code} 的报表按规格 {sub['template_version']!r} 填报，本机没有该版规格")

@@ -27,7 +27,7 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -42,7 +42,7 @@ from ..core.layout import META, TEMPLATES
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
-from .store import Store, figure_rows, now
+from .store import LIGHT_COLUMNS, Store, figure_rows, now
 
 PASS, WARN, ERR = "通过", "有提示", "有错误"
 MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
@@ -775,7 +775,7 @@ def unit_report(store: Store, tree: UnitTree) -> UnitReport:
     files, a copy of a file already received, another unit's workbook sent under its name) are
     listed beside it and never replace its current report; only a unit without any current report
     takes the status of its latest such file (an attachment alone leaves it 未报送)."""
-    subs = [dict(s) for s in store.submissions()]
+    subs = [dict(s) for s in store.submissions(columns=LIGHT_COLUMNS)]  # without doc: store.doc(id) when needed
     by_unit: dict[str, list[dict[str, Any]]] = {}
     others = []
     for s in subs:
@@ -902,25 +902,52 @@ def _finding_view(f: Finding) -> dict[str, Any]:
             "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
 
 
-def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> str:
-    units = []
-    for r in rep.rows:
-        shown = []
+class _UnitView:
+    """One unit of the HTML report; its findings are read from the store when the template gets to
+    them, so a round's report is rendered unit by unit and never held whole in memory."""
+
+    def __init__(self, store: Store, row: UnitRow):
+        self.store, self.row = store, row
+
+    @property
+    def cells(self) -> list[str]:
+        return report_cells(self.row)
+
+    @property
+    def shown(self) -> Iterator[dict[str, Any]]:
+        r, store = self.row, self.store
         for s in ([r.latest] if r.latest else []) + ([r.current] if r.current and r.current is not r.latest else []):
             sid = s["duplicate_of"] or s["id"]
             fs = sort_findings(store.findings(s["id"]) + (store.findings(sid) if sid != s["id"] else []))
-            shown.append({"sub": s, "findings": [_finding_view(f) for f in fs]})
-        units.append({"row": r, "cells": report_cells(r), "shown": shown})
+            yield {"sub": s, "findings": [_finding_view(f) for f in fs]}
+
+
+class _UnitViews:
+    """The report's units, iterable as often as the template walks them (summary, then details)."""
+
+    def __init__(self, store: Store, rep: UnitReport):
+        self.store, self.rep = store, rep
+
+    def __iter__(self) -> Iterator[_UnitView]:
+        return (_UnitView(self.store, r) for r in self.rep.rows)
+
+
+def report_html_chunks(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> Iterator[str]:
+    """The collect report as HTML, in chunks as the template renders them (streamed to the file)."""
     others = [{"sub": s, "findings": [_finding_view(f) for f in sort_findings(store.findings(s["id"]))]}
               for s in rep.others]
-    return jinja_env().get_template("collect_report.html.j2").render(
-        title=title, rep=rep, units=units, others=others, header=REPORT_HEADER, statuses=STATUS_ORDER)
+    return jinja_env().get_template("collect_report.html.j2").generate(
+        title=title, rep=rep, units=_UnitViews(store, rep), others=others, header=REPORT_HEADER, statuses=STATUS_ORDER)
+
+
+def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> str:
+    return "".join(report_html_chunks(store, rep, title))
 
 
 def write_reports(store: Store, rep: UnitReport, outdir: Path, stem: str = "collect-report") -> tuple[Path, Path]:
     html = outdir / f"{stem}.html"
     csv_path = outdir / f"{stem}.csv"
-    atomic_write_text(html, report_html(store, rep))
+    atomic_write_text(html, report_html_chunks(store, rep))
     atomic_write_bytes(csv_path, report_csv(rep).encode("utf-8-sig"))
     return html, csv_path
 

@@ -164,7 +164,7 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
         if m.included and m.submission is not None:
             add_values(acc, summable(spec, store.values(m.submission["id"], inputs_only=True)))
             own_inc.append(code)
-            doc = json.loads(m.submission["doc"] or "{}")
+            doc = store.doc(m.submission["id"])
             for c, n in (doc.get("names") or {}).items():
                 if c in names and names[c] != n:
                     findings.append(Finding("consolidate-name-conflict", INFO,

@@ -139,6 +139,9 @@ SUBMISSION_COLUMNS = (
     "expect_unit", "unit", "year", "template_id", "template_version", "spec_hash", "usable", "duplicate_of",
     "status", "accepted", "errors", "warnings", "infos", "doc",
 )
+# every column but ``doc`` (names, notes, cover, explanations: the bulk of a row): what statuses and
+# reports need, so a round's unit report holds ~200 bytes per submission
+LIGHT_COLUMNS = ", ".join(("id", *(c for c in SUBMISSION_COLUMNS if c != "doc")))
 
 
 DB_ENV = "JUESUAN_DB"
@@ -420,9 +423,17 @@ class Store:
             ((sid, source, run_id, f.code, f.severity, f.message, f.table, f.row, f.col, f.cell, f.expected, f.actual,
               f.rule, json.dumps(f.extra, ensure_ascii=False) if f.extra else None) for f in findings))
 
-    def submissions(self, where: str = "1=1", params: tuple[Any, ...] = (), order: str = "run_id, seq, id") -> list[sqlite3.Row]:
-        """Submissions in order of receipt (run, then order within the run)."""
-        return self.conn.execute(f"SELECT * FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
+    def submissions(self, where: str = "1=1", params: tuple[Any, ...] = (), order: str = "run_id, seq, id",
+                    columns: str = "*") -> list[sqlite3.Row]:
+        """Submissions in order of receipt (run, then order within the run); ``columns``
+        :data:`LIGHT_COLUMNS` leaves out ``doc`` (read it with :meth:`doc`)."""
+        return self.conn.execute(f"SELECT {columns} FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
+
+    def doc(self, sid: int) -> dict[str, Any]:
+        """A submission's names, notes, cover, explanations and texts (``{}`` if none)."""
+        row = self.conn.execute("SELECT doc FROM submissions WHERE id=?", (sid,)).fetchone()
+        got = json.loads(row[0] or "{}") if row is not None else {}
+        return got if isinstance(got, dict) else {}
 
     def submission(self, sid: int) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM submissions WHERE id=?", (sid,)).fetchone()

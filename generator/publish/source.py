@@ -94,7 +94,7 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
         if row.current is None:
             raise SourceError(f"单位 {unit} {row.name} 没有可用的报送（状态：{row.status}）")
         sub = row.current
-        doc = json.loads(sub["doc"] or "{}")
+        doc = store.doc(sub["id"])
         ds = Dataset(unit_code=unit, unit_name=row.name, year=spec.year,
                      values=store.values(sub["id"], inputs_only=True),
                      names={str(k): str(v) for k, v in (doc.get("names") or {}).items()},
