@@ -169,3 +169,34 @@ def test_dask_build_writes_the_same_bytes_as_the_local_build(tmp_path: Path) -> 
     assert r1.exit_code == r2.exit_code == 0, (r1.output, r2.output)
     local = {p.name: p.read_bytes() for p in (tmp_path / "local").iterdir()}
     assert len(local) >= 5 and local == {p.name: p.read_bytes() for p in (tmp_path / "dask").iterdir()}
+
+
+def test_a_read_task_fetches_an_fsspec_url_and_checks_its_hash(spec: Spec, tmp_path: Path) -> None:
+    """A worker that does not share the folder reads the file from a URL (here fsspec's memory
+    filesystem): the same document as from the path; content that no longer matches the hash
+    the main process registered is not read as the unit's report."""
+    import hashlib
+
+    import fsspec
+
+    from generator.cluster import daskengine
+    from generator.office.collect import read_one
+
+    path = tmp_path / "430100001.xlsx"
+    build_workbook(spec, Dataset(unit_code="430100001", unit_name="测试单位"), path)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/round/430100001.xlsx", data)
+    fs.pipe("/round/changed.xlsx", data + b"\0")  # changed after it was hashed
+    daskengine.SpecPlugin(spec).setup(None)
+    got = daskengine._read_task([(0, "memory:///round/430100001.xlsx", "430100001", sha),
+                                 (1, "memory:///round/changed.xlsx", "430100001", sha)], spec.hash, None, None)
+    want = read_one(str(path), "430100001", spec)
+    doc = got[0][1]
+    assert got[0][0] == sha and doc["usable"] and doc["unit_code"] == "430100001"
+    # the same document as read from the path, but for the (temporary) file named in findings
+    assert {k: v for k, v in doc.items() if k != "findings"} == {k: v for k, v in want.items() if k != "findings"}
+    assert [(f["code"], f["cell"]) for f in doc["findings"]] == [(f["code"], f["cell"]) for f in want["findings"]]
+    assert got[1][0] == sha and not got[1][1]["usable"]
+    assert "哈希不符" in got[1][1]["findings"][0]["message"]
