@@ -38,7 +38,7 @@ from typing import Any
 from ..core.clock import shown
 from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
-from ..core.layout import META, TEMPLATES
+from ..core.layout import META, TEMPLATES, text_width
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
@@ -814,9 +814,6 @@ def unit_report(store: Store, tree: UnitTree) -> UnitReport:
 
 # ---------------------------------------------------------------- reports: terminal, CSV, HTML
 
-
-def text_width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def pad(s: str, width: int) -> str:
