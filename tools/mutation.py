@@ -1,6 +1,7 @@
 """Mutation testing of the pure core and the reader with mutmut 3 (not in CI: too slow for it).
 
-    nice -n 19 python tools/mutation.py [--modules expr,rules,...] [--budget 3600] [--children 1]
+    nice -n 19 python tools/mutation.py [--modules expr,rules,...] [--per-module 25] [--budget 3600]
+                                        [--children 1] [--recheck SECONDS [--only NAMES]]
                                         [--report bench/mutation-report.md]
 
 What it does
@@ -10,9 +11,13 @@ The checkout's ``generator/``, ``specs/``, ``templates/`` and ``tests/`` are cop
 ``generator/core/`` and ``generator/xlsx/reader.py`` may be mutated; the tests it runs are a fast
 subset -- no LibreOffice, no wheel or benchmark tests, ``-x`` -- and each mutant has a time limit
 (mutmut's ``timeout_multiplier`` x the covering tests' own time, plus a constant). mutmut runs
-only the tests that reach the mutated function. The run goes module by module (``mutmut run
-'generator.core.expr.*'`` …) under the ``--budget`` in seconds; a module it has no time left for
-is named as not run. Results stay in the work folder between runs, so a second run resumes.
+only the tests that reach the mutated function. The core and the reader have ~10,000 mutants, far
+more than a session on a shared machine runs, so the run takes a stratified sample: of every module
+the ``--per-module`` mutants whose names hash lowest (sha1; a bigger number gives a superset, so
+runs add up). The sample runs in ``--rounds`` slices, each slice taking its share of every module,
+under the ``--budget`` in seconds, so a budget that runs out still leaves every module measured;
+what it did not reach is reported as not run. Results stay in the work folder between runs, so a
+second run resumes (a changed package makes the mutants anew).
 
 Score = (killed + timed out) / (every mutant of the module that was run). Mutants whose code no
 selected test reaches ("no tests") count as survivors. Survivors are listed with their diff;
@@ -177,8 +182,10 @@ def show(name: str) -> str:
     return "\n".join(diff[:12])
 
 
-def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -> tuple[int, int]:
-    res = load_results()
+def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0) -> tuple[int, int]:
+    res = {m: {k: v for k, v in codes.items() if k in set(sample(list(codes), per_module))}
+           for m, codes in load_results().items()}
+    sizes = {m: len(codes) for m, codes in load_results().items()}
     eq = equivalents()
     rechecked = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
     # tests that fail on the recheck's copy without any mutant (e.g. newer than the mutated package) kill nothing
@@ -192,17 +199,18 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
              "cannot be killed: the program behaves the same.", "",
              f"Package as of commit {(WORK / 'source.commit').read_text() if (WORK / 'source.commit').exists() else '?'}. "
              "Run on this 2-core machine shared with six other developers, under nice 19. "
-             + ("Every mutant of each module." if rate >= 1 else
-                f"A deterministic sample of each module's mutants (rate {rate:g}, by a hash of the mutant's name; "
-                "`not run` = outside the sample or not reached within the time budget)."), "",
-             "| module | mutants | killed | timeout | survived | no tests | not run | score | score without equivalents |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    tot_k = tot_run = tot_eq = 0
+             + ("Every mutant of each module." if per_module <= 0 else
+                f"A stratified sample: of each module, the {per_module} mutants whose names hash lowest (sha1; "
+                "every mutant of a module that has fewer). `sampled` = the module's sample, `not run` = in the "
+                "sample but not reached within the time budget; mutants outside the sample count nowhere."), "",
+             "| module | mutants | sampled | killed | timeout | survived | no tests | not run | score | score without equivalents |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    tot_k = tot_run = tot_eq = tot_samp = tot_notrun = 0
     survivors: list[tuple[str, str, str]] = []
     for mod in MODULES:
         codes = res.get(mod)
         if codes is None:
-            lines.append(f"| {module_path(mod)} | – | – | – | – | – | – | {ran.get(mod, 'not run')} | |")
+            lines.append(f"| {module_path(mod)} | – | – | – | – | – | – | – | {ran.get(mod, 'not run')} | |")
             continue
         st = {k: ("killed" if k in later else STATUS.get(v, "suspicious")) for k, v in codes.items()}
         count = {s: sum(1 for x in st.values() if x == s) for s in set(st.values())}
@@ -214,19 +222,22 @@ def report(path: Path, ran: dict[str, str], elapsed: float, rate: float = 1.0) -
         n_eq = sum(1 for k in surv if k in eq)
         score = f"{(killed + tmo) / run * 100:.1f}%" if run else "–"
         score_eq = f"{(killed + tmo) / (run - n_eq) * 100:.1f}%" if run - n_eq > 0 else "–"
-        lines.append(f"| {module_path(mod)} | {len(st)} | {killed} | {tmo} | {count.get('survived', 0)} | "
+        lines.append(f"| {module_path(mod)} | {sizes.get(mod, 0)} | {len(st)} | {killed} | {tmo} | {count.get('survived', 0)} | "
                      f"{count.get('no tests', 0)} | {notrun} | {score} | {score_eq} |")
         tot_k += killed + tmo
         tot_run += run
+        tot_samp += len(st)
+        tot_notrun += notrun
         tot_eq += n_eq
         for k in sorted(surv):
             survivors.append((k, st[k], eq.get(k, "")))
     total = tot_k / tot_run * 100 if tot_run else 0.0
     total_eq = tot_k / (tot_run - tot_eq) * 100 if tot_run - tot_eq else 0.0
-    lines.append(f"| **all** | | {tot_k} | | | | | **{total:.1f}%** | **{total_eq:.1f}%** |")
+    lines.append(f"| **all** | {sum(sizes.values())} | {tot_samp} | {tot_k} | | | | {tot_notrun} | **{total:.1f}%** | **{total_eq:.1f}%** |")
     lines += ["", f"Overall: {tot_k} of {tot_run} mutants killed ({total:.1f}%); {tot_eq} equivalent; "
               f"{total_eq:.1f}% of the non-equivalent mutants killed.", ""]
-    killed_later = [(k, t) for k, t in sorted(later.items())]
+    in_sample = {k for codes in res.values() for k in codes}
+    killed_later = [(k, t) for k, t in sorted(later.items()) if k in in_sample]
     if killed_later:
         lines += ["## Killed on the recheck (cold memo tables)", "",
                   "mutmut credits a mutant only to the tests that reached its function in one statistics run; with",
@@ -254,21 +265,28 @@ FIRST = {"layout": ["tests/test_golden.py", "tests/test_rounding_band.py"],
          "spec": ["tests/test_spec_problems.py", "tests/test_spec.py"]}
 
 
-def recheck(budget: float, per_mutant: float) -> None:
+def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | None = None) -> None:
     """Survivors run again one by one, each in a fresh pytest over the whole fast subset with cold memo
     tables (mutmut maps mutants to the tests that reached the function in its one statistics run, and
     per-spec memo tables let only the first test of a session reach many functions). A mutant a test
-    now kills is recorded with that verdict; the report counts it killed and says so."""
+    now kills is recorded with that verdict; the report counts it killed and says so. The checkout's
+    tests are copied in first, so a test written for a survivor since the run is tried on it; a mutant
+    not killed before is tried again (``only``: just these names)."""
     t0 = time.monotonic()
     done = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env["PYTHONPATH"] = str(WORK / "mutants")
+    shutil.copytree(ROOT / "tests", WORK / "mutants" / "tests", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
     tests = [t for t in TESTS if (WORK / "mutants" / t).exists()]
     (WORK / "mutants" / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
     for mod, codes in load_results().items():
+        picked = set(sample(list(codes), per_module))
         for name, code in sorted(codes.items()):
-            if STATUS.get(code) not in ("survived", "no tests") or name in done:
+            if STATUS.get(code) not in ("survived", "no tests") or name not in picked:
+                continue
+            if "killed_by" in done.get(name, {}) or (only is not None and name not in only):
                 continue
             left = budget - (time.monotonic() - t0)
             if left < 30:
@@ -292,12 +310,12 @@ def recheck(budget: float, per_mutant: float) -> None:
             RECHECK.write_text(json.dumps(done, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
-def sample(names: list[str], rate: float) -> list[str]:
-    """A deterministic sample: a mutant is in when a hash of its name falls under ``rate``; a higher
-    rate gives a superset, so a later, longer run extends an earlier one."""
-    if rate >= 1:
-        return sorted(names)
-    return sorted(n for n in names if int(hashlib.sha1(n.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < rate)
+def sample(names: list[str], per_module: int) -> list[str]:
+    """A module's share of a stratified sample: its mutants ordered by a hash of their names, the
+    first ``per_module`` of them (all when it has fewer, or when ``per_module`` is 0). Deterministic,
+    and a bigger ``per_module`` gives a superset, so a later, longer run extends an earlier one."""
+    ordered = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+    return sorted(ordered if per_module <= 0 else ordered[:per_module])
 
 
 def mutmut(args: list[str], log_name: str, timeout: float, children: int) -> str:
@@ -332,20 +350,27 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modules", default=",".join(MODULES))
     ap.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
-    ap.add_argument("--rate", type=float, default=1.0,
-                    help="share of each module's mutants to run (deterministic sample by name hash)")
-    ap.add_argument("--children", type=int, default=2)
+    ap.add_argument("--per-module", type=int, default=25,
+                    help="mutants of each module to run (a deterministic stratified sample by name hash; 0: all)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="run the sample in this many slices across all modules, so a run cut short by the "
+                         "budget still reaches every module")
+    ap.add_argument("--children", type=int, default=1)
     ap.add_argument("--report", type=Path, default=ROOT / "bench" / "mutation-report.md")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the stored results")
     ap.add_argument("--fresh", action="store_true", help="forget everything: mutants made anew")
     ap.add_argument("--recheck", type=float, default=0.0, metavar="SECONDS",
                     help="after the run, run survivors again one by one with cold memo tables for this long")
+    ap.add_argument("--only", default="", help="with --recheck: only these mutants (comma-separated names)")
     ap.add_argument("--reset", action="store_true",
                     help="keep the mutants, forget results and test statistics (after tests changed)")
     args = ap.parse_args()
     t0 = time.monotonic()
     mods = args.modules.split(",")
     ran: dict[str, str] = {}
+    meta = WORK / "run.json"
+    if args.report_only and meta.exists():
+        args.per_module = json.loads(meta.read_text(encoding="utf-8")).get("per_module", args.per_module)
     if not args.report_only:
         if args.fresh and WORK.exists():
             shutil.rmtree(WORK)
@@ -354,20 +379,31 @@ def main() -> int:
             reset_results()
         if not all(m in load_results() for m in mods):  # first run: let mutmut make the mutants
             mutmut(["run", "no.such.mutant"], "run.log", args.budget, args.children)
+        meta.write_text(json.dumps({"per_module": args.per_module}), encoding="utf-8")
         res = load_results()
-        names = [n for m in mods for n in sample(list(res.get(m, {})), args.rate) if res[m].get(n) is None]
-        print(f"{len(names)} mutants to run (rate {args.rate})", flush=True)
-        left = args.budget - (time.monotonic() - t0)
-        state = mutmut(["run", *names], "run.log", left, args.children) if names else "done"
-        ran = {m: state for m in mods}
+        picked = {m: sample(list(res.get(m, {})), args.per_module) for m in mods}
+        todo = {m: [n for n in picked[m] if res[m].get(n) is None] for m in mods}
+        print(f"{sum(map(len, todo.values()))} mutants to run ({args.per_module} per module)", flush=True)
+        ran = dict.fromkeys(mods, "done")
+        rounds = max(args.rounds, 1)
+        for i in range(rounds):
+            # slice i of every module's sample (in hash order), so each round reaches every module
+            names = [n for m in mods for n in sorted(todo[m], key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+                     [len(todo[m]) * i // rounds:len(todo[m]) * (i + 1) // rounds]]
+            left = args.budget - (time.monotonic() - t0)
+            if not names:
+                continue
+            if left < 60:
+                ran = dict.fromkeys(mods, "cut short (budget)")
+                break
+            print(f"round {i + 1}/{rounds}: {len(names)} mutants", flush=True)
+            state = mutmut(["run", *names], "run.log", left, args.children)
+            if state != "done":
+                ran = dict.fromkeys(mods, state)
+                break
     if args.recheck > 0:
-        recheck(args.recheck, 300.0)
-    meta = WORK / "run.json"
-    if args.report_only and meta.exists():
-        args.rate = json.loads(meta.read_text(encoding="utf-8")).get("rate", args.rate)
-    else:
-        meta.write_text(json.dumps({"rate": args.rate}), encoding="utf-8")
-    k, n = report(args.report, ran, time.monotonic() - t0, args.rate)
+        recheck(args.recheck, 300.0, args.per_module, set(args.only.split(",")) if args.only else None)
+    k, n = report(args.report, ran, time.monotonic() - t0, args.per_module)
     print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
     return 0
 
