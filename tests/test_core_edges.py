@@ -214,3 +214,46 @@ def test_now_is_local_time_with_its_offset() -> None:
     # time-machine also sets the local zone to the destination's
     with time_machine.travel(dt.datetime(2026, 12, 3, 20, 15, 2, 500000, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
         assert now() == "2026-12-03T20:15:02+08:00"
+
+
+# ---------------------------------------------------------------- formulas typed into input cells
+
+
+@pytest.mark.parametrize(("formula", "want"), [
+    ("=1200.5+30", "1230.5"), ("= 1 + 2 ", "3"), ("1+2", "3"), ("=(100+20.5)*2", "241.0"), ("=-(2-5)", "3"),
+    ("=+3", "3"), ("=3-2-1", "0"), ("=8/4/2", "1"), ("=2+3*4", "14"), ("=(2+3)*4", "20"), ("=.5+1.", "1.5"),
+    ("=10%", "0.1"), ("=50%%", "0.005"), ("=-2%", "-0.02"), ("=SUM(1)%", "0.01"),
+    ("=SUM(100,200.25)", "300.25"), ("=SUM()", "0"), ("=sum(1, 2)", "3"), ("=_xlfn.SUM(1,2)", "3"),
+    ("=SUM((1+2),3)", "6"), ("=SUM(1,SUM(2,3))*2", "12"),
+    ("=ROUND(1/3,2)", "0.33"), ("=ROUND(2.5,0)", "3"), ("=ROUND(-2.5,0)", "-3"), ("=ROUND(1.005,2)", "1.01"),
+    ("=ROUND(1234.5,-15)", "0E+15"), ("=ROUND(1234.5,15)", "1234.500000000000000"), ("=ROUND(1250,-2)", "1.3E+3"),
+    ("=1e14", "1E+14"), ("=" + "(" * 31 + "1" + ")" * 31, "1"),
+])
+def test_input_formula_computed_exactly(formula: str, want: str) -> None:
+    """The README's input formulas (numbers, + - * /, postfix %, parentheses, SUM, ROUND half up to
+    -15..15 digits), computed in Decimal, exact to the digit."""
+    from generator.core.cellformula import evaluate
+
+    got = evaluate(formula)
+    assert isinstance(got, Decimal) and str(got) == want
+
+
+@pytest.mark.parametrize(("formula", "why"), [
+    ("=C7*2", "引用了单元格"), ("=$C$7", "引用了单元格"), ("=A1:B2", "引用了单元格"), ("=1+c7", "引用了单元格"),
+    ("=Sheet1!A1", "引用了其他工作表"), ("='公开02表'!C7", "引用了其他工作表"), ("=SUM(1,Sheet1!A1)", "引用了其他工作表"),
+    ("=[1]Sheet1!A1", "其他工作簿"), ('="a"', "含文本"), ("=foo", "引用了名称"), ("=_x", "引用了名称"),
+    ("=|x", "DDE"), ("=2^3", "不支持的内容 '^3'"), ("=SUM(1;2)", "不支持的内容 ';2)'"),
+    ("=WEBSERVICE(1)", "不允许的函数 WEBSERVICE"), ("=_xlfn.CONCAT(1)", "不允许的函数 CONCAT"),
+    ("=1/0", "除数为 0"), ("=1/(2-2)", "除数为 0"), ("=1 2", "公式有误（'2' 处）"), ("=(1+2", "括号不配对"),
+    ("=SUM(1,)", "公式有误（')' 处）"), ("=SUM(1 2)", "函数参数有误"), ("=)", "公式有误（')' 处）"),
+    ("=2*", "公式不完整"), ("=", "公式为空"), ("=  ", "公式为空"), ("=1e15", "超出金额范围"), ("=-1e15", "超出金额范围"),
+    ("=ROUND(1,16)", "ROUND 需要两个参数"), ("=ROUND(1,-16)", "ROUND 需要两个参数"), ("=ROUND(1,0.5)", "ROUND 需要两个参数"),
+    ("=ROUND(1)", "ROUND 需要两个参数"), ("=ROUND(1,2,3)", "ROUND 需要两个参数"),
+    ("=" + "(" * 32 + "1" + ")" * 32, "嵌套过深"), ("=" + "1+" * 300 + "1", "公式过长"),
+])
+def test_input_formula_refused_with_its_reason(formula: str, why: str) -> None:
+    from generator.core.cellformula import FormulaRefused, evaluate
+
+    with pytest.raises(FormulaRefused) as exc:
+        evaluate(formula)
+    assert why in str(exc.value)

@@ -269,13 +269,16 @@ FIRST = {"layout": ["tests/test_golden.py", "tests/test_rounding_band.py"],
          "spec": ["tests/test_spec_problems.py", "tests/test_spec.py"]}
 
 
-def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | None = None) -> None:
+def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | None = None,
+            chosen: list[str] | None = None) -> None:
     """Survivors run again one by one, each in a fresh pytest over the whole fast subset with cold memo
     tables (mutmut maps mutants to the tests that reached the function in its one statistics run, and
     per-spec memo tables let only the first test of a session reach many functions). A mutant a test
     now kills is recorded with that verdict; the report counts it killed and says so. The checkout's
     tests are copied in first, so a test written for a survivor since the run is tried on it; a mutant
-    not killed before is tried again (``only``: just these names)."""
+    not killed before is tried again (``only``: just these names). With ``chosen`` (pytest node ids),
+    only those tests run: a failure kills the mutant, a pass proves nothing and is not recorded; the
+    chosen tests must first pass with no mutant active, or nothing is run."""
     t0 = time.monotonic()
     done = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
     env = dict(os.environ)
@@ -285,6 +288,14 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
                     ignore=shutil.ignore_patterns("__pycache__"))
     tests = [t for t in TESTS if (WORK / "mutants" / t).exists()]
     (WORK / "mutants" / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
+    base = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "tests._mutation_nomemo",
+            "-m", "not libreoffice and not slow", "-k", DESELECT]
+    if chosen:
+        clean = subprocess.run(["nice", "-n", "19", *base, *chosen], cwd=WORK / "mutants", capture_output=True,
+                               text=True, env={**env, "MUTANT_UNDER_TEST": ""})
+        if clean.returncode != 0:
+            print("the chosen tests fail with no mutant active: nothing rechecked\n" + clean.stdout[-3000:])
+            return
     for mod, codes in load_results().items():
         picked = set(sample(list(codes), per_module))
         for name, code in sorted(codes.items()):
@@ -297,18 +308,24 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
                 return
             first = FIRST.get(mod, [])
             ordered = [t for t in first if t in tests] + [t for t in tests if t not in first]
-            cmd = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                   "-p", "tests._mutation_nomemo", "-m", "not libreoffice and not slow", "-k", DESELECT, *ordered]
+            cmd = ["nice", "-n", "19", *base, *(chosen or ordered)]
             proc = subprocess.Popen(cmd, cwd=WORK / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
             try:
                 out, _ = proc.communicate(timeout=min(per_mutant, left))
                 failed = re.findall(r"^FAILED (\S+)", out, re.M)
-                done[name] = {"killed_by": failed[0]} if proc.returncode == 1 and failed else (
-                    {"survived": True} if proc.returncode == 0 else {"error": proc.returncode})
+                if proc.returncode == 1 and failed:
+                    done[name] = {"killed_by": failed[0]}
+                elif chosen:  # a subset passing proves nothing
+                    print(f"recheck {mod} {name}: not killed by {' '.join(chosen)}", flush=True)
+                    continue
+                else:
+                    done[name] = {"survived": True} if proc.returncode == 0 else {"error": proc.returncode}
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+                if chosen:
+                    continue
                 done[name] = {"unfinished": True}
             print(f"recheck {mod} {name}: {done[name]}", flush=True)
             RECHECK.write_text(json.dumps(done, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -366,6 +383,10 @@ def main() -> int:
     ap.add_argument("--recheck", type=float, default=0.0, metavar="SECONDS",
                     help="after the run, run survivors again one by one with cold memo tables for this long")
     ap.add_argument("--only", default="", help="with --recheck: only these mutants (comma-separated names)")
+    ap.add_argument("--tests", default="", help="with --recheck: run only these tests (comma-separated node ids)")
+    ap.add_argument("--resume", action="store_true",
+                    help="use the work folder as it is (no fresh copy of the checkout: a rebase since does not "
+                         "make the mutants anew)")
     ap.add_argument("--reset", action="store_true",
                     help="keep the mutants, forget results and test statistics (after tests changed)")
     args = ap.parse_args()
@@ -378,7 +399,8 @@ def main() -> int:
     if not args.report_only:
         if args.fresh and WORK.exists():
             shutil.rmtree(WORK)
-        prepare()
+        if not args.resume:
+            prepare()
         if args.reset:
             reset_results()
         if not all(m in load_results() for m in mods):  # first run: let mutmut make the mutants
@@ -406,7 +428,8 @@ def main() -> int:
                 ran = dict.fromkeys(mods, state)
                 break
     if args.recheck > 0:
-        recheck(args.recheck, 300.0, args.per_module, set(args.only.split(",")) if args.only else None)
+        recheck(args.recheck, 300.0, args.per_module, set(args.only.split(",")) if args.only else None,
+                args.tests.split(",") if args.tests else None)
     k, n = report(args.report, ran, time.monotonic() - t0, args.per_module)
     print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
     return 0
