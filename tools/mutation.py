@@ -187,8 +187,7 @@ def show(name: str) -> str:
 
 
 def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0) -> tuple[int, int]:
-    res = {m: {k: v for k, v in codes.items() if k in set(sample(list(codes), per_module))}
-           for m, codes in load_results().items()}
+    res = {m: {k: codes[k] for k in sample(list(codes), per_module)} for m, codes in load_results().items()}
     sizes = {m: len(codes) for m, codes in load_results().items()}
     eq = equivalents()
     rechecked = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
@@ -200,7 +199,9 @@ def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0)
              "Made by `nice -n 19 python tools/mutation.py` (mutmut 3, fast test subset, no LibreOffice, `-x`,",
              "per-mutant time limit). Score = (killed + timed out) / mutants run; survivors include mutants no",
              "selected test reaches. *Equivalent* survivors (listed in `tools/mutation-equivalent.txt` with why)",
-             "cannot be killed: the program behaves the same.", "",
+             "cannot be killed: the program behaves the same. `timeout` is mutmut's verdict for a test process",
+             "that ran out of CPU time or died (exit 255): here the mutants that break loading the spec, so every",
+             "test errors before it starts (checked by hand on `catalog.x_validate_spec_expressions__mutmut_41`).", "",
              f"Package as of commit {(WORK / 'source.commit').read_text() if (WORK / 'source.commit').exists() else '?'}. "
              "Run on this 2-core machine shared with six other developers, under nice 19. "
              + ("Every mutant of each module." if per_module <= 0 else
