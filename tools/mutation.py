@@ -372,8 +372,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modules", default=",".join(MODULES))
     ap.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
-    ap.add_argument("--per-module", type=int, default=25,
-                    help="mutants of each module to run (a deterministic stratified sample by name hash; 0: all)")
+    ap.add_argument("--per-module", type=int, default=None,
+                    help="mutants of each module to run (a deterministic stratified sample by name hash; 0: all); "
+                         "default 25, or with --report-only the last run's")
     ap.add_argument("--rounds", type=int, default=2,
                     help="run the sample in this many slices across all modules, so a run cut short by the "
                          "budget still reaches every module")
@@ -395,8 +396,9 @@ def main() -> int:
     mods = args.modules.split(",")
     ran: dict[str, str] = {}
     meta = WORK / "run.json"
-    if args.report_only and meta.exists():
-        args.per_module = json.loads(meta.read_text(encoding="utf-8")).get("per_module", args.per_module)
+    if args.per_module is None:
+        last = json.loads(meta.read_text(encoding="utf-8")).get("per_module") if meta.exists() else None
+        args.per_module = last if args.report_only and last is not None else 25
     if not args.report_only:
         if args.fresh and WORK.exists():
             shutil.rmtree(WORK)
