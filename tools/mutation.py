@@ -217,7 +217,9 @@ def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0)
         if codes is None:
             lines.append(f"| {module_path(mod)} | – | – | – | – | – | – | – | {ran.get(mod, 'not run')} | |")
             continue
-        st = {k: ("killed" if k in later else STATUS.get(v, "suspicious")) for k, v in codes.items()}
+        # a recheck verdict counts only for a mutant the run found surviving (not for one it never ran)
+        st = {k: ("killed" if k in later and STATUS.get(v) in ("survived", "no tests") else STATUS.get(v, "suspicious"))
+              for k, v in codes.items()}
         count = {s: sum(1 for x in st.values() if x == s) for s in set(st.values())}
         killed = count.get("killed", 0)
         tmo = count.get("timeout", 0)
@@ -242,7 +244,9 @@ def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0)
     lines += ["", f"Overall: {tot_k} of {tot_run} mutants killed ({total:.1f}%); {tot_eq} equivalent; "
               f"{total_eq:.1f}% of the non-equivalent mutants killed.", ""]
     in_sample = {k for codes in res.values() for k in codes}
-    killed_later = [(k, t) for k, t in sorted(later.items()) if k in in_sample]
+    killed_later = [(k, t) for k, t in sorted(later.items())
+                    if k in in_sample and STATUS.get(res[k.split(".")[2] if k.split(".")[1] == "core" else "reader"][k])
+                    in ("survived", "no tests")]
     if killed_later:
         lines += ["## Killed on the recheck (cold memo tables)", "",
                   "mutmut credits a mutant only to the tests that reached its function in one statistics run; with",
