@@ -248,7 +248,7 @@ def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0)
                     if k in in_sample and STATUS.get(res[k.split(".")[2] if k.split(".")[1] == "core" else "reader"][k])
                     in ("survived", "no tests")]
     if killed_later:
-        lines += ["## Killed on the recheck (cold memo tables)", "",
+        lines += ["## Killed on the recheck (cold memo tables; tests written since the run)", "",
                   "mutmut credits a mutant only to the tests that reached its function in one statistics run; with",
                   "per-spec memo tables warm, only a session's first test reaches many functions. Run again alone,",
                   "with every memo table cold (`tests/_mutation_nomemo.py`, written by the script), these failed a test:", ""]
