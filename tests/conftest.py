@@ -52,6 +52,46 @@ def seed_build(spec: Spec, tmp_path_factory: pytest.TempPathFactory):  # type: i
     return build_workbook(spec, load_dataset(SEED), path)
 
 
+@pytest.fixture(scope="session")
+def seed_recalculated(spec: Spec, seed_build, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The seed's workbook written with every cached result 0 and recalculated by LibreOffice, once
+    per session (whatever it then shows it computed itself): (our value of every formula cell by
+    (sheet, row, col), LibreOffice's workbook read back)."""
+    from generator.core.calc import formula_values
+    from generator.core.model import Figures
+    from generator.xlsx.libreoffice import convert
+    from generator.xlsx.ooxml import open_xlsx
+    from generator.xlsx.writer import prepare_inputs, write_plan
+
+    seed = load_dataset(SEED)
+    inputs, _ = prepare_inputs(spec, seed)
+    data, _ = write_plan(seed_build.plan, inputs, seed, cached=False)
+    d = tmp_path_factory.mktemp("lo-seed")
+    src = d / "nocache.xlsx"
+    src.write_bytes(data)
+    ours, _ = formula_values(seed_build.plan, Figures(spec, inputs), seed.notes, {}, {})
+    return ours, open_xlsx(convert(src, d / "lo"))
+
+
+def assert_recalculated(ours: dict, book, sheets: Callable[[str], bool] = lambda name: True) -> int:  # type: ignore[no-untyped-def]
+    """Every formula cell of ``sheets`` holds a formula in LibreOffice's workbook and LibreOffice's
+    value equals ours (amounts to 1e-6, texts exactly); returns how many were compared."""
+    from generator.xlsx.reader import number_value
+
+    compared = 0
+    for (sheet, r, c), want in ours.items():
+        if not sheets(sheet):
+            continue
+        got = book.sheet(sheet).cells.get((r, c))
+        assert got is not None and got.formula is not None, (sheet, r, c)
+        if isinstance(want, Decimal):
+            assert abs(number_value(got.value or "0") - want) < Decimal("0.000001"), (sheet, r, c, got.value, want)
+        else:
+            assert (got.value or "") == want, (sheet, r, c, got.value, want)
+        compared += 1
+    return compared
+
+
 @pytest.fixture()
 def seed_xlsx(seed_build, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     dst = tmp_path / "seed.xlsx"

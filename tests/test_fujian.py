@@ -10,7 +10,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from generator.core.calc import formula_values
 from generator.core.dataset import Dataset
 from generator.core.expr import Fig
 from generator.core.indicators import (
@@ -23,11 +22,11 @@ from generator.core.indicators import (
     parse_target,
     rule_score,
 )
-from generator.core.model import Figures
-from generator.xlsx.libreoffice import convert, soffice
-from generator.xlsx.ooxml import open_xlsx
+from generator.xlsx.libreoffice import soffice
 from generator.xlsx.reader import number_value, read_workbook
-from generator.xlsx.writer import build_workbook, prepare_inputs, write_plan
+from generator.xlsx.writer import build_workbook
+
+from .conftest import assert_recalculated
 
 # (sheet, 执行率, 执行率得分, 总分) as the seed prints them
 PRINTED = [("附件2", "0.7573", "7.57", "96.08"), ("附件3-1", "0.9720", "9.72", "99.16"),
@@ -288,26 +287,10 @@ def test_project_typed_into_the_spare_sheet_is_read(spec, tmp_path: Path) -> Non
 
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
-def test_libreoffice_recalculates_the_fujian_sheets(spec, seed, seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_libreoffice_recalculates_the_fujian_sheets(seed_build, seed_recalculated) -> None:  # type: ignore[no-untyped-def]
     plan = seed_build.plan
-    inputs, _ = prepare_inputs(spec, seed)
-    data, _ = write_plan(plan, inputs, seed, cached=False)
-    src = tmp_path / "nocache.xlsx"
-    src.write_bytes(data)
-    out = convert(src, tmp_path / "lo")
-    ours, _ = formula_values(plan, Figures(spec, inputs), seed.notes, {}, {})
-    book = open_xlsx(out)
-    compared = 0
-    for (sheet, r, c), want in ours.items():
-        if not sheet.startswith("附件"):
-            continue
-        got = book.sheet(sheet).cells.get((r, c))  # type: ignore[union-attr]
-        assert got is not None and got.formula is not None, (sheet, r, c)
-        if isinstance(want, D):
-            assert abs(number_value(got.value or "0") - want) < D("0.000001"), (sheet, r, c, got.value, want)
-        else:
-            assert (got.value or "") == want, (sheet, r, c, got.value, want)
-        compared += 1
+    ours, book = seed_recalculated
+    compared = assert_recalculated(ours, book, lambda sheet: sheet.startswith("附件"))
     # every formula of every 附件 sheet (执行率, 得分, 总分, 等级, 附件1's sums and 控制率), spare sheet included
     assert compared == sum(1 for sh in plan.sheets if sh.name.startswith("附件")
                            for cell in sh.cells.values() if cell.kind == "formula") > 60

@@ -10,36 +10,19 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from generator.core.calc import formula_values
-from generator.core.model import Figures
 from generator.xlsx.libreoffice import convert, soffice
-from generator.xlsx.ooxml import open_xlsx
-from generator.xlsx.reader import number_value, read_workbook
-from generator.xlsx.writer import prepare_inputs, write_plan
+from generator.xlsx.reader import read_workbook
+
+from .conftest import assert_recalculated
 
 pytestmark = [pytest.mark.libreoffice,
               pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")]
 
 
-def test_libreoffice_recalculates_every_formula_to_our_values(spec, seed, seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_libreoffice_recalculates_every_formula_to_our_values(seed_build, seed_recalculated) -> None:  # type: ignore[no-untyped-def]
     plan = seed_build.plan
-    inputs, _ = prepare_inputs(spec, seed)
-    # cached results all 0: whatever LibreOffice shows afterwards it computed itself
-    data, _ = write_plan(plan, inputs, seed, cached=False)
-    src = tmp_path / "nocache.xlsx"
-    src.write_bytes(data)
-    out = convert(src, tmp_path / "lo")
-    ours, _ = formula_values(plan, Figures(spec, inputs), seed.notes, {}, {})
-    book = open_xlsx(out)
-    compared = 0
-    for (sheet, r, c), want in ours.items():
-        got = book.sheet(sheet).cells.get((r, c))  # type: ignore[union-attr]
-        assert got is not None and got.formula is not None, (sheet, r, c)
-        if isinstance(want, Decimal):
-            assert abs(number_value(got.value or "0") - want) < Decimal("0.000001"), (sheet, r, c, got.value, want)
-        else:
-            assert (got.value or "") == want, (sheet, r, c, got.value, want)
-        compared += 1
+    ours, book = seed_recalculated
+    compared = assert_recalculated(ours, book)
     assert compared > 500
     # the live check sheet agrees with the reader: same statuses rule by rule
     statuses = {inst.id: ours[("审核", plan.rule_rows[inst.id], 7)] for inst in plan.rule_instances}
