@@ -257,3 +257,16 @@ def test_input_formula_refused_with_its_reason(formula: str, why: str) -> None:
     with pytest.raises(FormulaRefused) as exc:
         evaluate(formula)
     assert why in str(exc.value)
+
+
+# ---------------------------------------------------------------- model: repeated tables
+
+
+def test_projects_of_a_repeated_table_in_number_order(spec) -> None:  # type: ignore[no-untyped-def]
+    """附件3 projects are numbered 1, 2, … 10, 11: the sheets 附件3-1 … follow that order, not the
+    text order in which "10" would come before "2"."""
+    from generator.core.model import Figures
+
+    rows = {f"{p}:年度资金总额": {"1": D(1)} for p in ("10", "2", "1", "11")}
+    rows["备注"] = {"1": D(0)}  # a key that is no project's
+    assert Figures(spec, {"附件3": rows}).projects("附件3") == ["1", "2", "10", "11"]

@@ -390,3 +390,21 @@ def test_limit_option_on_read(seed_xlsx: Path, monkeypatch: pytest.MonkeyPatch) 
     assert r.exit_code == 2 and "too-many-sheets" in r.output
     r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--limit", "max_nonsense=3"])
     assert r.exit_code == 2 and "限额" in r.output
+
+
+def test_truncated_findings_are_summed_up_by_code_ten_most_frequent_named() -> None:
+    """The summary finding names the ten most frequent dropped codes with their counts (most first);
+    the count of every dropped code stays in extra["dropped"]."""
+    from generator.core.findings import Finding
+    from generator.xlsx.reader import cap_findings
+
+    found = [Finding(f"code-{i:02d}", "warning", "x") for i in range(15) for _ in range(i + 1)]
+    kept = cap_findings(found, 5)
+    assert len(kept) == 5 and kept[-1].code == "findings-truncated"
+    dropped = kept[-1].extra["dropped"]
+    assert len(dropped) >= 12 and len(set(dropped.values())) == len(dropped)  # more than ten codes, no ties
+    summary = kept[-1].message.split("（", 1)[1].rstrip("）")
+    assert summary.split("，") == [f"{c} {n} 条" for c, n in sorted(dropped.items(), key=lambda kv: -kv[1])[:10]]
+    assert summary.startswith("code-14 15 条")  # most frequent first
+    assert sum(kept[-1].extra["dropped"].values()) == len(found) - 4
+    assert cap_findings(found[:5], 5) == found[:5]

@@ -212,3 +212,89 @@ def test_cover_notes_and_explanations_are_read(spec, seed_xlsx: Path, seed_build
     assert res.dataset.cover["单位负责人"] == "张三"
     assert res.dataset.explanations == {"g09-car-vs-g06": "运维费含保险"}
     assert res.dataset.notes["公开07"].startswith("说明：我单位没有政府性基金收入")
+
+
+def test_a_negative_amount_is_named_with_its_printed_value(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
+    plan = seed_build.plan
+    fig, (sheet, r, c) = next((f, at) for f, at in plan.fig_cells.items()
+                              if plan.sheet(at[0]).cells[(at[1], at[2])].kind == "input"
+                              and not plan.sheet(at[0]).cells[(at[1], at[2])].negative)
+
+    def negative(wb):  # type: ignore[no-untyped-def]
+        wb[sheet].cell(r + 1, c + 1).value = -1234.5
+
+    res = read_workbook(_edit(seed_xlsx, negative), spec=spec)
+    f = next(f for f in res.findings if f.code == "negative-value")
+    assert f.severity == "error" and f.actual == "-1,234.50" and f.message.endswith("不应为负数")
+    assert (f.table, f.row, f.col) == (fig.table, fig.row, fig.col)
+
+
+@pytest.mark.parametrize(("length", "too_long"), [(100, False), (101, True)])
+def test_a_cover_field_at_and_past_its_limit(spec, seed_xlsx: Path, seed_build, length: int, too_long: bool) -> None:  # type: ignore[no-untyped-def]
+    plan = seed_build.plan
+    rr, cc = next((at for at, c in plan.sheet("封面").cells.items() if c.kind == "cover" and c.label == "单位负责人"))
+    text = "张" * length
+
+    def type_in(wb):  # type: ignore[no-untyped-def]
+        wb["封面"].cell(rr + 1, cc + 1).value = text
+
+    res = read_workbook(_edit(seed_xlsx, type_in), spec=spec)
+    found = [f for f in res.findings if f.code == "cover-field-too-long"]
+    assert bool(found) is too_long
+    assert res.dataset.cover["单位负责人"] == text[:100]
+    if too_long:
+        assert found[0].actual == "张" * 100 + "…" and "101 个字符" in found[0].message
+
+
+def test_a_workbook_kind_that_is_neither_unit_nor_summary(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    def kind(wb):  # type: ignore[no-untyped-def]
+        ws = wb["_meta"]
+        ws.cell(ws.max_row + 1, 1).value = "kind"  # a unit's workbook has no kind row: one added
+        ws.cell(ws.max_row, 2).value = "XYZ"
+        wb.custom_doc_props.append(openpyxl.packaging.custom.StringProperty(name="juesuan.kind", value="XYZ"))
+
+    res = read_workbook(_edit(seed_xlsx, kind), spec=spec)
+    f = next(f for f in res.findings if f.message == "工作簿类别标识无法识别")
+    assert (f.code, f.severity, f.actual) == ("identity-mismatch", "error", "XYZ")
+    assert res.plan.kind == ""  # read as a unit's own workbook
+
+
+def test_identity_from_document_properties_without_a_unit_code(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    """Meta sheet deleted and the unit code property removed: the unit code is read as empty (and
+    named as the wrong unit), never invented."""
+    def strip(wb):  # type: ignore[no-untyped-def]
+        del wb["_meta"]
+        props = wb.custom_doc_props
+        for p in list(props.props):
+            if p.name == "juesuan.unit_code":
+                props.props.remove(p)
+
+    res = read_workbook(_edit(seed_xlsx, strip), spec=spec, expect_unit="430000001")
+    codes = {f.code for f in res.findings}
+    assert "meta-sheet-missing" in codes
+    assert res.dataset.unit_code == ""
+    f = next(f for f in res.findings if f.code == "wrong-unit")
+    assert (f.expected, f.actual) == ("430000001", "")
+
+
+def test_a_cached_name_forged_on_an_empty_spare_row(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
+    """A spare row's name cell shows "" while its code cell is empty: a cached name put there by
+    editing the file is a stale result, although the formula is intact."""
+    plan = seed_build.plan
+    sp = plan.sheet("公开02表")
+    r, c = min((at for at, cell in sp.cells.items() if cell.kind == "formula" and cell.calc and cell.calc[0] == "name"))
+    ref = f"{chr(ord('A') + c)}{r + 1}"
+    part = sheet_part(seed_xlsx, "公开02表")
+
+    def forge(body: bytes) -> bytes:
+        import re
+
+        pat = re.compile(rb'<c r="' + ref.encode() + rb'"([^>]*)>(<f>[^<]*</f>)<v></v></c>')
+        new, n = pat.subn(rb'<c r="' + ref.encode() + rb'"\1 t="str">\2<v>' + "一般公共服务支出".encode() + rb"</v></c>", body)
+        assert n == 1
+        return new
+
+    edit_part(seed_xlsx, part, forge)
+    res = read_workbook(seed_xlsx, spec=spec)
+    f = next(f for f in res.findings if f.code == "stale-cached-value")
+    assert (f.cell, f.expected, f.actual) == (f"公开02表!{ref}", "", "一般公共服务支出")
