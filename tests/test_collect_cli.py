@@ -108,6 +108,23 @@ def test_units_file_problems_are_findings(spec: Spec, tmp_path: Path) -> None:
         assert code in r.output
 
 
+@pytest.mark.parametrize("key", [None, "the office key"])
+def test_the_report_says_on_top_when_no_office_key_is_set(spec: Spec, units_csv: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, key: str | None) -> None:
+    monkeypatch.delenv("JUESUAN_KEY", raising=False)
+    monkeypatch.setenv("JUESUAN_DB", str(tmp_path / "no-default.sqlite"))  # no key stored with a default database
+    returned = tmp_path / "in"
+    returned.mkdir()
+    build_workbook(spec, load_dataset(SAMPLES / "unit-430100002.json"), returned / "430100002.xlsx", key=key)
+    r = CliRunner().invoke(cli, ["collect", str(returned), "--units", str(units_csv), "--db", str(tmp_path / "j.sqlite"),
+                                 *(["--key", key] if key else [])])
+    assert r.exit_code == 1, r.output  # units missing
+    html = (tmp_path / "collect-report.html").read_text(encoding="utf-8")
+    banner = '<p class="notice" role="alert">注意：未设置指纹密钥，正在使用内置的公开默认密钥'
+    assert (banner in html) is (key is None) and ("[注意] 未设置指纹密钥" in r.output) is (key is None)
+    assert "430100002" in html and "通过" in html  # the unit passes either way: the key is the office's set-up
+
+
 def test_csv_report_never_carries_a_formula(spec: Spec, tmp_path: Path) -> None:
     assert [csv_safe(x) for x in ("=1+1", "+86", "-3", "@SUM(A1)", "\t=x", "甲", 12, None)] == [
         "'=1+1", "'+86", "'-3", "'@SUM(A1)", "'\t=x", "甲", "12", ""]

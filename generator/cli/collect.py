@@ -177,7 +177,8 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
             reader = DaskEngine(scheduler, workers).read_many
         summary = run_collect(store, src, tree, spec, key, file_password, workers, reader=reader)
         rep = unit_report(store, tree)
-        html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir))
+        html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir),
+                                       notice=None if key else DEFAULT_KEY_WARNING)
         if json_out:
             atomic_write_text(Path(json_out), json.dumps(report_json(store, tree), ensure_ascii=False, indent=1) + "\n")
         if not key:
@@ -355,7 +356,7 @@ def demo_step(outdir: Path, spec: Spec) -> None:
     with Store(db) as store:
         run_collect(store, returned, tree, spec, progress=False)
         rep = unit_report(store, tree)
-        html, _ = write_reports(store, rep, outdir)
+        html, _ = write_reports(store, rep, outdir, notice=DEFAULT_KEY_WARNING)
         click.echo(terminal_table(rep))
         root = tree.roots[0]
         cons = run(store, tree, spec, root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -254,6 +255,19 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 @click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
     """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
+    # the demo is a round of its own under the built-in key (its reports say so): an office key in
+    # the environment would make every workbook the demo builds fail its own fingerprint check
+    office_key = os.environ.pop("JUESUAN_KEY", None)
+    if office_key:
+        click.echo("样例使用内置的公开默认密钥（本次运行不使用环境变量 JUESUAN_KEY 中的密钥）")
+    try:
+        _demo(Path(out))
+    finally:
+        if office_key is not None:
+            os.environ["JUESUAN_KEY"] = office_key
+
+
+def _demo(outdir: Path) -> None:
     from ..core.dataset import load_dataset
     from ..core.fsutil import atomic_write_text
     from ..core.resources import specs_root
@@ -262,7 +276,6 @@ def demo(out: str) -> None:
     from ..xlsx.writer import build_workbook
     from .report import render_text
 
-    outdir = Path(out)
     spec = spec_arg(None)
     seed = load_dataset(specs_root() / "samples" / "seed-2024.json")
     wb = outdir / unit_filename(seed.unit_code, seed.unit_name)

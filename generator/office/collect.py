@@ -929,22 +929,26 @@ class _UnitViews:
         return (_UnitView(self.store, r) for r in self.rep.rows)
 
 
-def report_html_chunks(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> Iterator[str]:
-    """The collect report as HTML, in chunks as the template renders them (streamed to the file)."""
+def report_html_chunks(store: Store, rep: UnitReport, title: str = "决算公开表收集情况",
+                       notice: str | None = None) -> Iterator[str]:
+    """The collect report as HTML, in chunks as the template renders them (streamed to the file);
+    ``notice``: a banner above everything (the office's set-up, e.g. no key of its own)."""
     others = [{"sub": s, "findings": [_finding_view(f) for f in sort_findings(store.findings(s["id"]))]}
               for s in rep.others]
     return jinja_env().get_template("collect_report.html.j2").generate(
-        title=title, rep=rep, units=_UnitViews(store, rep), others=others, header=REPORT_HEADER, statuses=STATUS_ORDER)
+        title=title, rep=rep, units=_UnitViews(store, rep), others=others, header=REPORT_HEADER, statuses=STATUS_ORDER,
+        notice=notice)
 
 
-def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况") -> str:
-    return "".join(report_html_chunks(store, rep, title))
+def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况", notice: str | None = None) -> str:
+    return "".join(report_html_chunks(store, rep, title, notice))
 
 
-def write_reports(store: Store, rep: UnitReport, outdir: Path, stem: str = "collect-report") -> tuple[Path, Path]:
+def write_reports(store: Store, rep: UnitReport, outdir: Path, stem: str = "collect-report",
+                  notice: str | None = None) -> tuple[Path, Path]:
     html = outdir / f"{stem}.html"
     csv_path = outdir / f"{stem}.csv"
-    atomic_write_text(html, report_html_chunks(store, rep))
+    atomic_write_text(html, report_html_chunks(store, rep, notice=notice))
     atomic_write_bytes(csv_path, report_csv(rep).encode("utf-8-sig"))
     return html, csv_path
 
