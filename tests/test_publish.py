@@ -113,9 +113,9 @@ def test_tables_are_the_workbook_layout(spec: Spec, seed: Dataset) -> None:
     """Each table's header cells, spans, notes and 空表说明 are the spec's; no spare input row is published."""
     from generator.publish.tables import plan_for
 
-    views = table_views(spec, seed)
+    views = [v for v in table_views(spec, seed) if not v.form]
     plan = plan_for(spec, seed)
-    assert [v.id for v in views] == [t for t in spec.tables if spec.tables[t].kind != "form"]  # 附件: forms, not yet
+    assert [v.id for v in views] == [t for t in spec.tables if spec.tables[t].kind != "form"]
     for v in views:
         t = spec.tables[v.id]
         assert (v.title, v.number) == (t.title, t.number)
@@ -127,6 +127,56 @@ def test_tables_are_the_workbook_layout(spec: Spec, seed: Dataset) -> None:
         assert set(v.figs) == placed  # every figure cell of the workbook, nothing else
         assert all(c.kind != "blank" or not c.text for row in v.body for c in row)
     assert views[6].statement == seed.notes["公开07"]
+
+
+def test_annex_forms_are_the_workbook_sheets(spec: Spec, seed: Dataset) -> None:
+    """附件1, 附件2 and one 附件3-n per project of the data (the spare project sheet and spare
+    indicator rows left out), read off the workbook's own sheets: every figure the data has or the
+    workbook computes, as the workbook shows it, and every word the unit typed."""
+    from generator.core.model import Figures
+    from generator.core.spec import split_repeat
+    from generator.publish.tables import plan_for
+
+    forms = [v for v in table_views(spec, seed) if v.form]
+    assert [v.id for v in forms] == ["附件1", "附件2", "附件3-1", "附件3-2", "附件3-3", "附件3-4"]
+    assert [v.number for v in forms] == ["附件1", "附件2", "附件3", "附件3", "附件3", "附件3"]
+    assert forms[1].title == "2024年度部门整体支出绩效自评表" and forms[1].unit_line == "单位：长沙市企业服务中心"
+    assert forms[0].notes and forms[0].notes[0].startswith("说明：") and not forms[0].landscape and forms[1].landscape
+    figures = Figures(spec, seed.values)
+    plan = plan_for(spec, seed)
+    for v in forms:
+        texts = {c.text for row in v.body for c in row}
+        sheet = plan.sheet(v.id)
+        tid = sheet.table.id
+        project = v.id.partition("-")[2]
+        for f, value in v.figs.items():
+            assert value == seed.values.get(tid, {}).get(f.row, {}).get(f.col, figures.value(tid, f.row, f.col))
+        # every word of the sheet's rows is printed (附件3: this project's only)
+        words = {w for r, cols in seed.texts.get(tid, {}).items() if split_repeat(r)[0] == project
+                 for w in cols.values() if w.strip()}
+        assert words and words <= texts, words - texts
+        # every indicator row of the data is there, and no spare one
+        keys = {r for r in seed.values.get(tid, {}) | seed.texts.get(tid, {}) if split_repeat(r)[0] == project
+                and split_repeat(r)[1].isdigit()}
+        shown = {c.fig.row for row in v.body for c in row if c.fig is not None and split_repeat(c.fig.row)[1].isdigit()}
+        assert shown == keys
+    cells = {(v.id, c.fig.row, c.fig.col): c.text for v in forms for row in v.body for c in row if c.fig is not None}
+    assert cells[("附件1", "财政供养人员", "控制率")] == "89.66%"
+    assert cells[("附件2", "年度资金总额", "执行率")] == "75.73%"
+    assert cells[("附件2", "总分", "得分")] == "96.08" and cells[("附件3-4", "4:年度资金总额", "全年执行数")] == "622.03"
+    assert cells[("附件1", "项目支出", "本年决算")] == "1,153.40"
+    # a form the data did not fill in is not published (its 总分 0 would print 自评等级 差): 附件2 gone,
+    # 附件3 with the words and figures of project 3 only
+    from generator.core.spec import split_repeat as sr
+
+    partial = Dataset(seed.unit_code, seed.unit_name, seed.year,
+                      {t: ({r: c for r, c in rows.items() if sr(r)[0] == "3"} if t == "附件3" else rows)
+                       for t, rows in seed.values.items() if t != "附件2"}, dict(seed.names), dict(seed.notes),
+                      texts={t: ({r: c for r, c in rows.items() if sr(r)[0] == "3"} if t == "附件3" else rows)
+                             for t, rows in seed.texts.items() if t != "附件2"})
+    assert [v.id for v in table_views(spec, partial) if v.form] == ["附件1", "附件3-3"]  # project 3 keeps its number
+    grades = [c.text for v in forms for row in v.body for c in row if c.kind == "figure" and c.text and c.text in "优良中差"]
+    assert grades == ["优", "优", "优", "优", "良"]  # 附件2, then 附件3-1…4 (88.66 is 良)
 
 
 def test_pdf_text_has_every_figure_at_its_row(published: Path, spec: Spec, seed: Dataset) -> None:
@@ -192,10 +242,11 @@ def test_docx_tables_hold_every_figure(published: Path, spec: Spec, seed: Datase
     from docx import Document
 
     doc = Document(str(published / "seed.docx"))
-    tables = [t for t in spec.tables.values() if t.kind != "form"]  # 附件1–3: not published as tables yet
-    assert len(doc.tables) == len(tables)
+    tables = [t for t in spec.tables.values() if t.kind != "form"]
+    forms = [v for v in table_views(spec, seed) if v.form]  # 附件1, 附件2, 附件3-1…4 follow the nine
+    assert len(doc.tables) == len(tables) + len(forms) == 15
     segments = {}
-    for t, table in zip(tables, doc.tables, strict=True):
+    for t, table in zip(tables, doc.tables[:len(tables)], strict=True):
         lines = []
         for row in table.rows:
             seen, tokens = set(), []
@@ -211,8 +262,22 @@ def test_docx_tables_hold_every_figure(published: Path, spec: Spec, seed: Datase
     missing = [(t, r, figs) for t, r, anchor, figs in expected_rows(spec, seed)
                if not find_row(segments[t], anchor, figs)]
     assert not missing
-    # header rows repeat on every page in Word
-    for table in doc.tables:
+    # each 附件 form: its rows in order, every cell printed as the view prints it (figures, words)
+    for v, table in zip(forms, doc.tables[len(tables):], strict=True):
+        got = []
+        seen: set[object] = set()  # the w:tc elements themselves (kept alive: their ids stay theirs)
+        for row in table.rows:
+            texts = []
+            for c in row.cells:  # a merged cell is listed once per grid cell it covers (across rows too)
+                if c._tc not in seen:
+                    seen.add(c._tc)
+                    texts.append(c.text)
+            got.append(texts)
+        want = [[c.text for c in row] for row in v.body]
+        assert got == want, v.id
+        assert any(c.text == "优" or c.text == "良" for row in v.body for c in row) or v.id == "附件1"
+    # header rows repeat on every page in Word (the nine tables; a form's headers sit inside it)
+    for table in doc.tables[:len(tables)]:
         assert table.rows[0]._tr.trPr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tblHeader") is not None
 
 
@@ -284,6 +349,11 @@ ALTERED = {
     ("公开07", "合计", "1"): D("1.00"),
     ("公开08", "合计", "1"): D("0.01"),
     ("公开09", "1", "7"): D("1.16"),
+    # 附件 forms: a head count, a score, a 执行率 of project 2, an amount of project 4
+    ("附件1", "财政供养人员", "编制数"): D("30"),
+    ("附件2", "总分", "得分"): D("69.08"),
+    ("附件3", "2:年度资金总额", "执行率"): D("0.7565"),
+    ("附件3", "4:年度资金总额", "全年执行数"): D("620.03"),
     ("公开09", "1", "2"): D("1.00"),
 }
 
@@ -312,8 +382,9 @@ def test_check_published_finds_every_altered_figure(tmp_path: Path) -> None:
     findings = json.loads(res.output)["findings"]
     figs = {(f["table"], f["row"], f["col"]): f for f in findings if f["code"] == "published-figure-mismatch"}
     assert set(figs) == set(ALTERED)  # each one found, nothing else
+    printed = {("附件1", "财政供养人员", "编制数"): "30", ("附件3", "2:年度资金总额", "执行率"): "75.65%"}
     for k, v in ALTERED.items():
-        assert figs[k]["actual"] == fmt(v, thousands=True)
+        assert figs[k]["actual"] == printed.get(k, fmt(v, thousands=True))
     text = [f for f in findings if f["code"] == "narrative-amount-mismatch"]
     assert len(text) == 1 and text[0]["actual"] == "957.45"
     assert not [f for f in findings if f["severity"] == "error" and f["code"] not in
@@ -456,13 +527,14 @@ def test_check_published_on_a_word_edited_report_printed_by_libreoffice(publishe
     assert res.exit_code == 0 and "错误 0 条，提示 0 条" in res.output, res.output
 
     doc = Document(str(published / "seed.docx"))
-    tables = dict(zip([t for t in spec.tables if spec.tables[t].kind != "form"], doc.tables, strict=True))  # 附件: not yet
+    tables = dict(zip([v.id for v in table_views(spec, load_source(str(SEED)).dataset)], doc.tables, strict=True))
     edits = {  # (table, anchor in the row, old figure) -> new figure
         ("公开01", "1", "2,128.85"): "2,128.58", ("公开01", "57", "2,128.85"): "2,182.85",
         ("公开02", "2150599", "902.46"): "902.64", ("公开03", "2150805", "215.05"): "215.50",
         ("公开04", "46", "2,128.85"): "2,128.95", ("公开05", "21508", "250.94"): "205.94",
         ("公开06", "30239", "10.09"): "100.09", ("公开06", "30113", "51.92"): "51.29",
         ("公开06", "303", "328.73"): "328.37", ("公开09", "", "1.90"): "9.10",
+        ("附件2", "总分（含预算执行率10分）", "96.08"): "69.08", ("附件3-2", "年度资金总额", "76.55%"): "67.55%",
     }
     for (t, anchor, old), new in edits.items():
         done = False
@@ -483,13 +555,13 @@ def test_check_published_on_a_word_edited_report_printed_by_libreoffice(publishe
 
     found = {(f["table"], f["actual"]) for f in json.loads(res.output)["findings"]
              if f["code"] == "published-figure-mismatch"}
-    assert found == {(t, new) for (t, _a, _o), new in edits.items()}
+    assert found == {(t.split("-")[0], new) for (t, _a, _o), new in edits.items()}  # 附件3-2: table 附件3
 
 
 def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path, seed: Dataset) -> None:
     """The hook for 附件1–3 (issue 18): a spec table whose id starts with 附件 is laid out by the same
-    layout and renderer, printed in 第五部分, and checked by check-published like the nine. A stand-in
-    table 附件9 (not one of the real 附件1–3 forms, which publishing does not render yet)."""
+    layout and renderer, printed in 第五部分, and checked by check-published like the nine. A table
+    附件9 of the nine's kind (rows and columns, not a form) beside the real 附件1–3 forms."""
     from generator.core.catalog import load_spec
     from generator.publish.html import render_html
     from generator.publish.pdf import render_pdf
@@ -511,12 +583,13 @@ def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path,
                         encoding="utf-8")
     spec = load_spec(specs)
     ds = Dataset(seed.unit_code, seed.unit_name, seed.year, {k: dict(v) for k, v in seed.values.items()},
-                 dict(seed.names), dict(seed.notes))
+                 dict(seed.names), dict(seed.notes), texts=seed.texts)
     ds.values["附件9"] = {"1": {"1": Decimal("29")}, "2": {"1": Decimal("26")}}
     src = Source(spec, ds, [(ds.unit_code, ds.unit_name)])
     report = build_report(src)
     assert [t.id for t in report.tables] == [f"公开0{i}" for i in range(1, 10)]
-    assert [t.id for t in report.annex_tables] == ["附件9"]
+    assert [t.id for t in report.annex_tables] == [  # the workbook's sheet order
+        "附件9", "附件1", "附件2", "附件3-1", "附件3-2", "附件3-3", "附件3-4"]
     html = render_html(report)
     part5 = html.split('id="part5"')[1]
     assert 'data-table="附件9"' in part5 and 'data-key="1:1">29.00<' in part5
@@ -526,7 +599,7 @@ def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path,
     bad = check_published_pdf(pdf, Source(spec, Dataset(ds.unit_code, ds.unit_name, ds.year,
                                                         {**ds.values, "附件9": {"1": {"1": Decimal("30")},
                                                                                 "2": {"1": Decimal("26")}}},
-                                                        ds.names, ds.notes), src.units))
+                                                        ds.names, ds.notes, texts=ds.texts), src.units))
     assert [(f.table, f.row, f.actual) for f in bad if f.code == "published-figure-mismatch"] == [("附件9", "1", "29.00")]
 
 

@@ -73,6 +73,9 @@ def _orient(sec: object, landscape: bool) -> None:
     sec.left_margin = sec.right_margin = sec.top_margin = sec.bottom_margin = margin  # type: ignore[attr-defined]
 
 
+KEEP_LAST_ROWS = 4  # rows before a form's last one kept on its page (with 总分 and 自评等级)
+
+
 def _repeat_header(row: object) -> None:
     trpr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
     trpr.append(OxmlElement("w:tblHeader"))  # no w:val: on
@@ -90,8 +93,12 @@ def _cell_text(cell: object, text: str, bold: bool = False, align: WD_ALIGN_PARA
 
 
 def _table(doc: object, t: TableView, width_cm: float) -> None:
-    _heading(doc, t.title, 2, center=True)
-    _para(doc, t.number, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    if t.form:  # a 附件 form: its 附件N line above the title, on the left
+        _para(doc, t.number, indent=False)
+        _heading(doc, t.title, 2, center=True)
+    else:
+        _heading(doc, t.title, 2, center=True)
+        _para(doc, t.number, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
     p = _para(doc, f"{t.unit_line}\t{t.money_line}", indent=False)
     p.paragraph_format.tab_stops.add_tab_stop(Cm(width_cm), alignment=2)  # type: ignore[attr-defined]  # right
     rows = t.header + t.body
@@ -118,16 +125,23 @@ def _table(doc: object, t: TableView, width_cm: float) -> None:
             cell = grid[r][c.col]
             if c.rowspan > 1 or c.colspan > 1:
                 merges.append((cell, grid[r + c.rowspan - 1][c.col + c.colspan - 1]))
-            if header:
+            if header or c.kind == "header":
                 _cell_text(cell, c.text, True, WD_ALIGN_PARAGRAPH.CENTER)
             elif c.kind in ("amount", "amount_total"):
                 _cell_text(cell, c.text, c.kind == "amount_total", WD_ALIGN_PARAGRAPH.RIGHT)
-            elif c.kind in ("line", "code"):
+            elif c.kind in ("line", "code", "figure"):
                 _cell_text(cell, c.text, False, WD_ALIGN_PARAGRAPH.CENTER)
             else:
                 _cell_text(cell, c.text, c.kind == "label_total")
     for a, b in merges:
         a.merge(b)
+    if t.form:  # a form's 总分 and 自评等级 never alone on a page: its last rows keep together, no row splits
+        for r, row in enumerate(table.rows):
+            row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+            if r >= len(rows) - 1 - KEEP_LAST_ROWS and r < len(rows) - 1:
+                for cell in row.cells:
+                    for p in cell.paragraphs:
+                        p.paragraph_format.keep_with_next = True
     for note in t.notes:
         _para(doc, note, indent=False)
     if t.statement:

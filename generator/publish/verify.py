@@ -1,11 +1,12 @@
 """``check-published``: a published report (PDF) read back and every figure compared with the data.
 
 What a 公开 checker does for a published 决算 PDF, but against the submitted figures: the tables are
-found by their 公开NN表 line (a table runs on until the next one or the next 第N部分), each page's
+found by their 公开NN表 or 附件N line (a table runs on until the next one or the next 第N部分; a
+number that several tables share, 附件3 once per project, stands for them in order), each page's
 ruled tables are extracted (pdfplumber), and every row the data expects — laid out by the same
 :func:`~.tables.table_views` the report is rendered with — is looked up by its keys (行次, 科目代码,
-label) and each of its figures compared at its column. 第三部分 (情况说明) is extracted as text and
-checked by :func:`generator.narrative.check_narrative`.
+label; a 附件 form's rows in order) and each of its figures compared at its column, as printed.
+第三部分 (情况说明) is extracted as text and checked by :func:`generator.narrative.check_narrative`.
 
 Findings (codes):
 - ``published-table-missing`` (error): a table of the spec is not in the PDF;
@@ -30,7 +31,7 @@ from ..core.money import parse_lenient
 from ..narrative import check_narrative
 from .report import published_dataset
 from .source import Source
-from .tables import Cell, TableView, amount_text, table_views
+from .tables import Cell, TableView, table_views
 
 _WS = re.compile(r"\s+")
 _PART = re.compile(r"^\s*第([一二三四五])部分")
@@ -67,7 +68,10 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
         doc = pdfplumber.open(pdf)
     except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
         raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {exc}）") from exc
-    marker = {num: tid for tid, num in numbers.items()}
+    # a number may stand for several tables (附件3 once per project): they come in the views' order
+    marker: dict[str, list[str]] = {}
+    for tid, num in numbers.items():
+        marker.setdefault(_norm(num), []).append(tid)
     out = _Extracted()
     current: str | None = None
     part = ""
@@ -78,19 +82,20 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
             except Exception as exc:  # noqa: BLE001
                 raise PublishedError(f"{pdf}：第{page.page_number}页无法读取（{exc}）") from exc
             lines = text.splitlines()
-            found = None
+            found: list[str] = []
             for line in lines:
                 m = _PART.match(line)
                 if m and not re.search(r"\.{3,}|…", line):
                     part = m.group(1)
                     current = None
-                stripped = line.strip()
+                stripped = _norm(line)  # a converter may space CJK from digits (附件 1)
                 if stripped in marker:
-                    found = marker[stripped]
+                    found.append(stripped)
             if "目录" in _norm(text) and not found and part == "":
                 continue  # the table of contents
-            if found:
-                current = found
+            for num in found:
+                if marker[num]:
+                    current = marker[num].pop(0)
             if part == "三" and current is None:
                 out.narrative.extend(lines)
             if current is not None:
@@ -100,22 +105,39 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
 
 
 def _key_cells(row: list[Cell]) -> list[Cell]:
-    return [c for c in row if c.fig is None and _norm(c.text)]
+    """The labels that find a row (a 附件's long words are not keys: a PDF may break them anywhere)."""
+    return [c for c in row if c.fig is None and c.kind != "text" and _norm(c.text)]
 
 
 def _cells_at(row: list[str], col: int) -> str:
     return row[col] if col < len(row) else ""
 
 
-def _match(expected: list[Cell], rows: list[list[str]], used: set[int]) -> int | None:
+def _aligned(expected: list[Cell], got: list[str], ncols: int) -> dict[int, str]:
+    """The printed text under each expected cell, by the cell's first grid column. A fragment of a
+    table on a page with fewer column rules than the grid (a form's last rows alone on a page, as a
+    word processor may break it) has its own columns: there, cell by cell in order."""
+    if len(got) != ncols:
+        solid = [x for x in got if x != "\x00"]
+        if len(solid) == len(expected):
+            return {c.col: t for c, t in zip(expected, solid, strict=True)}
+    return {c.col: _cells_at(got, c.col) for c in expected}
+
+
+def _match(expected: list[Cell], rows: list[list[str]], used: set[int], ncols: int, after: int = -1) -> int | None:
+    """The first unused row (past ``after``) whose labels are the expected row's; a row without labels:
+    the first with a figure (``after`` given: a form, whose rows come in order, takes the next row)."""
     keys = _key_cells(expected)
+    if not keys and after >= 0:
+        return after + 1 if after + 1 < len(rows) and after + 1 not in used else None
     for i, got in enumerate(rows):
-        if i in used:
+        if i in used or i <= after:
             continue
+        at = _aligned(expected, got, ncols)
         if keys:
-            if all(_norm(_cells_at(got, c.col)) == _norm(c.text) for c in keys):
+            if all(_norm(at[c.col]) == _norm(c.text) for c in keys):
                 return i
-        elif any(parse_lenient(_norm(_cells_at(got, c.col))) is not None and "." in _cells_at(got, c.col)
+        elif any(parse_lenient(_norm(at[c.col])) is not None and "." in at[c.col]
                  for c in expected if c.fig is not None):
             return i
     return None
@@ -129,25 +151,31 @@ def compare_table(view: TableView, rows: list[list[str]]) -> list[Finding]:
     out: list[Finding] = []
     used: set[int] = set()
     header_rows = len(view.header)
+    last = -1  # a form's rows are matched in order
     for expected in view.body:
-        idx = _match(expected, rows, used)
+        if not _key_cells(expected) and all(c.fig is None for c in expected):
+            continue  # nothing to find it by, nothing to compare (a row of words only)
+        idx = _match(expected, rows, used, view.ncols, last if view.form else -1)
         label = view.row_key(expected) or "1"
         if idx is None:
             out.append(Finding("published-row-missing", ERROR,
-                               f"{view.number} 行 {label}：公开文件中找不到这一行", table=view.id, row=label))
+                               f"{view.number} 行 {label}：公开文件中找不到这一行", table=view.table, row=label))
             continue
         used.add(idx)
-        got = rows[idx]
+        last = idx
+        at = _aligned(expected, rows[idx], view.ncols)
         for c in expected:
             if c.fig is None:
                 continue
-            printed = _norm(_cells_at(got, c.col)).replace("\x00", "")
+            printed = _norm(at[c.col]).replace("\x00", "")
+            if printed == _norm(c.text):
+                continue  # printed as the view prints it (an amount, a 执行率 in %, a score, a count)
             value = parse_lenient(printed) if printed else None
-            if value is None or value != c.value:
+            if value is None or value != c.value or c.kind == "figure":
                 out.append(Finding(
                     "published-figure-mismatch", ERROR,
-                    f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开数 {printed or '（空）'} 与报送数 {amount_text(c.value)} 不符",
-                    table=view.id, row=c.fig.row, col=c.fig.col, expected=amount_text(c.value), actual=printed or ""))
+                    f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开数 {printed or '（空）'} 与报送数 {c.text or '（空）'} 不符",
+                    table=view.table, row=c.fig.row, col=c.fig.col, expected=c.text, actual=printed or ""))
     # rows with figures the data does not have (past the header rows of each page's fragment)
     for i, got in enumerate(rows):
         if i in used or not _amounts(got):
@@ -156,7 +184,7 @@ def compare_table(view: TableView, rows: list[list[str]]) -> list[Finding]:
             continue
         text = " ".join(_norm(x) for x in got if x not in ("\x00", ""))
         out.append(Finding("published-row-extra", WARNING, f"{view.number}：公开文件有报送数据中没有的行：{text}",
-                           table=view.id, actual=text))
+                           table=view.table, actual=text))
     return out
 
 
@@ -188,7 +216,7 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
     for v in views:
         rows = got.tables.get(v.id)
         if not rows:
-            findings.append(Finding("published-table-missing", ERROR, f"公开文件中找不到 {v.number} {v.title}", table=v.id))
+            findings.append(Finding("published-table-missing", ERROR, f"公开文件中找不到 {v.number} {v.title}", table=v.table))
             continue
         findings.extend(compare_table(v, rows))
     if got.narrative:
