@@ -154,6 +154,8 @@ def test_dataset_from_json_skips_blanks_and_converts_keys() -> None:
     ([], "应为 JSON 对象"), ({"values": [1]}, "values 应为"), ({"values": {"公开01": [1]}}, "公开01 的值应为"),
     ({"values": {"公开01": {"1": 5}}}, "公开01 行 1 的值应为"),
     ({"values": {"公开01": {"1": {"1": "一百"}}}}, "公开01 行 1 栏 1：金额无法识别 '一百'"),
+    ({"values": {}, "texts": {"附件1": {"厉行节约": "措施"}}}, "texts 应为 {表: {行: {栏: 文字}}}"),
+    ({"values": {}, "texts": ["措施"]}, "texts 应为 {表: {行: {栏: 文字}}}"),
 ])
 def test_dataset_from_json_errors_name_the_place(doc: object, msg: str) -> None:
     with pytest.raises(DataError, match=msg) as exc:
@@ -259,6 +261,20 @@ def test_input_formula_refused_with_its_reason(formula: str, why: str) -> None:
     assert why in str(exc.value)
 
 
+@pytest.mark.parametrize(("formula", "reason"), [
+    ("=foo*2", "引用了名称（定义的名称可能指向任何内容）"), ("=C7*2", "引用了单元格（填报单元格只能填数或由数构成的公式）"),
+    ("=[1]Sheet1!A1", "引用了其他工作簿（外部链接）"), ("=Sheet1!A1", "引用了其他工作表"), ('="a"', "含文本"),
+    ("=|x", "含 DDE 调用"),
+])
+def test_input_formula_refusal_is_the_whole_reason(formula: str, reason: str) -> None:
+    """The reason a unit reads is exactly the sentence, nothing around it."""
+    from generator.core.cellformula import FormulaRefused, evaluate
+
+    with pytest.raises(FormulaRefused) as exc:
+        evaluate(formula)
+    assert str(exc.value) == reason
+
+
 # ---------------------------------------------------------------- model: repeated tables
 
 
@@ -270,3 +286,21 @@ def test_projects_of_a_repeated_table_in_number_order(spec) -> None:  # type: ig
     rows = {f"{p}:年度资金总额": {"1": D(1)} for p in ("10", "2", "1", "11")}
     rows["备注"] = {"1": D(0)}  # a key that is no project's
     assert Figures(spec, {"附件3": rows}).projects("附件3") == ["1", "2", "10", "11"]
+
+
+# ---------------------------------------------------------------- findings: text for a terminal
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("a\x1b[2Jb", "a\\x1b[2Jb"),  # Cc: an escape sequence
+    ("甲\u202e乙", "甲\\u202e乙"),  # Cf: right-to-left override
+    ("甲\u200b乙", "甲\\u200b乙"),  # Cf: zero-width space
+    ("甲\u2028乙", "甲\\u2028乙"),  # Zl: line separator
+    ("甲\u2029乙", "甲\\u2029乙"),  # Zp: paragraph separator
+    ("甲\t乙 丙", "甲\t乙 丙"),  # a tab and a space stay
+])
+def test_printable_escapes_what_would_move_or_hide_text(text: str, shown: str) -> None:
+    from generator.core.findings import printable
+
+    assert printable(text) == shown
+
