@@ -43,6 +43,11 @@ CASES = [
     ("spec.yaml", "  - gongkai09.yaml\n", "  - gongkai09.yaml\n  - gongkai09.yaml\n", "表 公开09 重复定义", None),
     ("codes/economic.yaml", '  "30101": 基本工资', '  "3010A": 基本工资', "代码应为数字：3010A", None),
     ("codes/economic.yaml", "codes:\n", "kodes:\n", "代码表须含 id 与 codes 映射", None),
+    # a 附件 form's expressions: named at the form row's line
+    ("fujian2.yaml", '{grade: "row 总分 col 得分"', '{grade: "row 总分 col 得分得"', "表达式 'row 总分 col 得分得'",
+     "key: 自评等级"),
+    ("fujian2.yaml", 'formula: "row 年度资金总额 col 分值 + sum(items)"', 'formula: "row 年度资金总额 col 分 + sum(items)"',
+     "表达式 'row 年度资金总额 col 分 + sum(items)'", "key: 总分"),
 ]
 
 
