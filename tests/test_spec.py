@@ -87,3 +87,24 @@ def test_check_spec_cli(tmp_path: Path) -> None:
     _break(copy, "gongkai05.yaml", '"col 2 + col 3"', '"col 2 + col 33"')
     bad = CliRunner().invoke(cli, ["check-spec", str(copy)])
     assert bad.exit_code == 2 and "gongkai05.yaml" in bad.output and "没有栏 33" in bad.output
+
+
+def test_a_row_that_may_be_negative(tmp_path: Path) -> None:
+    """``negative: true`` on a row lets its input cells take a negative amount (the reader names any
+    other negative one); rows without it may not."""
+    from generator.core.layout import plan_workbook
+
+    copy = tmp_path / "spec"
+    shutil.copytree(SPECS, copy)
+    g09 = copy / "gongkai09.yaml"
+    text = g09.read_text(encoding="utf-8")
+    assert '      - {key: "1"}' in text
+    g09.write_text(text.replace('      - {key: "1"}', '      - {key: "1", negative: true}', 1), encoding="utf-8")
+    spec = load_spec(copy)
+    t = spec.tables["公开09"]
+    assert t.row("1")[1].negative is True and not load_spec(SPECS).tables["公开09"].row("1")[1].negative
+    plan = plan_workbook(spec, "430001001", "单位", 2024)
+    sheet = plan.sheet(t.sheet)
+    flags = {f.col: sheet.cells[(r, c)].negative for f, (s, r, c) in plan.fig_cells.items()
+             if f.table == "公开09" and f.row == "1" and s == t.sheet and sheet.cells[(r, c)].kind == "input"}
+    assert flags and all(flags.values())

@@ -108,6 +108,7 @@ MAPPING_CASES = [
     ("tables:\n  公开08:\n    columns_from: [1, 2]\n", "公开08 的 columns_from 应为 {旧键: 新键} 映射", True),
     ("tables:\n  公开01:\n    split_to: 5\n", "公开01 的 split_to 应为 {旧键: [新键…]} 映射", True),
     ("tables:\n  公开99: {}\n", "映射中的表 公开99 不在新版中", True),
+    ('tables:\n  公开08:\n    columns_from: {"9": "1"}\n', "公开08：columns_from 引用了旧版不存在的栏 9", True),
 ]
 
 
@@ -151,3 +152,28 @@ def test_an_old_row_nothing_maps_to_has_no_home_with_a_reason(spec, tmp_path: Pa
     assert tgt.fig is None and tgt.kind == GONE and tgt.reason == "新版没有此行"
     values = {"公开01": {"8": {"1": Decimal("2.00")}}}
     assert migrate_values(spec, load_spec(d), values, sm)[1] == [Unplaced("公开01", "8", "1", Decimal("2.00"))]
+
+
+def test_a_dropped_row_goes_nowhere_with_its_reason(spec) -> None:  # type: ignore[no-untyped-def]
+    """公开01 54/55 are dropped by the 2025 mapping with a reason each: no target, the reason said;
+    a dropped row given no reason is said to be removed by the new version."""
+    from generator.core.specmap import DROPPED
+
+    new = load_spec(ROOT / "specs" / "2025")
+    rt = resolve(spec, new).table("公开01").row("54")
+    assert (rt.kind, rt.keys, rt.reason) == (DROPPED, (), "2025 年起收入支出决算总表不再列示债务还本支出")
+    tgt = resolve(spec, new).figure("公开01", "54", "1")
+    assert tgt.fig is None and tgt.reason == "2025 年起收入支出决算总表不再列示债务还本支出"
+
+
+def test_a_dropped_row_without_a_reason(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.core.specmap import DROPPED
+
+    d = tmp_path / "m"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    mapping = d / "mapping.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
+        '"54": 2025 年起收入支出决算总表不再列示债务还本支出', '"54": ""'), encoding="utf-8")
+    rt = resolve(spec, load_spec(d)).table("公开01").row("54")
+    assert (rt.kind, rt.keys, rt.reason) == (DROPPED, (), "新版删除了此行")
+
