@@ -304,3 +304,14 @@ def test_printable_escapes_what_would_move_or_hide_text(text: str, shown: str) -
 
     assert printable(text) == shown
 
+
+
+def test_a_row_the_table_does_not_have_is_zero(spec) -> None:  # type: ignore[no-untyped-def]
+    """A figure asked for by key on a row its (fixed-row) table does not have counts as 0, never as
+    no value (a data file from another version may name such a row)."""
+    from generator.core.expr import Fig
+    from generator.core.model import Figures
+
+    figs = Figures(spec, {"公开09": {"99": {"1": D(5)}}})
+    got = figs.fig(Fig("公开09", "99", "1"))
+    assert isinstance(got, Decimal) and got == 0
