@@ -94,6 +94,8 @@ def test_parse_numbers_words_and_comparisons() -> None:
     ref = parse("公开03 items 215 col 1")
     assert (ref.table, ref.items, ref.prefix, ref.col, ref.row) == ("公开03", True, "215", "1", None)  # type: ignore[union-attr]
     assert parse("sum(items)").args[0].prefix == ""  # type: ignore[union-attr]
+    # the parser takes the token after items as the prefix, a decimal too (the binder then refuses it)
+    assert parse("公开03 items 1.5 col 1").prefix == "1.5"  # type: ignore[union-attr]
     r = parse("公开01 rows 1..8 cols 1..2")
     assert (r.row, r.row_to, r.col, r.col_to) == ("1", "8", "1", "2")  # type: ignore[union-attr]
     neg = parse("-row 1 - -2")
@@ -135,6 +137,8 @@ def test_evaluate_figures_and_items() -> None:
     ("sum(公开09 row 1 cols 9..3)", Context(), "顺序颠倒"), ("sum(公开09 row 1 cols 1..99)", Context(), "没有栏 99"),
     ("公开01 items col 1", Context(), "没有科目 section"), ("公开01 rows 1..2 col 1", Context(), "须放在 sum"),
     ("abs(公开01 row 1 col 1, 2)", Context(), "abs 只接受一个参数"), ("公开01 row 999 col 1", Context(), "没有行 999"),
+    ("sum(公开03 items 1.5 col 1)", Context(), "items 之后应为科目代码前缀（数字）：1.5"),
+    ("sum(公开03 items 21a col 1)", Context(), "items 之后应为科目代码前缀（数字）：21a"),
 ])
 def test_bind_errors_say_what(spec, text: str, ctx: Context, msg: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExprError, match=msg):

@@ -383,6 +383,8 @@ def _bind_ref(spec: Spec, ref: Ref, ctx: Context) -> list[BNode]:
     cols = _resolve_col_keys(t, ref, ctx)
     out: list[BNode] = []
     sec = t.section
+    if rows is None and ref.prefix and not ref.prefix.isdigit():  # a typo would sum no 科目 at all
+        raise ExprError(f"{tid} items 之后应为科目代码前缀（数字）：{ref.prefix}")
     for col in cols:
         if rows is None:
             out.append(Items(tid, ref.prefix, col))
