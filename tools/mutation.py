@@ -363,7 +363,12 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
                     continue
                 done[name] = {"unfinished": True}
             print(f"recheck {mod} {name}: {done[name]}", flush=True)
-            RECHECK.write_text(json.dumps(done, indent=1, ensure_ascii=False), encoding="utf-8")
+            # merged into what is on disk: another recheck may be running beside this one
+            on_disk = json.loads(RECHECK.read_text(encoding="utf-8")) if RECHECK.exists() else {}
+            on_disk[name] = done[name]
+            tmp = RECHECK.with_name(f"{RECHECK.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(on_disk, indent=1, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, RECHECK)
 
 
 def sample(names: list[str], per_module: int) -> list[str]:
