@@ -184,6 +184,8 @@ def test_load_dataset_errors(tmp_path: Path) -> None:
     ("UTC", "2026-12-03T20:15:02+08:00", "2026-12-03 12:15:02 UTC+00:00"),
     ("America/St_Johns", "2026-12-03T12:00:00+00:00", "2026-12-03 08:30:00 UTC-03:30 NST"),
     ("Etc/GMT-14", "2026-12-03T12:00:00+00:00", "2026-12-04 02:00:00 UTC+14:00"),
+    # a zone whose abbreviation is only its offset ("-03"): not said twice
+    ("America/Sao_Paulo", "2026-12-03T12:00:00+00:00", "2026-12-03 09:00:00 UTC-03:00"),
 ])
 def test_times_are_shown_local_with_their_zone(monkeypatch, tz: str, iso: str, want: str) -> None:  # type: ignore[no-untyped-def]
     import time

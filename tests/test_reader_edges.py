@@ -298,3 +298,18 @@ def test_a_cached_name_forged_on_an_empty_spare_row(spec, seed_xlsx: Path, seed_
     res = read_workbook(seed_xlsx, spec=spec)
     f = next(f for f in res.findings if f.code == "stale-cached-value")
     assert (f.cell, f.expected, f.actual) == (f"公开02表!{ref}", "", "一般公共服务支出")
+
+
+def test_an_identity_field_on_one_side_only_is_a_mismatch(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
+    """The unit name removed from the document properties (kept in the meta sheet): the two sources
+    of the identity disagree, which is said, with the meta sheet's value expected."""
+    def strip(wb):  # type: ignore[no-untyped-def]
+        props = wb.custom_doc_props
+        for p in list(props.props):
+            if p.name == "juesuan.unit_name":
+                props.props.remove(p)
+
+    res = read_workbook(_edit(seed_xlsx, strip), spec=spec)
+    f = next(f for f in res.findings if f.code == "identity-mismatch")
+    assert "unit_name" in f.message and f.expected == "长沙市企业服务中心" and f.actual is None
+    assert f.cell == f"_meta!B{_meta_row('unit_name')}"
