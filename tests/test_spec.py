@@ -108,3 +108,17 @@ def test_a_row_that_may_be_negative(tmp_path: Path) -> None:
     flags = {f.col: sheet.cells[(r, c)].negative for f, (s, r, c) in plan.fig_cells.items()
              if f.table == "公开09" and f.row == "1" and s == t.sheet and sheet.cells[(r, c)].kind == "input"}
     assert flags and all(flags.values())
+
+
+def test_a_column_formula_is_checked_in_its_own_column(tmp_path: Path) -> None:
+    """A column formula's reference without a 栏 means its own column (here 公开03's 合计 in 栏 1):
+    the spec check binds it so, and the spec loads."""
+    copy = tmp_path / "spec"
+    shutil.copytree(SPECS, copy)
+    g05 = copy / "gongkai05.yaml"
+    text = g05.read_text(encoding="utf-8")
+    old = 'formula: "col 2 + col 3"'
+    assert old in text
+    g05.write_text(text.replace(old, 'formula: "col 2 + col 3 + 公开03 row 合计 - 公开03 row 合计"', 1), encoding="utf-8")
+    spec = load_spec(copy)
+    assert any("公开03 row 合计" in (c.formula or "") for b in spec.tables["公开05"].blocks for c in b.columns)
