@@ -122,3 +122,14 @@ def test_a_column_formula_is_checked_in_its_own_column(tmp_path: Path) -> None:
     g05.write_text(text.replace(old, 'formula: "col 2 + col 3 + 公开03 row 合计 - 公开03 row 合计"', 1), encoding="utf-8")
     spec = load_spec(copy)
     assert any("公开03 row 合计" in (c.formula or "") for b in spec.tables["公开05"].blocks for c in b.columns)
+
+
+def test_a_forms_spare_indicator_rows_are_the_specs(tmp_path: Path) -> None:
+    copy = tmp_path / "spec"
+    shutil.copytree(SPECS, copy)
+    f2 = copy / "fujian2.yaml"
+    text = f2.read_text(encoding="utf-8")
+    assert "      spare_rows: 5" in text
+    f2.write_text(text.replace("      spare_rows: 5", "      spare_rows: 2", 1), encoding="utf-8")
+    blocks = [r.indicators for r in load_spec(copy).tables["附件2"].form if r.indicators is not None]
+    assert [b.spare_rows for b in blocks] == [2]

@@ -43,6 +43,7 @@ CASES = [
     ("spec.yaml", "  - gongkai09.yaml\n", "  - gongkai09.yaml\n  - gongkai09.yaml\n", "表 公开09 重复定义", None),
     ("codes/economic.yaml", '  "30101": 基本工资', '  "3010A": 基本工资', "代码应为数字：3010A", None),
     ("codes/economic.yaml", "codes:\n", "kodes:\n", "代码表须含 id 与 codes 映射", None),
+    ("rules.yaml", "rules:\n", "rules: [\n", "YAML", None),  # a syntax error is a problem, not a crash
     # a 附件 form's expressions: named at the form row's line
     ("fujian2.yaml", '{grade: "row 总分 col 得分"', '{grade: "row 总分 col 得分得"', "表达式 'row 总分 col 得分得'",
      "key: 自评等级"),
