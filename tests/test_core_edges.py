@@ -317,3 +317,36 @@ def test_a_row_the_table_does_not_have_is_zero(spec) -> None:  # type: ignore[no
     figs = Figures(spec, {"公开09": {"99": {"1": D(5)}}})
     got = figs.fig(Fig("公开09", "99", "1"))
     assert isinstance(got, Decimal) and got == 0
+
+
+# ---------------------------------------------------------------- layout: per-spec memo of check formulas
+
+
+def test_check_formulas_over_a_form_follow_each_units_rows() -> None:
+    """The 审核 sheet's Excel text of a rule is kept per spec only when its cells are the same for
+    every unit; a 附件 form's rows move with the unit's indicators, so after a unit with 38
+    indicators, a unit with 2 gets formulas for its own rows (as with a spec loaded afresh)."""
+    from generator.core.catalog import load_spec
+    from generator.core.layout import form_sections, plan_workbook, section_codes
+    from generator.core.spec import split_repeat
+
+    from .conftest import SEED, SPECS
+
+    seed = load_dataset(SEED)
+    small_values = {t: ({r: c for r, c in rows.items() if not split_repeat(r)[1].isdigit() or split_repeat(r)[1] in ("1", "2")}
+                        if t.startswith("附件") else rows) for t, rows in seed.values.items()}
+    small_texts = {t: {r: c for r, c in rows.items() if not split_repeat(r)[1].isdigit() or split_repeat(r)[1] in ("1", "2")}
+                   for t, rows in seed.texts.items()}
+
+    def check_sheet(spec, values, texts):  # type: ignore[no-untyped-def]
+        codes = section_codes(spec, {t: r for t, r in values.items() if t in spec.tables})
+        codes.update(form_sections(spec, values, texts))
+        plan = plan_workbook(spec, seed.unit_code, seed.unit_name, 2024, codes, seed.names)
+        return {at: c.formula for at, c in plan.sheet("审核").cells.items() if c.formula}
+
+    shared = load_spec(SPECS)
+    check_sheet(shared, seed.values, seed.texts)  # the big unit first: its formulas are memoised
+    after = check_sheet(shared, small_values, small_texts)
+    fresh = check_sheet(load_spec(SPECS), small_values, small_texts)
+    assert after == fresh
+    assert any("附件2" in f for f in fresh.values())

@@ -126,6 +126,7 @@ def test_tables_are_the_workbook_layout(spec: Spec, seed: Dataset) -> None:
         placed = {f for f, (sheet, _r, _c) in plan.fig_cells.items() if sheet == t.sheet}
         assert set(v.figs) == placed  # every figure cell of the workbook, nothing else
         assert all(c.kind != "blank" or not c.text for row in v.body for c in row)
+        assert all(isinstance(c.text, str) for row in v.header + v.body for c in row)  # never printed as "None"
     assert views[6].statement == seed.notes["公开07"]
 
 
