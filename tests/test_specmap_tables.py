@@ -177,3 +177,11 @@ def test_a_dropped_row_without_a_reason(spec, tmp_path: Path) -> None:  # type: 
     rt = resolve(spec, load_spec(d)).table("公开01").row("54")
     assert (rt.kind, rt.keys, rt.reason) == (DROPPED, (), "新版删除了此行")
 
+
+
+def test_a_row_the_new_version_lacks_goes_nowhere_with_its_reason(spec) -> None:  # type: ignore[no-untyped-def]
+    """2024 公开01 行 9 (an empty row of the old layout) has no counterpart in 2025 and no mapping."""
+    from generator.core.specmap import GONE
+
+    rt = resolve(spec, load_spec(ROOT / "specs" / "2025")).table("公开01").row("9")
+    assert (rt.kind, rt.keys, rt.reason, rt.key) == (GONE, (), "新版没有此行", None)

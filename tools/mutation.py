@@ -305,7 +305,7 @@ FIRST = {"layout": ["tests/test_golden.py", "tests/test_rounding_band.py"],
 
 
 def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | None = None,
-            chosen: list[str] | None = None) -> None:
+            chosen: list[str] | None = None, warm_memo: bool = False) -> None:
     """Survivors run again one by one, each in a fresh pytest over the whole fast subset with cold memo
     tables (mutmut maps mutants to the tests that reached the function in its one statistics run, and
     per-spec memo tables let only the first test of a session reach many functions). A mutant a test
@@ -323,7 +323,10 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
                     ignore=shutil.ignore_patterns("__pycache__"))
     tests = [t for t in TESTS if (WORK / "mutants" / t).exists()]
     (WORK / "mutants" / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
-    base = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "tests._mutation_nomemo",
+    # warm_memo: the per-spec memo tables on, as in production (a mutant of a memo's guard shows only
+    # when a test builds two units with one spec object)
+    nomemo = [] if warm_memo else ["-p", "tests._mutation_nomemo"]
+    base = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *nomemo,
             "-m", "not libreoffice and not slow", "-k", DESELECT]
     if chosen:
         clean = subprocess.run(["nice", "-n", "19", *base, *chosen], cwd=WORK / "mutants", capture_output=True,
@@ -424,6 +427,8 @@ def main() -> int:
     ap.add_argument("--recheck", type=float, default=0.0, metavar="SECONDS",
                     help="after the run, run survivors again one by one with cold memo tables for this long")
     ap.add_argument("--only", default="", help="with --recheck: only these mutants (comma-separated names)")
+    ap.add_argument("--warm-memo", action="store_true",
+                    help="with --recheck: keep the per-spec memo tables on (a mutant of a memo's guard)")
     ap.add_argument("--tests", default="", help="with --recheck: run only these tests (comma-separated node ids)")
     ap.add_argument("--resume", action="store_true",
                     help="use the work folder as it is (no fresh copy of the checkout: a rebase since does not "
@@ -471,7 +476,7 @@ def main() -> int:
                 break
     if args.recheck > 0:
         recheck(args.recheck, 300.0, args.per_module, set(args.only.split(",")) if args.only else None,
-                args.tests.split(",") if args.tests else None)
+                args.tests.split(",") if args.tests else None, args.warm_memo)
     k, n = report(args.report, ran, time.monotonic() - t0, args.per_module)
     print(f"mutation score: {k}/{n} = {k / n * 100 if n else 0:.1f}% -> {args.report}")
     return 0
