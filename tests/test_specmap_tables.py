@@ -185,3 +185,16 @@ def test_a_row_the_new_version_lacks_goes_nowhere_with_its_reason(spec) -> None:
 
     rt = resolve(spec, load_spec(ROOT / "specs" / "2025")).table("公开01").row("9")
     assert (rt.kind, rt.keys, rt.reason, rt.key) == (GONE, (), "新版没有此行", None)
+
+
+def test_split_to_on_a_new_row_is_a_problem_in_its_file(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """split_to belongs in mapping.yaml on the old row: written on a row of a table file it is a
+    problem named in that file, at that row."""
+    d = tmp_path / "s"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    g09 = d / "gongkai09.yaml"
+    text = g09.read_text(encoding="utf-8")
+    assert '      - {key: "1"}' in text
+    g09.write_text(text.replace('      - {key: "1"}', '      - {key: "1", split_to: ["2"]}', 1), encoding="utf-8")
+    hits = [p for p in resolve(spec, load_spec(d)).problems if "split_to 应写在 mapping.yaml" in p.message]
+    assert len(hits) == 1 and hits[0].file == str(g09) and hits[0].line
