@@ -18,7 +18,7 @@ from generator.xlsx.ooxml import RawCell
 from generator.xlsx.reader import _cell_text, _parse_number, number_value, read_workbook
 
 from .conftest import SPECS
-from .xlsxparts import edit_part, sheet_part
+from .xlsxparts import forge_cached_text
 
 D = Decimal
 
@@ -182,17 +182,7 @@ def test_a_spare_code_typed_as_a_number_or_full_width(spec, seed, seed_xlsx: Pat
 
 def test_a_forged_status_text_on_the_audit_sheet(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
     r = seed_build.plan.rule_rows["g01-balance"] + 1
-    part = sheet_part(seed_xlsx, "审核")
-
-    def forge(body: bytes) -> bytes:
-        import re
-
-        pat = re.compile(rb'(<c r="H' + str(r).encode() + rb'"[^>]*t="str"[^>]*>(?:<f>[^<]*</f>)?<v>)[^<]*(</v>)')
-        new, n = pat.subn(rb"\g<1>" + "不通过".encode() + rb"\g<2>", body)
-        assert n == 1
-        return new
-
-    edit_part(seed_xlsx, part, forge)
+    forge_cached_text(seed_xlsx, "审核", f"H{r}", "不通过")
     res = read_workbook(seed_xlsx, spec=spec)
     f = next(f for f in res.findings if f.code == "stale-cached-value")
     assert (f.cell, f.expected, f.actual) == (f"审核!H{r}", "通过", "不通过")
@@ -284,17 +274,7 @@ def test_a_cached_name_forged_on_an_empty_spare_row(spec, seed_xlsx: Path, seed_
     sp = plan.sheet("公开02表")
     r, c = min((at for at, cell in sp.cells.items() if cell.kind == "formula" and cell.calc and cell.calc[0] == "name"))
     ref = f"{chr(ord('A') + c)}{r + 1}"
-    part = sheet_part(seed_xlsx, "公开02表")
-
-    def forge(body: bytes) -> bytes:
-        import re
-
-        pat = re.compile(rb'<c r="' + ref.encode() + rb'"([^>]*)>(<f>[^<]*</f>)<v></v></c>')
-        new, n = pat.subn(rb'<c r="' + ref.encode() + rb'"\1 t="str">\2<v>' + "一般公共服务支出".encode() + rb"</v></c>", body)
-        assert n == 1
-        return new
-
-    edit_part(seed_xlsx, part, forge)
+    forge_cached_text(seed_xlsx, "公开02表", ref, "一般公共服务支出")
     res = read_workbook(seed_xlsx, spec=spec)
     f = next(f for f in res.findings if f.code == "stale-cached-value")
     assert (f.cell, f.expected, f.actual) == (f"公开02表!{ref}", "", "一般公共服务支出")

@@ -96,10 +96,7 @@ def test_a_row_that_may_be_negative(tmp_path: Path) -> None:
 
     copy = tmp_path / "spec"
     shutil.copytree(SPECS, copy)
-    g09 = copy / "gongkai09.yaml"
-    text = g09.read_text(encoding="utf-8")
-    assert '      - {key: "1"}' in text
-    g09.write_text(text.replace('      - {key: "1"}', '      - {key: "1", negative: true}', 1), encoding="utf-8")
+    _break(copy, "gongkai09.yaml", '      - {key: "1"}', '      - {key: "1", negative: true}')
     spec = load_spec(copy)
     t = spec.tables["公开09"]
     assert t.row("1")[1].negative is True and not load_spec(SPECS).tables["公开09"].row("1")[1].negative
@@ -115,11 +112,7 @@ def test_a_column_formula_is_checked_in_its_own_column(tmp_path: Path) -> None:
     the spec check binds it so, and the spec loads."""
     copy = tmp_path / "spec"
     shutil.copytree(SPECS, copy)
-    g05 = copy / "gongkai05.yaml"
-    text = g05.read_text(encoding="utf-8")
-    old = 'formula: "col 2 + col 3"'
-    assert old in text
-    g05.write_text(text.replace(old, 'formula: "col 2 + col 3 + 公开03 row 合计 - 公开03 row 合计"', 1), encoding="utf-8")
+    _break(copy, "gongkai05.yaml", 'formula: "col 2 + col 3"', 'formula: "col 2 + col 3 + 公开03 row 合计 - 公开03 row 合计"')
     spec = load_spec(copy)
     assert any("公开03 row 合计" in (c.formula or "") for b in spec.tables["公开05"].blocks for c in b.columns)
 
@@ -127,9 +120,6 @@ def test_a_column_formula_is_checked_in_its_own_column(tmp_path: Path) -> None:
 def test_a_forms_spare_indicator_rows_are_the_specs(tmp_path: Path) -> None:
     copy = tmp_path / "spec"
     shutil.copytree(SPECS, copy)
-    f2 = copy / "fujian2.yaml"
-    text = f2.read_text(encoding="utf-8")
-    assert "      spare_rows: 5" in text
-    f2.write_text(text.replace("      spare_rows: 5", "      spare_rows: 2", 1), encoding="utf-8")
+    _break(copy, "fujian2.yaml", "      spare_rows: 5", "      spare_rows: 2")
     blocks = [r.indicators for r in load_spec(copy).tables["附件2"].form if r.indicators is not None]
     assert [b.spare_rows for b in blocks] == [2]

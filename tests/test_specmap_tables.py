@@ -33,6 +33,17 @@ def _with_table_10(tmp_path: Path, version: str = "2025", extra_row: str = "") -
     return d
 
 
+def _edited_2025(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of the 2025 spec with one text of one file replaced (which must be there)."""
+    d = tmp_path / "edited-2025"
+    shutil.copytree(ROOT / "specs" / "2025", d)
+    p = d / name
+    text = p.read_text(encoding="utf-8")
+    assert old in text, old
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return d
+
+
 def test_a_new_table_has_no_source_and_going_back_its_figures_have_no_home(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     new = load_spec(_with_table_10(tmp_path))
     fwd = resolve(spec, new)
@@ -169,11 +180,7 @@ def test_a_dropped_row_goes_nowhere_with_its_reason(spec) -> None:  # type: igno
 def test_a_dropped_row_without_a_reason(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from generator.core.specmap import DROPPED
 
-    d = tmp_path / "m"
-    shutil.copytree(ROOT / "specs" / "2025", d)
-    mapping = d / "mapping.yaml"
-    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
-        '"54": 2025 年起收入支出决算总表不再列示债务还本支出', '"54": ""'), encoding="utf-8")
+    d = _edited_2025(tmp_path, "mapping.yaml", '"54": 2025 年起收入支出决算总表不再列示债务还本支出', '"54": ""')
     rt = resolve(spec, load_spec(d)).table("公开01").row("54")
     assert (rt.kind, rt.keys, rt.reason) == (DROPPED, (), "新版删除了此行")
 
@@ -190,11 +197,6 @@ def test_a_row_the_new_version_lacks_goes_nowhere_with_its_reason(spec) -> None:
 def test_split_to_on_a_new_row_is_a_problem_in_its_file(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """split_to belongs in mapping.yaml on the old row: written on a row of a table file it is a
     problem named in that file, at that row."""
-    d = tmp_path / "s"
-    shutil.copytree(ROOT / "specs" / "2025", d)
-    g09 = d / "gongkai09.yaml"
-    text = g09.read_text(encoding="utf-8")
-    assert '      - {key: "1"}' in text
-    g09.write_text(text.replace('      - {key: "1"}', '      - {key: "1", split_to: ["2"]}', 1), encoding="utf-8")
+    d = _edited_2025(tmp_path, "gongkai09.yaml", '      - {key: "1"}', '      - {key: "1", split_to: ["2"]}')
     hits = [p for p in resolve(spec, load_spec(d)).problems if "split_to 应写在 mapping.yaml" in p.message]
-    assert len(hits) == 1 and hits[0].file == str(g09) and hits[0].line
+    assert len(hits) == 1 and hits[0].file == str(d / "gongkai09.yaml") and hits[0].line

@@ -59,3 +59,20 @@ def edit_part(path: Path, part: str, fn: Callable[[bytes], bytes]) -> None:
 def read_part(path: Path | bytes, part: str) -> bytes:
     raw = path.read_bytes() if isinstance(path, Path) else path
     return zipfile.ZipFile(io.BytesIO(raw)).read(part)
+
+
+def forge_cached_text(path: Path, sheet: str, ref: str, text: str) -> None:
+    """Give the formula cell ``ref`` of ``sheet`` the cached text result ``text`` (formula kept), as a
+    tool that edits the file without recalculating would: the cell must be there, with its formula."""
+    import re
+
+    part = sheet_part(path, sheet)
+    pat = re.compile(rb'<c r="' + ref.encode() + rb'"([^>]*?)(?: t="[^"]*")?>(<f>[^<]*</f>)<v>[^<]*</v></c>')
+
+    def forge(body: bytes) -> bytes:
+        new, n = pat.subn(rb'<c r="' + ref.encode() + rb'"\1 t="str">\2<v>' + text.encode() + rb"</v></c>", body)
+        assert n == 1, ref
+        return new
+
+    edit_part(path, part, forge)
+
