@@ -7,6 +7,8 @@ data. WAL journal, foreign keys on. Amounts are stored as exact decimal strings,
 Tables (see :data:`SCHEMA`):
 
 - ``meta``: schema version and the spec (version, hash) of the last collect.
+- ``spec_versions``: every spec a round has used, its files kept whole and addressed by hash, so a
+  submission is always read, consolidated and published with the exact spec it was built with.
 - ``units``: the units file (code, name, parent), replaced by every collect.
 - ``runs``: one row per collect/recheck run.
 - ``submissions``: one row per file received (history is never deleted; a duplicate is a row
@@ -33,8 +35,11 @@ from ..core.clock import now as clock_now
 from ..core.dataset import Values
 from ..core.findings import Finding
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 2
 
+# The schema of version 1 (every database starts from it); later versions are the MIGRATIONS, each
+# applied once, in order, in one transaction with the version bump. A database of an older version
+# is upgraded when opened; a newer one is refused (an older program must not write into it).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(
   key TEXT PRIMARY KEY,
@@ -134,6 +139,18 @@ CREATE TABLE IF NOT EXISTS consolidation_members(
 );
 """
 
+MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE IF NOT EXISTS spec_versions(
+  hash TEXT PRIMARY KEY,              -- the spec's content hash (Spec.hash)
+  version TEXT NOT NULL,
+  year INTEGER,
+  files BLOB NOT NULL,                -- zlib(JSON {relative path: text}): the spec folder, whole
+  added TEXT NOT NULL
+);
+""",
+}
+
 SUBMISSION_COLUMNS = (
     "run_id", "seq", "path", "file_name", "sha256", "size", "mtime", "received", "unit_code", "unit_name",
     "expect_unit", "unit", "year", "template_id", "template_version", "spec_hash", "usable", "duplicate_of",
@@ -217,17 +234,40 @@ class Store:
                 self.conn = self._connect_pg(self.url)
             else:
                 self.conn = self._connect_sqlite(self.path, create)  # type: ignore[arg-type]
+            self._in_tx = False
             self.conn.executescript(SCHEMA)
-            version = self.get_meta("schema_version")
+            self._upgrade()
         except DBError:
             raise
         except Exception as exc:  # noqa: BLE001 - sqlite3.DatabaseError or psycopg.Error: an unusable database
             raise DBError("无法打开数据库，" + db_error_text(exc, self.name)) from exc
-        if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version != SCHEMA_VERSION:
-            raise DBError(f"数据库 {self.name} 的结构版本 {version} 与本程序（{SCHEMA_VERSION}）不符")
-        self._in_tx = False
+
+    def _upgrade(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (a new database: every migration; an older one:
+        the missing ones, in one transaction); refuse a database written by a newer program."""
+        text = self.get_meta("schema_version")
+        try:
+            version = int(text) if text is not None else 1
+            if version < 1:
+                raise ValueError(version)
+        except ValueError:
+            raise DBError(f"数据库 {self.name} 的结构版本 {text!r} 无法识别") from None
+        if version > SCHEMA_VERSION:
+            raise DBError(f"数据库 {self.name} 由较新版本的 juesuan 建立（结构版本 {version}，本程序认得到 {SCHEMA_VERSION}）；"
+                          "请升级 juesuan 后再打开")
+        if text is not None and version == SCHEMA_VERSION:
+            return
+        self.begin()
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
 
     @property
     def name(self) -> str:
@@ -367,6 +407,26 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                           (key, value))
+
+    # -- spec versions
+    def add_spec_files(self, spec_hash: str, version: str, year: int | None, files: dict[str, str]) -> bool:
+        """Keep a spec folder's files under its hash; False if that hash is already kept."""
+        if self.conn.execute("SELECT 1 FROM spec_versions WHERE hash=?", (spec_hash,)).fetchone():
+            return False
+        data = zlib.compress(json.dumps(files, ensure_ascii=False, sort_keys=True).encode(), 6)
+        self.conn.execute("INSERT INTO spec_versions(hash, version, year, files, added) VALUES(?, ?, ?, ?, ?)"
+                          " ON CONFLICT(hash) DO NOTHING", (spec_hash, version, year, data, now()))
+        return True
+
+    def spec_files(self, spec_hash: str) -> dict[str, str] | None:
+        """The files of the spec kept under ``spec_hash`` ({relative path: text}), or None."""
+        row = self.conn.execute("SELECT files FROM spec_versions WHERE hash=?", (spec_hash,)).fetchone()
+        return json.loads(zlib.decompress(bytes(row[0]))) if row else None  # type: ignore[no-any-return]
+
+    def spec_versions(self) -> list[tuple[str, str, str]]:
+        """Every kept spec: (hash, version, added), oldest first."""
+        return [(r[0], r[1], r[2]) for r in
+                self.conn.execute("SELECT hash, version, added FROM spec_versions ORDER BY added, hash")]
 
     # -- units
     def replace_units(self, units: Iterable[tuple[str, str, str, str]]) -> None:
