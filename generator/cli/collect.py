@@ -194,7 +194,7 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
     spec = spec_arg(specs)
     tree = _tree(units_file, None, True)
     with _open_store(db, True) as store:
-        if current_round() is not None and not specs:
+        if current_round() is not None:
             _keep_spec(store, spec)
         key = key_arg(key) or store.get_meta(KEY_META)
         if not key:

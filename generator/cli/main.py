@@ -165,6 +165,11 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
         units, problems = read_units_csv(Path(units_file))
         for p in problems:
             click.echo(p.render(), err=True)
+        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
+        if not key and len(units) > 1 and not allow_default_key:
+            click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
+                       "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)
+            sys.exit(2)
         previous = _previous_subjects(previous_db, [u["code"] for u in units]) if previous_db else {}
         outdir = Path(out)
         outdir.mkdir(parents=True, exist_ok=True)
@@ -174,11 +179,6 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
         from ..office.units import build_units
 
         base = Path(units_file).parent
-        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
-        if not key and len(units) > 1 and not allow_default_key:
-            click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
-                       "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)
-            sys.exit(2)
         for u in units:
             if u["code"] in previous:
                 u["previous"] = previous[u["code"]]
@@ -289,7 +289,17 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 @cli.command()
 @click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
-    """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
+    """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。
+
+    在轮次目录中运行时，把样例单位树当作本轮次的单位：登记、报回、收集、反馈、汇总、公开，全部写入本轮次。"""
+    from .common import current_round
+
+    rnd = current_round()
+    if rnd is not None:
+        from .round import demo_in_round
+
+        demo_in_round(rnd)
+        return
     # the demo is a round of its own under the built-in key (its reports say so): an office key in
     # the environment would make every workbook the demo builds fail its own fingerprint check
     office_key = os.environ.pop("JUESUAN_KEY", None)

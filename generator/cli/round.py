@@ -150,4 +150,70 @@ def round_group(ctx: click.Context) -> None:
     click.echo(f"指纹密钥：{'已生成（只存于数据库）' if has_key else '未生成'}")
 
 
-__all__ = ["init", "units_group", "profile_group", "round_group"]
+@round_group.command("add-spec")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+def round_add_spec(folder: str) -> None:
+    """把规格目录 FOLDER（如新年度或财政部修订后的规格）复制进本轮次（按 hash），作为当前规格；原有规格仍保留，已收的报送照旧按其原规格读取。"""
+    from ..core.spec import SpecInvalid
+
+    rnd = _need_round()
+    try:
+        spec = rnd.add_spec(Path(folder))
+    except SpecInvalid as exc:
+        _die("规格文件有误：" + "；".join(str(p) for p in exc.problems[:5]))
+        return
+    click.echo(f"本轮当前规格：{spec.template} {spec.version}（{spec.hash}）；此前生成的模板须重新生成（juesuan build）")
+
+
+def demo_in_round(rnd) -> None:  # type: ignore[no-untyped-def]
+    """``juesuan demo`` inside a round: the bundled sample tree run as this round's own — its units
+    registered, each unit's returned workbook (made from its sample figures, signed with the round's
+    key) put in returned/, collected, feedback written, the department consolidated and one unit's
+    report published; everything in the round's folders and database."""
+    from ..core.dataset import load_dataset
+    from ..core.fsutil import atomic_write_text
+    from ..core.resources import specs_root
+    from ..office.collect import collect as run_collect
+    from ..office.collect import load_tree, terminal_table, unit_report, write_reports
+    from ..office.consolidate import consolidate, render_text, write_outputs
+    from ..office.feedback import feedback
+    from ..office.units import read_units_csv, unit_filename
+    from ..publish.html import render_html
+    from ..publish.report import build_report
+    from ..publish.source import from_database
+    from ..xlsx.writer import build_workbook
+
+    samples = specs_root() / "samples"
+    n = rnd.set_units(samples / "units.csv")
+    click.echo(f"已登记样例单位树（{n} 个单位）到本轮次")
+    spec, key = rnd.spec(), rnd.key()
+    returned = rnd.folder("returned")
+    rows, _ = read_units_csv(rnd.units_file)
+    for r in rows:
+        if r["data"]:
+            ds = load_dataset(rnd.root / r["data"])
+            ds.unit_code, ds.unit_name = r["code"], r["name"]
+            build_workbook(spec, ds, returned / unit_filename(r["code"], r["name"]), key)
+    click.echo(f"已把各单位填好的样例工作簿放入 {returned}")
+    tree = load_tree(rnd.units_file)
+    out = rnd.folder("out")
+    with rnd.store() as store:
+        run_collect(store, returned, tree, spec, key, progress=False)
+        rep = unit_report(store, tree)
+        html, _ = write_reports(store, rep, out)
+        click.echo(terminal_table(rep))
+        written = feedback(store, tree, out / "反馈")
+        root = tree.roots[0]
+        cons = consolidate(store, tree, spec, root)
+        outs = write_outputs(store, cons, out / f"{root}-汇总.xlsx", out / f"{root}-汇总.json", out / f"{root}-汇总.html",
+                             key)
+    click.echo(render_text(cons, outs.readback))
+    unit = rows[1]["code"] if len(rows) > 1 else rows[0]["code"]
+    report = build_report(from_database(rnd.db, unit, spec))
+    target = out / "公开" / f"{report.unit_name}{report.year}年度部门决算公开.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, render_html(report))
+    click.echo(f"收集报告 {html}；反馈 {len(written) // 2} 个单位（{out / '反馈'}）；汇总工作簿 {outs.workbook}；公开报告 {target}")
+
+
+__all__ = ["init", "units_group", "profile_group", "round_group", "demo_in_round"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -380,7 +379,6 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     except (ValueError, TypeError):
         ctx.add("identity-mismatch", ERROR, "标识表中的科目清单已损坏", cell=f"{META}!B8")
         sections, names = _infer_sections(book, spec), {}
-    key = key or os.environ.get("JUESUAN_KEY")
     if not key:  # no key configured: the built-in one, which everybody has
         key = DEFAULT_KEY
         ctx.add("default-key-in-use", WARNING, "未设置指纹密钥，按内置的公开默认密钥校验：任何人都能为任何单位生成可通过校验的工作簿；"
