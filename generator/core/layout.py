@@ -912,7 +912,8 @@ def _filled(plan: WorkbookPlan, table: str, sheet: str) -> str:
     t = plan.spec.tables[table]
     inputs = [(s.name, r, c) for s in plan.sheets if s.table is t for (r, c), cell in s.cells.items()
               if cell.kind == "input"]
-    return "+".join(f"SUMPRODUCT(ABS({x}))" for x in _ranges(inputs, sheet)) or "0"
+    # SUMIF skips text (ABS of a number typed as text would be #VALUE!): text counts 0, as everywhere
+    return "+".join(f'SUMIF({x},">0")-SUMIF({x},"<0")' for x in _ranges(inputs, sheet)) or "0"
 
 
 def _code_range(plan: WorkbookPlan, table: str, sheet: str) -> str:
