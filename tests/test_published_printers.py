@@ -25,6 +25,10 @@ SEED = specs_root() / "samples" / "seed-2024.json"
 CHROMIUM = "/usr/bin/chromium"
 
 
+def test_our_own_pdf_has_no_page_of_notes_or_totals_alone(tmp_path: Path) -> None:
+    assert _lonely_pages(_published(tmp_path, "pdf")) == []
+
+
 def test_fold_gives_back_what_was_written() -> None:
     assert fold("⻓沙市企业服务中⼼部⻔") == "长沙市企业服务中心部门"
     assert fold("⼀般公共预算财政拨款⽀出") == "一般公共预算财政拨款支出"
@@ -39,6 +43,20 @@ def _problems(pdf: Path) -> list[tuple[str, str | None, str | None, str | None, 
     src = load_source(str(SEED))
     return [(f.code, f.table, f.row, f.col, f.actual) for f in check_published_pdf(pdf, src)
             if f.severity in (ERROR, WARNING)]
+
+
+def _lonely_pages(pdf: Path) -> list[int]:
+    """Pages that hold only a table's notes, its total row or a form's 总分/自评等级 (and a page number)."""
+    import pdfplumber
+
+    out = []
+    with pdfplumber.open(pdf) as doc:
+        for i, page in enumerate(doc.pages, start=1):
+            lines = [fold(x).strip() for x in (page.extract_text() or "").splitlines()]
+            lines = [x for x in lines if x and not re.fullmatch(r"—\s*\d+\s*—", x)]
+            if lines and all(re.match(r"(注：|\d+\.|总计|合计|总分|自评等级)", x) for x in lines):
+                out.append(i)
+    return out
 
 
 def _published(tmp: Path, fmt: str) -> Path:
@@ -73,6 +91,7 @@ def test_a_browser_printed_pdf_checks_clean_and_finds_one_changed_figure(tmp_pat
     html = _published(tmp_path, "html")
     _print_chromium(html, tmp_path / "printed.pdf")
     assert _problems(tmp_path / "printed.pdf") == []
+    assert _lonely_pages(tmp_path / "printed.pdf") == []
     changed, table = _changed_html(html.read_text(encoding="utf-8"))
     (tmp_path / "changed.html").write_text(changed, encoding="utf-8")
     _print_chromium(tmp_path / "changed.html", tmp_path / "changed.pdf")
@@ -87,7 +106,11 @@ def test_a_docx_printed_by_libreoffice_checks_clean_and_finds_one_changed_figure
     from generator.xlsx.libreoffice import convert
 
     docx = _published(tmp_path, "docx")
-    assert _problems(convert(docx, tmp_path / "lo", "pdf")) == []
+    printed = convert(docx, tmp_path / "lo", "pdf")
+    assert _problems(printed) == [] and _lonely_pages(printed) == []
+    with __import__("pdfplumber").open(printed) as pdf:  # 公开01 whole on its one page
+        pages = [i for i, p in enumerate(pdf.pages) if "公开01" in fold(p.extract_text() or "").replace(" ", "")]
+        assert len(pages) == 1 and "总计" in fold(pdf.pages[pages[0]].extract_text() or "")
     doc = Document(str(docx))
     changed = None
     for t in doc.tables:
