@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from generator.core.layout import DEFAULT_KEY
 from generator.xlsx.libreoffice import convert, soffice
 from generator.xlsx.reader import read_workbook
 
@@ -59,10 +60,10 @@ def test_filled_workbook_after_libreoffice_round_trip_reads_back_the_same(spec, 
                             if t in section_codes(spec, seed.values) or spec.tables[t].kind == "form"})
     res = build_workbook(spec, blank, tmp_path / "template.xlsx")
     filled = filler(res.path, res.plan, seed.values, tmp_path / "filled.xlsx", seed.notes, seed.texts)
-    direct = read_workbook(filled, spec=spec)
+    direct = read_workbook(filled, spec=spec, key=DEFAULT_KEY)
     out = convert(filled, tmp_path / "lo")
     shutil.copy(out, tmp_path / "lo-saved.xlsx")
-    after = read_workbook(tmp_path / "lo-saved.xlsx", spec=spec)
+    after = read_workbook(tmp_path / "lo-saved.xlsx", spec=spec, key=DEFAULT_KEY)
     assert after.usable and after.exit_code == 0, [f.render() for f in after.findings if f.severity == "error"]
     assert after.values == direct.values
     assert {f.code for f in after.findings} <= {"structure-unlocked", "hidden-sheet-state", "rounding-difference",

@@ -211,3 +211,22 @@ def test_inputs_are_stored_and_derived_figures_recomputed(spec, db_url: str, tmp
         want = {c: Figures(spec, unit_data(c).values).value("公开01", "30", "1") for c in codes}
         assert {c.unit: c.value for c in ex.contributions if c.value is not None} == want
         assert ex.value == ex.total == cons.values["公开01"]["30"]["1"] == sum(want.values(), D(0))
+
+
+def test_review_history_is_append_only_in_the_store(db_url: str) -> None:
+    """An update or delete of a review row is refused by the database itself, on both engines."""
+    with Store(db_url) as store:
+        run = store.start_run("collect", "in/", "2024", "h")
+        store.begin()
+        sid = store.add_submission(_sub(run, 0, "sha-a"))
+        rid = store.add_review("430100001", "430100", sid, "sha-a", "return", "张三", "公开05 有误",
+                               [{"cell": "公开05表!D10", "note": "应为 975.45"}])
+        store.commit()
+        got = store.reviews("430100001")
+        assert [(r["id"], r["action"], r["reason"], r["cells"]) for r in got] == [
+            (rid, "return", "公开05 有误", [{"cell": "公开05表!D10", "note": "应为 975.45"}])]
+        for sql in ("UPDATE reviews SET action='approve'", "DELETE FROM reviews"):
+            with pytest.raises(Exception, match="append-only"):
+                store.conn.execute(sql)
+            store.rollback()
+        assert [r["action"] for r in store.reviews()] == ["return"]

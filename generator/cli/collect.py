@@ -232,10 +232,12 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
 @click.option("--allow-unfinished", is_flag=True, help="最近一次收集没有完成时，仍按数据库现有的数汇总（报告中注明）")
+@click.option("--include-unapproved", is_flag=True,
+              help="（轮次中）未经审核通过的报表也纳入，生成标明“草稿”的汇总（只供查看，不得上报或公开）")
 @store_errors
 def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str | None,
                 json_out: str | None, report_out: str | None, key: str | None, password: str | None,
-                allow_unfinished: bool) -> None:
+                allow_unfinished: bool, include_unapproved: bool) -> None:
     """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
     from ..office.consolidate import ConsolidateError, render_text, write_outputs
     from ..office.consolidate import consolidate as run
@@ -259,17 +261,32 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
             if unfinished.severity == ERROR or not allow_unfinished:
                 _die(unfinished.message + ("" if unfinished.severity == ERROR else "；或加 --allow-unfinished 仍按现有的数汇总"))
             click.echo(f"[提示] {unfinished.message}", err=True)
+        approval = None
+        if round_path("out") is not None:  # a round reviews: its 汇总 takes approved reports, else it is a draft
+            approval = "draft" if include_unapproved else "approved"
         try:
-            cons = run(store, tree, spec, parent, include_errors)
+            cons = run(store, tree, spec, parent, include_errors, approval=approval)
         except ConsolidateError as exc:
-            _die(str(exc))
+            _die(str(exc) + ("；轮次中只汇总审核通过的报表（juesuan review 单位代码 --approve），"
+                             "或加 --include-unapproved 生成草稿" if approval == "approved" else ""))
             return
         if unfinished is not None:
             cons.findings.insert(0, unfinished)
         outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
                              Path(report_out) if report_out else target.with_suffix(".html"),
                              key_arg(key) or store.get_meta(KEY_META), password)
+        submitted = None
+        if approval == "approved":
+            from ..office.consolidate import submit_level
+
+            submitted = submit_level(store, tree, cons, outs.workbook)
     click.echo(render_text(cons, outs.readback))
+    if cons.draft:
+        click.echo("[注意] 这是草稿：含未经审核通过的报表，只供查看，不得上报或公开")
+    if submitted is not None:
+        click.echo(f"已作为 {cons.name}（{parent}）的报送 #{submitted} 提交上级审核（juesuan review {parent} --approve）")
+    elif approval == "approved" and cons.excluded and tree.units[parent].parent:
+        click.echo(f"未提交上级：{len(cons.excluded)} 个单位未纳入（见上），全部审核通过后再汇总即提交")
     click.echo(f"汇总工作簿：{outs.workbook}" + (f"  数据文件：{outs.data_file}" if outs.data_file else "")
                + (f"  报告：{outs.report}" if outs.report else ""))
     bad = any(f.severity == ERROR for f in cons.all_findings() + outs.readback)

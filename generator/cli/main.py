@@ -29,6 +29,8 @@ LAZY: dict[str, Lazy] = {lazy.attr.removesuffix("_group").replace("_", "-"): laz
     Lazy("round", "units_group", "本轮次的单位清单：登记（units set）或查看（units show）。"),
     Lazy("round", "profile_group", "本轮次的公开设置（概况文件 YAML）：登记后 publish 自动使用。"),
     Lazy("round", "round_group", "查看当前决算轮次的设置：年度、数据库、规格、单位、密钥。"),
+    Lazy("review", "review", "审核 CODE 单位当前的报送：--approve 审核通过，或 --return \"原因\" 退回（可用 --cell 指出单元格）。"),
+    Lazy("review", "status", "本轮各单位的报送与审核情况：状态、审核、当前报送、审核人、时间；逾期、退回未重报、待审核的天数。"),
     Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
     Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
     Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),

@@ -148,6 +148,7 @@ def round_group(ctx: click.Context) -> None:
     click.echo(f"单位清单：{rnd.units_file or '未登记'}（数据库中 {n_units} 个单位）")
     click.echo(f"公开设置：{rnd.profile_file or '未登记'}")
     click.echo(f"指纹密钥：{'已生成（只存于数据库）' if has_key else '未生成'}")
+    click.echo(f"报送截止：{rnd.config.get('deadline') or '未设置（juesuan round deadline YYYY-MM-DD）'}")
 
 
 @round_group.command("add-spec")
@@ -163,6 +164,23 @@ def round_add_spec(folder: str) -> None:
         _die("规格文件有误：" + "；".join(str(p) for p in exc.problems[:5]))
         return
     click.echo(f"本轮当前规格：{spec.template} {spec.version}（{spec.hash}）；此前生成的模板须重新生成（juesuan build）")
+
+
+@round_group.command("deadline")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+def round_deadline(day: object) -> None:
+    """设置本轮报送截止日期 DAY（YYYY-MM-DD）：juesuan status 与网页据此列出逾期单位。"""
+    from ..office.review import DEADLINE_META
+
+    rnd = _need_round()
+    text = day.date().isoformat()  # type: ignore[attr-defined]
+    with rnd.store() as store:
+        store.begin()
+        store.set_meta(DEADLINE_META, text)
+        store.commit()
+    rnd.config["deadline"] = text
+    rnd.save()
+    click.echo(f"本轮报送截止日期：{text}")
 
 
 def demo_in_round(rnd) -> None:  # type: ignore[no-untyped-def]
@@ -203,8 +221,15 @@ def demo_in_round(rnd) -> None:  # type: ignore[no-untyped-def]
         html, _ = write_reports(store, rep, out)
         click.echo(terminal_table(rep))
         written = feedback(store, tree, out / "反馈")
+        # the office reviews: every unit's report approved (juesuan review CODE --approve), then the
+        # final 汇总 takes the approved reports
+        from ..office.review import APPROVE, record, states
+
+        for st in states(store, tree):
+            if st.state == "pending":
+                record(store, tree, st.code, APPROVE, "样例审核人")
         root = tree.roots[0]
-        cons = consolidate(store, tree, spec, root)
+        cons = consolidate(store, tree, spec, root, approval="approved")
         outs = write_outputs(store, cons, out / f"{root}-汇总.xlsx", out / f"{root}-汇总.json", out / f"{root}-汇总.html",
                              key)
     click.echo(render_text(cons, outs.readback))

@@ -37,7 +37,7 @@ from ..core.layout import (
     META,
     META_FIELDS,
     STYLE_FORMATS,
-    SUMMARY,
+    SUMMARY_KINDS,
     CellPlan,
     SheetPlan,
     WorkbookPlan,
@@ -362,7 +362,7 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         except ValueError:
             spare_rows = None
             ctx.add("identity-mismatch", ERROR, "新增科目行数标识无法识别", actual=ident_src.get("spare_rows"))
-    if kind not in ("", SUMMARY):
+    if kind not in ("", *SUMMARY_KINDS):
         ctx.add("identity-mismatch", ERROR, "工作簿类别标识无法识别", actual=kind)
         kind = ""
     if expect_unit is not None and unit_code != expect_unit:
