@@ -122,6 +122,16 @@ def test_three_levels_returns_resubmission_approval_and_the_top_sum(round_dir: P
     assert st["430100001"]["cells"] == [{"cell": "公开05表!D10", "note": "应为 975.45"}, {"cell": "公开03表!D10", "note": ""}]
     assert st["430100000"]["review"] == "approved" and st["430100000"]["reviewer"] == "甲局 张三"
     assert "已审核通过" in run("review", "430100000", "--approve", code=2)  # never twice
+    # the unit's feedback carries the 退回意见, first, at their cells (HTML and xlsx)
+    run("feedback", "--unit", "430100001")
+    html = (round_dir / "out" / "反馈" / "430100001-反馈.html").read_text(encoding="utf-8")
+    assert "审核：已退回（甲局 张三" in html and "报表已被退回：公开05 与公开03 不符，请核对" in html
+    assert html.index("公开05表!D10") < html.index("应为 975.45") and "review-returned" not in html.split("<tbody>")[0]
+    import openpyxl
+
+    ws = openpyxl.load_workbook(round_dir / "out" / "反馈" / "430100001-反馈.xlsx").active
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    assert ["1", "退回意见", "公开05表!D10"] == [str(v) for v in next(r for r in rows if r[1] == "退回意见")[:3]]
     assert "须写明原因" in run("review", "430100002", "--return", " ", code=2)
 
     # the final 汇总 of 甲局 holds the approved units only; a draft holds all, marked 草稿, never sent up
