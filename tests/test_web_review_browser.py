@@ -4,6 +4,7 @@ fix; the office approves; the dashboard shows 已审核. Screenshots to ``$JUESU
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -11,12 +12,19 @@ import pytest
 
 from generator.core.spec import Spec
 
-from .test_web_browser import CHROMIUM, CODE, DRIVER, browser, served, shot, wait_for  # noqa: F401 - served is a fixture
-from .web_helpers import PASSWORD, fill_template, template_plan, unit_data
+from .test_web_browser import CHROMIUM, CODE, DRIVER, browser, shot, wait_for
+from .web_helpers import PASSWORD, Server, fill_template, make_round, template_plan, unit_data
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
                                  reason="needs Debian's chromium and chromium-driver")]
+
+
+@pytest.fixture()
+def live(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    db, links = make_round(tmp_path)
+    with Server(db, workers=1) as server:
+        yield server, links
 
 
 def _signed(path: Path, plan, who: str) -> Path:  # type: ignore[no-untyped-def]
@@ -28,10 +36,10 @@ def _signed(path: Path, plan, who: str) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def test_office_returns_the_unit_sees_why_fixes_and_is_approved(spec: Spec, served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_office_returns_the_unit_sees_why_fixes_and_is_approved(spec: Spec, live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
-    server, links = served
+    server, links = live
     template, plan = template_plan(spec, CODE, "长沙市工业信息研究所")
     (tmp_path / "t.xlsx").write_bytes(template)
     first = _signed(fill_template(tmp_path / "t.xlsx", plan, unit_data(CODE), tmp_path / "初报.xlsx"), plan, "张三")
