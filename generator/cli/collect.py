@@ -261,9 +261,9 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
             if unfinished.severity == ERROR or not allow_unfinished:
                 _die(unfinished.message + ("" if unfinished.severity == ERROR else "；或加 --allow-unfinished 仍按现有的数汇总"))
             click.echo(f"[提示] {unfinished.message}", err=True)
-        approval = None
-        if round_path("out") is not None:  # a round reviews: its 汇总 takes approved reports, else it is a draft
-            approval = "draft" if include_unapproved else "approved"
+        from ..office.review import approval_mode
+
+        approval = approval_mode(store, include_unapproved)  # a round reviews: approved reports, else a draft
         try:
             cons = run(store, tree, spec, parent, include_errors, approval=approval)
         except ConsolidateError as exc:
