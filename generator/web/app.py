@@ -142,10 +142,11 @@ def finding_view(f: Finding) -> dict[str, Any]:
     from ..office.feedback import advice
 
     return {"advice": advice(f), "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
+            "title": f.title,
             "cell": f.cell or "", "table": f.table or "", "row": f.row or "", "col": f.col or "",
             "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual,
             "rule": f.rule or "", "explanation": (f.extra or {}).get("explanation", ""),
-            "explainable": f.code == "rule-failed" and f.severity == "warning"}
+            "explainable": f.code == "rule-warning"}
 
 
 class App:
