@@ -70,3 +70,31 @@ def test_people_see_titles_and_advice_not_codes() -> None:
     assert text.startswith("[错误] 数字填成了文字 公开01表!C7") and text.endswith("‹number-as-text›")
     assert f.advice == "在该单元格重新输入数字（不带引号、空格或其他文字）"
     assert all(e.title and not KEBAB.match(e.title) and e.advice for e in CATALOGUE.values())
+
+
+def test_one_check_judging_two_ways_makes_two_codes(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 提示 statement rule is ``empty-table-statement-advised`` (a 强制 one ``…-missing``); a collect
+    still writing is ``collect-running`` (error), one that was cut short ``collect-unfinished``."""
+    from dataclasses import replace
+
+    from generator.core.model import Figures
+    from generator.core.rules import evaluate_rules, expand_rules, rule_findings
+    from generator.office.collect import unfinished_collect
+    from generator.office.store import Store
+
+    figures = Figures(spec, {})
+    insts = [replace(i, rule=replace(i.rule, severity=WARNING)) for i in expand_rules(spec, figures.item_codes)
+             if i.kind == "statement"]
+    found = rule_findings(evaluate_rules(spec, figures, {}, insts), {})
+    assert {(f.code, f.severity) for f in found} == {("empty-table-statement-advised", WARNING)}
+
+    db = tmp_path / "j.sqlite"
+    with Store(db) as store:
+        store.start_run("collect", "in/", "2024", "h")
+    with Store(db) as writer, Store(db) as other:
+        writer.acquire_writer("测试")
+        running = unfinished_collect(other)
+        assert running is not None and (running.code, running.severity) == ("collect-running", ERROR)
+    with Store(db) as store:
+        cut = unfinished_collect(store)
+        assert cut is not None and (cut.code, cut.severity) == ("collect-unfinished", WARNING)

@@ -82,27 +82,35 @@ def test_fmt_of_nothing() -> None:
 # ---------------------------------------------------------------- findings
 
 
-def test_finding_renders_location_expected_and_actual() -> None:
+@pytest.fixture()
+def lax(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings with made-up codes and severities, to test the Finding type itself."""
+    import generator.core.findings as findings
+
+    monkeypatch.setattr(findings, "STRICT", False)
+
+
+def test_finding_renders_location_expected_and_actual(lax: None) -> None:
     f = Finding("rule-failed", ERROR, "不平", table="公开01", row="30", col="1", cell="审核!H5", expected="1.00",
                 actual="2.00", rule="g01")
     assert f.location() == "审核!H5 公开01 行/科目 30 栏 1"
-    assert f.render() == "[错误] rule-failed 审核!H5 公开01 行/科目 30 栏 1：不平（应为 1.00，实际 2.00）"
-    g = Finding("structure-unlocked", WARNING, "结构保护已取消")
-    assert g.location() == "" and g.render() == "[提示] structure-unlocked：结构保护已取消"
-    h = Finding("x-y", INFO, "信息", actual="3")
-    assert h.render() == "[信息] x-y：信息（应为 —，实际 3）"
+    assert f.render() == "[错误] 审核不通过（强制） 审核!H5 公开01 行/科目 30 栏 1：不平（应为 1.00，实际 2.00） ‹rule-failed›"
+    g = Finding("structure-unlocked", INFO, "结构保护已取消")
+    assert g.location() == "" and g.render() == "[信息] 工作簿结构保护未保留：结构保护已取消 ‹structure-unlocked›"
+    h = Finding("x-y", INFO, "信息", actual="3")  # a code the catalogue does not know shows as itself
+    assert h.render() == "[信息] x-y：信息（应为 —，实际 3） ‹x-y›"
     k = Finding("x-y", INFO, "信息", expected="4")
-    assert k.render() == "[信息] x-y：信息（应为 4，实际 —）"
-    assert Finding("x-y", "odd", "m").render() == "[odd] x-y：m"
+    assert k.render() == "[信息] x-y：信息（应为 4，实际 —） ‹x-y›"
+    assert Finding("x-y", "odd", "m").render() == "[odd] x-y：m ‹x-y›"
     assert Finding("x-y", INFO, "m", row="7").location() == "行/科目 7"
     assert Finding("x-y", INFO, "m", col="2").location() == "栏 2"
 
 
-def test_finding_round_trips_through_a_dict() -> None:
-    f = Finding("rule-failed", WARNING, "说明", table="公开09", row="1", col="11", cell="审核!H9", expected="1.61",
+def test_finding_round_trips_through_a_dict(lax: None) -> None:
+    f = Finding("rule-warning", WARNING, "说明", table="公开09", row="1", col="11", cell="审核!H9", expected="1.61",
                 actual="1.00", rule="g09", file="a.xlsx", extra={"explained": True})
     d = f.to_dict()
-    assert d["extra"] == {"explained": True} and d["code"] == "rule-failed" and d["file"] == "a.xlsx"
+    assert d["extra"] == {"explained": True} and d["code"] == "rule-warning" and d["file"] == "a.xlsx"
     back = Finding.from_dict(json.loads(json.dumps(d)))
     assert back == f and back.extra == {"explained": True}
     plain = Finding("a-b", INFO, "m").to_dict()
@@ -111,7 +119,7 @@ def test_finding_round_trips_through_a_dict() -> None:
     assert Finding.from_dict({"code": "a-b", "severity": INFO, "message": "m", "unknown": 1}).extra == {}
 
 
-def test_findings_sorted_counted_and_exit_codes() -> None:
+def test_findings_sorted_counted_and_exit_codes(lax: None) -> None:
     fs = [Finding("c", INFO, "m", table="公开02"), Finding("a", ERROR, "m", table="公开03", cell="B"),
           Finding("b", WARNING, "m"), Finding("d", ERROR, "m", table="公开03", cell="A"),
           Finding("e", ERROR, "m", table="公开01"), Finding("f", "odd", "m")]

@@ -134,10 +134,10 @@ def test_spare_codes_not_in_list_or_malformed(tmp_path: Path, seed_xlsx: Path, s
     wb.save(seed_xlsx)
     res = read_workbook(seed_xlsx, spec=spec)
     got = {(f.code, f.cell) for f in res.findings}
-    assert ("code-unknown", "公开02表!A15") in got and ("code-malformed", "公开02表!A16") in got
+    assert ("code-unknown-unnamed", "公开02表!A15") in got and ("code-malformed", "公开02表!A16") in got
     # an unknown 项 is counted as the workbook counts it (its 合计 includes it), and named an error without a name
     assert res.values["公开02"]["2999999"]["1"] == 5
-    assert next(f for f in res.findings if f.code == "code-unknown").severity == "error"
+    assert next(f for f in res.findings if f.code == "code-unknown-unnamed").severity == "error"
 
 
 def test_another_unit_or_year(seed_xlsx: Path, spec) -> None:  # type: ignore[no-untyped-def]

@@ -235,7 +235,7 @@ def test_nonzero_debt_interest_is_reported_unplaceable(seed_build, seed_xlsx: Pa
 
     res = migrate_workbook(filled, spec25, out, allow_loss=True)
     assert res.written and out.is_file()
-    f = next(f for f in res.findings if f.code == "migrate-unplaced")
+    f = next(f for f in res.findings if f.code == "migrate-unplaced-allowed")
     assert f.severity == WARNING and f.actual == "12.34"
     # 本年支出合计 loses the 12.34 in 2025: said so, not hidden
     derived = {(x.table, x.row, x.col): x for x in res.findings if x.code == "migrate-derived-changed"}
@@ -268,7 +268,7 @@ def test_migrate_and_read_cli(seed_build, seed_xlsx: Path, filler, tmp_path: Pat
     doc = json.loads(r.output)
     # the loss is allowed (a warning) and written; what still fails is the 2024 workbook's own balance
     assert doc["written"] is True and r.exit_code == 1
-    lost = [f for f in doc["findings"] if f["code"] == "migrate-unplaced"]
+    lost = [f for f in doc["findings"] if f["code"] == "migrate-unplaced-allowed"]
     assert [(f["severity"], f["actual"]) for f in lost] == [("warning", "5.00")]
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
     assert errors and {f["extra"]["stage"] for f in errors} == {"source"}

@@ -96,7 +96,8 @@ def test_each_kind_of_rule_judged_and_reported(spec) -> None:  # type: ignore[no
     st = found["g08-empty-statement"]
     assert (st.code, st.table, st.cell) == ("empty-table-statement-missing", "公开08", "审核!g08-empty-statement")
     warn = found["g09-car-vs-g06"]
-    assert (warn.severity, warn.extra["explained"], warn.extra["explanation"]) == (WARNING, True, "已说明")
+    assert (warn.code, warn.severity, warn.extra["explained"], warn.extra["explanation"]) == (
+        "rule-warning", WARNING, True, "已说明")
     assert warn.message.endswith("（已说明：已说明）") and "差额 -1.00" in warn.message
     assert (warn.expected, warn.actual, warn.table, warn.row, warn.col) == ("2.00", "1.00", "公开09", "1", "11")
     bad = found["g05-le-g03[2150550,2]"]

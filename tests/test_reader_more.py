@@ -116,7 +116,7 @@ def test_formula_in_a_spare_code_cell_is_an_error(spec, seed_xlsx: Path) -> None
         wb["公开03表"]["D15"] = 5
 
     res = read_workbook(_edit(seed_xlsx, typed), spec=spec)
-    assert ("formula-in-input", "公开03表!A15", "error") in _found(res)
+    assert ("formula-in-text-cell", "公开03表!A15", "error") in _found(res)
     # the code is not taken from a formula: the row's amount is an amount without a code
     assert ("spare-row-without-code", "公开03表!A15", "error") in _found(res)
 

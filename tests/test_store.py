@@ -61,13 +61,13 @@ def test_one_interface_two_backends(db_url: str) -> None:
         f = store.findings(sid)
         assert [(x.code, x.message, x.extra) for x in f] == [("negative-value", "不能为负：100%", {"k": [1, "二"]})]
         store.begin()
-        store.add_findings(sid, [Finding("rule-failed", WARNING, "提示", rule="r1")], "recheck", run)
+        store.add_findings(sid, [Finding("rule-warning", WARNING, "提示", rule="r1")], "recheck", run)
         assert store.deactivate_findings(sid, "rule IS NOT NULL OR source='recheck'") == 1
         store.replace_derived(sid, [("公开01", "1", "1", "99", 0), ("公开01", "30", "1", "13.00", 0)])
         store.update_submission(sid, status="有错误", errors=1)
         store.commit()
         assert store.values(sid) == inputs  # inputs stay, nothing derived is stored
-        assert [x.code for x in store.findings(sid, active_only=False)] == ["negative-value", "rule-failed"]
+        assert [x.code for x in store.findings(sid, active_only=False)] == ["negative-value", "rule-warning"]
         assert store.finding_codes() == {sid: [("negative-value", ERROR, None, "read")]}
         assert [s["id"] for s in store.submissions()] == [sid, dup]
         assert [s["status"] for s in store.submissions("duplicate_of IS NULL")] == ["有错误"]

@@ -16,10 +16,11 @@ code | severity (E/W/I) | title | advice | documentation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from .findings import ERROR, INFO, WARNING, Finding
-
-UNIT, OFFICE = "unit", "office"
+# the severities of generator.core.findings (not imported: findings asks this module for titles)
+ERROR, WARNING, INFO = "error", "warning", "info"
+_SEVERITY_ZH = {ERROR: "错误", WARNING: "提示", INFO: "信息"}
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def advice(code: str) -> str:
     return e.advice if e else "按说明改正后重新报送"
 
 
-def check(f: Finding) -> str | None:
+def check(f: Any) -> str | None:
     """Why a finding does not agree with the catalogue (no entry, another severity), or None."""
     e = CATALOGUE.get(f.code)
     if e is None:
@@ -251,8 +252,6 @@ def check(f: Finding) -> str | None:
 
 def markdown() -> str:
     """``docs/findings.md``: every code by group, with its severity, title, advice and when it happens."""
-    from .findings import SEVERITY_ZH
-
     lines = ["# 问题代码一览（finding codes）", "",
              "Generated from `generator/core/codes.py` by `juesuan findings --markdown`; "
              "`tests/test_catalogue.py` keeps it current. Each code has one severity: 错误 (强制) stops a "
@@ -262,7 +261,7 @@ def markdown() -> str:
         if e.group != group:
             group = e.group
             lines += ["", f"## {group}", "", "| 代码 | 级别 | 标题 | 怎么改 | 说明 |", "| --- | --- | --- | --- | --- |"]
-        cells = (f"`{e.code}`", SEVERITY_ZH[e.severity], e.title, e.advice, e.doc)
+        cells = (f"`{e.code}`", _SEVERITY_ZH[e.severity], e.title, e.advice, e.doc)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
