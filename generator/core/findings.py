@@ -35,6 +35,17 @@ class Finding:
     file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        # Every field is bounded, whatever a hostile file puts in it (a value of 10^6 digits, a
+        # 32,767-character cell): one finding stays under ~3 KB, so a file's findings (capped at
+        # Limits.max_findings) stay under 2 MB of JSON, in memory, the database and the reports.
+        for name, cap in _CAPS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > cap:
+                object.__setattr__(self, name, clip(value, cap))
+        if self.extra:
+            object.__setattr__(self, "extra", _bounded(self.extra, 0))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if not d["extra"]:
@@ -77,6 +88,33 @@ class Finding:
         if self.check_cell:
             text += f"［审核表 {self.check_cell}］"
         return printable(text)
+
+
+MAX_MESSAGE = 600  # characters of a message
+MAX_FIELD = 200  # characters of expected/actual and of every other text field (a text excerpt)
+_CAPS = {"message": MAX_MESSAGE, "expected": MAX_FIELD, "actual": MAX_FIELD, "table": MAX_FIELD, "row": MAX_FIELD,
+         "col": MAX_FIELD, "cell": MAX_FIELD, "rule": MAX_FIELD, "file": 1000, "code": 100, "severity": 20}
+
+
+def clip(text: str, cap: int = MAX_FIELD) -> str:
+    """``text`` cut to at most ``cap`` characters, the cut marked with … and the length."""
+    if len(text) <= cap:
+        return text
+    tail = f"…（共 {len(text)} 个字符）"
+    return text[: max(cap - len(tail), 0)] + tail
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    """``extra`` kept small: texts clipped, dicts cut to 50 keys, lists to 100 items, nesting to 4 levels."""
+    if isinstance(value, str):
+        return clip(value)
+    if depth >= 4:
+        return None
+    if isinstance(value, dict):
+        return {clip(str(k), 100): _bounded(v, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(v, depth + 1) for v in list(value)[:100]]
+    return value
 
 
 def printable(text: str) -> str:

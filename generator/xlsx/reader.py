@@ -48,6 +48,7 @@ from ..core.layout import (
 )
 from ..core.model import Figures
 from ..core.money import fmt, parse_lenient
+from ..core.money import shown as shown_number
 from ..core.rules import FAIL, RuleCells, RuleResult, evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec, SpecInvalid
 from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
@@ -106,16 +107,26 @@ class _Ctx:
         self.findings.append(Finding(code, severity, message, **kw))
 
 
+# A number as Excel and LibreOffice parse a cell's <v>: ASCII digits, one point, optional sign and
+# exponent, nothing around it but XML whitespace. Python's Decimal() also takes "2_128.85", full-width or Arabic-Indic
+# digits and surrounding spaces (NBSP included), which a spreadsheet shows as text or 0.
+_XL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
 def number_value(text: str) -> Decimal:
     """The number a cell holds, exactly. The XML carries a double; writers print it with up to 17
     significant digits (95.29 may come as 95.29000000000001), so long forms are read back as the
-    shortest decimal that is the same double."""
-    text = text.strip()
+    shortest decimal that is the same double. Only the form a spreadsheet reads as a number counts
+    (``_XL_NUMBER``); anything else raises InvalidOperation (the text it is). A number below the
+    double range (1E-999999) is what a spreadsheet makes of it: 0."""
+    text = text.strip(" \t\r\n")  # XML whitespace (xsd:double collapses it); NBSP and the like are not
+    if len(text) > 400 or _XL_NUMBER.fullmatch(text) is None:
+        raise InvalidOperation(f"not a number: {text[:40]}")
     d = Decimal(text)
     if not d.is_finite() or d.copy_abs() >= MAX_AMOUNT:
         raise InvalidOperation(f"not an amount: {text[:40]}")  # NaN, sNaN, ±Infinity, 1e27, 1e308
     # at most 15 digits when the text is at most 15 characters long: skip counting them
-    if len(text) > 15 and len(d.as_tuple().digits) > 15 and d.is_finite():
+    if (len(text) > 15 and len(d.as_tuple().digits) > 15) or (d and d.adjusted() < -300):
         d = Decimal(repr(float(text)))
     return d
 
@@ -763,7 +774,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                             **_label_of(sp, cell))
                 if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
-                            cell=where, actual=fmt(value), **_label_of(sp, cell))
+                            cell=where, actual=shown_number(value), **_label_of(sp, cell))
                 cell_inputs[(sp.name, r, c)] = value
                 if cell.fig is not None:
                     inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = value
@@ -827,7 +838,7 @@ def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> De
         ctx.add("formula-forbidden", ERROR, f"{where} 含不允许的公式（{exc}），未计算、未导入", cell=where,
                 actual="=" + f[:200], **kw)
         return None
-    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其计算结果 {fmt(value)} 读入",
+    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其计算结果 {shown_number(value)} 读入",
             cell=where, actual="=" + f[:200], **kw)
     if got.value is not None:
         try:
@@ -835,8 +846,8 @@ def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> De
         except InvalidOperation:
             cached = None
         if cached is None or abs(cached - value) > _MICRO:
-            ctx.add("stale-cached-value", ERROR, f"{where} 显示的结果 {got.value[:30]} 与公式 ={f[:60]} 的计算结果 {fmt(value)} 不符"
-                                                 "（结果过期或被伪造）；按计算结果读入", cell=where, expected=fmt(value),
+            ctx.add("stale-cached-value", ERROR, f"{where} 显示的结果 {got.value[:30]} 与公式 ={f[:60]} 的计算结果 {shown_number(value)} 不符"
+                                                 "（结果过期或被伪造）；按计算结果读入", cell=where, expected=shown_number(value),
                     actual=got.value[:200], **kw)
     return value
 
