@@ -122,3 +122,112 @@ def test_finding_fields_bounded_whatever_they_are_given() -> None:
     assert shown(Decimal("1E-300")) == "1.0000000000000000000E-300"
     assert shown(Decimal(1) / Decimal(3)).startswith("3.333333333333333333") and len(shown(Decimal(1) / 3)) < 30
     assert shown(Decimal("2128.85")) == "2128.85"
+
+
+# ---------------------------------------------------------------- 3. an upload racing a collect
+
+
+SAMPLES = ROOT / "specs" / "samples"
+UNITS = SAMPLES / "units.csv"
+UNIT = "430100002"
+
+
+def _unit_workbook(spec, folder: Path) -> Path:  # type: ignore[no-untyped-def]
+    from generator.core.dataset import load_dataset
+    from generator.xlsx.writer import build_workbook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset(SAMPLES / f"unit-{UNIT}.json")
+    return build_workbook(spec, ds, folder / f"{UNIT}-{ds.unit_name}.xlsx").path
+
+
+def _originals(db: str, sha: str) -> int:
+    from generator.office.store import Store
+
+    with Store(db) as store:
+        return int(store.conn.execute("SELECT COUNT(*) FROM submissions WHERE sha256=? AND duplicate_of IS NULL",
+                                      (sha,)).fetchone()[0])
+
+
+def test_upload_racing_collect_stores_once(spec, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A web upload of a file arriving while ``collect`` reads the same content (the collect has
+    decided the content is new, the upload stores it first): the content is stored once, the
+    collect's file becomes a 重复 row pointing at the upload."""
+    import hashlib
+
+    from generator.office.collect import DUP, collect, ingest_bytes, load_tree, read_many
+    from generator.office.store import Store
+
+    path = _unit_workbook(spec, tmp_path / "returned")
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    tree = load_tree(UNITS)
+
+    def racing_reader(tasks, spec_, key, password, store_result):  # type: ignore[no-untyped-def]
+        assert [t.sha256 for t in tasks] == [sha]  # the collect took it for new content
+        with Store(db_url) as other:  # the web server's own connection
+            other.replace_units(tree.rows())
+            ingest_bytes(other, tree, spec, data, "填好.xlsx", UNIT, tmp_path / "evidence")
+        read_many(tasks, spec_, key, password, 1, store_result)
+
+    with Store(db_url) as store:
+        summary = collect(store, tmp_path / "returned", tree, spec, workers=1, progress=False, reader=racing_reader)
+        rows = store.conn.execute("SELECT path, duplicate_of, status FROM submissions WHERE sha256=? ORDER BY id",
+                                  (sha,)).fetchall()
+    assert _originals(db_url, sha) == 1, [tuple(r) for r in rows]
+    assert len(rows) == 2 and rows[0]["duplicate_of"] is None and rows[1]["status"] == DUP
+    assert summary.duplicates == 1
+
+
+def test_two_uploads_of_one_content_at_once_store_once(spec, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two writers (two connections: the web page, a second server or a script) both find the content
+    new, both read it, both store: one original, one 重复."""
+    import hashlib
+    import threading
+
+    from generator.office.collect import keep_evidence, load_tree, read_one, store_upload
+    from generator.office.store import Store
+
+    data = _unit_workbook(spec, tmp_path / "f").read_bytes()
+    tree = load_tree(UNITS)
+    with Store(db_url) as s:
+        s.replace_units(tree.rows())
+    sha, kept = keep_evidence(data, tmp_path / "evidence")
+    assert sha == hashlib.sha256(data).hexdigest()
+    doc = read_one(str(kept), UNIT, spec)
+    both_new = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with Store(db_url) as store:
+                _, need = store_upload(store, tree, spec, sha, len(data), "a.xlsx", UNIT, None)
+                assert need
+                both_new.wait(timeout=60)
+                store_upload(store, tree, spec, sha, len(data), "a.xlsx", UNIT, doc)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert _originals(db_url, sha) == 1
+
+
+def test_a_second_original_is_refused_by_the_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from generator.office.store import Store
+
+    with Store(tmp_path / "j.sqlite") as store:
+        run = store.start_run("collect", "x", "2024", "h")
+        base = {"run_id": run, "seq": 0, "path": "a", "file_name": "a", "sha256": "ab" * 32, "size": 1,
+                "received": "t", "usable": 1, "status": "x"}
+        store.add_submission(base)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add_submission({**base, "path": "b"})
+        first = store.conn.execute("SELECT id FROM submissions").fetchone()[0]
+        store.add_submission({**base, "path": "b", "duplicate_of": first})  # a 重复 row is fine

@@ -476,6 +476,11 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
             findings.append(Finding("file-time-future", WARNING, f"文件时间 {_mtime(t.mtime)} 在将来（发送方电脑的时钟不对或被改动）；"
                                                                  "报送先后按本机收到的时间排列，不按文件时间", actual=_mtime(t.mtime)))
         store.begin()
+        store.lock_content(t.sha256)
+        if t.sha256 and store.original_of(t.sha256) is not None:
+            dups.append(t)  # the same content came in (an upload) while this collect read it: a 重复 row below
+            bar.update(1)
+            return
         sid = store.add_submission(
             {"run_id": run_id, "seq": t.seq, "path": t.rel, "file_name": Path(t.rel).name, "sha256": t.sha256,
              "size": t.size, "mtime": _mtime(t.mtime), "received": received, "unit_code": doc["unit_code"],
@@ -557,12 +562,14 @@ def store_upload(store: Store, tree: UnitTree, spec: Spec, sha256: str, size: in
     the same content is already stored, a 重复 row pointing at the original (``doc`` is then not
     needed). Statuses are refreshed for this submission. Returns (submission id, needs reading):
     ``(0, True)`` when ``doc`` is None and the content is new — read it and call again."""
-    orig = store.original_of(sha256)
-    if orig is None and doc is None:
-        return 0, True
     received = received or now()
     path = upload_path(expect_unit or "", file_name)
     store.begin()
+    store.lock_content(sha256)  # "is this content new" and the insert: one transaction, whoever else writes
+    orig = store.original_of(sha256)
+    if orig is None and doc is None:
+        store.rollback()
+        return 0, True
     run_id = store.start_run("upload", path, spec.version, spec.hash)
     base = {"run_id": run_id, "seq": 0, "path": path, "file_name": Path(path).name, "sha256": sha256, "size": size,
             "mtime": received, "received": received, "expect_unit": expect_unit}
