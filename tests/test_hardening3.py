@@ -231,3 +231,61 @@ def test_a_second_original_is_refused_by_the_database(tmp_path: Path) -> None:
             store.add_submission({**base, "path": "b"})
         first = store.conn.execute("SELECT id FROM submissions").fetchone()[0]
         store.add_submission({**base, "path": "b", "duplicate_of": first})  # a 重复 row is fine
+
+
+# ---------------------------------------------------------------- 4. office session, file modes
+
+
+def test_office_session_ends_at_logout_and_password_change(tmp_path: Path) -> None:
+    """A copied office cookie stops working once the office logs out (in any browser) or the office
+    password is changed; the database holding the keys, its -wal/-shm and lock file are 0600."""
+    import stat
+
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from generator.cli import cli
+    from generator.web.app import create_app
+
+    from .web_helpers import PASSWORD, csrf_of, make_round
+
+    old = os.umask(0o022)
+    try:
+        db, _links = make_round(tmp_path)
+        app = create_app(db, workers=0)
+        with TestClient(app, base_url="http://testserver", follow_redirects=False) as a, \
+                TestClient(app, base_url="http://testserver", follow_redirects=False) as thief:
+            login = a.get("/office/login")
+            r = a.post("/office/login", data={"csrf": csrf_of(login.text), "password": PASSWORD})
+            assert r.status_code == 303 and r.headers["location"] == "/office"
+            thief.cookies.set("juesuan_session", a.cookies.get("juesuan_session"))
+            assert thief.get("/office").status_code == 200  # a copied cookie works while the session lives
+            page = a.get("/office")
+            assert a.post("/office/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+            assert thief.get("/office").status_code == 303  # logout ended it everywhere
+            # log in again; then the password is changed from the command line
+            login = a.get("/office/login")
+            a.post("/office/login", data={"csrf": csrf_of(login.text), "password": PASSWORD})
+            assert a.get("/office").status_code == 200
+            run = CliRunner().invoke(cli, ["office-password", "--db", str(db)], input="另一个-correct-horse\n")
+            assert run.exit_code == 0
+            assert a.get("/office").status_code == 303
+        for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            if p.exists():
+                assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+        fresh = tmp_path / "new.sqlite"
+        from generator.office.store import Store
+
+        with Store(fresh) as s:
+            s.set_meta("x", "y")
+            s.acquire_writer("test")
+            assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+            assert stat.S_IMODE(fresh.with_name(fresh.name + ".lock").stat().st_mode) == 0o600
+        # an older database created 0644 is made owner-only when a key is stored in it
+        older = tmp_path / "older.sqlite"
+        Store(older).close()
+        os.chmod(older, 0o644)
+        CliRunner().invoke(cli, ["key", "init", "--db", str(older)])
+        assert stat.S_IMODE(older.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

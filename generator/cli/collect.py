@@ -383,6 +383,7 @@ def key_init(db: str) -> None:
             _die(f"数据库 {store.name} 已有指纹密钥；更换密钥会使已下发的全部模板校验不通过，未更改")
         store.begin()
         store.set_meta(KEY_META, secrets.token_urlsafe(32))
+        store.restrict_mode()
         store.commit()
         name = store.name
     click.echo(f"已生成指纹密钥并保存在数据库 {name} 中（不会写入任何工作簿）。用同一数据库（--db 或环境变量 JUESUAN_DB）"

@@ -19,6 +19,7 @@ Tables (see :data:`SCHEMA`):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -245,6 +246,11 @@ class Store:
         if path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
             raise DBError(f"数据库是只读的（没有写入权限）：{path}；请检查该文件及其所在文件夹的权限")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:" and not path.exists():
+            # the database holds the session, link and fingerprint keys: created 0600 (its -wal and
+            # -shm files take the database file's mode)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
@@ -341,7 +347,7 @@ class Store:
         assert self.path is not None
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            fh = open(lock_path, "a+", encoding="utf-8")
+            fh = open(lock_path, "a+", encoding="utf-8", opener=lambda p, flags: os.open(p, flags, 0o600))
         except OSError as exc:
             raise DBError(f"无法在 {lock_path.parent} 建立数据库锁文件（{exc.strerror}）；请检查该目录是否可写") from exc
         try:
@@ -381,6 +387,17 @@ class Store:
 
     def last_run(self, kind: str = "collect") -> Any:
         return self.conn.execute("SELECT * FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+
+    def restrict_mode(self) -> None:
+        """The database file and its -wal/-shm readable by their owner only (0600): called when a key
+        is first stored in it. Files of another owner are left alone."""
+        if self.path is None or str(self.path) == ":memory:":
+            return
+        for p in (self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")):
+            with contextlib.suppress(OSError):
+                st = p.stat()
+                if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                    os.chmod(p, st.st_mode & 0o700)
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

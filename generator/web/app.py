@@ -189,8 +189,12 @@ class App:
             raise HTTPException(403, "unit")
         return code  # type: ignore[no-any-return]
 
-    def office_guard(self, request: Request) -> None:
-        if not request.session.get("office"):
+    async def office_guard(self, request: Request) -> None:
+        """An office page needs an office session of the current generation (logout and a new
+        office password end every office session, in every browser)."""
+        sess = request.session.get("office")
+        if not isinstance(sess, dict) or sess.get("gen") != await self.round.db(auth.office_generation):
+            request.session.pop("office", None)
             raise HTTPException(303, "login")
 
     # -- errors
@@ -342,13 +346,16 @@ class App:
             self.login_failures.append(t)
             log.warning("office login failed")
             return self.render(request, "login.html.j2", 403, has_password=True, failed=True)
+        gen = await self.round.db(auth.office_generation)
         request.session.clear()
-        request.session["office"] = True
+        request.session["office"] = {"gen": gen}
         request.session["csrf"] = auth.new_token()
         return RedirectResponse("/office", 303)
 
     async def logout(self, request: Request) -> Response:
         await self.form(request)
+        if isinstance(request.session.get("office"), dict):
+            await self.round.db(auth.end_office_sessions)  # the cookie may have been copied: end them all
         request.session.clear()
         return RedirectResponse("/office/login", 303)
 
@@ -361,12 +368,12 @@ class App:
                 "tree": tree, "consolidated": {p for p in parents if store.last_consolidation(p) is not None}}
 
     async def dashboard(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._dashboard)
         return self.render(request, "office.html.j2", **view)
 
     async def status_json(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._dashboard)
         return JSONResponse({"version": view["version"], "counts": view["rep"].counts})
 
@@ -383,7 +390,7 @@ class App:
         return view
 
     async def office_unit(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         code = request.path_params["code"]
         view = await self.round.db(self._office_unit, code)
         if view is None:
@@ -391,7 +398,7 @@ class App:
         return self.render(request, "office_unit.html.j2", **view, code=code)
 
     async def evidence(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         from ..office.collect import evidence_path
 
         sub = await self.round.db(lambda s: s.submission(int(request.path_params["sid"])))
@@ -407,7 +414,7 @@ class App:
         """The unit's feedback file (``juesuan feedback``: HTML or xlsx), written now from the current state."""
         from ..office.feedback import feedback
 
-        self.office_guard(request)
+        await self.office_guard(request)
         code, kind = request.path_params["code"], request.path_params["kind"]
         if kind not in ("html", "xlsx"):
             raise HTTPException(404)
@@ -426,7 +433,7 @@ class App:
         return FileResponse(path, media_type=media, filename=path.name)
 
     async def revoke(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         await self.form(request)
         code = request.path_params["code"]
 
@@ -458,7 +465,7 @@ class App:
         return None
 
     async def run_consolidation(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         form = await self.form(request)
         parent = str(form.get("parent") or "")
         problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")))
@@ -486,7 +493,7 @@ class App:
                 "cols": cols, "grid": grid, "parent": parent, "parent_name": units.get(parent, "")}
 
     async def consolidation(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         parent = request.path_params["parent"]
         view = await self.round.db(self._consolidation_view, parent, request.query_params.get("table", ""))
         if view is None:
@@ -494,7 +501,7 @@ class App:
         return self.render(request, "consolidation.html.j2", **view)
 
     async def consolidation_file(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         parent, kind = request.path_params["parent"], request.path_params["kind"]
         got = await self.round.db(lambda s: s.last_consolidation(parent))
         if got is None or kind not in ("xlsx", "json", "html"):
@@ -517,7 +524,7 @@ class App:
             return None
 
     async def explain_figure(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         q = request.query_params
         ex = await self.round.db(self._explain, request.path_params["parent"], q.get("table", ""), q.get("row", ""),
                                  q.get("col", ""))
@@ -547,7 +554,7 @@ class App:
                 "rules": len(self.round.spec.rules), "tables": list(self.round.spec.tables)}
 
     async def spec_page(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._spec_view, request.query_params.get("against", ""))
         return self.render(request, "spec.html.j2", **view)
 
@@ -561,7 +568,7 @@ class App:
         return n
 
     async def regenerate(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         await self.form(request)
         n = await self.round.db(self._regenerate)
         return self.render(request, "error.html.j2", title="模板已重新生成",

@@ -21,6 +21,7 @@ LINK_KEY = "web.link_key"
 SESSION_KEY = "web.session_key"
 PASSWORD_KEY = "web.office_password"
 GEN_PREFIX = "web.link_gen."
+OFFICE_GEN = "web.office_session_gen"  # bumped by logout and office-password: every office session ends
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 8
 
@@ -30,6 +31,7 @@ def _random_meta(store: Store, key: str) -> str:
     if not value:
         value = secrets.token_hex(32)
         store.set_meta(key, value)
+        store.restrict_mode()  # a key: owner only, whatever mode an older version created the file with
     return value
 
 
@@ -65,6 +67,23 @@ def set_office_password(store: Store, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"密码至少 {MIN_PASSWORD} 个字符")
     store.set_meta(PASSWORD_KEY, hash_password(password))
+    store.restrict_mode()
+    end_office_sessions(store)
+
+
+def office_generation(store: Store) -> int:
+    """The current office session generation: a session opened under another one is over."""
+    try:
+        return int(store.get_meta(OFFICE_GEN) or "0")
+    except ValueError:
+        return -1
+
+
+def end_office_sessions(store: Store) -> int:
+    """A new office session generation: every office session opened before (any browser) ends."""
+    gen = max(office_generation(store), 0) + 1
+    store.set_meta(OFFICE_GEN, str(gen))
+    return gen
 
 
 def check_office_password(store: Store, password: str) -> bool:
