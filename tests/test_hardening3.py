@@ -289,3 +289,30 @@ def test_office_session_ends_at_logout_and_password_change(tmp_path: Path) -> No
         assert stat.S_IMODE(older.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+# ---------------------------------------------------------------- 5. publish writes under -o only
+
+
+@pytest.mark.parametrize("name", ["../../ESCAPED-", "..\\\\..\\\\ESCAPED-", "/tmp/ESCAPED-", "a/../../ESCAPED-\n"])
+def test_publish_stays_under_its_output_folder(name: str, tmp_path: Path) -> None:
+    """A unit named ``../../ESCAPED-`` (or with a newline, a backslash, an absolute path) cannot make
+    ``publish`` write outside ``-o`` or create folders: the output name is built from a sanitised name."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    data = json.loads((SAMPLES / "seed-2024.json").read_text(encoding="utf-8"))
+    data["unit"]["name"] = name
+    src = tmp_path / "a" / "b" / "src.json"
+    src.parent.mkdir(parents=True)
+    src.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "a" / "b" / "out"
+    before = {p for p in tmp_path.rglob("*")} | set(Path("/tmp").glob("ESCAPED-*"))
+    res = CliRunner().invoke(cli, ["publish", str(src), "-o", str(out), "--format", "html", "--force"])
+    assert res.exit_code in (0, 1), res.output
+    after = {p for p in tmp_path.rglob("*")} | set(Path("/tmp").glob("ESCAPED-*"))
+    new = after - before
+    assert new and all(p == out or p.parent == out for p in new), new
+    assert [p.name for p in out.iterdir()] == [next(iter(out.iterdir())).name]
+    assert "ESCAPED-" in next(iter(out.iterdir())).name and "\n" not in next(iter(out.iterdir())).name
