@@ -316,3 +316,38 @@ def test_publish_stays_under_its_output_folder(name: str, tmp_path: Path) -> Non
     assert new and all(p == out or p.parent == out for p in new), new
     assert [p.name for p in out.iterdir()] == [next(iter(out.iterdir())).name]
     assert "ESCAPED-" in next(iter(out.iterdir())).name and "\n" not in next(iter(out.iterdir())).name
+
+
+# ---------------------------------------------------------------- 6. FIFOs and other non-regular files
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_fifo_in_collected_folder_is_skipped(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A FIFO (named like a unit's workbook) in the collected folder is listed as skipped, never
+    opened for reading: ``collect`` ends; ``read`` of a FIFO is a finding, not a hang."""
+    folder = tmp_path / "returned"
+    _unit_workbook(spec, folder)
+    os.mkfifo(folder / "430100003-伪装.xlsx")
+    os.mkfifo(tmp_path / "pipe.xlsx")
+    try:
+        run = _cli("collect", str(folder), "--units", str(UNITS), "--db", str(tmp_path / "j.sqlite"), "--workers", "1",
+                   timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("collect hung on a FIFO")
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    assert "430100003-伪装.xlsx（不是普通文件，未读取）" in run.stdout
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "j.sqlite")
+    assert [r[0] for r in con.execute("SELECT path FROM submissions")] == [f"{UNIT}-长沙市工业信息研究所.xlsx"]
+    con.close()
+    try:
+        read = _cli("read", str(tmp_path / "pipe.xlsx"), "--json", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("read hung on a FIFO")
+    assert read.returncode == 2 and "file-not-regular" in read.stdout

@@ -185,8 +185,13 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
             click.echo(f"[注意] {DEFAULT_KEY_WARNING}")
         click.echo(terminal_table(rep))
         click.echo(f"本次收到 {summary.files} 个文件：新读取 {summary.read} 个，重复 {summary.duplicates} 个，"
-                   f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个临时/隐藏文件" if summary.ignored else "")
+                   f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个（临时/隐藏文件、链接、非普通文件）"
+                                                     if summary.ignored else "")
                    + f"；用时 {summary.seconds:.1f} 秒")
+        for item in summary.ignored[:50]:
+            click.echo(printable(f"  已忽略：{item}"))
+        if len(summary.ignored) > 50:
+            click.echo(f"  ……另有 {len(summary.ignored) - 50} 个已忽略")
         click.echo(f"报告：{html}  {csv_path}  数据库：{db}")
     sys.exit(EXIT_OK if rep.ok and not tree.findings else EXIT_FINDINGS)
 

@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import stat
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -205,6 +206,13 @@ def _walk(folder: Path, ignored: list[str]) -> list[Path]:
                 ignored.append(f"{p.relative_to(folder).as_posix()}（链接到文件夹，未跟随）")
         for name in sorted(filenames):
             p = d / name
+            try:
+                mode = p.stat().st_mode  # through a link: what it points at
+            except OSError:
+                mode = 0
+            if mode and not stat.S_ISREG(mode):
+                ignored.append(f"{p.relative_to(folder).as_posix()}（不是普通文件，未读取）")
+                continue
             if p.is_symlink():
                 try:
                     target = p.resolve(strict=True)
@@ -231,8 +239,14 @@ def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask]
             ignored.append(rel)
             continue
         try:
-            st = p.stat()
-            with open(p, "rb") as fh:
+            # opened without blocking, checked on the open file: only regular files are read (a FIFO
+            # would hang the collect forever, a device never end)
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    ignored.append(f"{rel}（不是普通文件，未读取）")
+                    continue
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             digest, st = "", None

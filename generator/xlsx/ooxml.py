@@ -26,6 +26,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -229,11 +230,20 @@ def _open(source: str | Path | bytes, limits: Limits, password: str | None) -> R
     if isinstance(source, (str, Path)):
         p = Path(source)
         try:
-            size = p.stat().st_size
-            if size > limits.max_file_bytes:
-                raise XlsxError("file-too-large", f"文件过大（{size // 1024 // 1024} MB，上限 "
-                                                  f"{limits.max_file_bytes // 1024 // 1024} MB）")
-            data = p.read_bytes()
+            # opened without blocking and checked on the open file: a FIFO, a device or a folder put
+            # (or swapped) where a workbook was expected is refused, never waited on
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise XlsxError("file-not-regular", "不是普通文件（管道、设备或文件夹），未读取")
+                size = st.st_size
+                if size > limits.max_file_bytes:
+                    raise XlsxError("file-too-large", f"文件过大（{size // 1024 // 1024} MB，上限 "
+                                                      f"{limits.max_file_bytes // 1024 // 1024} MB）")
+                data = fh.read(limits.max_file_bytes + 1)
+            if len(data) > limits.max_file_bytes:
+                raise XlsxError("file-too-large", f"文件过大（上限 {limits.max_file_bytes // 1024 // 1024} MB）")
         except OSError as exc:
             raise XlsxError("file-unreadable", f"无法读取文件：{exc.strerror or exc}") from exc
     else:
