@@ -351,3 +351,89 @@ def test_fifo_in_collected_folder_is_skipped(spec, tmp_path: Path) -> None:  # t
     except subprocess.TimeoutExpired:
         pytest.fail("read hung on a FIFO")
     assert read.returncode == 2 and "file-not-regular" in read.stdout
+
+
+# ---------------------------------------------------------------- 7. quotas
+
+
+def _web_client(db: Path, **kw):  # type: ignore[no-untyped-def]
+    from starlette.testclient import TestClient
+
+    from generator.web.app import create_app
+
+    return TestClient(create_app(db, workers=0, **kw), base_url="http://testserver", follow_redirects=True)
+
+
+def _distinct_copies(data: bytes, n: int, pad: int = 0) -> list[bytes]:
+    """``n`` distinct copies of a workbook (another zip comment each; ``pad`` bytes of stored padding)."""
+    import io
+    import zipfile
+
+    out = []
+    for i in range(n):
+        buf = io.BytesIO(data)
+        with zipfile.ZipFile(buf, "a") as z:
+            z.comment = f"copy {i}".encode()
+            if pad:
+                z.writestr(f"customXml/pad{i}.bin", os.urandom(pad), compress_type=zipfile.ZIP_STORED)
+        out.append(buf.getvalue())
+    return out
+
+
+def test_unit_quotas_on_uploads_and_explanations(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Per unit: at most N uploads an hour and M bytes of distinct files kept (over it: 429, nothing
+    stored); 差异说明 only for the rules the submission has, each capped in length."""
+    from generator.office.store import Store
+
+    from .web_helpers import csrf_of, make_round
+
+    db, links = make_round(tmp_path)
+    data = _unit_workbook(spec, tmp_path / "f").read_bytes()
+    files = _distinct_copies(data, 6)
+    with _web_client(db, uploads_per_hour=4, unit_evidence=len(data) * 3 + 1000) as c:
+        page = c.get(links[UNIT]).text
+        got = []
+        for body in files:
+            r = c.post(f"/unit/{UNIT}/upload", data={"csrf": csrf_of(page)},
+                       files={"file": ("a.xlsx", body, "application/octet-stream")})
+            got.append(r.status_code)
+        assert got[:3] == [200, 200, 200] and got[3] == 429 and "上限" in r.text  # the 4th: over the bytes
+        r = c.post(f"/unit/{UNIT}/upload", data={"csrf": csrf_of(page)},
+                   files={"file": ("a.xlsx", files[0], "application/octet-stream")})
+        assert r.status_code == 200  # the same content again costs no bytes: a 重复 row
+        r = c.post(f"/unit/{UNIT}/upload", data={"csrf": csrf_of(page)},
+                   files={"file": ("a.xlsx", files[1], "application/octet-stream")})
+        assert r.status_code == 429 and "每小时" in r.text  # the 5th upload of the hour
+        with Store(db) as store:
+            assert store.conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 4
+            sid = store.conn.execute("SELECT id FROM submissions WHERE duplicate_of IS NULL ORDER BY id").fetchone()[0]
+            size0 = len(store.submission(sid)["doc"])
+        for i in range(50):  # 差异说明 posts with made-up rule ids: nothing kept
+            c.post(f"/unit/{UNIT}/s/{sid}/explain",
+                   data={"csrf": csrf_of(page), **{f"explain:made-up-{i}-{k}": "x" * 20000 for k in range(15)}})
+        with Store(db) as store:
+            assert len(store.submission(sid)["doc"]) == size0
+
+
+def test_explanation_only_for_the_submissions_rules(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from generator.core.dataset import load_dataset
+    from generator.office.collect import explain_online, ingest_bytes, load_tree
+    from generator.office.store import Store
+    from generator.xlsx.writer import build_workbook
+
+    ds = load_dataset(SAMPLES / f"unit-{UNIT}.json")
+    ds.set("公开09", "1", "12", Decimal("0"))  # a warning (提示): g09-reception-vs-g06
+    path = tmp_path / "warn.xlsx"
+    build_workbook(spec, ds, path)
+    tree = load_tree(UNITS)
+    with Store(tmp_path / "j.sqlite") as store:
+        store.replace_units(tree.rows())
+        sid = ingest_bytes(store, tree, spec, path.read_bytes(), "w.xlsx", UNIT, tmp_path / "ev")
+        size0 = len(store.submission(sid)["doc"])
+        for i in range(50):
+            explain_online(store, tree, spec, sid, {f"made-up-{i}": "z" * 100000})
+        assert len(store.submission(sid)["doc"]) == size0
+        explain_online(store, tree, spec, sid, {"g09-reception-vs-g06": "原因" * 10000})
+        doc = json.loads(store.submission(sid)["doc"])
+        assert set(doc["explanations"]) == {"g09-reception-vs-g06"}
+        assert len(doc["explanations"]["g09-reception-vs-g06"]) == 500

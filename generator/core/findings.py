@@ -92,6 +92,7 @@ class Finding:
 
 MAX_MESSAGE = 600  # characters of a message
 MAX_FIELD = 200  # characters of expected/actual and of every other text field (a text excerpt)
+MAX_EXTRA_TEXT = 500  # characters of a text in ``extra`` (a 差异说明 is at most this long)
 _CAPS = {"message": MAX_MESSAGE, "expected": MAX_FIELD, "actual": MAX_FIELD, "table": MAX_FIELD, "row": MAX_FIELD,
          "col": MAX_FIELD, "cell": MAX_FIELD, "rule": MAX_FIELD, "file": 1000, "code": 100, "severity": 20}
 
@@ -105,9 +106,9 @@ def clip(text: str, cap: int = MAX_FIELD) -> str:
 
 
 def _bounded(value: Any, depth: int) -> Any:
-    """``extra`` kept small: texts clipped, dicts cut to 50 keys, lists to 100 items, nesting to 4 levels."""
+    """``extra`` kept small: texts clipped to 500 characters, dicts cut to 50 keys, lists to 100 items, nesting to 4 levels."""
     if isinstance(value, str):
-        return clip(value)
+        return clip(value, MAX_EXTRA_TEXT)
     if depth >= 4:
         return None
     if isinstance(value, dict):

@@ -547,6 +547,7 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
 
 
 UPLOAD_PREFIX = "上传"
+MAX_EXPLANATION = 500  # characters of one 差异说明 typed on the web page
 
 
 def evidence_path(evidence_dir: Path, sha256: str) -> Path:
@@ -631,8 +632,13 @@ def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: di
         return False
     doc = json.loads(s["doc"] or "{}")
     explanations = dict(doc.get("explanations") or {})
+    # only for the rules this submission has (a made-up id is ignored), each at most MAX_EXPLANATION
+    # characters: a unit cannot grow its stored document by posting
+    own = {f.rule for f in store.findings(sid, active_only=False) if f.rule} | set(explanations)
     for rid, text in texts.items():
-        text = text.strip()[:1000]
+        if rid not in own:
+            continue
+        text = text.strip()[:MAX_EXPLANATION]
         if text:
             explanations[rid] = text
         else:

@@ -10,6 +10,7 @@ read whole (:class:`BodyLimit`); access logs never carry a link secret.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -49,6 +50,8 @@ from .service import Round, template_dataset
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
 LOGIN_TRIES, LOGIN_WINDOW = 10, 300  # failed office logins allowed per window (seconds), then 429 until it passes
+UPLOADS_PER_HOUR = 30  # uploads one unit may make in any hour
+UNIT_EVIDENCE_MB = 200  # bytes of distinct uploaded files kept for one unit
 STATIC = TEMPLATES / "web" / "static"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -149,9 +152,12 @@ def finding_view(f: Finding) -> dict[str, Any]:
 
 
 class App:
-    def __init__(self, rnd: Round, max_upload: int = MAX_UPLOAD, base_url: str = ""):
+    def __init__(self, rnd: Round, max_upload: int = MAX_UPLOAD, base_url: str = "",
+                 uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024):
         self.round = rnd
         self.max_upload = max_upload
+        self.uploads_per_hour, self.unit_evidence = uploads_per_hour, unit_evidence
+        self.unit_locks: dict[str, asyncio.Lock] = {}
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "web")), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
@@ -291,8 +297,42 @@ class App:
             return self.render(request, "error.html.j2", 400, title="未选择文件", text="请先选择要上传的工作簿（.xlsx）。")
         data = await file.read()
         await file.close()
-        res = await self.round.upload(data, file.filename or "", code)
+        async with self.unit_locks.setdefault(code, asyncio.Lock()):  # one unit's uploads: checked and stored in turn
+            problem = await self.round.db(self.quota_problem, code, data)
+            if problem:
+                log.warning("upload refused for unit %s: quota", code)
+                return self.render(request, "error.html.j2", 429, title="上传过于频繁或过多", text=problem)
+            res = await self.round.upload(data, file.filename or "", code)
         return RedirectResponse(f"/unit/{quote(code)}/s/{res.sid}", 303)
+
+    def quota_problem(self, store: Store, code: str, data: bytes) -> str | None:
+        """Why this upload is over the unit's quota (uploads in the last hour; bytes of distinct files
+        kept), or None. A content already stored costs no bytes."""
+        import datetime as dt
+        import hashlib
+
+        from ..office.collect import UPLOAD_PREFIX
+
+        rows = store.conn.execute("SELECT received, size, duplicate_of, sha256 FROM submissions WHERE path LIKE ? "
+                                  "AND expect_unit=?", (f"{UPLOAD_PREFIX}/%", code)).fetchall()
+        hour_ago = dt.datetime.now().astimezone() - dt.timedelta(hours=1)
+        recent = 0
+        for r in rows:
+            try:
+                recent += dt.datetime.fromisoformat(r["received"]) > hour_ago
+            except (TypeError, ValueError):
+                recent += 1
+        if recent >= self.uploads_per_hour:
+            return (f"本单位最近一小时已上传 {recent} 次，达到每小时 {self.uploads_per_hour} 次的上限，本次未接收。"
+                    "请核对后稍后再上传。")
+        sha = hashlib.sha256(data).hexdigest()
+        if any(r["sha256"] == sha for r in rows):
+            return None
+        kept = sum(int(r["size"] or 0) for r in rows if r["duplicate_of"] is None)
+        if kept + len(data) > self.unit_evidence:
+            return (f"本单位已上传的文件共 {kept // (1024 * 1024)} MB，再收这份会超过 {self.unit_evidence // (1024 * 1024)} MB "
+                    "的上限，本次未接收。请与财务部门联系。")
+        return None
 
     def _submission_view(self, store: Store, code: str, sid: int) -> dict[str, Any] | None:
         sub = store.submission(sid)
@@ -618,10 +658,11 @@ def _lifespan(rnd: Round) -> Any:
 
 
 def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
-               max_upload: int = MAX_UPLOAD, files: str | Path | None = None) -> ASGIApp:
+               max_upload: int = MAX_UPLOAD, files: str | Path | None = None,
+               uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024) -> ASGIApp:
     """The ASGI app over the database ``db`` (a path or URL; created when missing)."""
     rnd = Round(db, specs, workers, key, files)
-    app = App(rnd, max_upload)
+    app = App(rnd, max_upload, uploads_per_hour=uploads_per_hour, unit_evidence=unit_evidence)
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: app.http_error, BodyTooLarge: app.body_too_large}
