@@ -437,3 +437,69 @@ def test_explanation_only_for_the_submissions_rules(spec, tmp_path: Path) -> Non
         doc = json.loads(store.submission(sid)["doc"])
         assert set(doc["explanations"]) == {"g09-reception-vs-g06"}
         assert len(doc["explanations"]["g09-reception-vs-g06"]) == 500
+
+
+# ---------------------------------------------------------------- 8. unbounded texts
+
+
+def _random_han(n: int) -> str:
+    """``n`` seeded random 汉字 (a text that does not compress into a zip bomb)."""
+    import random
+
+    rng = random.Random(24)
+    return "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(n))
+
+
+def test_unbounded_texts_refused_at_the_cell(seed_xlsx: Path, spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 699,050-character 附件 field (a spreadsheet cell holds at most 32,767) is refused at its cell
+    and not imported; a text over the field's own limit (the spec's max_length, 2,000 by default) is
+    an error and kept cut there; the same for a 空表说明 and a 差异说明."""
+    from generator.core.spec import DEFAULT_FIELD_LENGTH
+
+    plan = read_workbook(seed_xlsx, spec=spec).plan
+    fields = [(sp.name, r, c, cell) for sp in plan.sheets for (r, c), cell in sorted(sp.cells.items())
+              if cell.kind == "field" and cell.fig is not None]
+    explains = [(sp.name, r, c) for sp in plan.sheets for (r, c), cell in sorted(sp.cells.items()) if cell.kind == "explain"]
+    assert len(fields) >= 2 and explains
+    (s1, r1, c1, f1), (s2, r2, c2, f2) = fields[:2]
+    wb = openpyxl.load_workbook(seed_xlsx)
+    wb[s2].cell(row=r2 + 1, column=c2 + 1).value = "中" * (DEFAULT_FIELD_LENGTH + 500)
+    se, re_, ce = explains[0]
+    wb[se].cell(row=re_ + 1, column=ce + 1).value = "说" * 5000
+    wb.save(tmp_path / "long.xlsx")
+    from generator.core.layout import a1
+
+    # openpyxl cuts a text at 32,767 characters: the red team's file has the whole text in its XML
+    _set_v(tmp_path / "long.xlsx", s1, a1(r1, c1),
+           f'<c r="{a1(r1, c1)}" {{s}} t="inlineStr"><is><t>{_random_han(699_050)}</t></is></c>')
+    res = read_workbook(tmp_path / "long.xlsx", spec=spec)
+    from generator.core.layout import a1
+
+    long = {f.cell: f for f in res.findings if f.code == "text-too-long"}
+    assert {f"{s1}!{a1(r1, c1)}", f"{s2}!{a1(r2, c2)}", f"{se}!{a1(re_, ce)}"} <= set(long)
+    assert all(f.severity == "error" for f in long.values())
+    texts = res.dataset.texts
+    assert texts.get(f1.fig.table, {}).get(f1.fig.row, {}).get(f1.fig.col) is None  # not imported
+    assert texts[f2.fig.table][f2.fig.row][f2.fig.col] == "中" * DEFAULT_FIELD_LENGTH  # kept cut
+    assert all(len(v) <= 500 for v in res.dataset.explanations.values())
+    assert len(json.dumps(res.to_json(), ensure_ascii=False).encode()) < 2_000_000
+
+
+def test_field_max_length_from_the_spec(tmp_path: Path) -> None:
+    import shutil
+
+    from generator.core.catalog import load_spec
+
+    d = tmp_path / "s"
+    shutil.copytree(ROOT / "specs" / "2024", d)
+    y = d / "fujian1.yaml"
+    y.write_text(y.read_text(encoding="utf-8").replace("{field: 措施, colspan: 6}", "{field: 措施, colspan: 6, max_length: 300}"),
+                 encoding="utf-8")
+    s = load_spec(d)
+    cell = next(c for r in s.tables["附件1"].form for c in r.cells if c.kind == "field" and c.key == "措施")
+    assert cell.max_length == 300
+    y.write_text(y.read_text(encoding="utf-8").replace("max_length: 300", "max_length: 40000"), encoding="utf-8")
+    from generator.core.spec import SpecInvalid
+
+    with pytest.raises(SpecInvalid, match="max_length"):
+        load_spec(d)

@@ -50,11 +50,14 @@ from ..core.model import Figures
 from ..core.money import fmt, parse_lenient
 from ..core.money import shown as shown_number
 from ..core.rules import FAIL, RuleCells, RuleResult, evaluate_rules, expand_rules, rule_findings
-from ..core.spec import Spec, SpecInvalid
+from ..core.spec import MAX_CELL_TEXT, Spec, SpecInvalid
 from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
 
 MAX_AMOUNT = Decimal("1e15")  # 万元; anything this large is not an amount (and would break exact arithmetic)
 MAX_COVER_TEXT = 100  # characters of a cover field (names, phone, date)
+MAX_NOTE_TEXT = 2000  # characters of a table's note (空表说明)
+MAX_EXPLAIN_TEXT = 500  # characters of a 差异说明 (as on the web page)
+MAX_NAME_TEXT = 200  # characters of a 科目 name typed over a spare row's name
 
 
 @dataclass
@@ -709,7 +712,8 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
             kind = cell.kind
             if kind == "formula":
                 if cell.calc and cell.calc[0] == "name" and got is not None and got.formula is None:
-                    typed_names[(sp.name, r, c)] = _cell_text(got).strip()  # a spare row's name typed over
+                    typed_names[(sp.name, r, c)] = _bounded_text(  # a spare row's name typed over
+                        _cell_text(got).strip(), MAX_NAME_TEXT, f"{sp.name}!{a1(r, c)}", ctx, {})
                 continue  # checked by _check_formulas
             if kind == "text":
                 # the common case first: the fixed text is there, unchanged (nothing to report)
@@ -790,13 +794,14 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                         ctx.add("formula-in-input", ERROR, f"{where} 应填文字，不应是公式，未导入", cell=where,
                                 actual="=" + got.formula[:200], **_label_of(sp, cell))
                         continue
-                    text = _cell_text(got)
+                    text = _bounded_text(_cell_text(got), cell.max_length, where, ctx, _label_of(sp, cell))
                     if text.strip():
                         f = cell.fig
                         ds.texts.setdefault(f.table, {}).setdefault(f.row, {})[f.col] = text
             elif kind == "note":
                 if sp.table is not None and got is not None:
-                    ds.notes[sp.table.id] = _cell_text(got)
+                    ds.notes[sp.table.id] = _bounded_text(_cell_text(got), MAX_NOTE_TEXT, where, ctx,
+                                                          {"table": sp.table.id})
             elif kind == "cover":
                 if got is not None and _cell_text(got):
                     text = _cell_text(got)
@@ -808,7 +813,9 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                     ds.cover[cell.label] = text
             elif kind == "explain":
                 if got is not None and _cell_text(got).strip():
-                    ds.explanations[cell.label.replace("差异说明 ", "")] = _cell_text(got).strip()
+                    text = _bounded_text(_cell_text(got).strip(), MAX_EXPLAIN_TEXT, where, ctx, {})
+                    if text:
+                        ds.explanations[cell.label.replace("差异说明 ", "")] = text
         # anything typed where the plan has nothing
         for (r, c), got in raw.cells.items():
             if (r, c) in sp.cells:
@@ -825,6 +832,21 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
             _read_spare(sp, plan, raw, inputs, cell_inputs, code_texts, known_codes, ctx, typed_names, ds.names)
     # section codes must be unique and well formed
     return inputs, cell_inputs, code_texts
+
+
+def _bounded_text(text: str, cap: int, where: str, ctx: _Ctx, kw: dict[str, Any]) -> str:
+    """A typed text within its limits: over what a spreadsheet cell holds (32,767 characters: the
+    file was not made by a spreadsheet) it is refused and not imported; over the field's own limit
+    (the spec's ``max_length``) it is an error and kept cut there."""
+    if len(text) > MAX_CELL_TEXT:
+        ctx.add("text-too-long", ERROR, f"{where} 的文字有 {len(text)} 个字符，超过单元格上限 {MAX_CELL_TEXT}（不是电子表格能保存的内容），"
+                                        "未导入", cell=where, actual=text[:100], expected=f"≤ {MAX_CELL_TEXT} 个字符", **kw)
+        return ""
+    if cap and len(text) > cap:
+        ctx.add("text-too-long", ERROR, f"{where} 的文字有 {len(text)} 个字符，超过该栏上限 {cap}，只收录前 {cap} 个字符；"
+                                        "请精简后重新填写", cell=where, actual=text[:100], expected=f"≤ {cap} 个字符", **kw)
+        return text[:cap]
+    return text
 
 
 def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> Decimal | None:
