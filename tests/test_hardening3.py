@@ -503,3 +503,94 @@ def test_field_max_length_from_the_spec(tmp_path: Path) -> None:
 
     with pytest.raises(SpecInvalid, match="max_length"):
         load_spec(d)
+
+
+# ---------------------------------------------------------------- 9. check-published and codes import
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF of the given objects (1 = catalog), with a correct cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def _flate_bomb_pdf(inflated_mb: int) -> bytes:
+    import zlib
+
+    z = zlib.compressobj(9)
+    chunk = b" " * (16 * 1024 * 1024)
+    data = b"".join(z.compress(chunk) for _ in range(inflated_mb // 16)) + z.flush()
+    stream = f"<< /Length {len(data)} /Filter /FlateDecode >>\nstream\n".encode() + data + b"\nendstream"
+    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                 b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>", stream])
+
+
+def _many_pages_pdf(n: int) -> bytes:
+    kids = " ".join(f"{i + 3} 0 R" for i in range(n))
+    pages = [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * n
+    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode(), *pages])
+
+
+def _measured(*args: str, timeout: float = 600) -> tuple[int, str, float]:
+    """A juesuan command in its own process: (exit code, stdout + stderr, peak RSS MB of it and its children)."""
+    code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True); "
+            "sys.stdout.write(p.stdout.decode('utf-8', 'replace') + p.stderr.decode('utf-8', 'replace')); "
+            "print('\\nRSS', p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "generator", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    text, _, tail = proc.stdout.rpartition("\nRSS ")
+    rc, rss = tail.split()
+    return int(rc), text, float(rss)
+
+
+def test_check_published_and_codes_import_resource_limits(tmp_path: Path) -> None:
+    """check-published of a 1 MB flate-bomb PDF or a 20,000-page PDF, codes import of an xlsx bomb,
+    a sheet of too many cells, a CSV field over 128 KB: each ends with one Chinese error (exit 2),
+    no traceback, in bounded memory."""
+    import io
+    import zipfile
+
+    seed = SAMPLES / "seed-2024.json"
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(_flate_bomb_pdf(2048))
+    assert bomb.stat().st_size < 3 * 1024 * 1024
+    pages = tmp_path / "pages.pdf"
+    pages.write_bytes(_many_pages_pdf(20_000))
+    for pdf, words in ((bomb, "PDF 过于庞大"), (pages, "20000 页")):
+        rc, out, rss = _measured("check-published", str(pdf), "--against", str(seed))
+        assert rc == 2 and words in out and "Traceback" not in out, out[-2000:]
+        assert rss < 1100, rss  # the PDF is parsed under a 1 GB address-space limit
+    # codes import: an xlsx bomb (a sheet part that inflates 1,000:1), too many cells, a long CSV field
+    xbomb = tmp_path / "codes-bomb.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["code", "name"])
+    wb.save(xbomb)
+    src = xbomb.read_bytes()
+    from .xlsxparts import rezip
+
+    xbomb.write_bytes(rezip(src, change={"xl/worksheets/sheet1.xml": zipfile.ZipFile(xbomb).read(
+        "xl/worksheets/sheet1.xml").replace(b"<sheetData>", b"<sheetData>" + b" " * 200_000_000)}))
+    big = tmp_path / "codes-big.xlsx"
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>{r}</v></c></row>' for r in range(1, 150_001))
+    head = zipfile.ZipFile(io.BytesIO(src)).read("xl/worksheets/sheet1.xml").split(b"<sheetData")[0]
+    big.write_bytes(rezip(src, change={"xl/worksheets/sheet1.xml": head + f"<sheetData>{rows}</sheetData></worksheet>".encode()}))
+    longcsv = tmp_path / "codes.csv"
+    longcsv.write_text("code,name\n2010101," + "长" * 200_000 + "\n", encoding="utf-8")
+    specs = tmp_path / "specs"
+    import shutil
+
+    shutil.copytree(ROOT / "specs" / "2024", specs)
+    for f, words in ((xbomb, "压缩"), (big, "上限"), (longcsv, "codes.csv")):
+        rc, out, rss = _measured("codes", "import", str(f), "--specs", str(specs), "--dry-run")
+        assert rc == 2 and words in out and "Traceback" not in out, out[-2000:]
+        assert len(out) < 10_000 and rss < 500, (len(out), rss)
