@@ -594,3 +594,65 @@ def test_check_published_and_codes_import_resource_limits(tmp_path: Path) -> Non
         rc, out, rss = _measured("codes", "import", str(f), "--specs", str(specs), "--dry-run")
         assert rc == 2 and words in out and "Traceback" not in out, out[-2000:]
         assert len(out) < 10_000 and rss < 500, (len(out), rss)
+
+
+# ---------------------------------------------------------------- 10. server timeouts
+
+
+def test_web_server_header_and_body_timeouts(tmp_path: Path) -> None:
+    """``juesuan serve`` closes a connection whose headers trickle in (a line every 2 s: slowloris),
+    a connection that never sends anything, and a body that stops arriving, within the header/body
+    timeouts; the server still answers others at once."""
+    import socket
+    import threading
+    import time
+
+    from bench.web_load import Server
+    from generator.web.server import BODY_IDLE_TIMEOUT, HEADER_TIMEOUT
+
+    from .web_helpers import make_round
+
+    db, _ = make_round(tmp_path)
+    closed_after: dict[str, float] = {}
+
+    def held(name: str, port: int, first: bytes, then: bytes | None, every: float) -> None:
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        t0 = time.monotonic()
+        try:
+            s.sendall(first)
+            s.settimeout(every)
+            while time.monotonic() - t0 < 60:
+                try:
+                    if s.recv(4096) == b"":
+                        break
+                except TimeoutError:
+                    if then:
+                        s.sendall(then)
+                except OSError:
+                    break
+        except OSError:
+            pass
+        finally:
+            closed_after[name] = time.monotonic() - t0
+            s.close()
+
+    with Server(db, workers=1) as server:
+        cases = [("slowloris", b"GET / HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n", 2.0),
+                 ("half-open", b"", None, 1.0),
+                 ("stalled-body", b"POST /office/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                                  b"\r\nContent-Length: 1000\r\n\r\ncsrf=", None, 1.0)]
+        threads = [threading.Thread(target=held, args=(n, server.port, a, b, e)) for n, a, b, e in cases]
+        threads += [threading.Thread(target=held, args=(f"idle-{i}", server.port, b"", None, 1.0)) for i in range(30)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200"), "the server answers others meanwhile"
+        s.close()
+        for t in threads:
+            t.join(timeout=90)
+    assert closed_after["slowloris"] < HEADER_TIMEOUT + 5, closed_after
+    assert closed_after["half-open"] < HEADER_TIMEOUT + 5, closed_after
+    assert closed_after["stalled-body"] < BODY_IDLE_TIMEOUT + 5, closed_after
+    assert max(v for k, v in closed_after.items() if k.startswith("idle-")) < HEADER_TIMEOUT + 5

@@ -35,13 +35,16 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
     import uvicorn
 
     from ..web.app import create_app
+    from ..web.server import server_options
     from .common import key_arg, stored_key
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(db, specs, workers, key_arg(key) or stored_key(db), max_upload_mb * 1024 * 1024, files,
                      uploads_per_hour, unit_evidence_mb * 1024 * 1024)
     click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)
+    # header/body/keep-alive timeouts and a connection limit (generator/web/server.py): a slow or
+    # half-open client cannot hold connections; a reverse proxy in front keeps its own no longer
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False, **server_options())
 
 
 @click.command()
