@@ -118,7 +118,7 @@ def test_finding_fields_bounded_whatever_they_are_given() -> None:
     f = Finding("x", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
                 extra={"cells": list(range(10**5)), "t": "b" * 10**5})
     assert len(f.message) <= 600 and len(f.expected) <= 200 and len(f.actual) <= 200
-    assert len(f.extra["cells"]) <= 100 and len(f.extra["t"]) <= 200
+    assert len(f.extra["cells"]) <= 100 and len(f.extra["t"]) <= 500
     assert shown(Decimal("1E-300")) == "1.0000000000000000000E-300"
     assert shown(Decimal(1) / Decimal(3)).startswith("3.333333333333333333") and len(shown(Decimal(1) / 3)) < 30
     assert shown(Decimal("2128.85")) == "2128.85"
@@ -656,3 +656,103 @@ def test_web_server_header_and_body_timeouts(tmp_path: Path) -> None:
     assert closed_after["half-open"] < HEADER_TIMEOUT + 5, closed_after
     assert closed_after["stalled-body"] < BODY_IDLE_TIMEOUT + 5, closed_after
     assert max(v for k, v in closed_after.items() if k.startswith("idle-")) < HEADER_TIMEOUT + 5
+
+
+# ---------------------------------------------------------------- 11. smaller ones
+
+
+def test_smaller_web_holes_closed(spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A huge submission id is 404 (not 500); a read-only database or a full disk is a Chinese 503
+    page; pages carry Cache-Control: no-store; the login throttle is per client (a stranger's failures
+    do not lock the office out); an office password hashed with scrypt N=2^14 is upgraded to 2^17 at login."""
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from generator.office.store import Store
+    from generator.web import auth
+    from generator.web.app import LOGIN_TRIES, create_app
+
+    from .web_helpers import PASSWORD, csrf_of, make_round
+
+    db, links = make_round(tmp_path)
+    with Store(db) as s:  # an office password stored by an older version (N=2^14)
+        s.set_meta(auth.PASSWORD_KEY, auth.hash_password(PASSWORD, n=2**14))
+    app = create_app(db, workers=0)
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+        page = c.get(links[UNIT])
+        assert page.headers["cache-control"] == "no-store"
+        assert c.get("/static/web.css").headers.get("cache-control") != "no-store"
+        for sid in (10**30, 2**63, 0):
+            r = c.get(f"/unit/{UNIT}/s/{sid}")
+            assert r.status_code == 404 and "页面不存在" in r.text, (sid, r.status_code)
+
+        def full(*a, **k):  # type: ignore[no-untyped-def]
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr("generator.web.service.store_upload", full)
+        r = c.post(f"/unit/{UNIT}/upload", data={"csrf": csrf_of(page.text)},
+                   files={"file": ("a.xlsx", _unit_workbook(spec, tmp_path / "f").read_bytes(), "application/octet-stream")})
+        assert r.status_code == 503 and "磁盘已满" in r.text and "Traceback" not in r.text
+        monkeypatch.undo()
+    app = create_app(db, workers=0)  # a new server (the first one's lifespan ended with its client)
+    stranger = TestClient(app, base_url="http://testserver", client=("203.0.113.9", 5555))
+    office = TestClient(app, base_url="http://testserver", client=("10.0.0.2", 5555))
+    with stranger, office:
+        for _ in range(LOGIN_TRIES + 2):
+            r = stranger.post("/office/login", data={"csrf": csrf_of(stranger.get("/office/login").text), "password": "wrong-wrong"})
+        assert r.status_code == 429
+        r = office.post("/office/login", data={"csrf": csrf_of(office.get("/office/login").text), "password": PASSWORD})
+        assert r.status_code == 200 and "报送情况" in r.text  # the office still gets in
+    with Store(db) as s:
+        stored = s.get_meta(auth.PASSWORD_KEY)
+    assert stored.split("$")[1] == str(2**17) and auth.verify_password(PASSWORD, stored)
+    assert auth.SCRYPT_N == 2**17
+
+
+def test_smaller_reader_and_report_holes_closed(spec, seed_xlsx: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A t="b" cell is read as the TRUE/FALSE a spreadsheet shows, not its text; the sheet-too-large
+    message names the sheet with the most cells; a newline or ESC in a file name neither forges a row
+    of the terminal table nor reaches the CSV/HTML reports raw."""
+    import shutil
+
+    from generator.core.layout import a1
+    from generator.office.collect import collect, load_tree, report_csv, report_html, terminal_table, unit_report
+    from generator.office.store import Store
+    from generator.xlsx.ooxml import Limits
+
+    clean = tmp_path / "clean.xlsx"
+    shutil.copy(seed_xlsx, clean)
+    plan = read_workbook(seed_xlsx, spec=spec).plan
+    sp, (r, c) = next((sp, rc) for sp in plan.sheets for rc, cell in sorted(sp.cells.items())
+                      if cell.kind == "field" and cell.fig is not None)
+    ref = a1(r, c)
+    _set_v(seed_xlsx, sp.name, ref, f'<c r="{ref}" {{s}} t="b"><v>本单位已压减会议费</v></c>')
+    res = read_workbook(seed_xlsx, spec=spec)
+    f = sp.cells[(r, c)].fig
+    assert res.dataset.texts[f.table][f.row][f.col] == "TRUE"
+    # the largest sheet is named, not the one where the count ran over
+    big = tmp_path / "big.xlsx"
+    wb = openpyxl.load_workbook(clean)
+    for row in range(200, 260):
+        for col in range(1, 31):
+            wb["公开01表"].cell(row=row, column=col).value = 1
+    wb.save(big)
+    res = read_workbook(big, spec=spec, limits=Limits(max_cells=3000))
+    assert res.findings[0].code == "sheet-too-large" and "最多的是工作表 公开01表" in res.findings[0].message
+    # file names with a newline and an escape sequence
+    folder = tmp_path / "returned"
+    p = _unit_workbook(spec, folder)
+    evil = folder / f"{UNIT}-x\n430100003  长沙市伪造单位  通过\x1b[2J.xlsx"
+    p.rename(evil)
+    tree = load_tree(UNITS)
+    with Store(tmp_path / "j.sqlite") as store:
+        collect(store, folder, tree, spec, workers=1, progress=False)
+        rep = unit_report(store, tree)
+        table = terminal_table(rep)
+        csv_text = report_csv(rep)
+        html = report_html(store, rep)
+    assert "\x1b" not in table and "\x1b" not in csv_text and "\x1b" not in html
+    lines = table.splitlines()
+    assert not any(line.lstrip().startswith("430100003  长沙市伪造单位") for line in lines), table
+    assert len(lines) == len(rep.rows) + 3  # header, rule, one line per unit, the summary

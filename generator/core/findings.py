@@ -132,6 +132,22 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def visible(text: str) -> str:
+    """Text safe for a report (HTML, CSV): like :func:`printable`, but line breaks and tabs kept
+    (a report may show a multi-line 说明); an escape or a bidi override from a file name is shown, not obeyed."""
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.table or "", f.cell or ""))
 

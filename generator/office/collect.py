@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import shown
-from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
+from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings, visible
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import META, TEMPLATES, text_width
 from ..core.model import Figures
@@ -876,24 +876,25 @@ def report_cells(r: UnitRow) -> list[str]:
 def terminal_table(rep: UnitReport) -> str:
     rows = []
     for r in rep.rows:
-        cells = report_cells(r)
+        # names from files and folders: every cell one line, no escape sequence reaches the terminal
+        cells = [printable(c) for c in report_cells(r)]
         cells[1] = "  " * r.depth + cells[1]
         rows.append([cells[0], cells[1], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]])
         if r.beside:
-            rows[-1].append(beside_text(r))
+            rows[-1].append(printable(beside_text(r)))
     text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件", "另收文件"],
                         [row + [""] * (10 - len(row)) for row in rows])
     summary = "，".join(f"{s} {n}" for s, n in rep.counts.items() if n)
     text += f"\n共 {len(rep.rows)} 个单位：{summary}"
     if rep.others:
         text += f"\n另有 {len(rep.others)} 个文件不属于清单中的任何单位或无法识别（见报告“其他文件”）"
-    return printable(text).replace("\\n", "\n")  # names from files and folders: no escape sequence reaches the terminal
+    return text
 
 
 def csv_safe(value: Any) -> str:
     """A cell a spreadsheet will never take for a formula: text starting with = + - @ (or a tab or
     carriage return) gets a leading single quote."""
-    s = "" if value is None else str(value)
+    s = visible("" if value is None else str(value))  # an ESC from a file name is shown, not written raw
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
@@ -909,6 +910,11 @@ def report_csv(rep: UnitReport) -> str:
     return buf.getvalue()
 
 
+def safe_text(value: Any) -> Any:
+    """Jinja's finalize: a plain text shown without raw control characters (Markup left as it is)."""
+    return visible(value) if isinstance(value, str) and not hasattr(value, "__html__") else value
+
+
 def jinja_env() -> Any:
     import jinja2
 
@@ -916,6 +922,7 @@ def jinja_env() -> Any:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
     env.filters["when"] = shown
+    env.finalize = safe_text  # no raw control characters in a report
     return env
 
 

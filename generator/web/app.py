@@ -39,6 +39,7 @@ from ..office.collect import (
     STATUS_CLASS,
     STATUS_ORDER,
     report_cells,
+    safe_text,
     tree_from_store,
     unit_report,
 )
@@ -125,10 +126,15 @@ class AccessLog:
         t0 = time.perf_counter()
         status = [0]
 
+        static = scope["path"].startswith("/static/")
+
         async def wrapped(msg: Message) -> None:
             if msg["type"] == "http.response.start":
                 status[0] = msg["status"]
-                msg["headers"] = list(msg.get("headers", [])) + self.HEADERS
+                headers = list(msg.get("headers", [])) + self.HEADERS
+                if not static and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))  # a unit's figures, links, the office's pages
+                msg["headers"] = headers
             await send(msg)
 
         try:
@@ -160,9 +166,10 @@ class App:
         self.unit_locks: dict[str, asyncio.Lock] = {}
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "web")), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.finalize = safe_text  # no raw control characters from file names or typed texts
         self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
         self.env.globals["statuses"] = STATUS_ORDER
-        self.login_failures: list[float] = []  # times of failed office logins (this process)
+        self.login_failures: dict[str, list[float]] = {}  # per client address: times of failed office logins
 
     # -- plumbing
     def render(self, request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -215,6 +222,30 @@ class App:
             messages[403] = ("请求已过期", "表单已过期或来源不明，未被处理。请刷新页面后重试。")
         title, text = messages.get(exc.status_code, ("请求有误", "请求未能处理。"))
         return self.render(request, "error.html.j2", exc.status_code, title=title, text=text)
+
+    async def server_error(self, request: Request, exc: Exception) -> Response:
+        """Whatever went wrong inside: a Chinese page, never a bare 500. A database that cannot be
+        written (read-only, a full disk, locked) is 503 and says so."""
+        from ..office.store import DBError, db_error_text
+
+        log.error("error on %s %s: %s: %s", request.method, redact(request.url.path), type(exc).__name__, str(exc)[:300])
+        low = f"{type(exc).__name__} {exc}".lower()
+        if isinstance(exc, DBError) or any(w in low for w in ("sqlite", "database", "disk", "psycopg", "readonly",
+                                                              "read-only")):
+            text = str(exc) if isinstance(exc, DBError) else db_error_text(exc, "报送数据库")
+            return self.render_plain("数据库暂时无法使用", f"{text}。请稍后再试，或联系财务部门。", 503)
+        return self.render_plain("服务器出错", "请求未能完成，已记录。请稍后再试，或联系财务部门。", 500)
+
+    def render_plain(self, title: str, text: str, status: int) -> Response:
+        """An error page that needs no session and no database (the error may be the database's)."""
+        try:
+            html = self.env.get_template("error.html.j2").render(title=title, text=text, csrf="", office=False,
+                                                                spec=self.round.spec)
+        except Exception:  # noqa: BLE001 - the page of last resort
+            from html import escape
+
+            html = f"<!DOCTYPE html><meta charset=utf-8><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(text)}</p>"
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
     async def body_too_large(self, request: Request, exc: Exception) -> Response:
         return too_large(self.max_upload)
@@ -343,7 +374,7 @@ class App:
 
     async def unit_submission(self, request: Request) -> Response:
         code = await self.unit_guard(request)
-        view = await self.round.db(self._submission_view, code, int(request.path_params["sid"]))
+        view = await self.round.db(self._submission_view, code, self.sid(request))
         if view is None:
             raise HTTPException(404)
         return self.render(request, "submission.html.j2", **view, code=code)
@@ -354,7 +385,7 @@ class App:
 
         code = await self.unit_guard(request)
         form = await self.form(request)
-        sid = int(request.path_params["sid"])
+        sid = self.sid(request)
         texts = {k.removeprefix("explain:"): str(v) for k, v in form.multi_items() if k.startswith("explain:")}
 
         def run(store: Store) -> bool:
@@ -375,15 +406,20 @@ class App:
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
         t = time.monotonic()
-        self.login_failures = [f for f in self.login_failures if t - f < LOGIN_WINDOW]
-        if len(self.login_failures) >= LOGIN_TRIES:
-            log.warning("office login refused: %d failed tries in %d s", len(self.login_failures), LOGIN_WINDOW)
+        # a throttle per client address (not one lockout for everyone: a stranger cannot lock the office out)
+        client = request.client.host if request.client else ""
+        for who in [w for w, ts in self.login_failures.items() if not ts or t - ts[-1] >= LOGIN_WINDOW]:
+            del self.login_failures[who]
+        tries = self.login_failures.setdefault(client, [])
+        tries[:] = [f for f in tries if t - f < LOGIN_WINDOW]
+        if len(tries) >= LOGIN_TRIES:
+            log.warning("office login refused: %d failed tries in %d s from one client", len(tries), LOGIN_WINDOW)
             return self.render(request, "error.html.j2", 429, title="尝试次数过多",
                                text=f"密码连续输错 {LOGIN_TRIES} 次，请 {LOGIN_WINDOW // 60} 分钟后再试。")
         password = str(form.get("password") or "")
         ok = await self.round.db(auth.check_office_password, password)
         if not ok:
-            self.login_failures.append(t)
+            tries.append(t)
             log.warning("office login failed")
             return self.render(request, "login.html.j2", 403, has_password=True, failed=True)
         gen = await self.round.db(auth.office_generation)
@@ -441,7 +477,8 @@ class App:
         await self.office_guard(request)
         from ..office.collect import evidence_path
 
-        sub = await self.round.db(lambda s: s.submission(int(request.path_params["sid"])))
+        sid = self.sid(request)
+        sub = await self.round.db(lambda s: s.submission(sid))
         if sub is None:
             raise HTTPException(404)
         path = evidence_path(self.round.evidence, sub["sha256"])
@@ -615,6 +652,14 @@ class App:
                            text=f"已按模板 {self.round.spec.version}（规格 {self.round.spec.hash}）重新生成 {n} 个单位的模板；"
                                 f"各单位此后下载到的即为新模板。")
 
+    @staticmethod
+    def sid(request: Request) -> int:
+        """The submission id of the path; one no database row can have (over 2^63) is 404, not a 500."""
+        sid = int(request.path_params["sid"])
+        if not 0 < sid < 2**63:
+            raise HTTPException(404)
+        return sid
+
     def routes(self) -> list[Any]:
         return [
             Route("/", self.home),
@@ -665,7 +710,7 @@ def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2
     app = App(rnd, max_upload, uploads_per_hour=uploads_per_hour, unit_evidence=unit_evidence)
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-        HTTPException: app.http_error, BodyTooLarge: app.body_too_large}
+        HTTPException: app.http_error, BodyTooLarge: app.body_too_large, Exception: app.server_error}
     star = Starlette(routes=app.routes(), exception_handlers=handlers,  # type: ignore[arg-type]
                      middleware=[Middleware(SessionMiddleware, secret_key=secret, session_cookie="juesuan_session",
                                             same_site="lax", max_age=12 * 3600)],

@@ -292,6 +292,7 @@ class _Package:
         self.names = [i.filename for i in infos]
         self.elements = 0
         self.cells = 0
+        self.cells_by_sheet: dict[str, int] = {}  # cells counted so far per sheet (to name the largest)
 
     # -- parts
     def has(self, name: str) -> bool:
@@ -527,6 +528,7 @@ class _Package:
         if sd is None:
             return
         max_cells = limits.max_cells
+        start = self.cells
         masters: dict[str, tuple[int, int, str]] = {}
         cells = sheet.cells
         row_tag, c_tag, f_tag, v_tag, is_tag, t_tag = _M + "row", _M + "c", _M + "f", _M + "v", _M + "is", _M + "t"
@@ -558,7 +560,11 @@ class _Package:
                     continue
                 self.cells += 1
                 if self.cells > max_cells:
-                    raise XlsxError("sheet-too-large", f"工作簿单元格过多（超过 {max_cells}，在工作表 {sheet.name}），已拒绝")
+                    counts = dict(self.cells_by_sheet)
+                    counts[sheet.name] = counts.get(sheet.name, 0) + self.cells - start
+                    big = max(counts, key=lambda k: counts[k])
+                    raise XlsxError("sheet-too-large", f"工作簿单元格过多（全部工作表超过 {max_cells} 个；最多的是工作表 {big[:60]}，"
+                                                       f"{counts[big]} 个），已拒绝")
                 ref = c.get("r")
                 if ref is not None:
                     r, col = _cached_ref(ref)
@@ -620,6 +626,7 @@ class _Package:
                     except ValueError:
                         style = -1
                 cells[(r, col)] = RawCell(r, col, t, value, formula, style)
+        self.cells_by_sheet[sheet.name] = self.cells_by_sheet.get(sheet.name, 0) + self.cells - start
         mc = root.find(_M + "mergeCells")
         if mc is not None:
             for m in mc.iter(_M + "mergeCell"):

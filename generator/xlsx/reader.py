@@ -137,6 +137,8 @@ def number_value(text: str) -> Decimal:
 def _cell_text(c: RawCell | None) -> str:
     if c is None or c.value is None:
         return ""
+    if c.type == "b":  # a boolean cell shows TRUE/FALSE, whatever text its <v> holds
+        return "FALSE" if c.value.strip() in ("", "0", "false", "FALSE") else "TRUE"
     if c.type == "n":
         try:
             d = number_value(c.value)
