@@ -756,3 +756,37 @@ def test_smaller_reader_and_report_holes_closed(spec, seed_xlsx: Path, tmp_path:
     lines = table.splitlines()
     assert not any(line.lstrip().startswith("430100003  长沙市伪造单位") for line in lines), table
     assert len(lines) == len(rep.rows) + 3  # header, rule, one line per unit, the summary
+
+
+# ---------------------------------------------------------------- the round's memory bound
+
+
+def test_read_memory_bounded_at_the_limits(seed_xlsx: Path, tmp_path: Path) -> None:
+    """Reading any single file stays under 500 MB RSS and 2 MB of findings JSON: a workbook at the
+    part-size limit (a 30 MB sheet of long random 汉字 texts typed outside the input cells, 90,000
+    cells), and the finding-amplification file, each read by ``juesuan read --json`` in its own process."""
+    import io
+    import random
+    import zipfile
+
+    from generator.xlsx.ooxml import Limits
+
+    from .xlsxparts import rezip
+
+    src = seed_xlsx.read_bytes()
+    part = sheet_part(src, "公开01表")
+    body = zipfile.ZipFile(io.BytesIO(src)).read(part)
+    rng = random.Random(500)
+    han = range(0x4E00, 0x9FA5)
+    rows = []
+    for i in range(90_000 // 15):
+        r = 200 + i
+        text = "".join(map(chr, rng.choices(han, k=15 * 100)))
+        rows.append(f'<row r="{r}">' + "".join(f'<c r="{chr(72 + j)}{r}" t="inlineStr"><is><t>{text[j * 100:(j + 1) * 100]}'
+                                               f"</t></is></c>" for j in range(15)) + "</row>")
+    big = body.replace(b"</sheetData>", "".join(rows).encode() + b"</sheetData>")
+    assert 25 * 2**20 < len(big) < Limits().max_part_bytes
+    path = tmp_path / "at-the-limits.xlsx"
+    path.write_bytes(rezip(src, change={part: big}))
+    rc, size, rss = _read_in_subprocess(path)
+    assert rc == 1 and size < 2_000_000 and rss < 500, (rc, size, rss)

@@ -134,7 +134,10 @@ class _Parser:
         kind, text = tok
         self.i += 1
         if kind == "num":
-            return _underflow(Decimal(text))
+            v = Decimal(text)
+            if v and not -308 <= v.adjusted() <= 308:  # no double holds it: Excel refuses it, LibreOffice shows #VALUE!
+                raise FormulaRefused(f"数值 {text[:20]} 超出电子表格能表示的范围")
+            return v
         if kind == "op" and text == "(":
             v = self.expr()
             if not self.take(")"):
@@ -178,6 +181,6 @@ def evaluate(formula: str) -> Decimal:
 
 
 def _underflow(v: Decimal) -> Decimal:
-    """A number below the range of a spreadsheet's doubles (1E-999999) is 0, as the spreadsheet
-    computes it, not a value of a million digits."""
+    """A result below the range of a spreadsheet's doubles (1E-200*1E-200) is 0, as the spreadsheet
+    computes it, not a value of hundreds of digits."""
     return Decimal(0) if v and v.adjusted() < -307 else v

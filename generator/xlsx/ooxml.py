@@ -54,8 +54,10 @@ class Limits:
 
     max_file_bytes: int = 50 * 1024 * 1024  # the file on disk
     max_parts: int = 2000  # zip entries
-    max_part_bytes: int = 100 * 1024 * 1024  # one entry, inflated (declared size, enforced by zipfile)
-    max_total_bytes: int = 300 * 1024 * 1024  # all entries, inflated
+    # inflated sizes (declared, enforced by zipfile); with the cells and elements below they keep a
+    # read under 500 MB of memory (a part's XML tree takes ~7x its bytes; a big unit's workbook is ~5 MB)
+    max_part_bytes: int = 32 * 1024 * 1024  # one entry
+    max_total_bytes: int = 100 * 1024 * 1024  # all entries
     max_ratio: int = 200  # inflated / compressed, for entries over 1 MB
     max_rows: int = 10000  # a dimension beyond 100x this is refused
     max_cols: int = 200
