@@ -230,8 +230,7 @@ class App:
 
         log.error("error on %s %s: %s: %s", request.method, redact(request.url.path), type(exc).__name__, str(exc)[:300])
         low = f"{type(exc).__name__} {exc}".lower()
-        if isinstance(exc, DBError) or any(w in low for w in ("sqlite", "database", "disk", "psycopg", "readonly",
-                                                              "read-only")):
+        if isinstance(exc, DBError) or re.search(r"sqlite|database|disk|psycopg|read.?only", low):
             text = str(exc) if isinstance(exc, DBError) else db_error_text(exc, "报送数据库")
             return self.render_plain("数据库暂时无法使用", f"{text}。请稍后再试，或联系财务部门。", 503)
         return self.render_plain("服务器出错", "请求未能完成，已记录。请稍后再试，或联系财务部门。", 500)
