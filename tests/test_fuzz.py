@@ -30,3 +30,38 @@ def test_fuzz_2000_mutated_workbooks_never_raise_and_stay_bounded() -> None:
     for code in ("file-corrupt-zip", "xml-malformed", "not-a-number", "package-ambiguous", "zip-unsupported"):
         assert code in report["codes"], code
     assert "file-unreadable-structure" not in report["codes"], "an unexpected exception inside the checks"
+
+
+DIFF_CASES = 2000
+LO_SAMPLE = 60
+
+
+def test_differential_fuzz_every_clean_read_shows_what_a_spreadsheet_shows() -> None:
+    """tests/fuzz_diff.py: 2,000 seeded mutations of the seed's filled workbook (number forms, hostile
+    digit forms, values, cell types, typed formulas, cells given twice, cells without r=, XML inside
+    <v>); every read that exits 0 shows the same figures as openpyxl's reading of the file (values and
+    cached results) and, for a sample of 60 spread over the kinds, as LibreOffice's recalculation. No
+    silent disagreement; the fuzzing process stays under 500 MB and a file's findings under 2 MB."""
+    import pytest
+
+    from generator.xlsx.libreoffice import soffice
+
+    if soffice() is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice is not installed; .ci/run installs it")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("JUESUAN_LIMITS", None)
+    proc = subprocess.run([sys.executable, "-m", "tests.fuzz_diff", "--cases", str(DIFF_CASES), "--seed", "24",
+                           "--lo-sample", str(LO_SAMPLE), "--max-mb", "1500"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0 and report["failed"] == 0, report["failures"]
+    assert report["cases"] == DIFF_CASES and sum(report["exits"].values()) == DIFF_CASES
+    assert report["compared_openpyxl"] == report["exits"].get("0", 0) >= 300  # every clean read compared
+    assert report["openpyxl_unreadable"] == 0, report["openpyxl_unreadable_first"]
+    assert report["compared_libreoffice"] >= 50 and not report["libreoffice_error"]
+    assert len(report["libreoffice_kinds"]) == 8  # the sample covers every kind of mutation
+    assert report["peak_rss_mb"] < 500 and report["max_findings_json_bytes"] < 2_000_000
+    assert report["slowest_seconds"] < MAX_CASE_SECONDS, report["slowest"]

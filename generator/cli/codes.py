@@ -17,6 +17,9 @@ def codes() -> None:
     """科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"""
 
 
+MAX_SHOWN = 200  # problems listed one by one; the rest counted
+
+
 @codes.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--specs", type=click.Path(file_okay=False), help="规格目录，默认 specs/2024")
@@ -66,8 +69,10 @@ def _import(file: str, specs: str | None, keep: bool, dry_run: bool, rnd) -> Non
     imp.problems = problems + imp.problems
     click.echo(imp.render())
     if not imp.ok:
-        for p in imp.problems:
+        for p in imp.problems[:MAX_SHOWN]:
             click.echo(p.render(), err=True)
+        if len(imp.problems) > MAX_SHOWN:
+            click.echo(f"……另有 {len(imp.problems) - MAX_SHOWN} 处错误未逐条列出", err=True)
         click.echo(f"代码表有 {len(imp.problems)} 处错误，未写入", err=True)
         sys.exit(1)
     if dry_run:

@@ -214,8 +214,13 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
             click.echo(f"[注意] {DEFAULT_KEY_WARNING}")
         click.echo(terminal_table(rep))
         click.echo(f"本次收到 {summary.files} 个文件：新读取 {summary.read} 个，重复 {summary.duplicates} 个，"
-                   f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个临时/隐藏文件" if summary.ignored else "")
+                   f"未变 {summary.unchanged} 个" + (f"，忽略 {len(summary.ignored)} 个（临时/隐藏文件、链接、非普通文件）"
+                                                     if summary.ignored else "")
                    + f"；用时 {summary.seconds:.1f} 秒")
+        for item in summary.ignored[:50]:
+            click.echo(printable(f"  已忽略：{item}"))
+        if len(summary.ignored) > 50:
+            click.echo(f"  ……另有 {len(summary.ignored) - 50} 个已忽略")
         click.echo(f"报告：{html}  {csv_path}  数据库：{db}")
     sys.exit(EXIT_OK if rep.ok and not tree.findings else EXIT_FINDINGS)
 
@@ -451,6 +456,7 @@ def key_init(db: str) -> None:
             _die(f"数据库 {store.name} 已有指纹密钥；更换密钥会使已下发的全部模板校验不通过，未更改")
         store.begin()
         store.set_meta(KEY_META, secrets.token_urlsafe(32))
+        store.restrict_mode()
         store.commit()
         name = store.name
     click.echo(f"已生成指纹密钥并保存在数据库 {name} 中（不会写入任何工作簿）。用同一数据库（--db 或环境变量 JUESUAN_DB）"

@@ -116,8 +116,11 @@ def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None,
         click.echo("检查未通过，未输出报告；核实后可用 --force 照样发布。", err=True)
         sys.exit(EXIT_FINDINGS)
     out = Path(outdir)
+    stem = output_stem(basename or f"{report.unit_name}{report.year}年度部门决算公开")
+    for f in formats:
+        if not _inside(out / f"{stem}.{f}", out):
+            _die(f"输出文件名 {stem[:60]!r} 会写到输出目录之外，未输出")
     out.mkdir(parents=True, exist_ok=True)
-    stem = basename or f"{report.unit_name}{report.year}年度部门决算公开"
     html = None
     for f in formats:
         target = out / f"{stem}.{f}"
@@ -138,6 +141,21 @@ def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None,
             atomic_write_bytes(target, render_docx(report))
         click.echo(f"已生成 {target}")
     sys.exit(EXIT_FINDINGS if blocking(findings) else EXIT_OK)
+
+
+def output_stem(name: str) -> str:
+    """A file name made from a unit's name (untrusted: it comes from a workbook or a units file):
+    no path separators, no '..', no control characters, no leading dot, at most 120 characters."""
+    import re
+    import unicodedata
+
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in name)
+    text = re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._ ")
+    return text[:120].rstrip("._ ") or "部门决算公开"
+
+
+def _inside(target: Path, folder: Path) -> bool:
+    return target.resolve().parent == folder.resolve()
 
 
 @click.command("check-published")

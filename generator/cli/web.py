@@ -23,16 +23,19 @@ from .common import db_option
 @click.option("--specs", help="本轮所用的规格目录或版本号，默认为数据库记录的规格（没有则用 specs/2024）")
 @click.option("--workers", default=2, show_default=True, type=int, help="读取工作簿的进程数")
 @click.option("--max-upload-mb", default=20, show_default=True, type=int, help="单个上传的大小上限（MB）")
+@click.option("--uploads-per-hour", default=30, show_default=True, type=int, help="每个单位每小时最多上传次数")
+@click.option("--unit-evidence-mb", default=200, show_default=True, type=int, help="每个单位保存的上传原件总量上限（MB）")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--files", type=click.Path(file_okay=False), help="上传原件、模板与汇总结果的目录（默认在数据库旁：<库名>-files）")
-def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_upload_mb: int, key: str | None,
-          files: str | None) -> None:
+def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_upload_mb: int, uploads_per_hour: int,
+          unit_evidence_mb: int, key: str | None, files: str | None) -> None:
     """启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"""
     import logging
 
     import uvicorn
 
     from ..web.app import create_app
+    from ..web.server import server_options
     from .common import current_round, key_arg, stored_key
 
     rnd = current_round()
@@ -40,9 +43,12 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
         specs = specs or str(rnd.spec_dir())
         files = files or str(rnd.folder("files"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app(db, specs, workers, key_arg(key) or stored_key(db), max_upload_mb * 1024 * 1024, files)
+    app = create_app(db, specs, workers, key_arg(key) or stored_key(db), max_upload_mb * 1024 * 1024, files,
+                     uploads_per_hour, unit_evidence_mb * 1024 * 1024)
     click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)
+    # header/body/keep-alive timeouts and a connection limit (generator/web/server.py): a slow or
+    # half-open client cannot hold connections; a reverse proxy in front keeps its own no longer
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False, **server_options())
 
 
 @click.command()

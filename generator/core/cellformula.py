@@ -20,10 +20,10 @@ MAX_ABS = Decimal("1e15")
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
-  | (?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![A-Za-z_$:!(\d])
+  | (?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(?![A-Za-z_$:!(0-9])
   | (?P<func>[A-Za-z_][A-Za-z0-9_.]*)\s*\(
   | (?P<op>[-+*/%(),])
-""", re.X)
+""", re.X | re.ASCII)
 
 
 class FormulaRefused(ValueError):
@@ -134,7 +134,10 @@ class _Parser:
         kind, text = tok
         self.i += 1
         if kind == "num":
-            return Decimal(text)
+            v = Decimal(text)
+            if v and not -308 <= v.adjusted() <= 308:  # no double holds it: Excel refuses it, LibreOffice shows #VALUE!
+                raise FormulaRefused(f"数值 {text[:20]} 超出电子表格能表示的范围")
+            return v
         if kind == "op" and text == "(":
             v = self.expr()
             if not self.take(")"):
@@ -174,4 +177,10 @@ def evaluate(formula: str) -> Decimal:
             raise FormulaRefused("公式无法计算") from exc
     if not v.is_finite() or v.copy_abs() >= MAX_ABS:
         raise FormulaRefused("结果超出金额范围")
-    return +v
+    return _underflow(+v)
+
+
+def _underflow(v: Decimal) -> Decimal:
+    """A result below the range of a spreadsheet's doubles (1E-200*1E-200) is 0, as the spreadsheet
+    computes it, not a value of hundreds of digits."""
+    return Decimal(0) if v and v.adjusted() < -307 else v

@@ -39,6 +39,15 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        # Every field is bounded, whatever a hostile file puts in it (a value of 10^6 digits, a
+        # 32,767-character cell): one finding stays under ~3 KB, so a file's findings (capped at
+        # Limits.max_findings) stay under 2 MB of JSON, in memory, the database and the reports.
+        for name, cap in _CAPS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > cap:
+                object.__setattr__(self, name, clip(value, cap))
+        if self.extra:
+            object.__setattr__(self, "extra", _bounded(self.extra, 0))
         if STRICT:
             from .codes import check
 
@@ -104,6 +113,34 @@ class Finding:
         return printable(text + f" ‹{self.code}›")  # the code: a small reference for whoever helps
 
 
+MAX_MESSAGE = 600  # characters of a message
+MAX_FIELD = 200  # characters of expected/actual and of every other text field (a text excerpt)
+MAX_EXTRA_TEXT = 500  # characters of a text in ``extra`` (a 差异说明 is at most this long)
+_CAPS = {"message": MAX_MESSAGE, "expected": MAX_FIELD, "actual": MAX_FIELD, "table": MAX_FIELD, "row": MAX_FIELD,
+         "col": MAX_FIELD, "cell": MAX_FIELD, "rule": MAX_FIELD, "file": 1000, "code": 100, "severity": 20}
+
+
+def clip(text: str, cap: int = MAX_FIELD) -> str:
+    """``text`` cut to at most ``cap`` characters, the cut marked with … and the length."""
+    if len(text) <= cap:
+        return text
+    tail = f"…（共 {len(text)} 个字符）"
+    return text[: max(cap - len(tail), 0)] + tail
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    """``extra`` kept small: texts clipped to 500 characters, dicts cut to 50 keys, lists to 100 items, nesting to 4 levels."""
+    if isinstance(value, str):
+        return clip(value, MAX_EXTRA_TEXT)
+    if depth >= 4:
+        return None
+    if isinstance(value, dict):
+        return {clip(str(k), 100): _bounded(v, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(v, depth + 1) for v in list(value)[:100]]
+    return value
+
+
 def printable(text: str) -> str:
     """Text safe for a terminal: control characters (escape sequences, newlines, carriage returns) and
     bidirectional/format characters of untrusted names shown as \\x1b, \\n, \\u202e …"""
@@ -112,6 +149,22 @@ def printable(text: str) -> str:
     out = []
     for ch in text:
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\t":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def visible(text: str) -> str:
+    """Text safe for a report (HTML, CSV): like :func:`printable`, but line breaks and tabs kept
+    (a report may show a multi-line 说明); an escape or a bidi override from a file name is shown, not obeyed."""
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             out.append(ch.encode("unicode_escape").decode("ascii"))
         else:
             out.append(ch)

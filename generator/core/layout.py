@@ -35,7 +35,17 @@ from .expr import (
 )
 from .resources import templates_root
 from .rules import FAIL, PASS, SLIP, RuleInstance, describe_rule, expand_rules
-from .spec import Block, FormCell, Row, Spec, Table, form_grid, is_indicator_key, split_repeat
+from .spec import (
+    DEFAULT_FIELD_LENGTH,
+    Block,
+    FormCell,
+    Row,
+    Spec,
+    Table,
+    form_grid,
+    is_indicator_key,
+    split_repeat,
+)
 
 TEMPLATES = templates_root()
 COVER = "封面"
@@ -74,6 +84,7 @@ class CellPlan:
     negative: bool = False
     validate: str = ""  # 'amount' | 'code' | ''
     label: str = ""  # what the cell is, for messages (行/科目 and 栏)
+    max_length: int = 0  # characters a text cell may hold (0: only the spreadsheet's own limit)
 
 
 @dataclass
@@ -657,7 +668,8 @@ class _FormLayout:
         label = f"{what} {cell.key}"
         fmt = FORM_STYLES.get(cell.fmt, "amount")
         if cell.kind == "field":
-            sh.put(r, c, CellPlan("field", "text_input", fig=fig, label=label))
+            sh.put(r, c, CellPlan("field", "text_input", fig=fig, label=label,
+                                  max_length=cell.max_length or DEFAULT_FIELD_LENGTH))
             return
         if cell.kind == "grade":
             node = compile_expr(cell.key, self.spec, Context(t.id, row, ""))

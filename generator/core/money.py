@@ -57,6 +57,23 @@ def fmt(value: Decimal | None, thousands: bool = False) -> str:
     return fmt_exact(value)
 
 
+MAX_SHOWN_DIGITS = 20
+
+
+def shown(value: Decimal | None, thousands: bool = False) -> str:
+    """A number for a message: :func:`fmt`, unless that would take more than 20 significant digits
+    or 40 characters (a hostile 1E-300 or a 40-digit quotient): then 20 significant digits in
+    scientific form, so no message grows with what a file holds."""
+    if value is None:
+        return ""
+    if not value.is_finite():
+        return str(value)[:20]
+    text = fmt(value, thousands)
+    if len(text) <= 40 and len(value.normalize().as_tuple().digits) <= MAX_SHOWN_DIGITS:
+        return text
+    return f"{value:.{MAX_SHOWN_DIGITS - 1}E}"
+
+
 def fmt_exact(value: Decimal) -> str:
     """The exact value as a string, at least 2 decimals ('0.125' stays '0.125')."""
     text = format(value.normalize() if value != 0 else ZERO, "f")

@@ -155,6 +155,7 @@ class FormCell:
     rowspan: int = 1
     formula: str | None = None
     fmt: str = "amount"  # amount | percent | score | count (value cells)
+    max_length: int | None = None  # characters a field may hold (default: DEFAULT_FIELD_LENGTH)
 
 
 @dataclass
@@ -469,6 +470,8 @@ def _block(raw: Any, file: str, col: _Collector) -> Block | None:
 
 
 FORM_CELL_KINDS = ("text", "value", "field", "grade")
+MAX_CELL_TEXT = 32767  # characters a spreadsheet cell holds (Excel's limit; LibreOffice cuts there too)
+DEFAULT_FIELD_LENGTH = 2000  # characters of a 附件 text field unless its spec says max_length
 FORM_FORMATS = {"amount", "percent", "score", "count"}
 
 
@@ -479,15 +482,20 @@ def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:
     if len(kinds) != 1:
         col.add(file, _line(raw), f"表单单元格须且只能有 {'/'.join(FORM_CELL_KINDS)} 之一")
         return None
-    unknown = set(raw) - {*FORM_CELL_KINDS, "colspan", "rowspan", "formula", "format"}
+    unknown = set(raw) - {*FORM_CELL_KINDS, "colspan", "rowspan", "formula", "format", "max_length"}
     if unknown:
         col.add(file, _line(raw), f"表单单元格含未知字段：{', '.join(sorted(unknown))}")
     fmt = _str(raw.get("format") or "amount")
     if fmt not in FORM_FORMATS:
         col.add(file, _line(raw), f"format 应为 {sorted(FORM_FORMATS)} 之一")
     kind = kinds[0]
+    max_length = raw.get("max_length")
+    if max_length is not None and (kind != "field" or not isinstance(max_length, int) or isinstance(max_length, bool)
+                                   or not 1 <= max_length <= MAX_CELL_TEXT):
+        col.add(file, _line(raw), f"max_length 只用于 field，须为 1 到 {MAX_CELL_TEXT} 的整数")
+        max_length = None
     return FormCell(kind, _str(raw[kind]), int(raw.get("colspan", 1)), int(raw.get("rowspan", 1)),
-                    raw.get("formula"), fmt)
+                    raw.get("formula"), fmt, max_length)
 
 
 def _form(raw: Any, file: str, col: _Collector) -> tuple[list[FormRow], list[Block]]:

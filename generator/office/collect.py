@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import stat
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import shown
-from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
+from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings, visible
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
 from ..core.model import Figures
@@ -206,6 +207,13 @@ def _walk(folder: Path, ignored: list[str]) -> list[Path]:
                 ignored.append(f"{p.relative_to(folder).as_posix()}（链接到文件夹，未跟随）")
         for name in sorted(filenames):
             p = d / name
+            try:
+                mode = p.stat().st_mode  # through a link: what it points at
+            except OSError:
+                mode = 0
+            if mode and not stat.S_ISREG(mode):
+                ignored.append(f"{p.relative_to(folder).as_posix()}（不是普通文件，未读取）")
+                continue
             if p.is_symlink():
                 try:
                     target = p.resolve(strict=True)
@@ -232,8 +240,14 @@ def scan(folder: Path, codes: set[str] | dict[str, Any]) -> tuple[list[FileTask]
             ignored.append(rel)
             continue
         try:
-            st = p.stat()
-            with open(p, "rb") as fh:
+            # opened without blocking, checked on the open file: only regular files are read (a FIFO
+            # would hang the collect forever, a device never end)
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    ignored.append(f"{rel}（不是普通文件，未读取）")
+                    continue
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             digest, st = "", None
@@ -481,6 +495,11 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
             findings.append(Finding("file-time-future", WARNING, f"文件时间 {_mtime(t.mtime)} 在将来（发送方电脑的时钟不对或被改动）；"
                                                                  "报送先后按本机收到的时间排列，不按文件时间", actual=_mtime(t.mtime)))
         store.begin()
+        store.lock_content(t.sha256)
+        if t.sha256 and store.original_of(t.sha256) is not None:
+            dups.append(t)  # the same content came in (an upload) while this collect read it: a 重复 row below
+            bar.update(1)
+            return
         sid = store.add_submission(
             {"run_id": run_id, "seq": t.seq, "path": t.rel, "file_name": Path(t.rel).name, "sha256": t.sha256,
              "size": t.size, "mtime": _mtime(t.mtime), "received": received, "unit_code": doc["unit_code"],
@@ -533,6 +552,7 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
 
 
 UPLOAD_PREFIX = "上传"
+MAX_EXPLANATION = 500  # characters of one 差异说明 typed on the web page
 
 
 def evidence_path(evidence_dir: Path, sha256: str) -> Path:
@@ -562,12 +582,14 @@ def store_upload(store: Store, tree: UnitTree, spec: Spec, sha256: str, size: in
     the same content is already stored, a 重复 row pointing at the original (``doc`` is then not
     needed). Statuses are refreshed for this submission. Returns (submission id, needs reading):
     ``(0, True)`` when ``doc`` is None and the content is new — read it and call again."""
-    orig = store.original_of(sha256)
-    if orig is None and doc is None:
-        return 0, True
     received = received or now()
     path = upload_path(expect_unit or "", file_name)
     store.begin()
+    store.lock_content(sha256)  # "is this content new" and the insert: one transaction, whoever else writes
+    orig = store.original_of(sha256)
+    if orig is None and doc is None:
+        store.rollback()
+        return 0, True
     run_id = store.start_run("upload", path, spec.version, spec.hash)
     base = {"run_id": run_id, "seq": 0, "path": path, "file_name": Path(path).name, "sha256": sha256, "size": size,
             "mtime": received, "received": received, "expect_unit": expect_unit}
@@ -615,8 +637,13 @@ def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: di
         return False
     doc = json.loads(s["doc"] or "{}")
     explanations = dict(doc.get("explanations") or {})
+    # only for the rules this submission has (a made-up id is ignored), each at most MAX_EXPLANATION
+    # characters: a unit cannot grow its stored document by posting
+    own = {f.rule for f in store.findings(sid, active_only=False) if f.rule} | set(explanations)
     for rid, text in texts.items():
-        text = text.strip()[:1000]
+        if rid not in own:
+            continue
+        text = text.strip()[:MAX_EXPLANATION]
         if text:
             explanations[rid] = text
         else:
@@ -858,24 +885,25 @@ def report_cells(r: UnitRow) -> list[str]:
 def terminal_table(rep: UnitReport) -> str:
     rows = []
     for r in rep.rows:
-        cells = report_cells(r)
+        # names from files and folders: every cell one line, no escape sequence reaches the terminal
+        cells = [printable(c) for c in report_cells(r)]
         cells[1] = "  " * r.depth + cells[1]
         rows.append([cells[0], cells[1], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]])
         if r.beside:
-            rows[-1].append(beside_text(r))
+            rows[-1].append(printable(beside_text(r)))
     text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件", "另收文件"],
                         [row + [""] * (10 - len(row)) for row in rows])
     summary = "，".join(f"{s} {n}" for s, n in rep.counts.items() if n)
     text += f"\n共 {len(rep.rows)} 个单位：{summary}"
     if rep.others:
         text += f"\n另有 {len(rep.others)} 个文件不属于清单中的任何单位或无法识别（见报告“其他文件”）"
-    return printable(text).replace("\\n", "\n")  # names from files and folders: no escape sequence reaches the terminal
+    return text
 
 
 def csv_safe(value: Any) -> str:
     """A cell a spreadsheet will never take for a formula: text starting with = + - @ (or a tab or
     carriage return) gets a leading single quote."""
-    s = "" if value is None else str(value)
+    s = visible("" if value is None else str(value))  # an ESC from a file name is shown, not written raw
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
@@ -891,6 +919,11 @@ def report_csv(rep: UnitReport) -> str:
     return buf.getvalue()
 
 
+def safe_text(value: Any) -> Any:
+    """Jinja's finalize: a plain text shown without raw control characters (Markup left as it is)."""
+    return visible(value) if isinstance(value, str) and not hasattr(value, "__html__") else value
+
+
 def jinja_env() -> Any:
     import jinja2
 
@@ -898,6 +931,7 @@ def jinja_env() -> Any:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
     env.filters["when"] = shown
+    env.finalize = safe_text  # no raw control characters in a report
     return env
 
 

@@ -23,6 +23,8 @@ Tables (see :data:`SCHEMA`):
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -278,6 +280,7 @@ class Store:
                 self.conn = self._connect_sqlite(self.path, create)  # type: ignore[arg-type]
             self._in_tx = False
             self.conn.executescript(SCHEMA)
+            self._original_index()
             self._upgrade()
         except DBError:
             raise
@@ -327,6 +330,11 @@ class Store:
         if path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
             raise DBError(f"数据库是只读的（没有写入权限）：{path}；请检查该文件及其所在文件夹的权限")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:" and not path.exists():
+            # the database holds the session, link and fingerprint keys: created 0600 (its -wal and
+            # -shm files take the database file's mode)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
@@ -357,10 +365,30 @@ class Store:
             self.release_writer()
             self.conn.close()
 
+    def _original_index(self) -> None:
+        """At most one original (a row that is no duplicate) per content, whoever writes (a collect,
+        an upload): the database refuses a second one. A database that already holds two (written
+        before this index) keeps working without it."""
+        try:
+            self.conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS submissions_original ON submissions(sha256) "
+                              "WHERE duplicate_of IS NULL AND sha256 <> ''")
+        except Exception:  # noqa: BLE001, S110 - duplicates from an older version: the per-content lock still holds
+            pass
+
     def begin(self) -> None:
+        """Open a write transaction. SQLite: BEGIN IMMEDIATE, so the write lock is taken first and
+        what the transaction reads (is this content new?) is what it writes on."""
         if not self._in_tx:
-            self.conn.execute("BEGIN")
+            self.conn.execute("BEGIN" if self.url else "BEGIN IMMEDIATE")
             self._in_tx = True
+
+    def lock_content(self, sha256: str) -> None:
+        """Inside a transaction: hold the content ``sha256`` until commit, so deciding "is this content
+        new" and inserting it are one step for every writer. SQLite's BEGIN IMMEDIATE already
+        serialises writers; PostgreSQL takes a transaction advisory lock on the content."""
+        if self.url and sha256:
+            key = int.from_bytes(hashlib.sha256(sha256.encode()).digest()[:7], "big")  # < 2**63
+            self.conn.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
     def commit(self) -> None:
         """Commit the open transaction. A failed COMMIT (a full disk, a read-only file) is rolled back
@@ -403,7 +431,7 @@ class Store:
         assert self.path is not None
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            fh = open(lock_path, "a+", encoding="utf-8")
+            fh = open(lock_path, "a+", encoding="utf-8", opener=lambda p, flags: os.open(p, flags, 0o600))
         except OSError as exc:
             raise DBError(f"无法在 {lock_path.parent} 建立数据库锁文件（{exc.strerror}）；请检查该目录是否可写") from exc
         try:
@@ -443,6 +471,17 @@ class Store:
 
     def last_run(self, kind: str = "collect") -> Any:
         return self.conn.execute("SELECT * FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+
+    def restrict_mode(self) -> None:
+        """The database file and its -wal/-shm readable by their owner only (0600): called when a key
+        is first stored in it. Files of another owner are left alone."""
+        if self.path is None or str(self.path) == ":memory:":
+            return
+        for p in (self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")):
+            with contextlib.suppress(OSError):
+                st = p.stat()
+                if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                    os.chmod(p, st.st_mode & 0o700)
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -96,14 +96,89 @@ class _Count:
         self.logger.propagate, _level = self.saved
 
 
+MAX_PDF_BYTES = 50 * 1024 * 1024  # as a returned workbook (Limits.max_file_bytes)
+MAX_PDF_PAGES = 1000  # a 部门决算公开 report has tens of pages, a large 汇总 a few hundred
+PDF_MEMORY_MB = 1024  # address space of the process that parses the PDF (a flate bomb stops there)
+PDF_SECONDS = 600  # wall time of that process
+
+
+def _limit_memory(mb: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (mb * 1024 * 1024, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    except (ImportError, ValueError, OSError):  # no rlimits here (Windows): the page and size limits still hold
+        pass
+
+
 def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
-    """Tables (by 公开NN表 marker) and the 第三部分 lines of a PDF."""
+    """Tables (by 公开NN表 marker) and the 第三部分 lines of a PDF, read in a process of its own
+    under a memory limit and a time limit: the PDF is untrusted (a flate bomb, 20,000 pages); what
+    goes wrong is one Chinese :class:`PublishedError`."""
+    import multiprocessing
+    import stat
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        st = pdf.stat()
+    except OSError as exc:
+        raise PublishedError(f"{pdf}：无法读取（{exc.strerror or exc}）") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise PublishedError(f"{pdf}：不是普通文件，未读取")
+    if st.st_size > MAX_PDF_BYTES:
+        raise PublishedError(f"{pdf}：文件过大（{st.st_size // 1024 // 1024} MB，上限 {MAX_PDF_BYTES // 1024 // 1024} MB）")
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_limit_memory, initargs=(PDF_MEMORY_MB,))
+    try:
+        return pool.submit(_extract, pdf, dict(numbers)).result(timeout=PDF_SECONDS)
+    except PublishedError:
+        raise
+    except MemoryError as exc:
+        raise PublishedError(f"{pdf}：PDF 过于庞大（解压后超过 {PDF_MEMORY_MB} MB 内存上限，疑似压缩炸弹），已拒绝") from exc
+    except FutureTimeout as exc:
+        raise PublishedError(f"{pdf}：读取 PDF 超过 {PDF_SECONDS} 秒，已停止") from exc
+    except BrokenProcessPool as exc:
+        raise PublishedError(f"{pdf}：读取 PDF 的进程异常退出（文件可能有问题或过于庞大），已拒绝") from exc
+    except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
+        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {str(exc)[:200]}）") from exc
+    finally:
+        for proc in list(getattr(pool, "_processes", {}).values()):  # a worker still at it (the time limit)
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Did the memory limit stop it (pdfplumber wraps what pdfminer raises)?"""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, MemoryError) or "allocate" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     import pdfplumber  # the PDF reader; imported only when a PDF is checked
 
     try:
         doc = pdfplumber.open(pdf)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
-        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {exc}）") from exc
+        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {str(exc)[:200]}）") from exc
+    try:
+        from pdfminer.pdftypes import resolve1
+
+        count = int(resolve1(resolve1(doc.doc.catalog["Pages"])["Count"]))
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - no usable /Count: the pages are counted as they come
+        count = 0
+    if count > MAX_PDF_PAGES:
+        doc.close()
+        raise PublishedError(f"{pdf}：PDF 有 {count} 页，超过 {MAX_PDF_PAGES} 页的上限，未核对")
     # a number may stand for several tables (附件3 once per project): they come in the views' order
     marker: dict[str, list[str]] = {}
     for tid, num in numbers.items():
@@ -112,10 +187,14 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     current: str | None = None
     part = ""
     with doc, _Count() as warned:
-        for page in doc.pages:
+        for n, page in enumerate(doc.pages):
+            if n >= MAX_PDF_PAGES:
+                raise PublishedError(f"{pdf}：PDF 超过 {MAX_PDF_PAGES} 页的上限，未核对")
             try:
                 text = page.extract_text() or ""
             except Exception as exc:  # noqa: BLE001
+                if _out_of_memory(exc):
+                    raise MemoryError from exc
                 raise PublishedError(f"{pdf}：第{page.page_number}页无法读取（{exc}）") from exc
             lines = [fold_number_spaces(line) for line in text.splitlines()]
             text = "\n".join(lines)

@@ -10,6 +10,7 @@ read whole (:class:`BodyLimit`); access logs never carry a link secret.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -38,6 +39,7 @@ from ..office.collect import (
     STATUS_CLASS,
     STATUS_ORDER,
     report_cells,
+    safe_text,
     tree_from_store,
     unit_report,
 )
@@ -49,6 +51,8 @@ from .service import Round, template_dataset
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
 LOGIN_TRIES, LOGIN_WINDOW = 10, 300  # failed office logins allowed per window (seconds), then 429 until it passes
+UPLOADS_PER_HOUR = 30  # uploads one unit may make in any hour
+UNIT_EVIDENCE_MB = 200  # bytes of distinct uploaded files kept for one unit
 STATIC = TEMPLATES / "web" / "static"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -122,10 +126,15 @@ class AccessLog:
         t0 = time.perf_counter()
         status = [0]
 
+        static = scope["path"].startswith("/static/")
+
         async def wrapped(msg: Message) -> None:
             if msg["type"] == "http.response.start":
                 status[0] = msg["status"]
-                msg["headers"] = list(msg.get("headers", [])) + self.HEADERS
+                headers = list(msg.get("headers", [])) + self.HEADERS
+                if not static and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))  # a unit's figures, links, the office's pages
+                msg["headers"] = headers
             await send(msg)
 
         try:
@@ -150,17 +159,21 @@ def finding_view(f: Finding) -> dict[str, Any]:
 
 
 class App:
-    def __init__(self, rnd: Round, max_upload: int = MAX_UPLOAD, base_url: str = ""):
+    def __init__(self, rnd: Round, max_upload: int = MAX_UPLOAD, base_url: str = "",
+                 uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024):
         self.round = rnd
         self.max_upload = max_upload
+        self.uploads_per_hour, self.unit_evidence = uploads_per_hour, unit_evidence
+        self.unit_locks: dict[str, asyncio.Lock] = {}
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "web")), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.finalize = safe_text  # no raw control characters from file names or typed texts
         self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
         self.env.globals["statuses"] = STATUS_ORDER
         from ..core.clock import shown
 
         self.env.filters["when"] = shown
-        self.login_failures: list[float] = []  # times of failed office logins (this process)
+        self.login_failures: dict[str, list[float]] = {}  # per client address: times of failed office logins
 
     # -- plumbing
     def render(self, request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -193,8 +206,12 @@ class App:
             raise HTTPException(403, "unit")
         return code  # type: ignore[no-any-return]
 
-    def office_guard(self, request: Request) -> None:
-        if not request.session.get("office"):
+    async def office_guard(self, request: Request) -> None:
+        """An office page needs an office session of the current generation (logout and a new
+        office password end every office session, in every browser)."""
+        sess = request.session.get("office")
+        if not isinstance(sess, dict) or sess.get("gen") != await self.round.db(auth.office_generation):
+            request.session.pop("office", None)
             raise HTTPException(303, "login")
 
     # -- errors
@@ -209,6 +226,29 @@ class App:
             messages[403] = ("请求已过期", "表单已过期或来源不明，未被处理。请刷新页面后重试。")
         title, text = messages.get(exc.status_code, ("请求有误", "请求未能处理。"))
         return self.render(request, "error.html.j2", exc.status_code, title=title, text=text)
+
+    async def server_error(self, request: Request, exc: Exception) -> Response:
+        """Whatever went wrong inside: a Chinese page, never a bare 500. A database that cannot be
+        written (read-only, a full disk, locked) is 503 and says so."""
+        from ..office.store import DBError, db_error_text
+
+        log.error("error on %s %s: %s: %s", request.method, redact(request.url.path), type(exc).__name__, str(exc)[:300])
+        low = f"{type(exc).__name__} {exc}".lower()
+        if isinstance(exc, DBError) or re.search(r"sqlite|database|disk|psycopg|read.?only", low):
+            text = str(exc) if isinstance(exc, DBError) else db_error_text(exc, "报送数据库")
+            return self.render_plain("数据库暂时无法使用", f"{text}。请稍后再试，或联系财务部门。", 503)
+        return self.render_plain("服务器出错", "请求未能完成，已记录。请稍后再试，或联系财务部门。", 500)
+
+    def render_plain(self, title: str, text: str, status: int) -> Response:
+        """An error page that needs no session and no database (the error may be the database's)."""
+        try:
+            html = self.env.get_template("error.html.j2").render(title=title, text=text, csrf="", office=False,
+                                                                spec=self.round.spec)
+        except Exception:  # noqa: BLE001 - the page of last resort
+            from html import escape
+
+            html = f"<!DOCTYPE html><meta charset=utf-8><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(text)}</p>"
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
     async def body_too_large(self, request: Request, exc: Exception) -> Response:
         return too_large(self.max_upload)
@@ -298,8 +338,42 @@ class App:
             return self.render(request, "error.html.j2", 400, title="未选择文件", text="请先选择要上传的工作簿（.xlsx）。")
         data = await file.read()
         await file.close()
-        res = await self.round.upload(data, file.filename or "", code)
+        async with self.unit_locks.setdefault(code, asyncio.Lock()):  # one unit's uploads: checked and stored in turn
+            problem = await self.round.db(self.quota_problem, code, data)
+            if problem:
+                log.warning("upload refused for unit %s: quota", code)
+                return self.render(request, "error.html.j2", 429, title="上传过于频繁或过多", text=problem)
+            res = await self.round.upload(data, file.filename or "", code)
         return RedirectResponse(f"/unit/{quote(code)}/s/{res.sid}", 303)
+
+    def quota_problem(self, store: Store, code: str, data: bytes) -> str | None:
+        """Why this upload is over the unit's quota (uploads in the last hour; bytes of distinct files
+        kept), or None. A content already stored costs no bytes."""
+        import datetime as dt
+        import hashlib
+
+        from ..office.collect import UPLOAD_PREFIX
+
+        rows = store.conn.execute("SELECT received, size, duplicate_of, sha256 FROM submissions WHERE path LIKE ? "
+                                  "AND expect_unit=?", (f"{UPLOAD_PREFIX}/%", code)).fetchall()
+        hour_ago = dt.datetime.now().astimezone() - dt.timedelta(hours=1)
+        recent = 0
+        for r in rows:
+            try:
+                recent += dt.datetime.fromisoformat(r["received"]) > hour_ago
+            except (TypeError, ValueError):
+                recent += 1
+        if recent >= self.uploads_per_hour:
+            return (f"本单位最近一小时已上传 {recent} 次，达到每小时 {self.uploads_per_hour} 次的上限，本次未接收。"
+                    "请核对后稍后再上传。")
+        sha = hashlib.sha256(data).hexdigest()
+        if any(r["sha256"] == sha for r in rows):
+            return None
+        kept = sum(int(r["size"] or 0) for r in rows if r["duplicate_of"] is None)
+        if kept + len(data) > self.unit_evidence:
+            return (f"本单位已上传的文件共 {kept // (1024 * 1024)} MB，再收这份会超过 {self.unit_evidence // (1024 * 1024)} MB "
+                    "的上限，本次未接收。请与财务部门联系。")
+        return None
 
     def _submission_view(self, store: Store, code: str, sid: int) -> dict[str, Any] | None:
         sub = store.submission(sid)
@@ -310,7 +384,7 @@ class App:
 
     async def unit_submission(self, request: Request) -> Response:
         code = await self.unit_guard(request)
-        view = await self.round.db(self._submission_view, code, int(request.path_params["sid"]))
+        view = await self.round.db(self._submission_view, code, self.sid(request))
         if view is None:
             raise HTTPException(404)
         return self.render(request, "submission.html.j2", **view, code=code)
@@ -321,7 +395,7 @@ class App:
 
         code = await self.unit_guard(request)
         form = await self.form(request)
-        sid = int(request.path_params["sid"])
+        sid = self.sid(request)
         texts = {k.removeprefix("explain:"): str(v) for k, v in form.multi_items() if k.startswith("explain:")}
 
         def run(store: Store) -> bool:
@@ -342,24 +416,32 @@ class App:
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
         t = time.monotonic()
-        self.login_failures = [f for f in self.login_failures if t - f < LOGIN_WINDOW]
-        if len(self.login_failures) >= LOGIN_TRIES:
-            log.warning("office login refused: %d failed tries in %d s", len(self.login_failures), LOGIN_WINDOW)
+        # a throttle per client address (not one lockout for everyone: a stranger cannot lock the office out)
+        client = request.client.host if request.client else ""
+        for who in [w for w, ts in self.login_failures.items() if not ts or t - ts[-1] >= LOGIN_WINDOW]:
+            del self.login_failures[who]
+        tries = self.login_failures.setdefault(client, [])
+        tries[:] = [f for f in tries if t - f < LOGIN_WINDOW]
+        if len(tries) >= LOGIN_TRIES:
+            log.warning("office login refused: %d failed tries in %d s from one client", len(tries), LOGIN_WINDOW)
             return self.render(request, "error.html.j2", 429, title="尝试次数过多",
                                text=f"密码连续输错 {LOGIN_TRIES} 次，请 {LOGIN_WINDOW // 60} 分钟后再试。")
         password = str(form.get("password") or "")
         ok = await self.round.db(auth.check_office_password, password)
         if not ok:
-            self.login_failures.append(t)
+            tries.append(t)
             log.warning("office login failed")
             return self.render(request, "login.html.j2", 403, has_password=True, failed=True)
+        gen = await self.round.db(auth.office_generation)
         request.session.clear()
-        request.session["office"] = True
+        request.session["office"] = {"gen": gen}
         request.session["csrf"] = auth.new_token()
         return RedirectResponse("/office", 303)
 
     async def logout(self, request: Request) -> Response:
         await self.form(request)
+        if isinstance(request.session.get("office"), dict):
+            await self.round.db(auth.end_office_sessions)  # the cookie may have been copied: end them all
         request.session.clear()
         return RedirectResponse("/office/login", 303)
 
@@ -380,12 +462,12 @@ class App:
                 "consolidated": {p for p in parents if store.last_consolidation(p) is not None}}
 
     async def dashboard(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._dashboard)
         return self.render(request, "office.html.j2", **view)
 
     async def status_json(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._dashboard)
         return JSONResponse({"version": view["version"], "counts": view["rep"].counts})
 
@@ -402,7 +484,7 @@ class App:
         return view
 
     async def office_unit(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         code = request.path_params["code"]
         view = await self.round.db(self._office_unit, code)
         if view is None:
@@ -410,10 +492,11 @@ class App:
         return self.render(request, "office_unit.html.j2", **view, code=code)
 
     async def evidence(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         from ..office.collect import evidence_path
 
-        sub = await self.round.db(lambda s: s.submission(int(request.path_params["sid"])))
+        sid = self.sid(request)
+        sub = await self.round.db(lambda s: s.submission(sid))
         if sub is None:
             raise HTTPException(404)
         path = evidence_path(self.round.evidence, sub["sha256"])
@@ -426,7 +509,7 @@ class App:
         """The unit's feedback file (``juesuan feedback``: HTML or xlsx), written now from the current state."""
         from ..office.feedback import feedback
 
-        self.office_guard(request)
+        await self.office_guard(request)
         code, kind = request.path_params["code"], request.path_params["kind"]
         if kind not in ("html", "xlsx"):
             raise HTTPException(404)
@@ -478,7 +561,7 @@ class App:
         return RedirectResponse(f"/office/unit/{quote(code)}#review", 303)
 
     async def revoke(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         await self.form(request)
         code = request.path_params["code"]
 
@@ -510,7 +593,7 @@ class App:
         return None
 
     async def run_consolidation(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         form = await self.form(request)
         parent = str(form.get("parent") or "")
         problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")))
@@ -538,7 +621,7 @@ class App:
                 "cols": cols, "grid": grid, "parent": parent, "parent_name": units.get(parent, "")}
 
     async def consolidation(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         parent = request.path_params["parent"]
         view = await self.round.db(self._consolidation_view, parent, request.query_params.get("table", ""))
         if view is None:
@@ -546,7 +629,7 @@ class App:
         return self.render(request, "consolidation.html.j2", **view)
 
     async def consolidation_file(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         parent, kind = request.path_params["parent"], request.path_params["kind"]
         got = await self.round.db(lambda s: s.last_consolidation(parent))
         if got is None or kind not in ("xlsx", "json", "html"):
@@ -569,7 +652,7 @@ class App:
             return None
 
     async def explain_figure(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         q = request.query_params
         ex = await self.round.db(self._explain, request.path_params["parent"], q.get("table", ""), q.get("row", ""),
                                  q.get("col", ""))
@@ -599,7 +682,7 @@ class App:
                 "rules": len(self.round.spec.rules), "tables": list(self.round.spec.tables)}
 
     async def spec_page(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         view = await self.round.db(self._spec_view, request.query_params.get("against", ""))
         return self.render(request, "spec.html.j2", **view)
 
@@ -613,12 +696,20 @@ class App:
         return n
 
     async def regenerate(self, request: Request) -> Response:
-        self.office_guard(request)
+        await self.office_guard(request)
         await self.form(request)
         n = await self.round.db(self._regenerate)
         return self.render(request, "error.html.j2", title="模板已重新生成",
                            text=f"已按模板 {self.round.spec.version}（规格 {self.round.spec.hash}）重新生成 {n} 个单位的模板；"
                                 f"各单位此后下载到的即为新模板。")
+
+    @staticmethod
+    def sid(request: Request) -> int:
+        """The submission id of the path; one no database row can have (over 2^63) is 404, not a 500."""
+        sid = int(request.path_params["sid"])
+        if not 0 < sid < 2**63:
+            raise HTTPException(404)
+        return sid
 
     def routes(self) -> list[Any]:
         return [
@@ -664,13 +755,14 @@ def _lifespan(rnd: Round) -> Any:
 
 
 def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
-               max_upload: int = MAX_UPLOAD, files: str | Path | None = None) -> ASGIApp:
+               max_upload: int = MAX_UPLOAD, files: str | Path | None = None,
+               uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024) -> ASGIApp:
     """The ASGI app over the database ``db`` (a path or URL; created when missing)."""
     rnd = Round(db, specs, workers, key, files)
-    app = App(rnd, max_upload)
+    app = App(rnd, max_upload, uploads_per_hour=uploads_per_hour, unit_evidence=unit_evidence)
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-        HTTPException: app.http_error, BodyTooLarge: app.body_too_large}
+        HTTPException: app.http_error, BodyTooLarge: app.body_too_large, Exception: app.server_error}
     star = Starlette(routes=app.routes(), exception_handlers=handlers,  # type: ignore[arg-type]
                      middleware=[Middleware(SessionMiddleware, secret_key=secret, session_cookie="juesuan_session",
                                             same_site="lax", max_age=12 * 3600)],

@@ -21,7 +21,9 @@ LINK_KEY = "web.link_key"
 SESSION_KEY = "web.session_key"
 PASSWORD_KEY = "web.office_password"
 GEN_PREFIX = "web.link_gen."
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+OFFICE_GEN = "web.office_session_gen"  # bumped by logout and office-password: every office session ends
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MB, ~0.3 s; a hash of older parameters is upgraded at login
+MAX_SCRYPT_N = 2**20
 MIN_PASSWORD = 8
 
 
@@ -30,6 +32,7 @@ def _random_meta(store: Store, key: str) -> str:
     if not value:
         value = secrets.token_hex(32)
         store.set_meta(key, value)
+        store.restrict_mode()  # a key: owner only, whatever mode an older version created the file with
     return value
 
 
@@ -40,10 +43,28 @@ def session_key(store: Store) -> str:
 # ---------------------------------------------------------------- office password
 
 
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    if not (1 < n <= MAX_SCRYPT_N and 0 < r <= 32 and 0 < p <= 16):
+        raise ValueError("scrypt parameters out of range")
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen,
+                          maxmem=128 * r * n * p + 64 * 1024 * 1024)
+
+
 def hash_password(password: str, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """``scrypt$n$r$p$salt$hash``: the parameters are stored with the hash, so raising them later
+    leaves every stored hash verifiable (and upgraded at the next login)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
+    digest = _scrypt(password, salt, n, r, p, 32)
     return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def outdated_hash(stored: str | None) -> bool:
+    """A stored hash made with weaker parameters than today's."""
+    try:
+        kind, n, r, p, _salt, _digest = (stored or "").split("$")
+        return kind == "scrypt" and (int(n), int(r), int(p)) < (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    except ValueError:
+        return False
 
 
 def verify_password(password: str, stored: str | None) -> bool:
@@ -54,8 +75,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(bytes.fromhex(digest)))
+        got = _scrypt(password, bytes.fromhex(salt), int(n), int(r), int(p), len(bytes.fromhex(digest)))
     except (ValueError, OverflowError, MemoryError):
         return False
     return hmac.compare_digest(got, bytes.fromhex(digest))
@@ -65,10 +85,34 @@ def set_office_password(store: Store, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"密码至少 {MIN_PASSWORD} 个字符")
     store.set_meta(PASSWORD_KEY, hash_password(password))
+    store.restrict_mode()
+    end_office_sessions(store)
+
+
+def office_generation(store: Store) -> int:
+    """The current office session generation: a session opened under another one is over."""
+    try:
+        return int(store.get_meta(OFFICE_GEN) or "0")
+    except ValueError:
+        return -1
+
+
+def end_office_sessions(store: Store) -> int:
+    """A new office session generation: every office session opened before (any browser) ends."""
+    gen = max(office_generation(store), 0) + 1
+    store.set_meta(OFFICE_GEN, str(gen))
+    return gen
 
 
 def check_office_password(store: Store, password: str) -> bool:
-    return verify_password(password, store.get_meta(PASSWORD_KEY))
+    """The office password; a right one stored with older scrypt parameters is re-hashed with
+    today's (the sessions stay: it is the same password)."""
+    stored = store.get_meta(PASSWORD_KEY)
+    if not verify_password(password, stored):
+        return False
+    if outdated_hash(stored):
+        store.set_meta(PASSWORD_KEY, hash_password(password))
+    return True
 
 
 # ---------------------------------------------------------------- unit links

@@ -26,6 +26,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -53,8 +54,10 @@ class Limits:
 
     max_file_bytes: int = 50 * 1024 * 1024  # the file on disk
     max_parts: int = 2000  # zip entries
-    max_part_bytes: int = 100 * 1024 * 1024  # one entry, inflated (declared size, enforced by zipfile)
-    max_total_bytes: int = 300 * 1024 * 1024  # all entries, inflated
+    # inflated sizes (declared, enforced by zipfile); with the cells and elements below they keep a
+    # read under 500 MB of memory (a part's XML tree takes ~7x its bytes; a big unit's workbook is ~5 MB)
+    max_part_bytes: int = 32 * 1024 * 1024  # one entry
+    max_total_bytes: int = 100 * 1024 * 1024  # all entries
     max_ratio: int = 200  # inflated / compressed, for entries over 1 MB
     max_rows: int = 10000  # a dimension beyond 100x this is refused
     max_cols: int = 200
@@ -229,11 +232,20 @@ def _open(source: str | Path | bytes, limits: Limits, password: str | None) -> R
     if isinstance(source, (str, Path)):
         p = Path(source)
         try:
-            size = p.stat().st_size
-            if size > limits.max_file_bytes:
-                raise XlsxError("file-too-large", f"文件过大（{size // 1024 // 1024} MB，上限 "
-                                                  f"{limits.max_file_bytes // 1024 // 1024} MB）")
-            data = p.read_bytes()
+            # opened without blocking and checked on the open file: a FIFO, a device or a folder put
+            # (or swapped) where a workbook was expected is refused, never waited on
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise XlsxError("file-not-regular", "不是普通文件（管道、设备或文件夹），未读取")
+                size = st.st_size
+                if size > limits.max_file_bytes:
+                    raise XlsxError("file-too-large", f"文件过大（{size // 1024 // 1024} MB，上限 "
+                                                      f"{limits.max_file_bytes // 1024 // 1024} MB）")
+                data = fh.read(limits.max_file_bytes + 1)
+            if len(data) > limits.max_file_bytes:
+                raise XlsxError("file-too-large", f"文件过大（上限 {limits.max_file_bytes // 1024 // 1024} MB）")
         except OSError as exc:
             raise XlsxError("file-unreadable", f"无法读取文件：{exc.strerror or exc}") from exc
     else:
@@ -282,6 +294,7 @@ class _Package:
         self.names = [i.filename for i in infos]
         self.elements = 0
         self.cells = 0
+        self.cells_by_sheet: dict[str, int] = {}  # cells counted so far per sheet (to name the largest)
 
     # -- parts
     def has(self, name: str) -> bool:
@@ -517,6 +530,7 @@ class _Package:
         if sd is None:
             return
         max_cells = limits.max_cells
+        start = self.cells
         masters: dict[str, tuple[int, int, str]] = {}
         cells = sheet.cells
         row_tag, c_tag, f_tag, v_tag, is_tag, t_tag = _M + "row", _M + "c", _M + "f", _M + "v", _M + "is", _M + "t"
@@ -548,7 +562,11 @@ class _Package:
                     continue
                 self.cells += 1
                 if self.cells > max_cells:
-                    raise XlsxError("sheet-too-large", f"工作簿单元格过多（超过 {max_cells}，在工作表 {sheet.name}），已拒绝")
+                    counts = dict(self.cells_by_sheet)
+                    counts[sheet.name] = counts.get(sheet.name, 0) + self.cells - start
+                    big = max(counts, key=lambda k: counts[k])
+                    raise XlsxError("sheet-too-large", f"工作簿单元格过多（全部工作表超过 {max_cells} 个；最多的是工作表 {big[:60]}，"
+                                                       f"{counts[big]} 个），已拒绝")
                 ref = c.get("r")
                 if ref is not None:
                     r, col = _cached_ref(ref)
@@ -610,6 +628,7 @@ class _Package:
                     except ValueError:
                         style = -1
                 cells[(r, col)] = RawCell(r, col, t, value, formula, style)
+        self.cells_by_sheet[sheet.name] = self.cells_by_sheet.get(sheet.name, 0) + self.cells - start
         mc = root.find(_M + "mergeCells")
         if mc is not None:
             for m in mc.iter(_M + "mergeCell"):

@@ -47,12 +47,16 @@ from ..core.layout import (
 )
 from ..core.model import Figures
 from ..core.money import fmt, parse_lenient
+from ..core.money import shown as shown_number
 from ..core.rules import FAIL, RuleCells, RuleResult, evaluate_rules, expand_rules, rule_findings
-from ..core.spec import Spec, SpecInvalid
+from ..core.spec import MAX_CELL_TEXT, Spec, SpecInvalid
 from .ooxml import Limits, RawBook, RawCell, RawSheet, XlsxError, open_xlsx
 
 MAX_AMOUNT = Decimal("1e15")  # 万元; anything this large is not an amount (and would break exact arithmetic)
 MAX_COVER_TEXT = 100  # characters of a cover field (names, phone, date)
+MAX_NOTE_TEXT = 2000  # characters of a table's note (空表说明)
+MAX_EXPLAIN_TEXT = 500  # characters of a 差异说明 (as on the web page)
+MAX_NAME_TEXT = 200  # characters of a 科目 name typed over a spare row's name
 
 
 @dataclass
@@ -105,16 +109,26 @@ class _Ctx:
         self.findings.append(Finding(code, severity, message, **kw))
 
 
+# A number as Excel and LibreOffice parse a cell's <v>: ASCII digits, one point, optional sign and
+# exponent, nothing around it but XML whitespace. Python's Decimal() also takes "2_128.85", full-width or Arabic-Indic
+# digits and surrounding spaces (NBSP included), which a spreadsheet shows as text or 0.
+_XL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
 def number_value(text: str) -> Decimal:
     """The number a cell holds, exactly. The XML carries a double; writers print it with up to 17
     significant digits (95.29 may come as 95.29000000000001), so long forms are read back as the
-    shortest decimal that is the same double."""
-    text = text.strip()
+    shortest decimal that is the same double. Only the form a spreadsheet reads as a number counts
+    (``_XL_NUMBER``); anything else raises InvalidOperation (the text it is). A number below the
+    double range (1E-999999) is what a spreadsheet makes of it: 0."""
+    text = text.strip(" \t\r\n")  # XML whitespace (xsd:double collapses it); NBSP and the like are not
+    if len(text) > 400 or _XL_NUMBER.fullmatch(text) is None:
+        raise InvalidOperation(f"not a number: {text[:40]}")
     d = Decimal(text)
     if not d.is_finite() or d.copy_abs() >= MAX_AMOUNT:
         raise InvalidOperation(f"not an amount: {text[:40]}")  # NaN, sNaN, ±Infinity, 1e27, 1e308
     # at most 15 digits when the text is at most 15 characters long: skip counting them
-    if len(text) > 15 and len(d.as_tuple().digits) > 15 and d.is_finite():
+    if (len(text) > 15 and len(d.as_tuple().digits) > 15) or (d and d.adjusted() < -300):
         d = Decimal(repr(float(text)))
     return d
 
@@ -122,6 +136,8 @@ def number_value(text: str) -> Decimal:
 def _cell_text(c: RawCell | None) -> str:
     if c is None or c.value is None:
         return ""
+    if c.type == "b":  # a boolean cell shows TRUE/FALSE, whatever text its <v> holds
+        return "FALSE" if c.value.strip() in ("", "0", "false", "FALSE") else "TRUE"
     if c.type == "n":
         try:
             d = number_value(c.value)
@@ -694,7 +710,8 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
             kind = cell.kind
             if kind == "formula":
                 if cell.calc and cell.calc[0] == "name" and got is not None and got.formula is None:
-                    typed_names[(sp.name, r, c)] = _cell_text(got).strip()  # a spare row's name typed over
+                    typed_names[(sp.name, r, c)] = _bounded_text(  # a spare row's name typed over
+                        _cell_text(got).strip(), MAX_NAME_TEXT, f"{sp.name}!{a1(r, c)}", ctx, {})
                 continue  # checked by _check_formulas
             if kind == "text":
                 # the common case first: the fixed text is there, unchanged (nothing to report)
@@ -759,7 +776,7 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                             **_label_of(sp, cell))
                 if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
-                            cell=where, actual=fmt(value), **_label_of(sp, cell))
+                            cell=where, actual=shown_number(value), **_label_of(sp, cell))
                 cell_inputs[(sp.name, r, c)] = value
                 if cell.fig is not None:
                     inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = value
@@ -775,13 +792,14 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                         ctx.add("formula-in-text-cell", ERROR, f"{where} 应填文字，不应是公式，未导入", cell=where,
                                 actual="=" + got.formula[:200], **_label_of(sp, cell))
                         continue
-                    text = _cell_text(got)
+                    text = _bounded_text(_cell_text(got), cell.max_length, where, ctx, _label_of(sp, cell))
                     if text.strip():
                         f = cell.fig
                         ds.texts.setdefault(f.table, {}).setdefault(f.row, {})[f.col] = text
             elif kind == "note":
                 if sp.table is not None and got is not None:
-                    ds.notes[sp.table.id] = _cell_text(got)
+                    ds.notes[sp.table.id] = _bounded_text(_cell_text(got), MAX_NOTE_TEXT, where, ctx,
+                                                          {"table": sp.table.id})
             elif kind == "cover":
                 if got is not None and _cell_text(got):
                     text = _cell_text(got)
@@ -793,7 +811,9 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                     ds.cover[cell.label] = text
             elif kind == "explain":
                 if got is not None and _cell_text(got).strip():
-                    ds.explanations[cell.label.replace("差异说明 ", "")] = _cell_text(got).strip()
+                    text = _bounded_text(_cell_text(got).strip(), MAX_EXPLAIN_TEXT, where, ctx, {})
+                    if text:
+                        ds.explanations[cell.label.replace("差异说明 ", "")] = text
         # anything typed where the plan has nothing
         for (r, c), got in raw.cells.items():
             if (r, c) in sp.cells:
@@ -812,6 +832,21 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
     return inputs, cell_inputs, code_texts
 
 
+def _bounded_text(text: str, cap: int, where: str, ctx: _Ctx, kw: dict[str, Any]) -> str:
+    """A typed text within its limits: over what a spreadsheet cell holds (32,767 characters: the
+    file was not made by a spreadsheet) it is refused and not imported; over the field's own limit
+    (the spec's ``max_length``) it is an error and kept cut there."""
+    if len(text) > MAX_CELL_TEXT:
+        ctx.add("text-too-long", ERROR, f"{where} 的文字有 {len(text)} 个字符，超过单元格上限 {MAX_CELL_TEXT}（不是电子表格能保存的内容），"
+                                        "未导入", cell=where, actual=text[:100], expected=f"≤ {MAX_CELL_TEXT} 个字符", **kw)
+        return ""
+    if cap and len(text) > cap:
+        ctx.add("text-too-long", ERROR, f"{where} 的文字有 {len(text)} 个字符，超过该栏上限 {cap}，只收录前 {cap} 个字符；"
+                                        "请精简后重新填写", cell=where, actual=text[:100], expected=f"≤ {cap} 个字符", **kw)
+        return text[:cap]
+    return text
+
+
 def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> Decimal | None:
     """A formula typed into an input cell: evaluated here when it is made of numbers, + - * / %, SUM
     and ROUND only (the cached result in the file is never taken; one that differs is reported);
@@ -823,7 +858,7 @@ def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> De
         ctx.add("formula-forbidden", ERROR, f"{where} 含不允许的公式（{exc}），未计算、未导入", cell=where,
                 actual="=" + f[:200], **kw)
         return None
-    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其计算结果 {fmt(value)} 读入",
+    ctx.add("formula-in-input", WARNING, f"{where} 填的是公式 ={f[:60]}，按其计算结果 {shown_number(value)} 读入",
             cell=where, actual="=" + f[:200], **kw)
     if got.value is not None:
         try:
@@ -831,8 +866,8 @@ def input_formula(got: RawCell, where: str, kw: dict[str, Any], ctx: _Ctx) -> De
         except InvalidOperation:
             cached = None
         if cached is None or abs(cached - value) > _MICRO:
-            ctx.add("stale-cached-value", ERROR, f"{where} 显示的结果 {got.value[:30]} 与公式 ={f[:60]} 的计算结果 {fmt(value)} 不符"
-                                                 "（结果过期或被伪造）；按计算结果读入", cell=where, expected=fmt(value),
+            ctx.add("stale-cached-value", ERROR, f"{where} 显示的结果 {got.value[:30]} 与公式 ={f[:60]} 的计算结果 {shown_number(value)} 不符"
+                                                 "（结果过期或被伪造）；按计算结果读入", cell=where, expected=shown_number(value),
                     actual=got.value[:200], **kw)
     return value
 
