@@ -124,6 +124,30 @@ def build_unit(spec: Spec, row: dict[str, Any], base: Path, key: str | None = No
     return out
 
 
+UNITS_FILE_KEY = "web.units_file"  # meta key: the units file recorded by ``juesuan links --units``
+
+
+def unit_row(store: Any, code: str) -> tuple[dict[str, Any] | None, Path]:
+    """A unit's row of the units file as the database knows it, and the folder its ``data`` is
+    relative to: the row of the units file recorded in the database (``links --units``) when it
+    has one, else the database's own units row (with ``data``/``subjects`` when it keeps them).
+    None when the unit is unknown."""
+    base = Path(".")
+    units_file = store.get_meta(UNITS_FILE_KEY)
+    if units_file:
+        rows, _ = read_units_csv(Path(units_file))
+        row = next((r for r in rows if r["code"] == code), None)
+        if row is not None:
+            return dict(row), Path(units_file).parent
+    got = next((r for r in store.units() if r["code"] == code), None)
+    if got is None:
+        return None, base
+    keys = got.keys()
+    return {"code": got["code"], "name": got["name"], "parent": got["parent"], "kind": got["kind"],
+            "data": (got["data"] if "data" in keys else "") or "",
+            "subjects": (got["subjects"] if "subjects" in keys else "") or ""}, base
+
+
 def build_units(spec: Spec, rows: list[dict[str, Any]], base: Path, key: str | None = None,
                 password: str | None = None, spare_rows: int | None = None) -> Iterator[UnitBuild]:
     """The local engine of ``build --units``: one unit after another in this process."""

@@ -44,7 +44,7 @@ from ..office.collect import (
 from ..office.store import Store
 from ..office.units import safe_filename, unit_filename
 from . import auth
-from .service import Round, template_dataset
+from .service import Round, unit_template
 
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -265,17 +265,26 @@ class App:
     async def unit_template(self, request: Request) -> Response:
         code = await self.unit_guard(request)
         path = await self.round.db(self.template_file, code, False)
+        if isinstance(path, str):
+            return self.render(request, "error.html.j2", 500, title="模板暂时无法生成",
+                               text=f"本单位的模板未能生成：{path}。请联系财务部门。")
         return FileResponse(path, media_type=XLSX, filename=path.name)
 
-    def template_file(self, store: Store, code: str, rebuild: bool) -> Path:
-        """The unit's template: the one generated last, else built now (and kept)."""
-        from ..xlsx.writer import build_workbook
+    def template_file(self, store: Store, code: str, rebuild: bool) -> Path | str:
+        """The unit's template: the one generated last, else built now (and kept) by the same
+        function as ``juesuan build --units``; a text (Chinese) saying why when it cannot be built."""
+        from ..core.fsutil import atomic_write_bytes
 
         u = next(r for r in store.units() if r["code"] == code)
         path = self.round.templates / unit_filename(code, u["name"])
         stamp = path.with_suffix(".spec")
         if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != self.round.spec.hash:
-            build_workbook(self.round.spec, template_dataset(store, code, u["name"]), path, self.round.key)
+            built = unit_template(store, self.round.spec, code, self.round.key)
+            if built is None or built.data is None:
+                log.warning("template of unit %s not built: %s", code, built.problem if built else "unknown unit")
+                return (built.problem or "未知原因") if built is not None else "单位不在单位清单中"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, built.data)
             stamp.write_text(self.round.spec.hash)
         return path
 
@@ -555,8 +564,7 @@ class App:
         tree = tree_from_store(store)
         n = 0
         for code in tree.units:
-            if not tree.is_aggregate(code):
-                self.template_file(store, code, True)
+            if not tree.is_aggregate(code) and isinstance(self.template_file(store, code, True), Path):
                 n += 1
         return n
 
