@@ -27,7 +27,7 @@ from ..core.expr import Fig
 from ..core.findings import INFO, Finding
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
-from ..narrative import check_narrative, render_narrative
+from ..narrative import check_narrative, render_narrative, render_performance
 from .profile import SLOT, Profile
 from .source import Source
 from .tables import TableView, table_views
@@ -53,6 +53,10 @@ class Report:
     annex_title: str
     annex: list[str]
     annex_tables: list[TableView] = field(default_factory=list)
+    # the 整体支出绩效自评报告 made from 附件2/3 (sections 一–五, its title left to annex_title), when the
+    # profile gives no text of its own (``annex``): HTML fragment and Markdown
+    annex_html: str = ""
+    annex_md: str = ""
     dataset: Dataset | None = None  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)
 
@@ -91,14 +95,21 @@ def build_report(source: Source, profile: Profile | None = None,
     main = [v for v in views if not v.id.startswith(ANNEX_PREFIXES)]
     annex = [v for v in views if v.id.startswith(ANNEX_PREFIXES)]
     composition = profile.composition or [_member_name(code, name, source) for code, name in source.units]
-    narrative_html = _narrative_body(render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="html"))
-    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md")
+    # 第三部分 is sections 一–十; the 整体支出绩效自评报告 is 第五部分's (once, under the table of contents' title)
+    narrative_html = _narrative_body(render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="html",
+                                                      performance=False))
+    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md", performance=False)
+    annex_html = annex_md = ""
+    if not profile.annex:
+        annex_html = re.sub(r"^\s*<h1>.*?</h1>", "", render_performance(ds, "html"), count=1, flags=re.S).strip()
+        annex_html = re.sub(r"<(/?)h2>", r"<\1h3>", annex_html)
+        annex_md = re.sub(r"^# [^\n]*\n", "", render_performance(ds, "md"), count=1)
     return Report(
         unit_code=ds.unit_code, unit_name=ds.unit_name, year=int(ds.year or spec.year),
         duties=profile.duties, institutions=profile.institutions, composition=composition,
         consolidated=source.consolidated, tables=main, narrative_html=narrative_html, narrative_md=narrative_md,
         terms=profile.terms, annex_title=profile.annex_title or f"{ds.year or spec.year}年度{ds.unit_name}整体支出绩效自评报告",
-        annex=profile.annex, annex_tables=annex, dataset=ds)
+        annex=profile.annex, annex_tables=annex, annex_html=annex_html, annex_md=annex_md, dataset=ds)
 
 
 def _member_name(code: str, name: str, source: Source) -> str:
@@ -109,8 +120,9 @@ def _member_name(code: str, name: str, source: Source) -> str:
 
 
 def narrative_text(report: Report) -> str:
-    """第三部分 as the published text reads (for the checks)."""
-    return report.narrative_md
+    """第三部分 and 第五部分's 整体支出绩效自评报告 as the published text reads (for the checks)."""
+    annex = "\n".join(report.annex) if report.annex else report.annex_md
+    return report.narrative_md + ("\n" + annex if annex else "")
 
 
 def preflight(source: Source, report: Report, profile: Profile | None = None) -> list[Finding]:
