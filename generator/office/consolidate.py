@@ -25,12 +25,22 @@ from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
 from ..core.spec import Spec
-from .collect import AGGREGATE, ERR, MISSING, UnitReport, UnitTree, jinja_env, unit_report
+from .collect import AGGREGATE, ERR, MISSING, UnitReport, UnitTree, jinja_env, unfinished_collect, unit_report
 from .store import Store
 
 
 class ConsolidateError(Exception):
     """Nothing can be consolidated (unknown unit, …); message in Chinese."""
+
+
+class UnfinishedCollect(ConsolidateError):
+    """The last collect did not finish (or is running): the database may lack files of the folder."""
+
+    def __init__(self, finding: Finding, allowable: bool):
+        hint = "；确认只按数据库现有的报送汇总，可选择“仍按现有的数汇总”（命令行 --allow-unfinished）" if allowable else ""
+        super().__init__(finding.message + hint)
+        self.finding = finding
+        self.allowable = allowable  # False while a collect is running: never consolidated over
 
 
 @dataclass
@@ -206,6 +216,27 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
             findings.append(Finding(code, WARNING, f"{m.unit} {m.name} 未纳入汇总：{m.reason}", row=m.unit))
     ordered = [levels[c] for c, _ in tree.walk(parent) if c in levels]
     return Consolidation(parent, top_m.name, spec, include_errors, members, ordered, ds, figures.all_values(), findings)
+
+
+def consolidate_round(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
+                      allow_unfinished: bool = False) -> Consolidation:
+    """The 汇总 every face makes (``consolidate``, ``publish PARENT``, the web page): after a collect
+    that did not finish it refuses (:class:`UnfinishedCollect`) unless ``allow_unfinished`` — while a
+    collect is running, always — and an allowed one carries the ``collect-unfinished`` finding."""
+    unfinished = unfinished_collect(store)
+    if unfinished is not None and (unfinished.severity == ERROR or not allow_unfinished):
+        raise UnfinishedCollect(unfinished, unfinished.severity != ERROR)
+    cons = consolidate(store, tree, spec, parent, include_errors)
+    if unfinished is not None:
+        cons.findings.insert(0, unfinished)
+    return cons
+
+
+def incomplete_members(cons: Consolidation) -> list[Member]:
+    """The units of a 汇总 that are missing (no current report) or unfinished (their report has
+    errors, summed in or not): a 汇总 published over them is not the department's."""
+    return [m for m in cons.members
+            if (not m.included and m.reason) or (m.submission is not None and m.submission["status"] == ERR)]
 
 
 @dataclass
@@ -421,4 +452,5 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
     return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
 
 
-__all__ = ["Consolidation", "ConsolidateError", "consolidate", "write_outputs", "explain", "render_text", "add_values"]
+__all__ = ["Consolidation", "ConsolidateError", "UnfinishedCollect", "consolidate", "consolidate_round",
+           "incomplete_members", "write_outputs", "explain", "render_text", "add_values"]

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from ..core.dataset import Dataset
 from ..core.expr import Fig
-from ..core.findings import INFO, Finding
+from ..core.findings import ERROR, INFO, Finding
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..narrative import check_narrative, render_narrative, render_performance
@@ -133,6 +133,11 @@ def preflight(source: Source, report: Report, profile: Profile | None = None) ->
     units = max(1, len(source.units)) if source.consolidated else 1
     results = evaluate_rules(spec, figures, source.dataset.notes, expand_rules(spec, figures.item_codes), units)
     out = [f for f in rule_findings(results, source.dataset.explanations)]
+    if source.incomplete:
+        listed = "；".join(f"{code} {name}（{why}）" for code, name, why in source.incomplete)
+        out.append(Finding("publish-consolidation-incomplete", ERROR,
+                           f"汇总不完整：{len(source.incomplete)} 个单位未报送或报送未完成，发布的不是全部门的数：{listed}",
+                           expected="全部单位报送且无错误", actual=f"{len(source.incomplete)} 个单位未完成"))
     assert report.dataset is not None
     for f in check_narrative(narrative_text(report), report.dataset, profile.previous, profile.budget):
         out.append(f)

@@ -452,14 +452,14 @@ class App:
         return self.render(request, "revoked.html.j2", code=code, url=url)
 
     # -- office: 汇总, explain, spec, templates
-    def _consolidate(self, store: Store, parent: str, include_errors: bool) -> str | None:
-        from ..office.consolidate import ConsolidateError, consolidate, write_outputs
+    def _consolidate(self, store: Store, parent: str, include_errors: bool, allow_unfinished: bool = False) -> str | None:
+        from ..office.consolidate import ConsolidateError, consolidate_round, write_outputs
 
         tree = tree_from_store(store)
         if parent not in tree.units:
             return "单位不在单位清单中"
-        try:
-            cons = consolidate(store, tree, self.round.spec, parent, include_errors)
+        try:  # the office's one policy: refused after an unfinished collect unless asked
+            cons = consolidate_round(store, tree, self.round.spec, parent, include_errors, allow_unfinished)
         except ConsolidateError as exc:
             return str(exc)
         out = self.round.consolidations / f"{safe_filename(parent)}-汇总.xlsx"
@@ -470,7 +470,8 @@ class App:
         self.office_guard(request)
         form = await self.form(request)
         parent = str(form.get("parent") or "")
-        problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")))
+        problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")),
+                                      bool(form.get("allow_unfinished")))
         if problem:
             return self.render(request, "error.html.j2", 400, title="无法汇总", text=problem)
         return RedirectResponse(f"/office/consolidation/{quote(parent)}", 303)
