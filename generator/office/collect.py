@@ -53,7 +53,7 @@ STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP:
 # files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods", ".csv"}
 ACCEPTED = {PASS, WARN, ERR}
-TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed"}
+TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed", "template-outdated"}
 COMMIT_EVERY = 50
 OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit's file: no effect on its status
 FUTURE_SLACK = 600  # seconds a sender's clock may run ahead before a file time counts as in the future
@@ -677,11 +677,13 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         elif (not s["usable"] or codes & TEMPLATE_CODES or s["template_version"] != spec_version
               or s["spec_hash"] != spec_hash):
             status = TEMPLATE
-            extra.append(Finding("template-version-mismatch", ERROR,
-                                 f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
-                                 f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
-                                 expected=f"{spec_version}/{spec_hash}",
-                                 actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
+            # an older template of this version: the reader's one finding (template-outdated) says it, with migrate
+            if "template-outdated" not in codes:
+                extra.append(Finding("template-version-mismatch", ERROR,
+                                     f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
+                                     f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
+                                     expected=f"{spec_version}/{spec_hash}",
+                                     actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
         elif "wrong-unit" in codes or s["unit_code"] not in tree.units:
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:

@@ -64,6 +64,7 @@ ADVICE = {
     "wrong-unit": "报送贵单位自己的工作簿",
     "submission-duplicate": "无需处理",
     "template-version-mismatch": "用本轮下发的模板重新填报",
+    "template-outdated": "所填的数可以保留：财务部门用 juesuan migrate 把本工作簿迁移到新模板后核对，或用新模板重新填报",
     "structure-unlocked": "无需处理",
     "hidden-sheet-state": "无需处理",
 }
