@@ -258,7 +258,7 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
-        table = table if table.startswith("公开") else f"公开{table.zfill(2)}"
+        table = table if table.startswith("公开") or table in spec.tables else f"公开{table.zfill(2)}"
         try:
             ex = run(store, tree, spec, parent, table, row, col, include_errors, use_record=not current)
         except ConsolidateError as exc:

@@ -47,9 +47,12 @@ from .store import LIGHT_COLUMNS, Store, figure_rows, now
 PASS, WARN, ERR = "通过", "有提示", "有错误"
 MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
 AGGREGATE, ATTACH = "汇总单位", "附件"
-STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, AGGREGATE]
+# a department's own 附件1–3: its 汇总 workbook (juesuan consolidate) returned with the forms filled in;
+# kept beside the department, never its report, read by the 汇总 (office/consolidate.py)
+DEPT_FORMS = "部门附件"
+STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, DEPT_FORMS, AGGREGATE]
 STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
-                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", AGGREGATE: "agg"}
+                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", DEPT_FORMS: "att", AGGREGATE: "agg"}
 # files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods", ".csv"}
 ACCEPTED = {PASS, WARN, ERR}
@@ -688,6 +691,11 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:
                 unit = s["expect_unit"]
+        elif "consolidated-workbook" in codes and s["unit_code"] in tree.units and tree.kids(s["unit_code"]):
+            status = DEPT_FORMS  # the department's 汇总 workbook sent back: its own 附件1–3, never its report
+            extra.append(Finding("department-forms-received", INFO,
+                                 f"单位 {s['unit_code']}（{s['unit_name']}）的汇总工作簿：其中的附件1–3 作为部门自己的附件，"
+                                 "汇总与发布该部门时采用（其公开表的数须与当前汇总一致）", actual=s["unit_code"]))
         elif "consolidated-workbook" in codes:
             status = WRONG_UNIT  # a 汇总 is never a unit's own report
         elif "wrong-year" in codes:
@@ -705,7 +713,9 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         units_of[sid] = unit
         if extra:
             store.add_findings(sid, extra, "collect")
-        sev = [sv for c, sv, *_ in codes_of.get(sid, []) if c not in OFFICE_CODES] + [f.severity for f in extra]
+        sev = [sv for c, sv, *_ in codes_of.get(sid, [])
+               if c not in OFFICE_CODES and not (status == DEPT_FORMS and c == "consolidated-workbook")]
+        sev += [f.severity for f in extra]
         counts = (sev.count(ERROR), sev.count(WARNING), sev.count(INFO))
         if status is None:
             status = ERR if counts[0] else WARN if counts[1] else PASS
@@ -798,7 +808,7 @@ def unit_report(store: Store, tree: UnitTree) -> UnitReport:
             row.latest = row.current
             row.status = row.current["status"]
         else:
-            reports = [s for s in hist if s["status"] != ATTACH]
+            reports = [s for s in hist if s["status"] not in (ATTACH, DEPT_FORMS)]
             if reports:
                 row.latest = reports[-1]
                 row.status = reports[-1]["status"]

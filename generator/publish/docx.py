@@ -227,6 +227,8 @@ def render_docx(report: Report) -> bytes:
             _para(doc, p)
     else:
         _markdown(doc, report.annex_md, 1)
+    if report.annex_note:
+        _para(doc, report.annex_note)
     for t in report.annex_tables:
         _new_section(doc, t.landscape)
         _table(doc, t, 26.7 if t.landscape else 16.6)

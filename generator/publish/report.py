@@ -27,6 +27,7 @@ from ..core.expr import Fig
 from ..core.findings import ERROR, INFO, Finding
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
+from ..core.spec import Spec
 from ..narrative import check_narrative, render_narrative, render_performance
 from .profile import SLOT, Profile
 from .source import Source
@@ -57,6 +58,7 @@ class Report:
     # profile gives no text of its own (``annex``): HTML fragment and Markdown
     annex_html: str = ""
     annex_md: str = ""
+    annex_note: str = ""  # why a 汇总 publishes no 附件1–3 (printed where they would stand)
     dataset: Dataset | None = None  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)
 
@@ -109,7 +111,18 @@ def build_report(source: Source, profile: Profile | None = None,
         duties=profile.duties, institutions=profile.institutions, composition=composition,
         consolidated=source.consolidated, tables=main, narrative_html=narrative_html, narrative_md=narrative_md,
         terms=profile.terms, annex_title=profile.annex_title or f"{ds.year or spec.year}年度{ds.unit_name}整体支出绩效自评报告",
-        annex=profile.annex, annex_tables=annex, annex_html=annex_html, annex_md=annex_md, dataset=ds)
+        annex=profile.annex, annex_tables=annex, annex_html=annex_html, annex_md=annex_md,
+        annex_note=ANNEX_NOTE if source.consolidated and not _has_forms(spec, ds) else "", dataset=ds)
+
+
+ANNEX_NOTE = ("说明：本报告为汇总公开，附件1–3（部门整体支出绩效评价基础数据表、部门整体支出绩效自评表、项目支出绩效自评表）"
+              "是部门自己的表，不由各单位的表相加；本次汇总未收到部门自己填报的附件1–3，故不列示。")
+
+
+def _has_forms(spec: Spec, ds: Dataset) -> bool:
+    """Whether the data carry any figure or word of a 附件 form."""
+    forms = {t.id for t in spec.tables.values() if t.kind == "form"}
+    return any(ds.values.get(t) or ds.texts.get(t) for t in forms)
 
 
 def _member_name(code: str, name: str, source: Source) -> str:
