@@ -40,6 +40,7 @@ from ..core.layout import (
     STYLE_FORMATS,
     SUMMARY,
     CellPlan,
+    LayoutError,
     SheetPlan,
     WorkbookPlan,
     fingerprint,
@@ -398,8 +399,18 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     if meta and meta.get("fingerprint") != expected_fp:
         ctx.add("fingerprint-mismatch", ERROR, "指纹校验不通过：单位标识或模板结构被改动，或密钥不符",
                 cell=f"{META}!B{META_FIELDS.index('fingerprint') + 1}")
-    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units, kind=kind,
-                         spare_rows=spare_rows)
+    names = _shown_names(book, spec, sections, names)  # after the fingerprint: it covers the recorded names only
+    try:
+        plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units, kind=kind,
+                             spare_rows=spare_rows)
+    except LayoutError as exc:  # 科目 rows the spec's code list lacks, with no name shown for them
+        if {f.code for f in ctx.findings} & {"fingerprint-mismatch", "identity-mismatch"}:
+            raise  # an edited 科目 list, not the round's codes: the file is unreadable (the caller says so)
+        return ReadResult(path, False, ctx.findings + [Finding(
+            "spec-codes-missing", ERROR,
+            f"无法按规格 {spec.version}（{spec.hash}）读取：{exc}。工作簿用到了该规格代码表中没有的科目代码（本轮导入的代码表？）："
+            "请先用 juesuan codes import 把本轮的代码表导入该规格，或用生成本模板的规格目录读取（--specs）",
+            file=path, expected=spec.hash, actual=template["spec_hash"])])
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
     _check_structure(book, plan, ctx)
@@ -431,6 +442,30 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     ctx.findings.extend(check_indicators(spec, inputs, ds.texts, locate_fig))
     _outdated(ctx, plan, template, bool(meta))
     return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
+
+
+def _shown_names(book: RawBook, spec: Spec, sections: dict[str, list[str]], names: dict[str, str]) -> dict[str, str]:
+    """``names`` plus, for every 科目 row whose code the spec's code list lacks (a template of an older
+    code list: the round's own codes, imported after), the name the workbook shows for it — its
+    hidden 代码表 sheet, from which the template was built — so its rows are laid out as shown and
+    the name travels on (``migrate``)."""
+    missing = set()
+    for tid, codes in sections.items():
+        t = spec.tables.get(tid)
+        sec = t.section if t is not None else None
+        if sec is not None:
+            missing.update(c for c in codes if c not in names and spec.code_name(sec.codelist, c) is None)
+    sheet = book.sheet(CODES)
+    if not missing or sheet is None:
+        return names
+    shown = {}
+    for (r, c), cell in sheet.cells.items():
+        code = _cell_text(cell) if c == 0 else ""
+        if code in missing:
+            name = _cell_text(sheet.cells.get((r, 1))).strip()
+            if name:
+                shown[code] = name
+    return {**names, **shown}
 
 
 def _outdated(ctx: _Ctx, plan: WorkbookPlan, template: dict[str, str], has_meta: bool) -> None:
