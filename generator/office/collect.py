@@ -278,6 +278,13 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
         res.findings.append(Finding(
             "consolidated-workbook", ERROR, f"这是 {res.plan.units} 个单位的汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
                                             "不作为任何单位的报送收录", actual=str(res.plan.units)))
+        forms = [t.id for t in spec.tables.values() if t.kind == "form"]
+        ds0 = res.dataset
+        if ds0 is not None and any(v for t in forms for cols in ds0.values.get(t, {}).values() for v in cols.values()):
+            res.findings.append(Finding(
+                "department-forms-received", INFO,
+                f"汇总工作簿中填有附件1–3：作为单位 {ds0.unit_code}（{ds0.unit_name}）自己的附件，汇总与发布该部门时采用"
+                "（其公开表的数须与当时的汇总一致）", actual=ds0.unit_code))
     ds = res.dataset
     doc: dict[str, Any] = {
         "usable": res.usable,
@@ -691,11 +698,9 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:
                 unit = s["expect_unit"]
-        elif "consolidated-workbook" in codes and s["unit_code"] in tree.units and tree.kids(s["unit_code"]):
-            status = DEPT_FORMS  # the department's 汇总 workbook sent back: its own 附件1–3, never its report
-            extra.append(Finding("department-forms-received", INFO,
-                                 f"单位 {s['unit_code']}（{s['unit_name']}）的汇总工作簿：其中的附件1–3 作为部门自己的附件，"
-                                 "汇总与发布该部门时采用（其公开表的数须与当前汇总一致）", actual=s["unit_code"]))
+        elif ("consolidated-workbook" in codes and "department-forms-received" in codes and s["unit_code"] in tree.units
+              and tree.kids(s["unit_code"])):
+            status = DEPT_FORMS  # the department's 汇总 workbook sent back with its 附件1–3: never its report
         elif "consolidated-workbook" in codes:
             status = WRONG_UNIT  # a 汇总 is never a unit's own report
         elif "wrong-year" in codes:
