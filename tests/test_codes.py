@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from generator.cli.main import cli
 from generator.core.catalog import load_spec
+from generator.core.layout import DEFAULT_KEY
 from generator.core.spec import Spec
 from generator.xlsx.reader import read_workbook
 
@@ -87,7 +88,7 @@ def test_build_units_lays_out_subjects_with_no_figures(spec: Spec, tmp_path: Pat
                      "430100002,单位乙,430100,2150550 21505\n", encoding="utf-8")
     r = CliRunner().invoke(cli, ["build", "--units", str(units), "-o", str(tmp_path / "t"), "--spare-rows", "2"])
     assert r.exit_code == 1 and "单位 430100002" in r.output and "21505" in r.output  # a 款 is not a subject
-    res = read_workbook(next((tmp_path / "t").glob("430100001-*.xlsx")), spec=spec)
+    res = read_workbook(next((tmp_path / "t").glob("430100001-*.xlsx")), spec=spec, key=DEFAULT_KEY)
     assert res.plan is not None and res.dataset is not None
     assert res.plan.sections["公开05"] == ["215", "21505", "2150550", "21508", "2150805"]
     assert res.plan.sections["公开07"] == ["215", "21508", "2150899"]
@@ -110,14 +111,14 @@ def test_build_from_last_years_database(spec: Spec, tmp_path: Path) -> None:
         build_workbook(spec, load_dataset(SAMPLES / f"unit-{code}.json"), returned / f"{code}.xlsx")
     db = tmp_path / "2023.sqlite"
     with Store(db) as store:
-        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False)
+        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False, key=DEFAULT_KEY)
     units = tmp_path / "units.csv"
     units.write_text("code,name,parent\n430100002,长沙市工业信息研究所,\n430100003,长沙市中小企业发展服务站,\n", encoding="utf-8")
     r = CliRunner().invoke(cli, ["build", "--units", str(units), "--previous", str(db), "-o", str(tmp_path / "t")])
     assert r.exit_code == 0, r.output
     for code in ("430100002", "430100003"):
         last = load_dataset(SAMPLES / f"unit-{code}.json")
-        res = read_workbook(next((tmp_path / "t").glob(f"{code}-*.xlsx")), spec=spec)
+        res = read_workbook(next((tmp_path / "t").glob(f"{code}-*.xlsx")), spec=spec, key=DEFAULT_KEY)
         assert res.plan is not None and res.dataset is not None
         for t in ("公开02", "公开03", "公开05"):
             assert {c for c in res.plan.sections.get(t, []) if len(c) == 7} == {c for c in last.values.get(t, {}) if len(c) == 7}
@@ -166,7 +167,7 @@ def test_narrative_of_a_unit_in_the_database(spec: Spec, tmp_path: Path) -> None
     build_workbook(spec, load_dataset(SAMPLES / "unit-430100001.json"), returned / "430100001.xlsx")
     db = tmp_path / "j.sqlite"
     with Store(db) as store:
-        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False)
+        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False, key=DEFAULT_KEY)
     r = CliRunner().invoke(cli, ["narrative", "430100001", "--db", str(db)])
     assert r.exit_code == 0 and "2,128.85" in r.output, r.output
     r = CliRunner().invoke(cli, ["narrative", "430100003", "--db", str(db)])

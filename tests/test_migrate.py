@@ -15,6 +15,7 @@ from generator.cli.main import cli
 from generator.core.catalog import load_spec
 from generator.core.dataset import load_dataset
 from generator.core.findings import ERROR, INFO, WARNING
+from generator.core.layout import DEFAULT_KEY
 from generator.core.rules import expand_rules
 from generator.core.spec import Spec
 from generator.core.specmap import DROPPED, MERGED, RENAMED, SECTION, SPLIT, resolve
@@ -161,7 +162,7 @@ def test_seed_workbook_migrates_to_2025_with_every_figure_in_place(spec: Spec, s
     wb.save(seed_xlsx)
 
     out = tmp_path / "seed-2025.xlsx"
-    res = migrate_workbook(seed_xlsx, spec25, out)
+    res = migrate_workbook(seed_xlsx, spec25, out, key=DEFAULT_KEY)
     assert res.exit_code == 0, [f.render() for f in res.findings if f.severity != INFO]
     assert res.written and out.is_file()
     assert (res.old_version, res.new_version) == ("2024", "2025")
@@ -173,7 +174,7 @@ def test_seed_workbook_migrates_to_2025_with_every_figure_in_place(spec: Spec, s
     assert all(f.severity == INFO or f.code == "indicator-reverse-proportional" for f in res.findings)
 
     # read back on its own: the reader finds the 2025 spec by the workbook's recorded version
-    back = read_workbook(out)
+    back = read_workbook(out, key=DEFAULT_KEY)
     assert back.usable and back.template["version"] == "2025" and back.spec is not None
     assert back.spec.version == "2025"
     assert [f.render() for f in back.findings if f.severity != INFO and f.code != "indicator-reverse-proportional"] == []
@@ -188,7 +189,7 @@ def test_seed_workbook_migrates_to_2025_with_every_figure_in_place(spec: Spec, s
     # every figure of the seed's 2024 workbook (inputs and computed totals) is in 2025 where the
     # mapping puts it, unchanged. (Totals are compared as the 2024 workbook computes them: the
     # published seed prints some totals rounded on their own, e.g. 人员经费合计 925.85 = 925.86.)
-    before = read_workbook(seed_xlsx, spec=spec)
+    before = read_workbook(seed_xlsx, spec=spec, key=DEFAULT_KEY)
     assert before.dataset is not None
     for t, rows in seed.values.items():
         for r, cols in rows.items():
@@ -288,7 +289,7 @@ def test_blank_2025_template_reads_back_clean(spec25: Spec, tmp_path: Path) -> N
 
     path = tmp_path / "blank.xlsx"
     build_workbook(spec25, Dataset(unit_code="1", unit_name="测试单位"), path)
-    back = read_workbook(path)
+    back = read_workbook(path, key=DEFAULT_KEY)
     assert back.usable and back.template["version"] == "2025"
     assert not [f for f in back.findings if f.severity == ERROR and f.code != "empty-table-statement-missing"]
 
@@ -302,8 +303,8 @@ def test_round_trip_2024_2025_2024(spec: Spec, spec25: Spec, seed_xlsx: Path, tm
     mid = migrate_workbook(seed_xlsx, spec25, tmp_path / "2025.xlsx")
     back = migrate_workbook(tmp_path / "2025.xlsx", spec, tmp_path / "2024.xlsx")
     assert mid.exit_code == 0 and back.exit_code == 0 and back.unplaced == []
-    before = read_workbook(seed_xlsx, spec=spec)
-    after = read_workbook(tmp_path / "2024.xlsx")
+    before = read_workbook(seed_xlsx, spec=spec, key=DEFAULT_KEY)
+    after = read_workbook(tmp_path / "2024.xlsx", key=DEFAULT_KEY)
     assert after.template["version"] == "2024" and after.exit_code == 0
     assert after.values == before.values
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from generator.core.layout import META_FIELDS
+from generator.core.layout import DEFAULT_KEY, META_FIELDS
 from generator.xlsx.ooxml import RawCell
 from generator.xlsx.reader import _cell_text, _parse_number, number_value, read_workbook
 
@@ -74,7 +74,7 @@ def test_parse_number(cell: RawCell, want: tuple[object, object, object]) -> Non
 
 
 def test_json_of_a_read(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
-    res = read_workbook(seed_xlsx, spec=spec)
+    res = read_workbook(seed_xlsx, spec=spec, key=DEFAULT_KEY)
     doc = json.loads(json.dumps(res.to_json(), ensure_ascii=False))
     assert doc["file"] == str(seed_xlsx) and doc["usable"] is True and doc["valid"] is True
     assert doc["unit"] == {"code": "430001001", "name": "长沙市企业服务中心"} and doc["year"] == 2024
@@ -121,14 +121,22 @@ def test_units_count_out_of_range_is_named(spec, seed, tmp_path: Path) -> None: 
     assert f.actual == "0" and f.cell.startswith("_meta!B") and res.plan.units == 1
 
 
-def test_the_key_comes_from_the_environment(spec, seed, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_reader_takes_its_key_from_its_caller_never_the_environment(spec, seed, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Settings travel explicitly: the library ignores JUESUAN_KEY; the CLI (outside a round) maps it."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
     from generator.xlsx.writer import build_workbook
 
     built = build_workbook(spec, seed, tmp_path / "k.xlsx", key="secret-1")
-    assert "fingerprint-mismatch" in {f.code for f in read_workbook(built.path, spec=spec).findings}
     monkeypatch.setenv("JUESUAN_KEY", "secret-1")
-    assert "fingerprint-mismatch" not in {f.code for f in read_workbook(built.path, spec=spec).findings}
+    codes = {f.code for f in read_workbook(built.path, spec=spec).findings}
+    assert {"fingerprint-mismatch", "default-key-in-use"} <= codes  # no key given: the built-in one, said so
+    assert "fingerprint-mismatch" not in {f.code for f in read_workbook(built.path, spec=spec, key="secret-1").findings}
     assert "fingerprint-mismatch" in {f.code for f in read_workbook(built.path, spec=spec, key="other").findings}
+    monkeypatch.chdir(tmp_path)  # no round here: the command line maps JUESUAN_KEY onto the reader's key
+    out = CliRunner().invoke(cli, ["read", str(built.path), "--json"]).output
+    assert "fingerprint-mismatch" not in out and "default-key-in-use" not in out
 
 
 def test_unknown_version_names_the_broken_spec_folders(seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from generator.cli.main import cli
 from generator.core.catalog import load_spec
 from generator.core.dataset import Dataset
 from generator.core.expr import a1, is_item_code
+from generator.core.layout import DEFAULT_KEY
 from generator.core.model import is_formula_figure
 from generator.core.spec import Spec
 from generator.office.collect import ERR, PASS, WARN, collect, load_tree, unit_report
@@ -213,7 +214,7 @@ def test_round_collected_with_feedback_and_consolidated(rnd: Round) -> None:
     spec = rnd.spec
     tree = load_tree(rnd.root / "units.csv")
     # blank templates: each unit's own 科目 rows (not the seed's), no figure typed anywhere
-    blank = read_workbook(rnd.templates["430200001"], spec=spec)
+    blank = read_workbook(rnd.templates["430200001"], spec=spec, key=DEFAULT_KEY)
     assert blank.dataset is not None and blank.plan is not None
     rows05 = blank.plan.sections["公开05"]
     assert rows05 and not {"2150550", "2150599"} & set(rows05) and all(c[:3] in ("205", "208", "210", "221", "229")
@@ -221,7 +222,7 @@ def test_round_collected_with_feedback_and_consolidated(rnd: Round) -> None:
     assert all(v == 0 for rows in blank.dataset.values.values() for cols in rows.values() for v in cols.values())
 
     with Store(rnd.db) as store:
-        collect(store, rnd.returned, tree, spec, workers=2, progress=False)
+        collect(store, rnd.returned, tree, spec, workers=2, progress=False, key=DEFAULT_KEY)
         rows = {r.code: r for r in unit_report(store, tree).rows}
         status = {c: rows[c].status for c, *_ in UNITS}
         assert status == {c: (ERR if c == "430200007" else WARN if c == "430200008" else PASS) for c, *_ in UNITS}
@@ -263,7 +264,7 @@ def test_round_collected_with_feedback_and_consolidated(rnd: Round) -> None:
     wb.save(fixed)
     os.utime(fixed, (1_700_000_100, 1_700_000_100))
     with Store(rnd.db) as store:
-        collect(store, rnd.returned, tree, spec, workers=2, progress=False)
+        collect(store, rnd.returned, tree, spec, workers=2, progress=False, key=DEFAULT_KEY)
         rows = {r.code: r for r in unit_report(store, tree).rows}
         assert rows["430200007"].status == PASS and rows["430200007"].current["path"].endswith("更正.xlsx")  # type: ignore[index]
         cons = consolidate(store, tree, spec, DEPT)
@@ -281,7 +282,7 @@ def test_round_collected_with_feedback_and_consolidated(rnd: Round) -> None:
         outs = write_outputs(store, cons, out)
         assert outs.readback == []
     # the 汇总 workbook: nobody's form to fill -- no 填报说明, no spare rows
-    back = read_workbook(out, spec=spec)
+    back = read_workbook(out, spec=spec, key=DEFAULT_KEY)
     assert back.exit_code == 0 and back.plan is not None and not back.plan.spare
     assert "填报说明" not in [s.name for s in back.plan.sheets]
     rnd.out["consolidated"] = out
@@ -293,7 +294,7 @@ def test_libreoffice_recalculation_agrees_with_the_reader_and_the_check_sheet(rn
     srcs = sorted(rnd.filled.values())
     outs = convert_many(srcs, rnd.root / "recalculated")
     for src, out in zip(srcs, outs, strict=True):
-        res = read_workbook(out, spec=rnd.spec)
+        res = read_workbook(out, spec=rnd.spec, key=DEFAULT_KEY)
         assert res.usable and res.plan is not None, src.name
         assert not [f for f in res.findings if f.code == "stale-cached-value"], (src.name, [
             f.render() for f in res.findings if f.code == "stale-cached-value"])

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.core.findings import ERROR, WARNING, Finding
-from generator.office.store import DBError, Store, figure_rows
+from generator.office.store import SCHEMA, SCHEMA_VERSION, DBError, Store, figure_rows
 from tests import test_collect
 from tests.test_collect import SAMPLES, build, tree, unit_data  # noqa: F401 - tree is a fixture
 
@@ -32,7 +32,7 @@ def _sub(run_id: int, seq: int, sha: str, **extra: Any) -> dict[str, Any]:
 
 def test_one_interface_two_backends(db_url: str) -> None:
     with Store(db_url) as store:
-        assert store.get_meta("schema_version") == "1"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
         store.set_meta("spec_version", "2024")
         store.set_meta("spec_hash", "abc")
         store.set_meta("spec_hash", "def")  # upsert
@@ -81,11 +81,54 @@ def test_one_interface_two_backends(db_url: str) -> None:
         assert again.get_meta("spec_hash") == "def" and len(again.submissions()) == 2
 
 
-def test_a_database_of_another_schema_version_is_refused(db_url: str) -> None:
+@pytest.mark.parametrize(("version", "why"), [("0", "无法识别"), ("x", "无法识别"), (str(SCHEMA_VERSION + 1), "较新版本")])
+def test_a_database_of_an_unknown_or_newer_schema_version_is_refused(db_url: str, version: str, why: str) -> None:
     with Store(db_url) as store:
-        store.set_meta("schema_version", "0")
-    with pytest.raises(DBError, match="结构版本"):
+        store.set_meta("schema_version", version)
+    with pytest.raises(DBError, match=why):
         Store(db_url)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_database_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A stored copy of a round's database as schema 1 wrote it (the demo's, before spec versions
+    were kept): it opens, keeps every row, gains the later tables and says the new version."""
+    import shutil
+
+    db = tmp_path / "old.sqlite"
+    shutil.copy(FIXTURES / "store-schema-1.sqlite", db)
+    with Store(db) as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert len(store.units()) == 6 and len(store.submissions()) == 5
+        assert store.get_meta("spec_hash") == "cf71b9a95c5e9df6"
+        assert store.spec_versions() == []
+        assert store.add_spec_files("h1", "2024", 2024, {"spec.yaml": "version: 2024\n"}) is True
+        assert store.add_spec_files("h1", "2024", 2024, {"spec.yaml": "other"}) is False  # kept once, never replaced
+    with Store(db) as again:
+        assert again.spec_files("h1") == {"spec.yaml": "version: 2024\n"} and again.spec_files("h2") is None
+
+
+def test_schema_1_upgrades_on_both_backends(db_url: str) -> None:
+    """The same upgrade on SQLite and PostgreSQL: a database holding only schema 1's tables."""
+    if db_url.startswith("postgresql"):
+        from generator.office.pgstore import PgConnection
+
+        conn = PgConnection(db_url)
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', '1')")
+        conn.close()
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        conn.executescript(SCHEMA + "INSERT INTO meta(key, value) VALUES('schema_version', '1');")
+        conn.close()
+    with Store(db_url) as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        store.add_spec_files("abc", "2024", 2024, {"a.yaml": "x: 1\n"})
+        assert store.spec_versions()[0][:2] == ("abc", "2024")
 
 
 def test_unreachable_databases_are_db_errors(tmp_path: Path, pg_server: str) -> None:
@@ -168,3 +211,22 @@ def test_inputs_are_stored_and_derived_figures_recomputed(spec, db_url: str, tmp
         want = {c: Figures(spec, unit_data(c).values).value("公开01", "30", "1") for c in codes}
         assert {c.unit: c.value for c in ex.contributions if c.value is not None} == want
         assert ex.value == ex.total == cons.values["公开01"]["30"]["1"] == sum(want.values(), D(0))
+
+
+def test_review_history_is_append_only_in_the_store(db_url: str) -> None:
+    """An update or delete of a review row is refused by the database itself, on both engines."""
+    with Store(db_url) as store:
+        run = store.start_run("collect", "in/", "2024", "h")
+        store.begin()
+        sid = store.add_submission(_sub(run, 0, "sha-a"))
+        rid = store.add_review("430100001", "430100", sid, "sha-a", "return", "张三", "公开05 有误",
+                               [{"cell": "公开05表!D10", "note": "应为 975.45"}])
+        store.commit()
+        got = store.reviews("430100001")
+        assert [(r["id"], r["action"], r["reason"], r["cells"]) for r in got] == [
+            (rid, "return", "公开05 有误", [{"cell": "公开05表!D10", "note": "应为 975.45"}])]
+        for sql in ("UPDATE reviews SET action='approve'", "DELETE FROM reviews"):
+            with pytest.raises(Exception, match="append-only"):
+                store.conn.execute(sql)
+            store.rollback()
+        assert [r["action"] for r in store.reviews()] == ["return"]

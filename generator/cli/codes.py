@@ -24,7 +24,28 @@ def codes() -> None:
 @click.option("--dry-run", is_flag=True, help="只列出变化，不写入")
 def import_codes(file: str, specs: str | None, keep: bool, dry_run: bool) -> None:
     """把 FILE（.xlsx 或 .csv，两列 code,name：类 3 位、款 5 位、项 7 位）并入规格的支出功能分类代码表，
-    列出新增、改名、删除的科目。代码表有误时不写入任何内容（退出码 1）。"""
+    列出新增、改名、删除的科目。代码表有误时不写入任何内容（退出码 1）。
+
+    在轮次目录中：导入到本轮规格的一份新副本（新的 hash），成为本轮的当前规格；随附的规格从不改动。"""
+    import shutil
+    import tempfile
+
+    from .common import current_round
+
+    rnd = current_round() if not specs else None
+    work: Path | None = None
+    if rnd is not None:  # a copy of the round's spec, taken into the round as a new version when valid
+        work = Path(tempfile.mkdtemp(prefix="codes-", dir=rnd.root / "specs")) / "spec"
+        shutil.copytree(rnd.spec_dir(), work)
+        specs = str(work)
+    try:
+        _import(file, specs, keep, dry_run, rnd)
+    finally:
+        if work is not None:
+            shutil.rmtree(work.parent, ignore_errors=True)
+
+
+def _import(file: str, specs: str | None, keep: bool, dry_run: bool, rnd) -> None:  # type: ignore[no-untyped-def]
     from ..core.catalog import load_spec
     from ..core.spec import SpecInvalid
     from ..office.codes import codelist_file, merge_codes, parse_code_rows, required_codes, write_codelist
@@ -62,4 +83,9 @@ def import_codes(file: str, specs: str | None, keep: bool, dry_run: bool) -> Non
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
+    if rnd is not None:
+        rnd.add_spec(spec.root)
+        click.echo(f"已导入本轮次：规格 hash {spec.hash} → {after.hash}，成为本轮当前规格（specs/{after.hash}）；"
+                   "此前生成的模板须重新生成（juesuan build）")
+        return
     click.echo(f"已写入 {path}；规格 hash {spec.hash} → {after.hash}（此前生成的模板须重新生成）")

@@ -65,10 +65,15 @@ def store_errors(func):  # type: ignore[no-untyped-def]
 
 
 def report_dir_of(db: str, report_dir: str | None) -> Path:
-    """--report-dir, else the folder of a SQLite database, else the user's data folder (a PostgreSQL
-    URL has no folder)."""
+    """--report-dir, else the round's out/, else the folder of a SQLite database, else the user's
+    data folder (a PostgreSQL URL has no folder)."""
     if report_dir:
         return Path(report_dir)
+    from .common import round_path
+
+    in_round = round_path("out")
+    if in_round is not None:
+        return in_round
     from ..office.pgstore import is_url
     from ..office.store import data_dir
 
@@ -84,7 +89,13 @@ def _open_store(db: str, create: bool) -> Store:
 
 
 def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTree:
-    """The unit tree from the units file, else from the database (the last collect's units)."""
+    """The unit tree from the units file (in a round: the round's), else from the database (the
+    last collect's units)."""
+    from .common import current_round
+
+    rnd = current_round()
+    if not units_file and rnd is not None and rnd.units_file is not None:
+        units_file = str(rnd.units_file)
     if units_file:
         tree = load_tree(Path(units_file))
         for f in tree.findings:
@@ -93,7 +104,8 @@ def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTr
             _die(f"单位清单 {units_file} 中没有可用的单位")
         return tree
     if required or store is None:
-        _die("请用 --units 给出单位清单（CSV：code,name,parent）")
+        _die("请用 --units 给出单位清单（CSV：code,name,parent）" if current_round() is None
+             else "本轮次还没有单位清单；请先 juesuan units set 单位清单.csv")
     tree = tree_from_store(store)  # type: ignore[arg-type]
     if not tree.units:
         _die("数据库中没有单位清单；请用 --units 给出")
@@ -101,12 +113,20 @@ def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTr
 
 
 def _store_spec(store: Store, specs: str | None) -> Spec:
-    """--specs if given, else the spec the database was collected with."""
-    from .common import spec_arg
+    """--specs if given, else the spec the database was collected with (in a round: that very spec,
+    by hash, from the round's copies)."""
+    from ..office.round import RoundError
+    from .common import current_round, spec_arg
     from .migrate import load_spec_arg
 
     if specs:
         return load_spec_arg(specs)
+    rnd = current_round()
+    if rnd is not None:
+        try:
+            return rnd.spec(store.get_meta("spec_hash") or None)
+        except RoundError:
+            return rnd.spec()
     version = store.get_meta("spec_version")
     if version:
         spec = spec_by_version(version)
@@ -137,8 +157,8 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("folder", type=click.Path())
-@click.option("--units", "units_file", required=True, type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（kind 为“汇总”的单位只汇总下级、不单独报送）")
+@click.argument("folder", type=click.Path(), required=False)
+@click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（kind 为“汇总”的单位只汇总下级、不单独报送）；轮次中默认为轮次的单位清单")
 @db_option
 @click.option("--specs", type=click.Path(file_okay=False), help="本轮收集所用的规格目录，默认 specs/2024")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
@@ -151,22 +171,31 @@ def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另把各单位状态与问题写成 JSON")
 @limits_option
 @store_errors
-def collect(folder: str, units_file: str, db: str, specs: str | None, key: str | None, file_password: str | None,
+def collect(folder: str | None, units_file: str | None, db: str, specs: str | None, key: str | None, file_password: str | None,
             workers: int | None, engine: str, scheduler: str | None, report_dir: str | None,
             json_out: str | None, limits: tuple[str, ...]) -> None:
-    """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。"""
+    """收集 FOLDER 下报回的工作簿：逐份读取审核、入库（SQLite），输出各单位报送情况（HTML、CSV 与屏幕）。
+
+    在轮次目录中 FOLDER 默认为轮次的 returned/。"""
     from ..office.collect import collect as run_collect
     from ..office.collect import terminal_table, write_reports
-    from .common import apply_limits, key_arg, spec_arg
+    from .common import apply_limits, current_round, key_arg, spec_arg
 
     apply_limits(limits)
 
+    if folder is None:
+        rnd = current_round()
+        if rnd is None:
+            raise click.UsageError("请给出收回工作簿所在的目录 FOLDER")
+        folder = str(rnd.folder("returned"))
     src = Path(folder)
     if not src.is_dir():
         _die(f"目录 {folder} 不存在")
     spec = spec_arg(specs)
     tree = _tree(units_file, None, True)
     with _open_store(db, True) as store:
+        if current_round() is not None:
+            _keep_spec(store, spec)
         key = key_arg(key) or store.get_meta(KEY_META)
         if not key:
             click.echo(f"[注意] {DEFAULT_KEY_WARNING}", err=True)
@@ -197,31 +226,47 @@ def collect(folder: str, units_file: str, db: str, specs: str | None, key: str |
 @db_option
 @click.option("--specs", help="规格目录或版本号，默认为收集时所用的规格")
 @click.option("--include-errors", is_flag=True, help="有错误的单位也纳入汇总")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="汇总工作簿 .xlsx")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), help="汇总工作簿 .xlsx（轮次中默认 out/PARENT-汇总.xlsx）")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="汇总数据文件（规范 JSON）")
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), help="汇总报告 HTML（默认与工作簿同名 .html）")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
 @click.option("--allow-unfinished", is_flag=True, help="最近一次收集没有完成时，仍按数据库现有的数汇总（报告中注明）")
+@click.option("--include-unapproved", is_flag=True,
+              help="（轮次中）未经审核通过的报表也纳入，生成标明“草稿”的汇总（只供查看，不得上报或公开）")
 @store_errors
-def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str,
+def consolidate(parent: str, units_file: str | None, db: str, specs: str | None, include_errors: bool, out: str | None,
                 json_out: str | None, report_out: str | None, key: str | None, password: str | None,
-                allow_unfinished: bool) -> None:
+                allow_unfinished: bool, include_unapproved: bool) -> None:
     """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
-    from ..office.consolidate import ConsolidateError, render_text, write_outputs
+    from ..office.consolidate import ConsolidateError, UnfinishedCollect, render_text, write_outputs
     from ..office.consolidate import consolidate_round as run
-    from .common import key_arg
+    from .common import key_arg, round_path
 
+    if out is None:
+        default = round_path("out", f"{parent}-汇总.xlsx")
+        if default is None:
+            raise click.UsageError("请用 -o 给出汇总工作簿 .xlsx")
+        out = str(default)
     target = Path(out)
+    if json_out is None and round_path("out") is not None:
+        json_out = str(target.with_suffix(".json"))
     if target.suffix.lower() != ".xlsx":
         _die("-o 应为 .xlsx 文件")
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
-        try:
-            cons = run(store, tree, spec, parent, include_errors, allow_unfinished)
-        except ConsolidateError as exc:
+        approval = None
+        if round_path("out") is not None:  # a round reviews: its 汇总 takes approved reports, else it is a draft
+            approval = "draft" if include_unapproved else "approved"
+        try:  # the office's one 汇总 policy (refused after an unfinished collect unless --allow-unfinished)
+            cons = run(store, tree, spec, parent, include_errors, allow_unfinished, approval=approval)
+        except UnfinishedCollect as exc:
             _die(str(exc))
+            return
+        except ConsolidateError as exc:
+            _die(str(exc) + ("；轮次中只汇总审核通过的报表（juesuan review 单位代码 --approve），"
+                             "或加 --include-unapproved 生成草稿" if approval == "approved" else ""))
             return
         for f in cons.findings[:1]:
             if f.code == "collect-unfinished":
@@ -229,7 +274,18 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
         outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
                              Path(report_out) if report_out else target.with_suffix(".html"),
                              key_arg(key) or store.get_meta(KEY_META), password)
+        submitted = None
+        if approval == "approved":
+            from ..office.consolidate import submit_level
+
+            submitted = submit_level(store, tree, cons, outs.workbook)
     click.echo(render_text(cons, outs.readback))
+    if cons.draft:
+        click.echo("[注意] 这是草稿：含未经审核通过的报表，只供查看，不得上报或公开")
+    if submitted is not None:
+        click.echo(f"已作为 {cons.name}（{parent}）的报送 #{submitted} 提交上级审核（juesuan review {parent} --approve）")
+    elif approval == "approved" and cons.excluded and tree.units[parent].parent:
+        click.echo(f"未提交上级：{len(cons.excluded)} 个单位未纳入（见上），全部审核通过后再汇总即提交")
     click.echo(f"汇总工作簿：{outs.workbook}" + (f"  数据文件：{outs.data_file}" if outs.data_file else "")
                + (f"  报告：{outs.report}" if outs.report else ""))
     bad = any(f.severity == ERROR for f in cons.all_findings() + outs.readback)
@@ -308,11 +364,17 @@ def recheck(db: str, specs: str | None, units_file: str | None, report_dir: str 
 @db_option
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（默认用数据库中的清单）")
 @click.option("--unit", "only", multiple=True, help="只给这些单位写反馈（可多次）")
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="反馈文件目录")
-def feedback(db: str, units_file: str | None, only: tuple[str, ...], out: str) -> None:
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False), help="反馈文件目录（轮次中默认 out/反馈）")
+def feedback(db: str, units_file: str | None, only: tuple[str, ...], out: str | None) -> None:
     """给每个单位写一份审核反馈（CODE-反馈.html 与 CODE-反馈.xlsx）：状态、问题清单（位置、应为、实际、怎么改）、另收文件。"""
     from ..office.feedback import feedback as run
+    from .common import round_path
 
+    if out is None:
+        default = round_path("out", "反馈")
+        if default is None:
+            raise click.UsageError("请用 -o 给出反馈文件目录")
+        out = str(default)
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         unknown = [u for u in only if u not in tree.units]
@@ -321,6 +383,15 @@ def feedback(db: str, units_file: str | None, only: tuple[str, ...], out: str) -
         written = run(store, tree, Path(out), list(only) or None)
     click.echo(f"已写出 {len(written) // 2} 个单位的反馈到 {out}")
     sys.exit(EXIT_OK)
+
+
+def _keep_spec(store: Store, spec: Spec) -> None:
+    """A round's database keeps every spec it collected with (by hash), whole."""
+    from ..office.round import spec_files
+
+    store.begin()
+    store.add_spec_files(spec.hash, spec.version, spec.year, spec_files(spec.root))
+    store.commit()
 
 
 def demo_step(outdir: Path, spec: Spec) -> None:

@@ -1,4 +1,10 @@
-"""What every command shares: the spec option and the fingerprint key."""
+"""What every command shares: the round, the spec option, the fingerprint key and the database.
+
+Inside a round (a folder made by ``juesuan init``, found from the current folder upwards like git
+finds its repository, or named by ``juesuan --round DIR``) every default comes from the round:
+its spec (the copy by hash), its database, its office key, its units file and profile. An explicit
+flag still wins. Outside a round the flags, then the ``JUESUAN_*`` variables, then the built-in
+defaults apply, as before; the environment is read here, never by the library."""
 
 from __future__ import annotations
 
@@ -11,14 +17,62 @@ import click
 
 if TYPE_CHECKING:
     from ..core.spec import Spec
+    from ..office.round import Round
+
+ROUND_FILE = "round.yaml"  # generator.office.round.ROUND_FILE (not imported: ``--help`` stays light)
+
+
+class RoundRef:
+    """The group's ``--round`` and the round found from it (opened on first use)."""
+
+    def __init__(self, folder: str | None):
+        self.folder = folder
+        self._round: Round | None = None
+        self._looked = False
+
+    def get(self) -> Round | None:
+        if not self._looked:
+            self._looked = True
+            self._round = _find(self.folder)
+        return self._round
+
+
+def _find(folder: str | None) -> Round | None:
+    start = Path(folder) if folder else Path.cwd()
+    if folder is None and not any((p / ROUND_FILE).is_file() for p in (start.resolve(), *start.resolve().parents)):
+        return None
+    from ..office.round import RoundError, find_round, open_round
+
+    try:
+        return open_round(start) if folder else find_round(start)
+    except RoundError as exc:
+        click.echo(f"[错误] {exc}", err=True)
+        sys.exit(2)
+
+
+def current_round() -> Round | None:
+    """The round this command runs in (``--round`` or found from the current folder), or None."""
+    ctx = click.get_current_context(silent=True)
+    ref = ctx.find_root().obj if ctx is not None else None
+    return ref.get() if isinstance(ref, RoundRef) else None
+
+
+def round_path(sub: str, *more: str) -> Path | None:
+    """A folder or file of the current round (None outside a round)."""
+    rnd = current_round()
+    return rnd.folder(sub).joinpath(*more) if rnd is not None else None
 
 
 def spec_arg(path: str | None) -> Spec:
-    """The spec of ``--specs`` (default: the bundled 2024); a broken one ends the command with exit 2."""
+    """The spec of ``--specs`` (default: the round's current spec, outside a round the bundled
+    2024); a broken one ends the command with exit 2."""
     from ..core.catalog import default_specs_dir, load_spec
     from ..core.spec import SpecInvalid
 
+    rnd = current_round() if not path else None
     try:
+        if rnd is not None:
+            return rnd.spec()
         return load_spec(Path(path) if path else default_specs_dir())
     except SpecInvalid as exc:
         click.echo("规格文件有误：", err=True)
@@ -28,9 +82,24 @@ def spec_arg(path: str | None) -> Spec:
 
 
 def key_arg(key: str | None) -> str | None:
-    """``--key``, else ``JUESUAN_KEY``, else the key ``juesuan key init`` stored with the default
-    database (``JUESUAN_DB`` or the user's data folder), if that database exists and has one."""
-    return key or os.environ.get("JUESUAN_KEY") or stored_key()
+    """``--key``, else the round's office key, else (outside a round) ``JUESUAN_KEY``, else the key
+    ``juesuan key init`` stored with the default database (``JUESUAN_DB`` or the user's data
+    folder), if that database exists and has one."""
+    if key:
+        return key
+    rnd = current_round()
+    if rnd is not None:
+        return rnd.key()
+    return os.environ.get("JUESUAN_KEY") or stored_key()
+
+
+def db_default() -> str:
+    """The database of a command without ``--db``: the round's, else ``JUESUAN_DB``, else the
+    user's data folder."""
+    from ..office.store import default_db_path
+
+    rnd = current_round()
+    return rnd.db if rnd is not None else str(default_db_path())
 
 
 def stored_key(db: str | None = None) -> str | None:
@@ -53,7 +122,7 @@ def db_option(func):  # type: ignore[no-untyped-def]
     :func:`generator.office.store.default_db_path`: ``$JUESUAN_DB``, else the user's data folder)."""
     from ..office.store import DB_ENV, default_db_path
 
-    return click.option("--db", default=lambda: str(default_db_path()), show_default=f"${DB_ENV}，否则 {default_db_path()}",
+    return click.option("--db", default=db_default, show_default=f"轮次的数据库；轮次外 ${DB_ENV}，否则 {default_db_path()}",
                         help="数据库：SQLite 文件路径或 sqlite:///路径，或 PostgreSQL 的 postgresql://用户@主机/库名"
                              f"（也可用环境变量 {DB_ENV} 指定）")(func)
 

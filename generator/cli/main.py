@@ -25,6 +25,12 @@ class Lazy(NamedTuple):
 
 # the command name is the attribute's, with - for _ (diff_spec -> diff-spec; key_group -> key)
 LAZY: dict[str, Lazy] = {lazy.attr.removesuffix("_group").replace("_", "-"): lazy for lazy in (
+    Lazy("round", "init", "建立一个决算公开轮次目录：数据库、本轮规格的副本（按 hash）、指纹密钥和下一步说明。"),
+    Lazy("round", "units_group", "本轮次的单位清单：登记（units set）或查看（units show）。"),
+    Lazy("round", "profile_group", "本轮次的公开设置（概况文件 YAML）：登记后 publish 自动使用。"),
+    Lazy("round", "round_group", "查看当前决算轮次的设置：年度、数据库、规格、单位、密钥。"),
+    Lazy("review", "review", "审核 CODE 单位当前的报送：--approve 审核通过，或 --return \"原因\" 退回（可用 --cell 指出单元格）。"),
+    Lazy("review", "status", "本轮各单位的报送与审核情况：状态、审核、当前报送、审核人、时间；逾期、退回未重报、待审核的天数。"),
     Lazy("codes", "codes", "科目代码表：从财政系统导出的政府收支分类科目（code,name）导入规格。"),
     Lazy("narrative", "narrative", "由决算数字生成第三部分 决算情况说明（一至十）。"),
     Lazy("narrative", "check_narrative", "核对已写好的情况说明中的金额和百分比是否与决算表一致。"),
@@ -92,8 +98,16 @@ def demo_steps() -> list[Any]:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="juesuan")
-def cli() -> None:
-    """juesuan：部门决算公开表的模板下发、收集审核与汇总。"""
+@click.option("--round", "-C", "round_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="在该决算轮次目录中运行（默认：当前目录或其上级中的轮次）")
+@click.pass_context
+def cli(ctx: click.Context, round_dir: str | None) -> None:
+    """juesuan：部门决算公开表的模板下发、收集审核与汇总。
+
+    在 juesuan init 建立的轮次目录中运行时，规格、数据库、密钥、单位清单和公开设置都取自轮次。"""
+    from .common import RoundRef
+
+    ctx.obj = RoundRef(round_dir)
 
 
 @cli.command("check-spec")
@@ -117,27 +131,47 @@ def check_spec(specs: str | None) -> None:
 @click.option("--name", "unit_name", help="空白模板的单位名称")
 @click.option("--key", help="指纹密钥（默认取环境变量 JUESUAN_KEY）")
 @click.option("--password", help="工作表保护密码")
-@click.option("-o", "--out", "out", required=True, type=click.Path(), help="输出文件（单个单位）或目录（多个单位）")
+@click.option("-o", "--out", "out", type=click.Path(),
+              help="输出文件（单个单位）或目录（多个单位）；轮次中默认为轮次的 templates/")
+@click.option("--allow-default-key", is_flag=True, help="没有指纹密钥时仍为多个单位生成模板（不安全：见 README 威胁模型）")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="--units 时的执行方式：本进程，或 Dask 集群（见 --scheduler）")
 @click.option("--scheduler", help="Dask 调度器地址（tcp://主机:8786）；不给则在本机启动 LocalCluster")
 @click.option("--workers", type=int, help="本机 LocalCluster 的工作进程数，默认为 CPU 核数")
 def build(specs: str | None, data_file: str | None, units_file: str | None, previous_db: str | None,
           spare_rows: int | None, unit_code: str | None, unit_name: str | None, key: str | None, password: str | None,
-          out: str, engine: str, scheduler: str | None, workers: int | None) -> None:
-    """生成锁定的、带公式的填报工作簿。"""
+          out: str | None, allow_default_key: bool, engine: str, scheduler: str | None, workers: int | None) -> None:
+    """生成锁定的、带公式的填报工作簿。
+
+    在轮次目录中不带参数运行时，为轮次单位清单中的每个报送单位生成模板，写入轮次的 templates/。"""
     from ..core.dataset import DataError, Dataset, load_dataset
     from ..core.findings import has_errors
     from ..office.collect import AGGREGATE_KINDS
     from ..office.units import read_units_csv, unit_filename
     from ..xlsx.writer import build_workbook
+    from .common import current_round
 
+    rnd = current_round()
+    if rnd is not None and not (data_file or units_file or unit_code):
+        if rnd.units_file is None:
+            click.echo("[错误] 本轮次还没有单位清单；请先 juesuan units set 单位清单.csv", err=True)
+            sys.exit(2)
+        units_file = str(rnd.units_file)
+    if out is None:
+        if rnd is None:
+            raise click.UsageError("请用 -o 给出输出文件或目录")
+        out = str(rnd.folder("templates"))
     spec = spec_arg(specs)
     key = key_arg(key)
     if units_file:
         units, problems = read_units_csv(Path(units_file))
         for p in problems:
             click.echo(p.render(), err=True)
+        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
+        if not key and len(units) > 1 and not allow_default_key:
+            click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
+                       "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)
+            sys.exit(2)
         previous = _previous_subjects(previous_db, [u["code"] for u in units]) if previous_db else {}
         outdir = Path(out)
         outdir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +181,6 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
         from ..office.units import build_units
 
         base = Path(units_file).parent
-        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
         for u in units:
             if u["code"] in previous:
                 u["previous"] = previous[u["code"]]
@@ -238,7 +271,11 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 
     apply_limits(limits)
 
-    res = read_workbook(file, [Path(s) for s in specs] or None, key_arg(key), expect_unit, None, file_password)
+    from .common import current_round
+
+    rnd = current_round()
+    spec_dirs = [Path(s) for s in specs] or (rnd.spec_dirs() if rnd is not None else None)
+    res = read_workbook(file, spec_dirs, key_arg(key), expect_unit, None, file_password)
     doc = res.to_json()
     if out:
         atomic_write_text(Path(out), json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
@@ -254,7 +291,17 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 @cli.command()
 @click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
-    """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。"""
+    """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。
+
+    在轮次目录中运行时，把样例单位树当作本轮次的单位：登记、报回、收集、反馈、汇总、公开，全部写入本轮次。"""
+    from .common import current_round
+
+    rnd = current_round()
+    if rnd is not None:
+        from .round import demo_in_round
+
+        demo_in_round(rnd)
+        return
     # the demo is a round of its own under the built-in key (its reports say so): an office key in
     # the environment would make every workbook the demo builds fail its own fingerprint check
     office_key = os.environ.pop("JUESUAN_KEY", None)

@@ -38,8 +38,11 @@ def _load_figures(arg: str, db: str | None = None) -> Dataset:
             from ..xlsx.reader import read_workbook  # written in parallel; imported only when needed
         except ImportError as exc:
             raise DataError(f"{p}：读取 Excel 决算表需要 generator.xlsx.reader 模块，当前不可用（{exc}）") from exc
+        from .common import current_round, key_arg
+
+        rnd = current_round()
         try:
-            result = read_workbook(p)
+            result = read_workbook(p, rnd.spec_dirs() if rnd is not None else None, key_arg(None))
         except Exception as exc:  # the reader's own errors: the input is unusable either way
             raise DataError(f"{p}：无法读取 Excel 决算表（{exc}）") from exc
         dataset = getattr(result, "dataset", None)

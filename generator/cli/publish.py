@@ -44,12 +44,25 @@ def _formats(text: str) -> list[str]:
 
 def _source(source: str, db: str | None, specs: str | None, key: str | None, include_errors: bool,  # noqa: ANN202
             allow_unfinished: bool = False):
+    """The source to publish or check against; in a round its database, and the spec a workbook or a
+    submission was built with, by hash, among the round's (never the installed package's)."""
     from ..publish.source import SourceError, load_source
-    from .common import spec_arg
+    from .common import current_round, spec_arg
 
     spec = spec_arg(specs) if specs else None
+    rnd = current_round()
+    spec_dirs = None
+    if rnd is not None:
+        db = db or rnd.db
+        if spec is None:
+            spec_dirs = rnd.spec_dirs()
+            if not Path(source).suffix:  # a unit of the database: the spec its round collected with
+                with rnd.store(create=False) as store:
+                    collected = store.get_meta("spec_hash")
+                spec = rnd.spec(collected if collected and any(d.name == collected for d in spec_dirs) else None)
     try:
-        return load_source(source, db, spec, key_arg(key), include_errors, allow_unfinished)
+        return load_source(source, db, spec, key_arg(key), include_errors, spec_dirs=spec_dirs,
+                           allow_unfinished=allow_unfinished)
     except SourceError as exc:
         _die(str(exc))
         raise  # unreachable
@@ -57,7 +70,7 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
 
 @click.command("publish")
 @click.argument("source", metavar="SOURCE")
-@click.option("-o", "--out", "outdir", required=True, type=click.Path(file_okay=False), help="输出目录")
+@click.option("-o", "--out", "outdir", type=click.Path(file_okay=False), help="输出目录（轮次中默认 out/公开）")
 @click.option("--format", "fmt", default="html,pdf,docx", show_default=True, help="输出格式，逗号分隔：html,pdf,docx")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False), help="概况文件（YAML）：职责、机构设置等")
 @click.option("--db", type=click.Path(dir_okay=False), help="收集数据库（SOURCE 为单位代码时）")
@@ -69,14 +82,21 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
 @click.option("--name", "basename", help="输出文件名（不含扩展名），默认“单位名称+年度+部门决算公开”")
 @click.option("--profile-template", is_flag=True, is_eager=True, expose_value=False,
               callback=_print_profile_template, help="打印概况文件模板后退出。")
-def publish(source: str, outdir: str, fmt: str, profile_path: str | None, db: str | None, specs: str | None,
+def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None, db: str | None, specs: str | None,
             key: str | None, include_errors: bool, force: bool, allow_unfinished: bool, basename: str | None) -> None:
     """由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。
 
     SOURCE：填好的工作簿 .xlsx、标准数据 JSON，或 --db 数据库中的单位代码。"""
     from ..publish.profile import Profile, load_profile
     from ..publish.report import blocking, build_report, preflight
+    from .common import current_round
 
+    rnd = current_round()
+    if rnd is not None:
+        outdir = outdir or str(rnd.folder("out") / "公开")
+        profile_path = profile_path or (str(rnd.profile_file) if rnd.profile_file else None)
+    if outdir is None:
+        raise click.UsageError("请用 -o 给出输出目录")
     formats = _formats(fmt)
     src = _source(source, db, specs, key, include_errors, allow_unfinished)
     try:

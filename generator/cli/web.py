@@ -33,8 +33,12 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
     import uvicorn
 
     from ..web.app import create_app
-    from .common import key_arg, stored_key
+    from .common import current_round, key_arg, stored_key
 
+    rnd = current_round()
+    if rnd is not None:  # the round's spec (its copy, by hash), key and files folder
+        specs = specs or str(rnd.spec_dir())
+        files = files or str(rnd.folder("files"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(db, specs, workers, key_arg(key) or stored_key(db), max_upload_mb * 1024 * 1024, files)
     click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
@@ -50,7 +54,11 @@ def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...
     """每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"""
     from ..web import auth
     from ..web.service import UNITS_FILE_KEY
+    from .common import current_round
 
+    rnd = current_round()
+    if not units_file and rnd is not None and rnd.units_file is not None:
+        units_file = str(rnd.units_file)
     with _open_store(db, True) as store:
         if units_file:
             tree = _tree(units_file, None, True)

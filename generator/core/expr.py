@@ -601,15 +601,11 @@ def to_excel(node: BNode, res: ExcelResolver, sheet: str) -> str:
         cell = res.cell(node, sheet)
         if cell is None:
             return "0"
-        ref = sheet_prefix(cell[0], sheet) + a1(cell[1], cell[2])
-        # a direct reference to a typed-in cell: N() so that text there counts 0, as SUM and
-        # SUMPRODUCT count it (Excel and LibreOffice would otherwise turn "12" into 12 for + and -)
-        is_input = getattr(res, "is_input", None)
-        return f"N({ref})" if is_input is not None and is_input(cell) else ref
+        return _direct_ref(res, cell, sheet)
     if isinstance(node, Items):
         cell = res.items_cell(node)
-        if cell is not None:
-            return sheet_prefix(cell[0], sheet) + a1(cell[1], cell[2])
+        if cell is not None:  # a 项 row's own cell (typed in), or a subtotal's
+            return _direct_ref(res, cell, sheet)
         return res.items_excel(node, sheet)
     if isinstance(node, BSum):
         cells = []
@@ -643,6 +639,15 @@ def to_excel(node: BNode, res: ExcelResolver, sheet: str) -> str:
         right = _paren(node.right, res, sheet, prec + (1 if node.op in "-/" else 0))
         return f"{left}{node.op}{right}"
     raise ExprError(f"不能编译为 Excel 公式：{node!r}")
+
+
+def _direct_ref(res: ExcelResolver, cell: tuple[str, int, int], sheet: str) -> str:
+    """A direct reference to one cell; to a typed-in cell wrapped in N() so that text there counts
+    0, as SUM and SUMPRODUCT count it (Excel, LibreOffice and WPS would otherwise turn "12" into 12
+    for + and -, and the workbook's own totals would disagree with each other and with the reader)."""
+    ref = sheet_prefix(cell[0], sheet) + a1(cell[1], cell[2])
+    is_input = getattr(res, "is_input", None)
+    return f"N({ref})" if is_input is not None and is_input(cell) else ref
 
 
 def _paren(node: BNode, res: ExcelResolver, sheet: str, min_prec: int) -> str:

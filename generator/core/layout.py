@@ -52,6 +52,8 @@ META_FIELDS = ["template", "version", "spec_hash", "unit_code", "unit_name", "ye
 # units: only on a 汇总 of more than 1; kind 汇总: a consolidated workbook (no 填报说明, no spare rows);
 # spare_rows: only when a build chose another number of spare rows than the spec's
 SUMMARY = "汇总"
+DRAFT = "汇总草稿"  # a 汇总 with unapproved reports in it: 草稿 on its cover and every printed page
+SUMMARY_KINDS = (SUMMARY, DRAFT)
 MAX_SPARE_ROWS = 200
 MAX_UNITS = 1_000_000
 
@@ -454,7 +456,7 @@ class _TableLayout:
             sh.text(r, col0 + ni, _indent(code) + name, style)
             self._section_values(b, code, r, col0, total=False)
             r += 1
-        n_spare = 0 if self.plan.kind == SUMMARY else b.spare_rows if self.plan.spare_rows is None else self.plan.spare_rows
+        n_spare = 0 if self.plan.kind in SUMMARY_KINDS else b.spare_rows if self.plan.spare_rows is None else self.plan.spare_rows
         if n_spare:
             first = r
             value_cols = {}
@@ -790,7 +792,8 @@ class _SpareResolver:
 
 def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
     sh = SheetPlan(COVER, "cover", widths=[18, 48], landscape=False)
-    sh.text(0, 0, f"{plan.year}年度{plan.spec.title}", "title")
+    sh.text(0, 0, f"{plan.year}年度{plan.spec.title}" + ("（草稿：含未经审核的报表，不得上报或公开）" if plan.kind == DRAFT else ""),
+            "title")
     sh.merge(0, 0, 0, 1)
     sh.heights[0] = 36
     fixed = {"单位名称": plan.unit_name, "单位代码": plan.unit_code, "年度": str(plan.year)}
@@ -912,7 +915,8 @@ def _filled(plan: WorkbookPlan, table: str, sheet: str) -> str:
     t = plan.spec.tables[table]
     inputs = [(s.name, r, c) for s in plan.sheets if s.table is t for (r, c), cell in s.cells.items()
               if cell.kind == "input"]
-    return "+".join(f"SUMPRODUCT(ABS({x}))" for x in _ranges(inputs, sheet)) or "0"
+    # SUMIF skips text (ABS of a number typed as text would be #VALUE!): text counts 0, as everywhere
+    return "+".join(f'SUMIF({x},">0")-SUMIF({x},"<0")' for x in _ranges(inputs, sheet)) or "0"
 
 
 def _code_range(plan: WorkbookPlan, table: str, sheet: str) -> str:
@@ -1016,7 +1020,7 @@ def plan_workbook(
     names = {c: n for c, n in sorted((names or {}).items()) if c in used and c not in known}
     if not 1 <= units <= MAX_UNITS:
         raise LayoutError(f"汇总单位数 {units} 超出范围（1–{MAX_UNITS}）")
-    if kind not in ("", SUMMARY):
+    if kind not in ("", *SUMMARY_KINDS):
         raise LayoutError(f"未知的工作簿类别 {kind!r}")
     if kind:
         spare_rows = None
@@ -1027,7 +1031,7 @@ def plan_workbook(
                         fingerprint(ident, sections, names, key or DEFAULT_KEY), units=units, kind=kind,
                         spare_rows=spare_rows)
     plan.sheets.append(_cover(plan, cover or {}))
-    if kind != SUMMARY:  # a 汇总 is nobody's form to fill
+    if kind not in SUMMARY_KINDS:  # a 汇总 is nobody's form to fill
         plan.sheets.append(_guide(plan))
     fresh: list[SheetPlan] = []
     for t in spec.tables.values():

@@ -38,7 +38,7 @@ from typing import Any
 from ..core.clock import shown
 from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
-from ..core.layout import META, TEMPLATES, text_width
+from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
@@ -58,6 +58,7 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods
 ACCEPTED = {PASS, WARN, ERR}
 TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed", "template-outdated"}
 COMMIT_EVERY = 50
+LEVEL_PATH = "（汇总）/"  # the path of a level's 汇总 submitted as its 汇总 unit's report (consolidate.submit_level)
 OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit's file: no effect on its status
 FUTURE_SLACK = 600  # seconds a sender's clock may run ahead before a file time counts as in the future
 
@@ -274,10 +275,14 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
 
     res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
                         spec=spec, expect_year=spec.year)
-    if res.plan is not None and res.plan.units > 1:
-        res.findings.append(Finding(
-            "consolidated-workbook", ERROR, f"这是 {res.plan.units} 个单位的汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
-                                            "不作为任何单位的报送收录", actual=str(res.plan.units)))
+    if res.plan is not None and (res.plan.units > 1 or res.plan.kind in SUMMARY_KINDS):
+        # a 汇总 is no unit's own report in the round it was made in; in the round above (where its
+        # unit has no subordinates of its own) it is that unit's report: refresh_statuses decides
+        res.findings.append(Finding("consolidated-report", INFO, f"这是 {res.plan.units} 个单位的汇总工作簿（由 juesuan consolidate 生成）",
+                                    actual=str(res.plan.units)))
+        if res.plan.kind == DRAFT:
+            res.findings.append(Finding("draft-consolidation", ERROR, "这是汇总草稿（含未经审核通过的报表），不能作为报送；"
+                                        "请在各单位审核通过后重新汇总，再报送正式汇总工作簿"))
         forms = [t.id for t in spec.tables.values() if t.kind == "form"]
         ds0 = res.dataset
         if ds0 is not None and any(v for t in forms for cols in ds0.values.get(t, {}).values() for v in cols.values()):
@@ -698,11 +703,15 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:
                 unit = s["expect_unit"]
-        elif ("consolidated-workbook" in codes and "department-forms-received" in codes and s["unit_code"] in tree.units
-              and tree.kids(s["unit_code"])):
+        elif str(s["path"]).startswith(LEVEL_PATH) and "consolidation-submitted" in codes:
+            status = None  # a level's 汇总, submitted by consolidate (never a file's own claim): its unit's report
+        elif (("consolidated-workbook" in codes or "consolidated-report" in codes) and "department-forms-received" in codes
+              and s["unit_code"] in tree.units and tree.kids(s["unit_code"])):
             status = DEPT_FORMS  # the department's 汇总 workbook sent back with its 附件1–3: never its report
-        elif "consolidated-workbook" in codes:
-            status = WRONG_UNIT  # a 汇总 is never a unit's own report
+        elif ("consolidated-workbook" in codes or "consolidated-report" in codes) and tree.kids(s["unit_code"]):
+            status = WRONG_UNIT  # a 汇总 is never the report of a unit whose subordinates report in this round
+            extra.append(Finding("consolidated-workbook", ERROR, "这是汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
+                                 "不作为任何单位的报送收录（其下级单位在本轮次中各自报送）"))
         elif "wrong-year" in codes:
             status = TEMPLATE  # another year's workbook is not this round's report
         elif tree.is_aggregate(s["unit_code"]):

@@ -20,12 +20,23 @@ from ..core.clock import shown
 from ..core.dataset import Dataset, Values
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 from ..core.fsutil import atomic_write_text
-from ..core.layout import SUMMARY
+from ..core.layout import DRAFT, SUMMARY
 from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
 from ..core.spec import Spec
-from .collect import AGGREGATE, ERR, MISSING, UnitReport, UnitTree, jinja_env, unfinished_collect, unit_report
+from .collect import (
+    AGGREGATE,
+    ERR,
+    LEVEL_PATH,
+    MISSING,
+    UnitReport,
+    UnitTree,
+    jinja_env,
+    refresh_statuses,
+    unfinished_collect,
+    unit_report,
+)
 from .store import Store
 
 
@@ -92,6 +103,7 @@ class Consolidation:
     values: Values  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)  # about the consolidation itself
     forms_submission: int | None = None  # the department's own 附件1–3: its returned 汇总 workbook (id)
+    draft: bool = False  # unapproved reports summed in (草稿: never sent up, never published as final)
 
     @property
     def included(self) -> list[Member]:
@@ -161,19 +173,43 @@ def department_forms(store: Store, spec: Spec, parent: str, sums: Values
         f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", row=parent, actual=str(sub["id"])))
 
 
-def plan_members(rep: UnitReport, tree: UnitTree, parent: str, include_errors: bool) -> list[Member]:
-    """Every unit under ``parent`` (itself included), tree order, with whether it is summed in."""
+def is_level_report(sub: dict[str, Any] | None) -> bool:
+    """Is this submission a 汇总 submitted by consolidate as its (汇总) unit's report?"""
+    return sub is not None and str(sub["path"]).startswith(LEVEL_PATH)
+
+
+def plan_members(rep: UnitReport, tree: UnitTree, parent: str, include_errors: bool,
+                 approved: set[int] | None = None) -> list[Member]:
+    """Every unit under ``parent`` (itself included), tree order, with whether it is summed in;
+    with ``approved`` (the approved current submissions), a report not among them is left out, and
+    a 汇总 unit below ``parent`` that submitted its level's 汇总 counts with that report (approved
+    at this level) in place of its units'."""
     rows = {r.code: r for r in rep.rows}
     out = []
+    covered: set[str] = set()  # units whose figures a level's submitted 汇总 already holds
     for code, depth in tree.walk(parent):
         r = rows[code]
         node = code if tree.kids(code) else tree.units[code].parent
         cur = r.current
+        if tree.units[code].parent in covered:
+            covered.add(code)
+            out.append(Member(code, r.name, depth, node, None, False, "", r.status))
+            continue
+        if is_level_report(cur):
+            if approved is not None and code != parent:
+                covered.add(code)
+                ok = cur is not None and cur["id"] in approved
+                out.append(Member(code, r.name, depth, node, cur, ok, "" if ok else f"汇总报送 #{cur['id']} 未经审核通过",  # type: ignore[index]
+                                  r.status))
+                continue
+            cur = None  # its own 汇总 is not summed again when its units are
         if cur is None:
-            reason = "" if r.status == AGGREGATE else (MISSING if r.status == MISSING else f"无可用报送（最近一次：{r.status}）")
+            reason = "" if r.status == AGGREGATE or tree.is_aggregate(code) else (MISSING if r.status == MISSING else f"无可用报送（最近一次：{r.status}）")
             out.append(Member(code, r.name, depth, node, None, False, reason, r.status))
         elif cur["status"] == ERR and not include_errors:
             out.append(Member(code, r.name, depth, node, cur, False, f"报送 #{cur['id']} 有错误", r.status))
+        elif approved is not None and cur["id"] not in approved:
+            out.append(Member(code, r.name, depth, node, cur, False, f"报送 #{cur['id']} 未经审核通过", r.status))
         else:
             out.append(Member(code, r.name, depth, node, cur, True, "", r.status))
     return out
@@ -189,11 +225,19 @@ def _notes_for(spec: Spec, figures: Figures, name: str, n_units: int) -> dict[st
 
 
 def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
-                rep: UnitReport | None = None) -> Consolidation:
+                rep: UnitReport | None = None, approval: str | None = None) -> Consolidation:
+    """The 汇总 of ``parent``'s tree. ``approval``: None — every current report (no review in use);
+    ``"approved"`` — approved reports only (the final 汇总 of a round with review);
+    ``"draft"`` — every current report, marked 草稿."""
     if parent not in tree.units:
         raise ConsolidateError(f"单位 {parent} 不在单位清单中")
     rep = rep or unit_report(store, tree)
-    members = plan_members(rep, tree, parent, include_errors)
+    approved = None
+    if approval == "approved":
+        from .review import approved_submissions
+
+        approved = approved_submissions(store, tree)
+    members = plan_members(rep, tree, parent, include_errors, approved)
     by_unit = {m.unit: m for m in members}
     depth_of = {m.unit: m.depth for m in members}
     # running totals of the levels still open: a unit's figures go into its level's total as soon
@@ -252,8 +296,11 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
             code = "consolidate-unit-missing" if m.reason == MISSING else "consolidate-unit-excluded"
             findings.append(Finding(code, WARNING, f"{m.unit} {m.name} 未纳入汇总：{m.reason}", row=m.unit))
     ordered = [levels[c] for c, _ in tree.walk(parent) if c in levels]
+    if approval == "draft":
+        findings.insert(0, Finding("consolidate-draft", WARNING, "草稿：未经审核通过的报表也已汇总在内，本汇总只供查看，"
+                                                                 "不得上报或公开"))
     return Consolidation(parent, top_m.name, spec, include_errors, members, ordered, ds, figures.all_values(), findings,
-                         forms_sid)
+                         forms_sid, draft=approval == "draft")
 
 
 def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
@@ -272,14 +319,14 @@ def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
 
 
 def consolidate_round(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
-                      allow_unfinished: bool = False) -> Consolidation:
+                      allow_unfinished: bool = False, approval: str | None = None) -> Consolidation:
     """The 汇总 every face makes (``consolidate``, ``publish PARENT``, the web page): after a collect
     that did not finish it refuses (:class:`UnfinishedCollect`) unless ``allow_unfinished`` — while a
     collect is running, always — and an allowed one carries the ``collect-unfinished`` finding."""
     unfinished = unfinished_collect(store)
     if unfinished is not None and (unfinished.severity == ERROR or not allow_unfinished):
         raise UnfinishedCollect(unfinished, unfinished.severity != ERROR)
-    cons = consolidate(store, tree, spec, parent, include_errors)
+    cons = consolidate(store, tree, spec, parent, include_errors, approval=approval)
     if unfinished is not None:
         cons.findings.insert(0, unfinished)
     return cons
@@ -308,7 +355,8 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
     from ..xlsx.reader import read_workbook
     from ..xlsx.writer import build_workbook
 
-    res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)), kind=SUMMARY)
+    res = build_workbook(cons.spec, cons.dataset, out, key, password, units=max(1, len(cons.included)),
+                         kind=DRAFT if cons.draft else SUMMARY)
     cons.findings.extend(f for f in res.findings if f.severity != INFO)
     back = read_workbook(out, spec=cons.spec, key=key)
     readback = [f for f in back.findings if f.rule is None and f.severity != INFO and f.code != "default-key-in-use"]
@@ -320,6 +368,8 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
         doc["source"] = (f"juesuan consolidate：{cons.name}（{cons.parent}）汇总 {len(cons.included)} 个单位"
                          + ("（含有错误的单位）" if cons.include_errors else ""))
         doc["consolidated_units"] = [m.unit for m in cons.included]
+        if cons.draft:
+            doc["draft"] = True
         atomic_write_text(json_path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
     cid = store.add_consolidation(
         cons.parent, cons.include_errors, cons.spec.version, cons.spec.hash, str(out), str(json_path) if json_path else None,
@@ -329,6 +379,45 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
     if report_path is not None:
         atomic_write_text(report_path, report_html(cons, out, readback))
     return Outputs(out, json_path, report_path, readback, cid)
+
+
+def submit_level(store: Store, tree: UnitTree, cons: Consolidation, workbook: Path) -> int | None:
+    """A final 汇总 (approved reports only) of a 汇总 unit below the top of the tree, submitted as
+    that unit's report, to be reviewed by its parent like any unit's (the department's 汇总 goes
+    up to the 财政局). Its figures are the 汇总's; its findings the level's 审核 results. Only a
+    complete 汇总 goes up: None for a draft, the top of the tree, a 汇总 that left units out (not yet
+    approved, returned, missing), or when the unit's current report is already this very 汇总."""
+    import hashlib
+
+    from .store import figure_rows, now
+
+    if cons.draft or not tree.units[cons.parent].parent or cons.excluded:
+        return None  # a draft, the top of the tree, or units left out: nothing complete to send up
+    data = workbook.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    rows = {r.code: r for r in unit_report(store, tree).rows}
+    cur = rows[cons.parent].current
+    if cur is not None and cur["sha256"] == digest:
+        return None
+    level = next(lv for lv in cons.levels if lv.code == cons.parent)
+    ds = cons.dataset
+    received = now()
+    store.begin()
+    run_id = store.start_run("consolidate", str(workbook), cons.spec.version, cons.spec.hash)
+    sid = store.add_submission(
+        {"run_id": run_id, "seq": 0, "path": f"{LEVEL_PATH}{workbook.name}", "file_name": workbook.name, "sha256": digest,
+         "size": len(data), "mtime": received, "received": received, "unit_code": cons.parent, "unit_name": cons.name,
+         "expect_unit": cons.parent, "year": ds.year, "template_id": cons.spec.template,
+         "template_version": cons.spec.version, "spec_hash": cons.spec.hash, "usable": 1, "status": "",
+         "doc": json.dumps({"names": ds.names, "notes": ds.notes, "consolidated_units": [m.unit for m in cons.included]},
+                           ensure_ascii=False)},
+        figure_rows({}, summable(cons.spec, ds.values)),
+        [Finding("consolidation-submitted", INFO, f"{cons.name}汇总 {len(cons.included)} 个审核通过的单位，作为本单位的报送，"
+                                                  "由上级审核", actual=str(len(cons.included))), *level.findings])
+    store.finish_run(run_id, {"files": 1, "read": 1, "duplicates": 0})
+    store.commit()
+    refresh_statuses(store, tree, cons.spec.version, cons.spec.hash, only=[sid])
+    return sid
 
 
 def report_html(cons: Consolidation, workbook: Path | None = None, readback: list[Finding] | None = None) -> str:

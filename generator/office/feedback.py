@@ -96,6 +96,26 @@ class UnitFeedback:
     findings: list[dict[str, str]] = field(default_factory=list)
     beside: list[dict[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    review: str = ""  # 审核：已审核 / 已退回（原因） / 待审核 …, when the round reviews
+    returned: list[dict[str, str]] = field(default_factory=list)  # 退回意见 at cells
+
+
+def _review_lines(fb: UnitFeedback, st: Any) -> None:
+    """The reviewer's word on the current report (see :mod:`.review`): the state, and for a return
+    its reason and the notes at cells, first in the list of what to change."""
+    if st is None or st.state in ("not-submitted", "aggregate"):
+        return
+    fb.review = st.label + (f"（{st.reviewer}，{shown(st.at)}）" if st.at else "") + (f"：{st.note}" if st.note else "")
+    if st.state == "returned":
+        fb.what_to_do = f"报表已被退回：{st.reason}。请按退回意见改正后重新报送整份工作簿。"
+        fb.returned = [{"severity": ERROR, "severity_zh": "退回意见", "cell": c["cell"], "key": "", "message": c["note"] or st.reason,
+                        "expected": "", "actual": "", "advice": "按退回意见核对、改正", "check_cell": "", "code": "review-returned"}
+                       for c in st.cells] or [{"severity": ERROR, "severity_zh": "退回意见", "cell": "", "key": "",
+                                               "message": st.reason, "expected": "", "actual": "",
+                                               "advice": "按退回意见改正", "check_cell": "", "code": "review-returned"}]
+        fb.findings = fb.returned + fb.findings
+    elif st.state == "approved":
+        fb.what_to_do = "报表已审核通过，无需再报送。"
 
 
 def _finding_row(f: Finding) -> dict[str, str]:
@@ -132,14 +152,18 @@ def unit_feedback(store: Store, row: UnitRow) -> UnitFeedback:
 def feedback(store: Store, tree: UnitTree, outdir: Path, units: list[str] | None = None) -> list[Path]:
     """Write ``CODE-反馈.html`` and ``CODE-反馈.xlsx`` for every unit of the tree (or ``units``)
     that reports on its own; returns the files written."""
+    from .review import states
+
     rep = unit_report(store, tree)
     created = shown(now())
     env = jinja_env()
     written: list[Path] = []
+    reviewed = {st.code: st for st in states(store, tree)} if store.reviews() else {}
     for row in rep.rows:
         if row.status == AGGREGATE or (units and row.code not in units):
             continue
         fb = unit_feedback(store, row)
+        _review_lines(fb, reviewed.get(row.code))
         stem = f"{safe_filename(row.code)}-反馈"
         html = outdir / f"{stem}.html"
         atomic_write_text(html, env.get_template("feedback.html.j2").render(
@@ -152,7 +176,7 @@ def feedback(store: Store, tree: UnitTree, outdir: Path, units: list[str] | None
 
 def _sheet(fb: UnitFeedback, created: str) -> SimpleSheet:
     cur = fb.current
-    lines = [f"状态：{fb.status}", f"要做的事：{fb.what_to_do}"]
+    lines = [f"状态：{fb.status}", *([f"审核：{fb.review}"] if fb.review else []), f"要做的事：{fb.what_to_do}"]
     if cur is not None:
         lines.append(f"当前报送：{cur['path']}（收到于 {shown(cur['received'])}）；错误 {fb.counts['errors']} 条，"
                      f"提示 {fb.counts['warnings']} 条，信息 {fb.counts['infos']} 条")

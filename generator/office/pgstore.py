@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-ID_TABLES = ("runs", "submissions", "findings", "consolidations")
+ID_TABLES = ("runs", "submissions", "findings", "consolidations", "reviews")
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+)\s*\(([^)]*)\)\s*VALUES\s*\(([?,\s]*)\)\s*$", re.S | re.I)
 _INSERT_ID = re.compile(r"^\s*INSERT INTO (" + "|".join(ID_TABLES) + r")\b", re.I)
 COPY_MIN_ROWS = 20

@@ -69,7 +69,7 @@ def _orient(sec: object, landscape: bool) -> None:
     w, h = Cm(21.0), Cm(29.7)
     sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT  # type: ignore[attr-defined]
     sec.page_width, sec.page_height = (h, w) if landscape else (w, h)  # type: ignore[attr-defined]
-    margin = Cm(1.5) if landscape else Cm(2.2)
+    margin = Cm(1.2) if landscape else Cm(2.2)
     sec.left_margin = sec.right_margin = sec.top_margin = sec.bottom_margin = margin  # type: ignore[attr-defined]
 
 
@@ -135,17 +135,17 @@ def _table(doc: object, t: TableView, width_cm: float) -> None:
                 _cell_text(cell, c.text, c.kind == "label_total")
     for a, b in merges:
         a.merge(b)
-    if t.form:  # a form's 总分 and 自评等级 never alone on a page: its last rows keep together, no row splits
-        for r, row in enumerate(table.rows):
-            row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-            if r >= len(rows) - 1 - KEEP_LAST_ROWS and r < len(rows) - 1:
-                for cell in row.cells:
-                    for p in cell.paragraphs:
-                        p.paragraph_format.keep_with_next = True
-    for note in t.notes:
-        _para(doc, note, indent=False)
-    if t.statement:
-        _para(doc, t.statement, indent=False)
+    # no row splits; the last rows keep together and with the notes (a form's 总分 and 自评等级, a
+    # table's 合计/总计 row and its notes are never alone on a page)
+    tail = [*t.notes, *([t.statement] if t.statement else [])]
+    for r, row in enumerate(table.rows):
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+        if r >= len(rows) - 1 - KEEP_LAST_ROWS and (r < len(rows) - 1 or tail):
+            for cell in row.cells:
+                for p in cell.paragraphs:
+                    p.paragraph_format.keep_with_next = True
+    for i, text in enumerate(tail):
+        _para(doc, text, indent=False).paragraph_format.keep_with_next = i < len(tail) - 1
 
 
 def _drop_styles_with_effects(doc: object) -> None:
@@ -182,10 +182,10 @@ def render_docx(report: Report) -> bytes:
     cell = doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
     cell.element.styleId = CELL_STYLE_ID
     cell.base_style = doc.styles["Normal"]
-    _fonts(cell, SERIF, 9)
+    _fonts(cell, SERIF, 8.5)  # as the printed report (report.css): 公开01 on one landscape page
     fmt = cell.paragraph_format
-    fmt.space_before = fmt.space_after = Pt(1)
-    fmt.line_spacing = 1.0
+    fmt.space_before = fmt.space_after = Pt(0)
+    fmt.line_spacing = Pt(10.5)  # exact: a CJK font's own "single" line is ~1.45 em, and 公开01 would not fit its page
     fmt.first_line_indent = None
     _orient(doc.sections[0], False)
     doc.core_properties.title = report.title
@@ -202,12 +202,12 @@ def render_docx(report: Report) -> bytes:
     tail = "，没有其它二级预算单位" if len(report.composition) == 1 else f"，共{len(report.composition)}个单位"
     _para(doc, f"（二）决算单位构成。{report.unit_name}单位{report.year}年部门决算汇总公开单位构成包括：{comp}{tail}。")
 
-    first = True
+    # the part's title on a page of its own, as the printed report has it: a table never shares its
+    # page with it (公开01 would not fit and be split by a word processor)
+    _new_section(doc, False)
+    _heading(doc, "第二部分　部门决算表", 1, center=True)
     for t in report.tables:
         _new_section(doc, t.landscape)
-        if first:
-            _heading(doc, "第二部分　部门决算表", 1, center=True)
-            first = False
         _table(doc, t, 26.7 if t.landscape else 16.6)
 
     _new_section(doc, False)

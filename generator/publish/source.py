@@ -41,10 +41,11 @@ def _spec(spec: Spec | None) -> Spec:
     return spec if spec is not None else load_spec(default_specs_dir())
 
 
-def from_workbook(path: Path, spec: Spec | None = None, key: str | None = None) -> Source:
+def from_workbook(path: Path, spec: Spec | None = None, key: str | None = None,
+                  spec_dirs: list[Path] | None = None) -> Source:
     from ..xlsx.reader import read_workbook
 
-    res = read_workbook(path, spec=spec, key=key) if spec is not None else read_workbook(path, key=key)
+    res = read_workbook(path, spec_dirs, key=key, spec=spec)
     if not res.usable or res.dataset is None or res.spec is None:
         reasons = "；".join(f.message for f in res.findings[:3])
         raise SourceError(f"{path}：工作簿无法使用（{reasons or '未读出数据'}）")
@@ -121,13 +122,15 @@ def submission_dataset(store: Store, sid: int, unit: str, name: str, year: int) 
 
 
 def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None, key: str | None = None,
-                include_errors: bool = False, allow_unfinished: bool = False) -> Source:
-    """A workbook (.xlsx), a data file (.json), else a unit code in the database ``db``."""
+                include_errors: bool = False, spec_dirs: list[Path] | None = None,
+                allow_unfinished: bool = False) -> Source:
+    """A workbook (.xlsx), a data file (.json), else a unit code in the database ``db``. A workbook
+    is read with ``spec`` or the spec of its version among ``spec_dirs`` (default: the bundled ones)."""
     p = Path(arg)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         if not p.is_file():
             raise SourceError(f"{p}：文件不存在")
-        return from_workbook(p, spec, key)
+        return from_workbook(p, spec, key, spec_dirs)
     if p.suffix.lower() == ".json" or p.is_file():
         if not p.is_file():
             raise SourceError(f"{p}：文件不存在")

@@ -26,8 +26,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..core.expr import Fig
-from ..core.findings import ERROR, WARNING, Finding
+from ..core.findings import ERROR, INFO, WARNING, Finding
 from ..core.money import parse_lenient
+from ..core.textfold import fold, fold_number_spaces
 from ..narrative import check_narrative
 from .report import published_dataset
 from .source import Source
@@ -43,7 +44,7 @@ class PublishedError(ValueError):
 
 
 def _norm(text: str | None) -> str:
-    return _WS.sub("", text or "")
+    return _WS.sub("", fold(text or ""))
 
 
 @dataclass
@@ -51,14 +52,49 @@ class _Extracted:
     tables: dict[str, list[list[str]]] = field(default_factory=dict)  # table id -> rows of cell texts
     narrative: list[str] = field(default_factory=list)  # lines of 第三部分
     annex: list[str] = field(default_factory=list)  # lines of 第五部分 before its first form (the 自评报告)
+    font_warnings: int = 0  # glyphs whose font lacks metrics (said once, as one finding)
 
 
 def _page_tables(page: object) -> list[list[list[str]]]:
-    settings = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+    """The ruled tables of a page. A row that a page break cut off its table's rules (a browser
+    prints a collapsed border with the row before it, on the previous page; the first row of the
+    next page then has no top rule, the last of this page no bottom rule) is closed by a rule where
+    the page's vertical rules begin and end."""
+    settings: dict[str, object] = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+    verticals = [e for e in page.edges if e["orientation"] == "v"]  # type: ignore[attr-defined]
+    if verticals:
+        settings["explicit_horizontal_lines"] = [min(e["top"] for e in verticals), max(e["bottom"] for e in verticals)]
     out = []
     for t in page.extract_tables(settings):  # type: ignore[attr-defined]
-        out.append([[c if c is not None else "\x00" for c in row] for row in t])
+        out.append([[fold(c) if c is not None else "\x00" for c in row] for row in t])
     return out
+
+
+class _Count:
+    """pdfminer's per-glyph warnings (a font without FontBBox, …) counted, not printed one by one."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.n = 0
+        self.logger = logging.getLogger("pdfminer")
+        outer = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                outer.n += 1
+
+        self.handler = _Handler(logging.WARNING)
+
+    def __enter__(self) -> _Count:
+        self.saved = (self.logger.propagate, self.logger.level)
+        self.logger.addHandler(self.handler)
+        self.logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.propagate, _level = self.saved
 
 
 def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
@@ -76,13 +112,14 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     out = _Extracted()
     current: str | None = None
     part = ""
-    with doc:
+    with doc, _Count() as warned:
         for page in doc.pages:
             try:
                 text = page.extract_text() or ""
             except Exception as exc:  # noqa: BLE001
                 raise PublishedError(f"{pdf}：第{page.page_number}页无法读取（{exc}）") from exc
-            lines = text.splitlines()
+            lines = [fold_number_spaces(line) for line in text.splitlines()]
+            text = "\n".join(lines)
             found: list[str] = []
             for line in lines:
                 m = _PART.match(line)
@@ -104,6 +141,7 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
             if current is not None:
                 for rows in _page_tables(page):
                     out.tables.setdefault(current, []).extend(rows)
+    out.font_warnings = warned.n
     return out
 
 
@@ -216,6 +254,10 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
     if not got.tables and not got.narrative:
         raise PublishedError(f"{pdf}：未找到任何决算表或说明文字（是否为扫描件？）")
     findings: list[Finding] = []
+    if got.font_warnings:
+        findings.append(Finding("published-font-metrics", INFO,
+                                f"PDF 中的字体缺少度量信息（{got.font_warnings} 处，常见于浏览器或部分软件打印的 PDF）；"
+                                "不影响核对，文字已按字形对应的标准汉字读取", actual=str(got.font_warnings)))
     for v in views:
         rows = got.tables.get(v.id)
         if not rows:

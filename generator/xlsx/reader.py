@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,7 @@ from ..core.layout import (
     META,
     META_FIELDS,
     STYLE_FORMATS,
-    SUMMARY,
+    SUMMARY_KINDS,
     CellPlan,
     LayoutError,
     SheetPlan,
@@ -372,7 +371,7 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         except ValueError:
             spare_rows = None
             ctx.add("identity-mismatch", ERROR, "新增科目行数标识无法识别", actual=ident_src.get("spare_rows"))
-    if kind not in ("", SUMMARY):
+    if kind not in ("", *SUMMARY_KINDS):
         ctx.add("identity-mismatch", ERROR, "工作簿类别标识无法识别", actual=kind)
         kind = ""
     if expect_unit is not None and unit_code != expect_unit:
@@ -389,7 +388,6 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     except (ValueError, TypeError):
         ctx.add("identity-mismatch", ERROR, "标识表中的科目清单已损坏", cell=f"{META}!B8")
         sections, names = _infer_sections(book, spec), {}
-    key = key or os.environ.get("JUESUAN_KEY")
     if not key:  # no key configured: the built-in one, which everybody has
         key = DEFAULT_KEY
         ctx.add("default-key-in-use", WARNING, "未设置指纹密钥，按内置的公开默认密钥校验：任何人都能为任何单位生成可通过校验的工作簿；"

@@ -23,6 +23,7 @@ from ..core.fsutil import atomic_write_bytes
 from ..core.layout import (
     CODES,
     COVER,
+    DRAFT,
     STYLE_FORMATS,
     CellPlan,
     WorkbookPlan,
@@ -345,6 +346,8 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
     _print_setup(ws, sh)
     # every printed page says which sheet it belongs to (the table number, 填报说明, 审核)
     running = sh.table.number if sh.kind == "table" and sh.table is not None else sh.name if sh.kind in ("guide", "check") else ""
+    if running and plan.kind == DRAFT:
+        running = f"草稿（未经审核） {running}"
     if running:
         ws.set_header(f"&C&\"{FONT}\"{running}")
         ws.set_footer("&C第 &P 页，共 &N 页")
