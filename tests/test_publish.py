@@ -533,6 +533,9 @@ def test_publish_from_the_database_is_publishing_the_workbook(seed_xlsx: Path, t
     part3, part4, part5 = (db_html.index(f'id="part{i}"') for i in (3, 4, 5))
     assert db_html.index(title) > part5 > part4 > part3
     assert db_html.index("三、绩效自评结果") > part5 and "自评等级为“优”" in db_html[part5:]
+    # the 说明 from the database names the projects as the workbook does
+    r = CliRunner().invoke(cli, ["narrative", seed.unit_code, "--db", str(db)])
+    assert r.exit_code in (0, 1) and f"“{project}”绩效自评得分" in r.output and "“项目1”" not in r.output, r.output[-500:]
 
 
 # ---------------------------------------------------------------- a PDF laid out by another engine

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import shown
+from ..core.dataset import Dataset
 from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
@@ -738,6 +739,17 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             store.update_submission(sid, status=status, accepted=accepted, unit=unit, errors=counts[0],
                                     warnings=counts[1], infos=counts[2])
     store.commit()
+
+
+def submission_dataset(store: Store, sid: int, unit: str, name: str, year: int | None) -> Dataset:
+    """What a stored submission holds, as reading its workbook gives it: the typed figures and every
+    text kept with it (names, 空表说明, cover, 差异说明, the 附件 forms' words) — what ``publish UNIT``
+    and ``narrative UNIT`` start from, so they say what they say from the workbook itself."""
+    doc = dict(store.doc(sid))
+    doc.pop("values", None)
+    ds = Dataset.from_json({**doc, "unit": {"code": unit, "name": name}, "year": year})
+    ds.values = store.values(sid, inputs_only=True)
+    return ds
 
 
 def unfinished_collect(store: Store) -> Finding | None:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..core.catalog import default_specs_dir, load_spec, spec_by_version
 from ..core.dataset import DataError, Dataset, load_dataset
 from ..core.findings import Finding
 from ..core.spec import Spec
-
-if TYPE_CHECKING:
-    from ..office.store import Store
 
 
 class SourceError(ValueError):
@@ -73,7 +69,7 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
     """A unit's current submission; a unit with subordinates: the 汇总 of its tree, made now by the
     office's one policy (:func:`~generator.office.consolidate.consolidate_round`: refused after an
     unfinished collect unless ``allow_unfinished``)."""
-    from ..office.collect import tree_from_store, unit_report
+    from ..office.collect import submission_dataset, tree_from_store, unit_report
     from ..office.consolidate import ConsolidateError, consolidate_round, incomplete_members
     from ..office.store import DBError, Store
 
@@ -106,19 +102,9 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
         if row.current is None:
             raise SourceError(f"单位 {unit} {row.name} 没有可用的报送（状态：{row.status}）")
         sub = row.current
-        ds = submission_dataset(store, sub["id"], unit, row.name, spec.year)
+        ds = submission_dataset(store, sub["id"], unit, row.name, spec.year)  # figures and every text kept
         return Source(spec, ds, [(unit, row.name)], False, f"{row.name}（{unit}）报送 #{sub['id']}",
                       store.findings(sub["id"]))
-
-
-def submission_dataset(store: Store, sid: int, unit: str, name: str, year: int) -> Dataset:
-    """What a stored submission holds, as reading its workbook gives it: the typed figures and
-    every text kept with it (names, 空表说明, cover, 差异说明, the 附件 forms' words)."""
-    doc = dict(store.doc(sid))
-    doc.pop("values", None)
-    ds = Dataset.from_json({**doc, "unit": {"code": unit, "name": name}, "year": year})
-    ds.values = store.values(sid, inputs_only=True)
-    return ds
 
 
 def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None, key: str | None = None,
