@@ -366,6 +366,15 @@ def test_web_template_is_the_cli_build_byte_for_byte(spec: Spec, tmp_path: Path)
         assert tpl.content == cli_bytes, code
     res = read_workbook(next((tmp_path / "cli").glob("430100009-*.xlsx")), spec=spec)
     assert res.plan is not None and res.plan.sections["公开05"] == ["215", "21505", "2150550", "21508", "2150805"]
+    # the units file changes (one more 科目): the page's kept template is built again, still the command's
+    units.write_text(units.read_text(encoding="utf-8").replace(",,,2150550 2150805", ",,,2150550 2150805 2150899"),
+                     encoding="utf-8")
+    built = CliRunner().invoke(cli, ["build", "--units", str(units), "-o", str(tmp_path / "cli2")])
+    assert built.exit_code == 0, built.output
+    with client(db) as c:
+        c.get(links["430100009"])
+        again = c.get("/unit/430100009/template").content
+    assert again == next((tmp_path / "cli2").glob("430100009-*.xlsx")).read_bytes() != tpl.content
     res = read_workbook(next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")), spec=spec)
     assert res.plan is not None and "2150899" in res.plan.sections["公开07"]
     assert {"2150550", "2150805"} <= set(res.plan.sections["公开05"]) & set(res.plan.sections["公开02"])

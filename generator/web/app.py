@@ -44,7 +44,7 @@ from ..office.collect import (
 from ..office.store import Store
 from ..office.units import safe_filename, unit_filename
 from . import auth
-from .service import Round, unit_template
+from .service import Round, template_stamp, unit_template
 
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -278,14 +278,15 @@ class App:
         u = next(r for r in store.units() if r["code"] == code)
         path = self.round.templates / unit_filename(code, u["name"])
         stamp = path.with_suffix(".spec")
-        if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != self.round.spec.hash:
+        made_from = template_stamp(store, self.round.spec, code)  # the spec and the unit's row: either changed, build again
+        if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != made_from:
             built = unit_template(store, self.round.spec, code, self.round.key)
             if built is None or built.data is None:
                 log.warning("template of unit %s not built: %s", code, built.problem if built else "unknown unit")
                 return (built.problem or "未知原因") if built is not None else "单位不在单位清单中"
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, built.data)
-            stamp.write_text(self.round.spec.hash)
+            stamp.write_text(made_from)
         return path
 
     async def unit_upload(self, request: Request) -> Response:

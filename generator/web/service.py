@@ -69,6 +69,22 @@ def unit_template(store: Store, spec: Spec, code: str, key: str | None = None) -
     return build_unit(spec, row, base, key)
 
 
+def template_stamp(store: Store, spec: Spec, code: str) -> str:
+    """What a kept template was built from: the spec's hash and the unit's row (with its data
+    file's bytes); a kept template whose stamp differs is built again."""
+    import hashlib
+    import json
+
+    row, base = unit_row(store, code)
+    h = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+    if row is not None and row.get("data"):
+        try:
+            h.update((base / row["data"]).read_bytes())
+        except OSError:
+            pass  # a missing data file: the build says so
+    return f"{spec.hash} {h.hexdigest()[:16]}"
+
+
 class Round:
     """Everything the app does to the database runs in one thread (``db``); workbooks are read in
     worker processes (``workers`` > 0) or threads (``workers`` = 0, for tests)."""
