@@ -378,3 +378,34 @@ def test_web_template_is_the_cli_build_byte_for_byte(spec: Spec, tmp_path: Path)
     res = read_workbook(next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")), spec=spec)
     assert res.plan is not None and "2150899" in res.plan.sections["公开07"]
     assert {"2150550", "2150805"} <= set(res.plan.sections["公开05"]) & set(res.plan.sections["公开02"])
+
+
+def test_web_template_lists_last_years_subjects_as_build_previous(spec: Spec, tmp_path: Path) -> None:
+    """``links --previous LAST`` gives the page the same last year's 科目 as ``build --units --previous
+    LAST``: the same bytes."""
+    from generator.core.dataset import load_dataset
+    from generator.office.collect import collect, load_tree
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    build_workbook(spec, load_dataset(SAMPLES / f"unit-{CODE}.json"), returned / f"{CODE}.xlsx")
+    last = tmp_path / "2023.sqlite"
+    with Store(last) as store:
+        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False)
+    units = tmp_path / "units.csv"
+    units.write_text(f"code,name,parent\n{CODE},{NAME},\n", encoding="utf-8")
+    db, links = make_round(tmp_path, units)
+    r = CliRunner().invoke(cli, ["links", "--db", str(db), "--previous", str(last)])
+    assert r.exit_code == 0, r.output
+    built = CliRunner().invoke(cli, ["build", "--units", str(units), "--previous", str(last), "-o", str(tmp_path / "cli")])
+    assert built.exit_code == 0, built.output
+    with client(db) as c:
+        c.get(links[CODE])
+        tpl = c.get(f"/unit/{CODE}/template").content
+    cli_bytes = next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")).read_bytes()
+    assert tpl == cli_bytes
+    res = read_workbook(next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")), spec=spec)
+    last_codes = sorted(c for c in load_dataset(SAMPLES / f"unit-{CODE}.json").values["公开05"] if len(c) == 7)
+    assert res.plan is not None and [c for c in res.plan.sections["公开05"] if len(c) == 7] == last_codes
