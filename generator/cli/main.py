@@ -231,8 +231,8 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
 def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, list[str]], dict[str, str]]]:
     """Each unit's 科目 rows (项 codes per table) and data-given names from its current submission
     in a previous year's database."""
+    from ..office.service import previous_subjects
     from ..office.store import DBError, Store
-    from ..office.units import previous_subjects
 
     try:
         store = Store(db, create=False)

@@ -67,7 +67,7 @@ def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...
             store.set_meta(UNITS_FILE_KEY, str(Path(units_file).resolve()))
         if previous_db:
             from ..office.pgstore import is_url
-            from ..office.units import PREVIOUS_DB_KEY
+            from ..office.service import PREVIOUS_DB_KEY
 
             if not is_url(previous_db) and not Path(previous_db).is_file():
                 _die(f"找不到上年度的收集数据库 {previous_db}")

@@ -31,8 +31,9 @@ from ..office.collect import (
     store_upload,
     tree_from_store,
 )
+from ..office.service import UNITS_FILE_KEY, unit_row  # noqa: F401 - UNITS_FILE_KEY: the CLI's
 from ..office.store import Store
-from ..office.units import UNITS_FILE_KEY, UnitBuild, build_unit, unit_row  # noqa: F401 - UNITS_FILE_KEY: the CLI's
+from ..office.units import UnitBuild, build_unit
 
 T = TypeVar("T")
 
