@@ -23,6 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # keep their fingerprints): the "no key configured" warning is asserted where it is the subject
 # (tests/test_office_hardening.py), with the variable removed.
 os.environ.setdefault("JUESUAN_KEY", DEFAULT_KEY)
+
+# every finding any test makes must agree with the catalogue (generator/core/codes.py): an entry for
+# its code, that entry's severity; a stray code or severity raises where the finding is made
+import generator.core.findings as _findings  # noqa: E402
+
+_findings.STRICT = True
 SPECS = ROOT / "specs" / "2024"
 SEED = ROOT / "specs" / "samples" / "seed-2024.json"
 

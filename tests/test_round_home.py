@@ -192,6 +192,8 @@ def test_a_round_run_as_the_readme_tells(tmp_path: Path) -> None:
     assert (rnd / "out" / "collect-report.html").is_file()
     juesuan(rnd, env, "feedback")
     assert len(list((rnd / "out" / "反馈").glob("*-反馈.html"))) == 3
+    for code, _name in UNITS:  # the office reviews: each report approved, the 汇总 takes the approved ones
+        juesuan(rnd, env, "review", code, "--approve", "--reviewer", "财务科")
     out = juesuan(rnd, env, "consolidate", DEPT, ok=(0, 1))  # TEMP
     assert (rnd / "out" / f"{DEPT}-汇总.xlsx").is_file() and "默认密钥" not in out
 

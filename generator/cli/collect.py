@@ -256,9 +256,9 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
-        approval = None
-        if round_path("out") is not None:  # a round reviews: its 汇总 takes approved reports, else it is a draft
-            approval = "draft" if include_unapproved else "approved"
+        from ..office.review import approval_mode
+
+        approval = approval_mode(store, include_unapproved)  # a round reviews: approved reports, else a draft
         try:  # the office's one 汇总 policy (refused after an unfinished collect unless --allow-unfinished)
             cons = run(store, tree, spec, parent, include_errors, allow_unfinished, approval=approval)
         except UnfinishedCollect as exc:

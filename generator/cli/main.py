@@ -280,6 +280,29 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--markdown", is_flag=True, help="以 Markdown 输出（docs/findings.md）")
+def findings(as_json: bool, markdown: bool) -> None:
+    """问题代码一览：每个代码的级别、标题、怎么改和说明。"""
+    from ..core.codes import CATALOGUE
+    from ..core.codes import markdown as as_markdown
+    from ..core.findings import SEVERITY_ZH
+
+    if as_json:
+        click.echo(json.dumps([{"code": e.code, "severity": e.severity, "title": e.title, "advice": e.advice,
+                                "doc": e.doc, "group": e.group} for e in CATALOGUE.values()], ensure_ascii=False, indent=1))
+    elif markdown:
+        click.echo(as_markdown(), nl=False)
+    else:
+        group = None
+        for e in CATALOGUE.values():
+            if e.group != group:
+                group = e.group
+                click.echo(f"\n【{group}】")
+            click.echo(f"  {e.code:<34} {SEVERITY_ZH[e.severity]}  {e.title} —— {e.advice}")
+
+
+@cli.command()
 @click.option("-o", "--out", "out", default="out", type=click.Path(file_okay=False), show_default=True)
 def demo(out: str) -> None:
     """用随附的样例（长沙市企业服务中心 2024）跑一遍：生成、回读、报告。

@@ -17,6 +17,9 @@ WARNING = "warning"  # 提示
 INFO = "info"
 
 SEVERITY_ZH = {ERROR: "错误", WARNING: "提示", INFO: "信息"}
+# True in the test suite (tests/conftest.py): every finding made must agree with the catalogue
+# (generator/core/codes.py: an entry, its severity), or making it raises
+STRICT = False
 _SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
 
 
@@ -34,6 +37,28 @@ class Finding:
     rule: str | None = None
     file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if STRICT:
+            from .codes import check
+
+            problem = check(self)
+            if problem is not None:
+                raise ValueError(problem)
+
+    @property
+    def title(self) -> str:
+        """The code's Chinese title (generator/core/codes.py), what people see instead of the code."""
+        from .codes import title
+
+        return title(self.code)
+
+    @property
+    def advice(self) -> str:
+        """What to do about it (怎么改), from the catalogue."""
+        from .codes import advice
+
+        return advice(self.code)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,7 +91,7 @@ class Finding:
         return " ".join(parts)
 
     def render(self) -> str:
-        text = f"[{SEVERITY_ZH.get(self.severity, self.severity)}] {self.code}"
+        text = f"[{SEVERITY_ZH.get(self.severity, self.severity)}] {self.title}"
         loc = self.location()
         if loc:
             text += f" {loc}"
@@ -76,7 +101,7 @@ class Finding:
             text += f"实际 {self.actual if self.actual is not None else '—'}）"
         if self.check_cell:
             text += f"［审核表 {self.check_cell}］"
-        return printable(text)
+        return printable(text + f" ‹{self.code}›")  # the code: a small reference for whoever helps
 
 
 def printable(text: str) -> str:

@@ -233,6 +233,11 @@ def _sides_text(cells: RuleCells | None, res: RuleResult) -> str:
             f"差额 {fmt(res.diff, True)}")
 
 
+def _failed(severity: str) -> str:
+    """A failing rule's code: a 强制 rule's ``rule-failed`` (error), a 提示 rule's ``rule-warning``."""
+    return "rule-failed" if severity == ERROR else "rule-warning"
+
+
 def rule_findings(
     results: list[RuleResult], explanations: dict[str, str] | None = None,
     locate: Callable[[RuleInstance], str | None | RuleCells] | None = None,
@@ -255,12 +260,13 @@ def rule_findings(
         if cells is not None and (cells.left or cells.right):
             extra["left_cells"], extra["right_cells"] = cells.left, cells.right
         if inst.kind == "subset":
-            out.append(Finding("rule-failed", inst.severity, f"{inst.message}：有 {int(res.left)} 个科目不在其中",
+            out.append(Finding(_failed(inst.severity), inst.severity, f"{inst.message}：有 {int(res.left)} 个科目不在其中",
                                table=inst.rule.of, cell=cell, expected="0", actual=str(int(res.left)), rule=inst.id,
                                extra=extra))
             continue
         if inst.kind == "statement":
-            out.append(Finding("empty-table-statement-missing", inst.severity, inst.message,
+            code = "empty-table-statement-missing" if inst.severity == ERROR else "empty-table-statement-advised"
+            out.append(Finding(code, inst.severity, inst.message,
                                table=inst.rule.table, cell=cell, rule=inst.id, extra=extra))
             continue
         fig_loc = _first_fig(inst)
@@ -282,7 +288,7 @@ def rule_findings(
             else:
                 note = "（未填写差异说明）"
         out.append(Finding(
-            "rule-failed", inst.severity, f"{inst.message}：{_sides_text(cells, res)}{note}",
+            _failed(inst.severity), inst.severity, f"{inst.message}：{_sides_text(cells, res)}{note}",
             table=fig_loc[0], row=fig_loc[1], col=fig_loc[2], cell=cell,
             expected=fmt(res.right, True), actual=fmt(res.left, True), rule=inst.id, extra=extra))
     return out

@@ -600,7 +600,7 @@ class _Checker:
             self._finding("narrative-unmatched", INFO, pos, f"{kind}{printed}无法计算（分母为零）",
                           actual=printed)
             return False
-        self._finding("narrative-percent-mismatch", ERROR if strong else WARNING, pos,
+        self._finding("narrative-percent-mismatch" if strong else "narrative-percent-doubtful", ERROR if strong else WARNING, pos,
                       f"{kind}{printed}与按{basis}计算的{expected:.2f}%不符",
                       expected=f"{expected:.2f}%", actual=printed)
         return False

@@ -760,7 +760,7 @@ def unfinished_collect(store: Store) -> Finding | None:
         return None
     busy = store.writer_busy()
     what = "正在进行" if busy else "没有完成（被中断）"
-    return Finding("collect-unfinished", ERROR if busy else WARNING,
+    return Finding("collect-running" if busy else "collect-unfinished", ERROR if busy else WARNING,
                    f"最近一次收集（#{last['id']}，{last['source'] or ''}，开始于 {last['started']}）{what}：数据库中可能缺少该次收集的部分文件。"
                    "请（等它结束后）重新运行 juesuan collect —— 已收录的文件不会重复入库", actual=str(last["id"]))
 
@@ -934,7 +934,7 @@ def _finding_view(f: Finding) -> dict[str, Any]:
     from ..core.findings import SEVERITY_ZH
 
     return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
-            "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
+            "title": f.title, "advice": f.advice, "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
 
 
 class _UnitView:

@@ -46,44 +46,9 @@ WHAT_TO_DO = {
     DEPT_FORMS: "已收到部门自己的附件1–3（汇总工作簿），汇总与发布时采用。",
 }
 
-ADVICE = {
-    "rule-failed": "核对所列单元格的数，改正填错的一侧（审核表中该行会变为“通过”）",
-    "rounding-difference": "尾数差异，无需处理",
-    "number-as-text": "在该单元格重新输入数字（不带引号、空格或其他文字）",
-    "not-a-number": "该单元格只能填数字金额（万元）",
-    "cell-error-value": "改为数字金额",
-    "negative-value": "改为非负数；确为负数的请与主管部门联系",
-    "too-many-decimals": "金额保留两位小数（万元）",
-    "code-unknown": "核对科目代码；确属代码表中没有的新科目，请在其名称栏填写科目名称",
-    "code-malformed": "填写 7 位项级科目代码",
-    "duplicate-code": "同一科目只填一行，把金额合并到已有的行",
-    "spare-row-without-code": "在该行填写 7 位科目代码，或清除该行的金额",
-    "value-outside-input": "删除该单元格的内容；数据只填在浅黄色的单元格中",
-    "stale-cached-value": "用 Excel 或 WPS 打开，重新计算（Ctrl+Alt+F9）后保存，再重新报送",
-    "formula-in-input": "直接填写数字，不要填公式",
-    "formula-forbidden": "直接填写数字，不要填公式",
-    "empty-table-statement-missing": "本表无数据时，在表下方的说明栏写明原因（如“本单位无此项支出”）",
-    "wrong-unit": "报送贵单位自己的工作簿",
-    "submission-duplicate": "无需处理",
-    "template-version-mismatch": "用本轮下发的模板重新填报",
-    "template-outdated": "所填的数可以保留：财务部门用 juesuan migrate 把本工作簿迁移到新模板后核对，或用新模板重新填报",
-    "structure-unlocked": "无需处理",
-    "hidden-sheet-state": "无需处理",
-}
-STRUCTURE = ("label-changed", "formula-changed", "formula-replaced", "row-inserted", "row-deleted", "col-inserted",
-             "col-deleted", "merge-changed", "sheet-missing", "sheet-extra", "meta-sheet-missing", "meta-changed",
-             "fingerprint-mismatch", "identity-mismatch", "sheet-order-changed", "sheet-unprotected",
-             "hidden-sheet-visible")
-
-
 def advice(f: Finding) -> str:
-    if f.code in ADVICE:
-        return ADVICE[f.code]
-    if f.code in STRUCTURE:
-        return "请勿改动表格结构和公式；在下发的原模板中重新填报"
-    if f.code.startswith(("file-", "zip-", "xml-")):
-        return "用下发的模板填报，另存为 .xlsx 后重新报送"
-    return "按说明改正后重新报送"
+    """What to do about a finding: the catalogue's advice for its code (generator/core/codes.py)."""
+    return f.advice
 
 
 @dataclass
@@ -129,7 +94,7 @@ def _finding_row(f: Finding) -> dict[str, str]:
         key.append(f"栏 {f.col}")
     check = f.extra.get("check_cell") if f.extra else None
     return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "cell": where,
-            "key": " ".join(key), "message": f.message, "expected": f.expected or "", "actual": f.actual or "",
+            "key": " ".join(key), "message": f"{f.title}：{f.message}", "expected": f.expected or "", "actual": f.actual or "",
             "advice": advice(f), "check_cell": str(check or ""), "code": f.code}
 
 

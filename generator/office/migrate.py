@@ -285,7 +285,7 @@ def migrate_workbook(
         where = f"{u.table} 行 {_old_label(old_spec, u.table, u.row)} 栏 {u.col}"
         if u.amount != 0:
             res.findings.append(Finding(
-                "migrate-unplaced", WARNING if allow_loss else ERROR,
+                "migrate-unplaced-allowed" if allow_loss else "migrate-unplaced", WARNING if allow_loss else ERROR,
                 f"{where} 的 {fmt(u.amount)} 万元在 {new_spec.version} 版中无处安放（{reason}）"
                 + ("，已按 --allow-loss 舍弃" if allow_loss else ""),
                 table=u.table, row=u.row, col=u.col, actual=fmt(u.amount), extra={"reason": reason}))

@@ -39,6 +39,7 @@ LABEL = {NOT_SUBMITTED: "未报送", HAS_ERRORS: "有错误", PENDING: "待审�
          AGGREGATE_ONLY: "汇总单位"}
 APPROVE, RETURN = "approve", "return"
 DEADLINE_META = "round_deadline"
+REVIEW_META = "review_required"  # set by juesuan init: the round's 汇总 take approved reports only
 _CELL = re.compile(r"^(?P<sheet>[^!:]+)!(?P<addr>\$?[A-Z]{1,3}\$?\d{1,7})(?::(?P<note>.*))?$")
 
 
@@ -155,6 +156,15 @@ def record(store: Store, tree: UnitTree, code: str, action: str, reviewer: str, 
     return next(s for s in states(store, tree) if s.code == code)
 
 
+def approval_mode(store: Store, include_unapproved: bool = False) -> str | None:
+    """How a 汇总 of this database chooses reports: None when the round does not review (a database
+    made without ``juesuan init``: every current report, as before), else ``"approved"``, or
+    ``"draft"`` with ``include_unapproved`` (every current report, the result marked 草稿)."""
+    if store.get_meta(REVIEW_META) != "1":
+        return None
+    return "draft" if include_unapproved else "approved"
+
+
 def _day(text: str) -> date | None:
     try:
         return date.fromisoformat(text[:10])
@@ -183,4 +193,4 @@ def round_status(store: Store, tree: UnitTree, today: date | None = None) -> tup
 
 
 __all__ = ["APPROVE", "RETURN", "LABEL", "ReviewError", "ReviewState", "approved_submissions", "parse_cells", "record",
-           "review_state", "round_status", "states", "DEADLINE_META"]
+           "review_state", "round_status", "states", "DEADLINE_META", "REVIEW_META", "approval_mode"]

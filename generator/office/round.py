@@ -301,6 +301,7 @@ def init_round(root: Path, year: int, specs: Path, db: str | None = None, name: 
         if not store.get_meta(KEY_META):
             store.set_meta(KEY_META, secrets.token_urlsafe(32))
         store.set_meta("round_year", str(year))
+        store.set_meta("review_required", "1")  # office.review.REVIEW_META: a round's 汇总 take approved reports
         store.commit()
     rnd.add_spec(specs)  # saves round.yaml last: a half-made folder is no round
     (root / "README.txt").write_text(README.format(name=rnd.name, year=year, db=config["database"]), encoding="utf-8")

@@ -142,10 +142,11 @@ def finding_view(f: Finding) -> dict[str, Any]:
     from ..office.feedback import advice
 
     return {"advice": advice(f), "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
+            "title": f.title,
             "cell": f.cell or "", "table": f.table or "", "row": f.row or "", "col": f.col or "",
             "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual,
             "rule": f.rule or "", "explanation": (f.extra or {}).get("explanation", ""),
-            "explainable": f.code == "rule-failed" and f.severity == "warning"}
+            "explainable": f.code == "rule-warning"}
 
 
 class App:
@@ -156,6 +157,9 @@ class App:
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
         self.env.globals["statuses"] = STATUS_ORDER
+        from ..core.clock import shown
+
+        self.env.filters["when"] = shown
         self.login_failures: list[float] = []  # times of failed office logins (this process)
 
     # -- plumbing
@@ -240,9 +244,16 @@ class App:
         latest = row.latest
         findings = self._findings_for(store, code, latest) if latest else []
         from ..office.feedback import WHAT_TO_DO
+        from ..office.review import review_state
 
-        return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings,
-                "aggregate": tree.is_aggregate(code) and not row.history, "what_to_do": WHAT_TO_DO.get(row.status, "")}
+        review = review_state(row, store.reviews(code))
+        what = WHAT_TO_DO.get(row.status, "")
+        if review.state == "returned":
+            what = f"报表已被退回：{review.reason}。请按退回意见改正后重新报送整份工作簿。"
+        elif review.state == "approved":
+            what = "报表已审核通过，无需再报送。"
+        return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings, "review": review,
+                "aggregate": tree.is_aggregate(code) and not row.history, "what_to_do": what}
 
     @staticmethod
     def _findings_for(store: Store, code: str, sub: Any) -> list[dict[str, Any]]:
@@ -367,8 +378,16 @@ class App:
         rep = unit_report(store, tree)
         last = store.conn.execute("SELECT max(id) FROM submissions").fetchone()[0] or 0
         parents = [c for c in tree.units if tree.kids(c)]
-        return {"rep": rep, "rows": [(r, report_cells(r)) for r in rep.rows], "version": last, "parents": parents,
-                "tree": tree, "consolidated": {p for p in parents if store.last_consolidation(p) is not None}}
+        from ..office.review import round_status
+
+        reviews, deadline = round_status(store, tree)
+        by_code = {st.code: st for st in reviews}
+        version = f"{last}.{len(store.reviews())}"  # a new file or a review action reloads the page
+        return {"rep": rep, "rows": [(r, report_cells(r), by_code[r.code]) for r in rep.rows], "version": version,
+                "parents": parents, "tree": tree, "deadline": deadline,
+                "late": [st for st in reviews if st.late], "returned": [st for st in reviews if st.state == "returned"],
+                "waiting": [st for st in reviews if st.state == "pending"],
+                "consolidated": {p for p in parents if store.last_consolidation(p) is not None}}
 
     async def dashboard(self, request: Request) -> Response:
         self.office_guard(request)
@@ -434,6 +453,39 @@ class App:
             raise HTTPException(404)
         media = XLSX if kind == "xlsx" else "text/html; charset=utf-8"
         return FileResponse(path, media_type=media, filename=path.name)
+
+    async def review(self, request: Request) -> Response:
+        """The office approves or returns a unit's current report (审核通过 / 退回 with a reason and
+        notes at cells, one ``表!单元格[:意见]`` a line); back to the unit's page, which says so."""
+        from ..office.review import APPROVE, RETURN, ReviewError, parse_cells, record
+
+        self.office_guard(request)
+        form = await self.form(request)
+        code = request.path_params["code"]
+        action = str(form.get("action") or "")
+        reason = str(form.get("reason") or "")[:2000]
+        reviewer = str(form.get("reviewer") or "").strip()[:100] or "财务部门"
+        lines = [x.strip() for x in str(form.get("cells") or "").splitlines() if x.strip()][:50]
+
+        def act(store: Store) -> str | None:
+            tree = tree_from_store(store)
+            if code not in tree.units:
+                return "单位不在单位清单中"
+            try:
+                record(store, tree, code, APPROVE if action == "approve" else RETURN if action == "return" else "",
+                       reviewer, reason, parse_cells(lines))
+            except ReviewError as exc:
+                return str(exc)
+            return None
+
+        problem = await self.round.db(act)
+        if problem is not None:
+            view = await self.round.db(self._office_unit, code)
+            if view is None:
+                raise HTTPException(404)
+            return self.render(request, "office_unit.html.j2", 400, **view, code=code, review_error=problem,
+                               reason=reason, cells_text="\n".join(lines))
+        return RedirectResponse(f"/office/unit/{quote(code)}#review", 303)
 
     async def revoke(self, request: Request) -> Response:
         self.office_guard(request)
@@ -593,6 +645,7 @@ class App:
             Route("/office/status.json", self.status_json),
             Route("/office/unit/{code}", self.office_unit),
             Route("/office/unit/{code}/revoke", self.revoke, methods=["POST"]),
+            Route("/office/unit/{code}/review", self.review, methods=["POST"]),
             Route("/office/unit/{code}/feedback/{kind}", self.office_feedback),
             Route("/office/submission/{sid:int}/file", self.evidence),
             Route("/office/consolidate", self.run_consolidation, methods=["POST"]),

@@ -294,10 +294,8 @@ def cap_findings(findings: list[Finding], limit: int) -> list[Finding]:
     by_code: dict[str, int] = {}
     for f in dropped:
         by_code[f.code] = by_code.get(f.code, 0) + 1
-    worst = ERROR if any(f.severity == ERROR for f in dropped) else WARNING if any(
-        f.severity == WARNING for f in dropped) else INFO
-    summary = "，".join(f"{c} {n} 条" for c, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
-    kept.append(Finding("findings-truncated", worst, f"问题过多：只列出前 {len(kept)} 条，另有 {len(dropped)} 条未逐条列出（{summary}）",
+        summary = "，".join(f"{c} {n} 条" for c, n in sorted(by_code.items(), key=lambda kv: -kv[1])[:10])
+    kept.append(Finding("findings-truncated", WARNING, f"问题过多：只列出前 {len(kept)} 条，另有 {len(dropped)} 条未逐条列出（{summary}）",
                         actual=str(len(findings)), extra={"dropped": by_code}))
     return kept
 
@@ -837,13 +835,13 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
             elif kind == "code":
                 text = _cell_text(got).strip()
                 if got is not None and got.formula is not None:
-                    ctx.add("formula-in-input", ERROR, f"{where} 科目代码不应是公式", cell=where, **_label_of(sp, cell))
+                    ctx.add("formula-in-text-cell", ERROR, f"{where} 科目代码不应是公式", cell=where, **_label_of(sp, cell))
                     text = ""
                 code_texts[(sp.name, r, c)] = text
             elif kind == "field":
                 if got is not None and cell.fig is not None:
                     if got.formula is not None:
-                        ctx.add("formula-in-input", ERROR, f"{where} 应填文字，不应是公式，未导入", cell=where,
+                        ctx.add("formula-in-text-cell", ERROR, f"{where} 应填文字，不应是公式，未导入", cell=where,
                                 actual="=" + got.formula[:200], **_label_of(sp, cell))
                         continue
                     text = _cell_text(got)
@@ -945,7 +943,7 @@ def _read_spare(sp: SheetPlan, plan: WorkbookPlan, raw: RawSheet, inputs: Values
                         "请确认代码无误", cell=where, table=t.id, row=code, actual=code)
                 names[code] = typed
             else:
-                ctx.add("code-unknown", ERROR, f"{where} 科目代码 {code} 不在代码表中，也没有填写科目名称：金额已按表内公式计入合计，"
+                ctx.add("code-unknown-unnamed", ERROR, f"{where} 科目代码 {code} 不在代码表中，也没有填写科目名称：金额已按表内公式计入合计，"
                         f"请核对代码，或在 {name_at} 填写科目名称", cell=where, table=t.id, row=code, actual=code)
                 names.setdefault(code, f"科目{code}")
         if code in prefilled or code in seen:
