@@ -63,6 +63,8 @@ def test_migrate_carries_the_names_the_workbook_shows(round_spec: Spec, seed: Da
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0 and out.is_file(), r.output
     assert "LayoutError" not in r.output and "migrate-build-failed" not in r.output
+    if target == "2024":  # the bundled 2024 is not the spec the template was built with: said once, as information
+        assert "migrate-outdated-source" in r.output and "template-outdated" not in r.output
     new = load_spec(ROOT / "specs" / target)
     assert new.code_name("functional", "2050202") is None  # the new list lacks it
     back = read_workbook(out, spec=new)

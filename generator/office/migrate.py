@@ -260,9 +260,13 @@ def migrate_workbook(
         return res
     old_spec = src.spec
     res.old_version = old_spec.version
-    # an older template of this version is what migrating is for: said, not an error of the migration
-    res.findings.extend(_stage([replace(f, severity=INFO) if f.code == "template-outdated" else f for f in src.findings],
-                               "source", "原工作簿："))
+    # an older template of this version is what migrating is for: said as such, not an error of the migration
+    res.findings.extend(_stage([f for f in src.findings if f.code != "template-outdated"], "source", "原工作簿："))
+    for f in src.findings:
+        if f.code == "template-outdated":
+            res.findings.append(Finding("migrate-outdated-source", INFO,
+                                        f"原工作簿按旧版模板填报（规格 {f.actual}），迁移为现行规格 {new_spec.hash} 的新模板",
+                                        expected=new_spec.hash, actual=f.actual))
     sm = resolve(old_spec, new_spec)
     if sm.problems:
         res.usable = False
