@@ -508,6 +508,36 @@ def test_publish_from_a_workbook(seed_xlsx: Path, tmp_path: Path, spec: Spec, se
     assert 'data-key="人员经费合计:决算数">925.86<' in html  # Σ of the workbook's formula
 
 
+def test_publish_from_the_database_is_publishing_the_workbook(seed_xlsx: Path, tmp_path: Path, seed: Dataset) -> None:
+    """``publish UNIT --db`` after collecting a workbook prints what ``publish WORKBOOK`` prints: the
+    附件 forms' words (project names, 指标) kept with the submission, the 整体支出绩效自评报告 once,
+    in 第五部分 under the title the table of contents names, not after 第三部分."""
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    seed_xlsx.rename(returned / "seed.xlsx")
+    units = tmp_path / "units.csv"
+    units.write_text(f"code,name,parent\n{seed.unit_code},{seed.unit_name},\n", encoding="utf-8")
+    db = tmp_path / "round.sqlite"
+    r = CliRunner().invoke(cli, ["collect", str(returned), "--units", str(units), "--db", str(db)])
+    assert r.exit_code in (0, 1), r.output
+    out = tmp_path / "out"
+    for name, src, extra in (("wb", str(returned / "seed.xlsx"), []), ("db", seed.unit_code, ["--db", str(db)])):
+        r = CliRunner().invoke(cli, ["publish", src, *extra, "-o", str(out), "--format", "html", "--name", name, "--force"])
+        assert r.exit_code in (0, 1) and (out / f"{name}.html").is_file(), r.output
+    wb, db_html = ((out / f"{n}.html").read_text(encoding="utf-8") for n in ("wb", "db"))
+    assert db_html == wb
+    project = seed.texts["附件3"]["1:项目"]["名称"]
+    assert project in db_html and "项目1：" not in db_html  # the project's own name, not a placeholder
+    title = f"{seed.year}年度{seed.unit_name}整体支出绩效自评报告"
+    assert db_html.count(f">{title}<") == 1
+    part3, part4, part5 = (db_html.index(f'id="part{i}"') for i in (3, 4, 5))
+    assert db_html.index(title) > part5 > part4 > part3
+    assert db_html.index("三、绩效自评结果") > part5 and "自评等级为“优”" in db_html[part5:]
+    # the 说明 from the database names the projects as the workbook does
+    r = CliRunner().invoke(cli, ["narrative", seed.unit_code, "--db", str(db)])
+    assert r.exit_code in (0, 1) and f"“{project}”绩效自评得分" in r.output and "“项目1”" not in r.output, r.output[-500:]
+
+
 # ---------------------------------------------------------------- a PDF laid out by another engine
 
 

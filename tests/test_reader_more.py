@@ -44,16 +44,18 @@ def _replace(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_template_built_under_an_older_spec_is_template_spec_changed(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_template_built_under_an_older_spec_is_template_outdated(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The spec changed after the template went out (only a rule's wording here, so nothing else in
-    the workbook differs and the fingerprint, made over the recorded hash, still holds)."""
+    the workbook differs and the fingerprint, made over the recorded hash, still holds): one finding,
+    按旧版模板填报, with the migrate hint (tests/test_outdated.py: the code list changed)."""
     d = _spec_copy(tmp_path, lambda d: _replace(d / "rules.yaml", "应等于 支出总计(60)", "须等于 支出总计(60)"))
     old = load_spec(d)
     assert old.version == spec.version and old.hash != spec.hash
     built = build_workbook(old, seed, tmp_path / "old.xlsx")
     res = read_workbook(built.path, spec=spec)
-    f = next(f for f in res.findings if f.code == "template-spec-changed")
-    assert (f.severity, f.expected, f.actual) == ("error", spec.hash, old.hash)
+    f = next(f for f in res.findings if f.code == "template-outdated")
+    assert (f.severity, f.expected, f.actual) == ("error", spec.hash, old.hash) and "juesuan migrate" in f.message
+    assert "template-spec-changed" not in {x.code for x in res.findings}
     assert res.exit_code == 1
     assert "fingerprint-mismatch" not in {x.code for x in res.findings}
     # read under the spec it was made with, the same file is clean

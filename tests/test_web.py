@@ -34,7 +34,7 @@ from generator.office.store import Store
 from generator.web import auth
 from generator.web.app import create_app, redact
 
-from .web_helpers import PASSWORD, csrf_of, fill_template, make_round, template_plan, typo_cell, unit_data
+from .web_helpers import PASSWORD, SAMPLES, csrf_of, fill_template, make_round, template_plan, typo_cell, unit_data
 
 CODE, NAME = "430100002", "长沙市工业信息研究所"
 
@@ -342,3 +342,70 @@ def test_office_login_tries_are_limited(rnd) -> None:  # type: ignore[no-untyped
         r = c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
         assert r.status_code == 429 and "尝试次数过多" in r.text  # even the right password waits out the window
         assert str(c.get("/office").url).endswith("/office/login")
+
+
+def test_web_template_is_the_cli_build_byte_for_byte(spec: Spec, tmp_path: Path) -> None:
+    """One function builds a unit's template from its units row (``data``, ``subjects``): the page's
+    download and ``juesuan build --units`` give the same bytes; the 科目 of ``subjects`` are rows."""
+    from generator.xlsx.reader import read_workbook
+
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,parent,data,kind,subjects\n"
+                     "430100,主管部门,,,汇总,\n"
+                     f"{CODE},{NAME},430100,{SAMPLES / f'unit-{CODE}.json'},,2150550 2150805 公开07:2150899\n"
+                     "430100009,只有科目的单位,430100,,,2150550 2150805\n", encoding="utf-8")
+    db, links = make_round(tmp_path, units)
+    built = CliRunner().invoke(cli, ["build", "--units", str(units), "-o", str(tmp_path / "cli")])
+    assert built.exit_code == 0, built.output
+    for code in (CODE, "430100009"):
+        with client(db) as c:
+            assert c.get(links[code]).status_code == 200
+            tpl = c.get(f"/unit/{code}/template")
+        assert tpl.status_code == 200
+        cli_bytes = next((tmp_path / "cli").glob(f"{code}-*.xlsx")).read_bytes()
+        assert tpl.content == cli_bytes, code
+    res = read_workbook(next((tmp_path / "cli").glob("430100009-*.xlsx")), spec=spec)
+    assert res.plan is not None and res.plan.sections["公开05"] == ["215", "21505", "2150550", "21508", "2150805"]
+    # the units file changes (one more 科目): the page's kept template is built again, still the command's
+    units.write_text(units.read_text(encoding="utf-8").replace(",,,2150550 2150805", ",,,2150550 2150805 2150899"),
+                     encoding="utf-8")
+    built = CliRunner().invoke(cli, ["build", "--units", str(units), "-o", str(tmp_path / "cli2")])
+    assert built.exit_code == 0, built.output
+    with client(db) as c:
+        c.get(links["430100009"])
+        again = c.get("/unit/430100009/template").content
+    assert again == next((tmp_path / "cli2").glob("430100009-*.xlsx")).read_bytes() != tpl.content
+    res = read_workbook(next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")), spec=spec)
+    assert res.plan is not None and "2150899" in res.plan.sections["公开07"]
+    assert {"2150550", "2150805"} <= set(res.plan.sections["公开05"]) & set(res.plan.sections["公开02"])
+
+
+def test_web_template_lists_last_years_subjects_as_build_previous(spec: Spec, tmp_path: Path) -> None:
+    """``links --previous LAST`` gives the page the same last year's 科目 as ``build --units --previous
+    LAST``: the same bytes."""
+    from generator.core.dataset import load_dataset
+    from generator.office.collect import collect, load_tree
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    build_workbook(spec, load_dataset(SAMPLES / f"unit-{CODE}.json"), returned / f"{CODE}.xlsx")
+    last = tmp_path / "2023.sqlite"
+    with Store(last) as store:
+        collect(store, returned, load_tree(SAMPLES / "units.csv"), spec, workers=1, progress=False)
+    units = tmp_path / "units.csv"
+    units.write_text(f"code,name,parent\n{CODE},{NAME},\n", encoding="utf-8")
+    db, links = make_round(tmp_path, units)
+    r = CliRunner().invoke(cli, ["links", "--db", str(db), "--previous", str(last)])
+    assert r.exit_code == 0, r.output
+    built = CliRunner().invoke(cli, ["build", "--units", str(units), "--previous", str(last), "-o", str(tmp_path / "cli")])
+    assert built.exit_code == 0, built.output
+    with client(db) as c:
+        c.get(links[CODE])
+        tpl = c.get(f"/unit/{CODE}/template").content
+    cli_bytes = next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")).read_bytes()
+    assert tpl == cli_bytes
+    res = read_workbook(next((tmp_path / "cli").glob(f"{CODE}-*.xlsx")), spec=spec)
+    last_codes = sorted(c for c in load_dataset(SAMPLES / f"unit-{CODE}.json").values["公开05"] if len(c) == 7)
+    assert res.plan is not None and [c for c in res.plan.sections["公开05"] if len(c) == 7] == last_codes

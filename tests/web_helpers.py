@@ -15,8 +15,8 @@ from generator.cli import cli
 from generator.core.dataset import Dataset, load_dataset
 from generator.core.layout import WorkbookPlan
 from generator.core.spec import Spec
-from generator.web.service import template_dataset
-from generator.xlsx.writer import build_workbook
+from generator.web.service import unit_template
+from generator.xlsx.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "specs" / "samples"
@@ -45,14 +45,22 @@ def csrf_of(html: str) -> str:
 
 
 def template_plan(spec: Spec, code: str, name: str, units: Path = UNITS) -> tuple[bytes, WorkbookPlan]:
-    """The template the server builds for a unit (the same inputs give the same bytes) and its plan."""
+    """The template the server builds for a unit (``juesuan build --units``'s, the same inputs give
+    the same bytes) and its plan (as the reader lays it out)."""
+    import tempfile
+
     from generator.office.store import Store
 
     with Store(":memory:") as store:
         store.set_meta("web.units_file", str(units))
-        ds = template_dataset(store, code, name)
-    res = build_workbook(spec, ds)
-    return res.data, res.plan
+        built = unit_template(store, spec, code)
+    assert built is not None and built.data is not None, built
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.xlsx"
+        path.write_bytes(built.data)
+        res = read_workbook(path, spec=spec)
+    assert res.plan is not None
+    return built.data, res.plan
 
 
 def fill_template(template: Path, plan: WorkbookPlan, ds: Dataset, out: Path,

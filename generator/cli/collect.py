@@ -21,7 +21,7 @@ from ..core.catalog import spec_by_version
 from ..core.findings import ERROR, printable
 from ..core.fsutil import atomic_write_text
 from ..core.spec import Spec
-from ..office.collect import UnitTree, load_tree, tree_from_store, unfinished_collect, unit_report
+from ..office.collect import UnitTree, load_tree, tree_from_store, unit_report
 from ..office.store import DBError, Store
 from .common import db_option, limits_option
 
@@ -244,8 +244,8 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
                 json_out: str | None, report_out: str | None, key: str | None, password: str | None,
                 allow_unfinished: bool, include_unapproved: bool) -> None:
     """汇总 PARENT 及其全部下级单位的当前报送，逐级审核，输出同一模板的汇总工作簿与数据文件。"""
-    from ..office.consolidate import ConsolidateError, render_text, write_outputs
-    from ..office.consolidate import consolidate as run
+    from ..office.consolidate import ConsolidateError, UnfinishedCollect, render_text, write_outputs
+    from ..office.consolidate import consolidate_round as run
     from .common import key_arg, round_path
 
     if out is None:
@@ -261,22 +261,21 @@ def consolidate(parent: str, units_file: str | None, db: str, specs: str | None,
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
-        unfinished = unfinished_collect(store)
-        if unfinished is not None:
-            if unfinished.severity == ERROR or not allow_unfinished:
-                _die(unfinished.message + ("" if unfinished.severity == ERROR else "；或加 --allow-unfinished 仍按现有的数汇总"))
-            click.echo(f"[提示] {unfinished.message}", err=True)
         from ..office.review import approval_mode
 
         approval = approval_mode(store, include_unapproved)  # a round reviews: approved reports, else a draft
-        try:
-            cons = run(store, tree, spec, parent, include_errors, approval=approval)
+        try:  # the office's one 汇总 policy (refused after an unfinished collect unless --allow-unfinished)
+            cons = run(store, tree, spec, parent, include_errors, allow_unfinished, approval=approval)
+        except UnfinishedCollect as exc:
+            _die(str(exc))
+            return
         except ConsolidateError as exc:
             _die(str(exc) + ("；轮次中只汇总审核通过的报表（juesuan review 单位代码 --approve），"
                              "或加 --include-unapproved 生成草稿" if approval == "approved" else ""))
             return
-        if unfinished is not None:
-            cons.findings.insert(0, unfinished)
+        for f in cons.findings[:1]:
+            if f.code == "collect-unfinished":
+                click.echo(f"[提示] {f.message}", err=True)
         outs = write_outputs(store, cons, target, Path(json_out) if json_out else None,
                              Path(report_out) if report_out else target.with_suffix(".html"),
                              key_arg(key) or store.get_meta(KEY_META), password)
@@ -320,7 +319,7 @@ def explain(parent: str, table: str, row: str, col: str, units_file: str | None,
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
         spec = _store_spec(store, specs)
-        table = table if table.startswith("公开") else f"公开{table.zfill(2)}"
+        table = table if table.startswith("公开") or table in spec.tables else f"公开{table.zfill(2)}"
         try:
             ex = run(store, tree, spec, parent, table, row, col, include_errors, use_record=not current)
         except ConsolidateError as exc:

@@ -231,8 +231,7 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
 def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, list[str]], dict[str, str]]]:
     """Each unit's 科目 rows (项 codes per table) and data-given names from its current submission
     in a previous year's database."""
-    from ..core.expr import is_item_code
-    from ..office.collect import tree_from_store, unit_report
+    from ..office.service import previous_subjects
     from ..office.store import DBError, Store
 
     try:
@@ -240,16 +239,8 @@ def _previous_subjects(db: str, codes: list[str]) -> dict[str, tuple[dict[str, l
     except DBError as exc:
         click.echo(f"[错误] {exc}", err=True)
         sys.exit(2)
-    out: dict[str, tuple[dict[str, list[str]], dict[str, str]]] = {}
     with store:
-        for r in unit_report(store, tree_from_store(store)).rows:
-            if r.code not in codes or r.current is None:
-                continue
-            values = store.values(r.current["id"], inputs_only=True)
-            subjects = {t: sorted(c for c in rows if is_item_code(c)) for t, rows in values.items()}
-            doc = store.doc(r.current["id"])
-            out[r.code] = ({t: c for t, c in subjects.items() if c}, dict(doc.get("names") or {}))
-    return out
+        return previous_subjects(store, codes)
 
 
 @cli.command()

@@ -65,7 +65,7 @@ def _unit_from_db(code: str, db: str) -> Dataset:
     """Every figure (typed in and derived) of a unit's current submission in the database."""
     from ..core.catalog import spec_by_version
     from ..core.model import Figures
-    from ..office.collect import tree_from_store, unit_report
+    from ..office.collect import submission_dataset, tree_from_store, unit_report
     from ..office.store import DBError, Store
 
     try:
@@ -79,14 +79,14 @@ def _unit_from_db(code: str, db: str) -> Dataset:
         if row.current is None:
             raise DataError(f"数据库 {db} 中没有单位 {code} 的有效报表（状态：{row.status}）")
         sub = row.current
-        doc = store.doc(sub["id"])
         spec = spec_by_version(sub["template_version"] or "")
         if spec is None:
             raise DataError(f"单位 {code} 的报表按规格 {sub['template_version']!r} 填报，本机没有该版规格")
-        # the store keeps the typed-in figures; the totals are recomputed exactly as the workbook does
-        values = Figures(spec, store.values(sub["id"], inputs_only=True)).all_values()
-        return Dataset(sub["unit_code"], sub["unit_name"], int(sub["year"] or 0), values,
-                       dict(doc.get("names") or {}), dict(doc.get("notes") or {}))
+        # the figures and every text the submission keeps (附件 words: the projects' names); the
+        # totals are recomputed exactly as the workbook does
+        ds = submission_dataset(store, sub["id"], sub["unit_code"], sub["unit_name"], int(sub["year"] or 0))
+        ds.values = Figures(spec, ds.values).all_values()
+        return ds
 
 
 def _read_text(path: str) -> str:

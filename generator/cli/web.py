@@ -56,7 +56,8 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
 @click.option("--units", "units_file", type=click.Path(dir_okay=False), help="单位清单 CSV（记入数据库；默认用数据库中的清单）")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="网页的地址（单位访问用）")
 @click.option("--revoke", "revoke", multiple=True, help="作废该单位的旧链接并生成新链接（可多次给出）")
-def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...]) -> None:
+@click.option("--previous", "previous_db", help="上年度的收集数据库：网页下发的模板按各单位上年报表的科目列行（同 build --previous）")
+def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...], previous_db: str | None) -> None:
     """每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"""
     from ..web import auth
     from ..web.service import UNITS_FILE_KEY
@@ -70,6 +71,13 @@ def links(db: str, units_file: str | None, base_url: str, revoke: tuple[str, ...
             tree = _tree(units_file, None, True)
             store.replace_units(tree.rows())
             store.set_meta(UNITS_FILE_KEY, str(Path(units_file).resolve()))
+        if previous_db:
+            from ..office.pgstore import is_url
+            from ..office.service import PREVIOUS_DB_KEY
+
+            if not is_url(previous_db) and not Path(previous_db).is_file():
+                _die(f"找不到上年度的收集数据库 {previous_db}")
+            store.set_meta(PREVIOUS_DB_KEY, previous_db if is_url(previous_db) else str(Path(previous_db).resolve()))
         tree = tree_from_store(store)
         if not tree.units:
             _die("数据库中没有单位清单；请用 --units 给出")

@@ -74,7 +74,8 @@ template-mismatch | E | 不是本套模板 | 用本轮下发的模板填报 | �
 template-version-unknown | E | 模板版本无法识别 | 用本轮下发的模板重新填报 | 模板版本不在已知规格中。
 template-spec-changed | E | 模板生成后规格已变 | 用本轮下发的新模板重新填报，或由财务部门迁移 | 模板标识记录的规格与现行规格不一致（或标识被改动）。
 template-version-mismatch | E | 不是本轮的模板版本 | 用本轮下发的新模板重新填报 | 收集所用规格与工作簿的规格不同。
-template-outdated | W | 按旧版模板填报 | 由财务部门迁移（juesuan migrate），或用新模板重新填报 | 工作簿是本年度较早的模板，规格后来有更新。
+template-outdated | E | 按旧版模板填报 | 所填的数可以保留：财务部门用 juesuan migrate 迁移到新模板后核对，或用新模板重新填报 | 工作簿是本年度较早的模板（标识完好，只有规格 hash 不同），规格后来有更新（如导入了代码表）；隐藏的标识表、代码表因此不同，不算改动。
+spec-codes-missing | E | 规格的代码表缺少所用科目 | 先用 juesuan codes import 导入本轮的代码表，或用生成该模板的规格读取 | 工作簿用到了读取所用规格的代码表中没有的科目，工作簿也未显示其名称。
 meta-sheet-missing | E | 标识表被删除 | 在原模板中重新填报 | 隐藏的标识工作表不见了。
 meta-changed | E | 标识被改动 | 在原模板中重新填报 | 隐藏的标识工作表内容被改。
 doc-properties-missing | W | 文档属性中的标识被删除 | 无需处理；以后请用原模板填报 | 只能按标识表核对。
@@ -145,6 +146,7 @@ consolidated-workbook | E | 这是汇总工作簿 | 报送本单位自己的报�
 consolidated-report | I | 汇总工作簿 | 无需处理 | 收到的是由 juesuan consolidate 生成的汇总工作簿。
 draft-consolidation | E | 汇总草稿不能报送 | 各单位审核通过后重新汇总，再报送正式汇总 | 草稿含未经审核的报表。
 consolidation-submitted | I | 部门汇总报送 | 无需处理 | 全部下级审核通过后的汇总，作为该汇总单位的报送，由上级审核。
+department-forms-received | I | 部门自己的附件1–3 | 无需处理 | 部门的汇总工作簿填好附件1–3 后报回（状态 部门附件），汇总与发布该部门时采用。
 collect-unfinished | W | 上次收集没有完成 | 重新运行 juesuan collect（已收录的文件不会重复入库） | 数据库中可能缺少上次收集的部分文件。
 collect-running | E | 收集正在进行 | 等它结束后再运行 | 另一收集或重新审核正在写数据库。
 recheck-unplaced | W | 新版中无处放置的数 | 核对这个数在新版中的去处 | 重新审核时，原数在新版规格中没有对应位置。
@@ -167,6 +169,9 @@ consolidate-unit-excluded | W | 单位未纳入汇总 | 按所列原因处理（
 consolidate-name-conflict | I | 科目名称不一致 | 无需处理 | 各单位对同一科目的名称不同，汇总表用前者。
 consolidate-readback-mismatch | E | 汇总工作簿回读不一致 | 联系技术支持 | 汇总工作簿读回的数与汇总数不同。
 consolidate-draft | W | 汇总草稿 | 只供查看，不得上报或公开 | 未经审核通过的报表也已汇总在内。
+consolidate-no-department-forms | I | 汇总不含附件1–3 | 部门在汇总工作簿中填写附件1–3 后报回 | 汇总不合计各单位的附件；尚未收到部门自己的附件。
+consolidate-department-forms | I | 附件1–3 为部门自己填报 | 无需处理 | 汇总的附件1–3 取自部门报回的汇总工作簿，不是各单位之和。
+department-forms-stale | W | 部门附件所在的汇总已过时 | 用最新的汇总工作簿重新填写附件1–3 后报回 | 部门填附件之后又有单位报送或改正，汇总的数变了，其附件未采用。
 # 生成与迁移
 data-unknown-table | E | 数据中的表不在模板中 | 核对数据文件 | 生成模板时，数据未导入。
 data-unknown-row | E | 数据中的行不在表中 | 核对数据文件 | 生成模板时，数据未导入。
@@ -185,6 +190,8 @@ migrate-explanation-dropped | W | 差异说明无对应审核 | 在新版中重�
 migrate-derived-changed | W | 按新版公式重算 | 核对重算后的数 | 合计等公式数按新版公式重新计算。
 migrate-build-failed | E | 无法生成新版工作簿 | 联系技术支持 | 迁移失败。
 migrate-value-mismatch | E | 迁移结果无法回读 | 联系技术支持 | 迁移生成的工作簿读回的数不一致。
+migrate-codes-missing | E | 新版代码表缺少所用科目 | 先用 juesuan codes import 把本轮的代码表导入新版规格，再迁移 | 原工作簿用到的科目新版代码表没有，原工作簿也没有显示其名称。
+migrate-outdated-source | I | 原工作簿按旧版模板填报 | 无需处理 | 迁移为现行规格的新模板。
 # 情况说明与公开
 narrative-amount-mismatch | E | 说明中的金额与表不符 | 按表中的数改正说明 | 情况说明。
 narrative-percent-mismatch | E | 说明中的百分比与表不符 | 按表中的数改正说明 | 情况说明。
@@ -205,6 +212,7 @@ published-figure-mismatch | E | 公开的数与报送不符 | 按报送数改正
 published-row-extra | W | 公开文件多出行 | 核对这一行的来源 | 核对已公开的 PDF。
 published-text-missing | W | 公开文件缺少情况说明 | 补上第三部分后重新公开 | 核对已公开的 PDF。
 published-font-metrics | I | PDF 字体缺少度量信息 | 无需处理 | 常见于浏览器或部分软件打印的 PDF；文字已按字形对应的标准汉字读取。
+publish-consolidation-incomplete | E | 汇总不完整 | 催报、改正后重新汇总，或核实后用 --force 照样发布 | 有单位未报送或报送有错误，汇总的不是全部门的数。
 # 审核（退回）
 review-returned | E | 退回意见 | 按退回意见改正后重新报送 | 上级审核时退回，写明了原因和单元格。
 """

@@ -318,14 +318,29 @@ def render_narrative(
     budget: Budget | Mapping[str, Any] | None = None,
     reasons: Mapping[str, Any] | None = None,
     fmt: str = "md",
+    performance: bool = True,
 ) -> str:
     """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``), then the
-    整体支出绩效自评报告's paragraphs when the data carry the 附件 (see :mod:`.performance`)."""
+    整体支出绩效自评报告's paragraphs when the data carry the 附件 (see :mod:`.performance`) unless
+    ``performance`` is False (the published report puts them in 第五部分: :func:`render_performance`)."""
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown narrative format {fmt!r}")
     ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
-    ctx["perf"] = performance_context(ds)  # 第五部分 整体支出绩效自评报告, when the data carry 附件2/3
+    # 第五部分 整体支出绩效自评报告, when the data carry 附件2/3
+    ctx["perf"] = performance_context(ds) if performance else None
     text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_performance(ds: Dataset, fmt: str = "md") -> str:
+    """The 整体支出绩效自评报告 alone (its title, then sections 一–五) as Markdown or HTML fragments;
+    "" when the data carry no 附件2/3."""
+    if fmt not in ("md", "html"):
+        raise ValueError(f"unknown narrative format {fmt!r}")
+    perf = performance_context(ds)
+    if perf is None:
+        return ""
+    text = _environment(fmt == "html").get_template(f"performance.{fmt}.j2").render(perf=perf)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import shown
+from ..core.dataset import Dataset
 from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings, visible
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
 from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
@@ -48,13 +49,16 @@ from .store import LIGHT_COLUMNS, Store, figure_rows, now
 PASS, WARN, ERR = "通过", "有提示", "有错误"
 MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
 AGGREGATE, ATTACH = "汇总单位", "附件"
-STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, AGGREGATE]
+# a department's own 附件1–3: its 汇总 workbook (juesuan consolidate) returned with the forms filled in;
+# kept beside the department, never its report, read by the 汇总 (office/consolidate.py)
+DEPT_FORMS = "部门附件"
+STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, DEPT_FORMS, AGGREGATE]
 STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
-                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", AGGREGATE: "agg"}
+                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", DEPT_FORMS: "att", AGGREGATE: "agg"}
 # files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods", ".csv"}
 ACCEPTED = {PASS, WARN, ERR}
-TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed"}
+TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed", "template-outdated"}
 COMMIT_EVERY = 50
 LEVEL_PATH = "（汇总）/"  # the path of a level's 汇总 submitted as its 汇总 unit's report (consolidate.submit_level)
 OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit's file: no effect on its status
@@ -294,6 +298,13 @@ def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = N
         if res.plan.kind == DRAFT:
             res.findings.append(Finding("draft-consolidation", ERROR, "这是汇总草稿（含未经审核通过的报表），不能作为报送；"
                                         "请在各单位审核通过后重新汇总，再报送正式汇总工作簿"))
+        forms = [t.id for t in spec.tables.values() if t.kind == "form"]
+        ds0 = res.dataset
+        if ds0 is not None and any(v for t in forms for cols in ds0.values.get(t, {}).values() for v in cols.values()):
+            res.findings.append(Finding(
+                "department-forms-received", INFO,
+                f"汇总工作簿中填有附件1–3：作为单位 {ds0.unit_code}（{ds0.unit_name}）自己的附件，汇总与发布该部门时采用"
+                "（其公开表的数须与当时的汇总一致）", actual=ds0.unit_code))
     ds = res.dataset
     doc: dict[str, Any] = {
         "usable": res.usable,
@@ -709,17 +720,22 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         elif (not s["usable"] or codes & TEMPLATE_CODES or s["template_version"] != spec_version
               or s["spec_hash"] != spec_hash):
             status = TEMPLATE
-            extra.append(Finding("template-version-mismatch", ERROR,
-                                 f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
-                                 f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
-                                 expected=f"{spec_version}/{spec_hash}",
-                                 actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
+            # an older template of this version: the reader's one finding (template-outdated) says it, with migrate
+            if "template-outdated" not in codes:
+                extra.append(Finding("template-version-mismatch", ERROR,
+                                     f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
+                                     f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
+                                     expected=f"{spec_version}/{spec_hash}",
+                                     actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
         elif "wrong-unit" in codes or s["unit_code"] not in tree.units:
             status = WRONG_UNIT
             if "wrong-unit" in codes and s["expect_unit"]:
                 unit = s["expect_unit"]
         elif str(s["path"]).startswith(LEVEL_PATH) and "consolidation-submitted" in codes:
             status = None  # a level's 汇总, submitted by consolidate (never a file's own claim): its unit's report
+        elif (("consolidated-workbook" in codes or "consolidated-report" in codes) and "department-forms-received" in codes
+              and s["unit_code"] in tree.units and tree.kids(s["unit_code"])):
+            status = DEPT_FORMS  # the department's 汇总 workbook sent back with its 附件1–3: never its report
         elif ("consolidated-workbook" in codes or "consolidated-report" in codes) and tree.kids(s["unit_code"]):
             status = WRONG_UNIT  # a 汇总 is never the report of a unit whose subordinates report in this round
             extra.append(Finding("consolidated-workbook", ERROR, "这是汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
@@ -739,7 +755,9 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
         units_of[sid] = unit
         if extra:
             store.add_findings(sid, extra, "collect")
-        sev = [sv for c, sv, *_ in codes_of.get(sid, []) if c not in OFFICE_CODES] + [f.severity for f in extra]
+        sev = [sv for c, sv, *_ in codes_of.get(sid, [])
+               if c not in OFFICE_CODES and not (status == DEPT_FORMS and c == "consolidated-workbook")]
+        sev += [f.severity for f in extra]
         counts = (sev.count(ERROR), sev.count(WARNING), sev.count(INFO))
         if status is None:
             status = ERR if counts[0] else WARN if counts[1] else PASS
@@ -748,6 +766,17 @@ def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = No
             store.update_submission(sid, status=status, accepted=accepted, unit=unit, errors=counts[0],
                                     warnings=counts[1], infos=counts[2])
     store.commit()
+
+
+def submission_dataset(store: Store, sid: int, unit: str, name: str, year: int | None) -> Dataset:
+    """What a stored submission holds, as reading its workbook gives it: the typed figures and every
+    text kept with it (names, 空表说明, cover, 差异说明, the 附件 forms' words) — what ``publish UNIT``
+    and ``narrative UNIT`` start from, so they say what they say from the workbook itself."""
+    doc = dict(store.doc(sid))
+    doc.pop("values", None)
+    ds = Dataset.from_json({**doc, "unit": {"code": unit, "name": name}, "year": year})
+    ds.values = store.values(sid, inputs_only=True)
+    return ds
 
 
 def unfinished_collect(store: Store) -> Finding | None:
@@ -832,7 +861,7 @@ def unit_report(store: Store, tree: UnitTree) -> UnitReport:
             row.latest = row.current
             row.status = row.current["status"]
         else:
-            reports = [s for s in hist if s["status"] != ATTACH]
+            reports = [s for s in hist if s["status"] not in (ATTACH, DEPT_FORMS)]
             if reports:
                 row.latest = reports[-1]
                 row.status = reports[-1]["status"]

@@ -25,12 +25,33 @@ from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
 from ..core.spec import Spec
-from .collect import AGGREGATE, ERR, LEVEL_PATH, MISSING, UnitReport, UnitTree, jinja_env, refresh_statuses, unit_report
+from .collect import (
+    AGGREGATE,
+    ERR,
+    LEVEL_PATH,
+    MISSING,
+    UnitReport,
+    UnitTree,
+    jinja_env,
+    refresh_statuses,
+    unfinished_collect,
+    unit_report,
+)
 from .store import Store
 
 
 class ConsolidateError(Exception):
     """Nothing can be consolidated (unknown unit, …); message in Chinese."""
+
+
+class UnfinishedCollect(ConsolidateError):
+    """The last collect did not finish (or is running): the database may lack files of the folder."""
+
+    def __init__(self, finding: Finding, allowable: bool):
+        hint = "；确认只按数据库现有的报送汇总，可选择“仍按现有的数汇总”（命令行 --allow-unfinished）" if allowable else ""
+        super().__init__(finding.message + hint)
+        self.finding = finding
+        self.allowable = allowable  # False while a collect is running: never consolidated over
 
 
 @dataclass
@@ -81,6 +102,7 @@ class Consolidation:
     dataset: Dataset  # the consolidated unit: identity, input figures, names, notes
     values: Values  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)  # about the consolidation itself
+    forms_submission: int | None = None  # the department's own 附件1–3: its returned 汇总 workbook (id)
     draft: bool = False  # unapproved reports summed in (草稿: never sent up, never published as final)
 
     @property
@@ -105,10 +127,50 @@ def add_values(acc: Values, values: Values) -> None:
                 ar[c] = ar.get(c, Decimal(0)) + v
 
 
+def form_tables(spec: Spec) -> set[str]:
+    """The 附件 forms (附件1–3, ``kind: form``): a department's own, never a sum of its units'."""
+    return {t.id for t in spec.tables.values() if t.kind == "form"}
+
+
 def summable(spec: Spec, values: Values) -> Values:
-    """The figures a 汇总 adds up: every table but those listed per unit (the 附件2/3 indicator
-    tables: scores and weights of different units do not add up; 附件1's money rows do)."""
-    return {t: rows for t, rows in values.items() if t not in spec.tables or spec.tables[t].consolidate != "list"}
+    """The figures a 汇总 adds up: every table but the 附件 forms (附件1–3 describe the department as
+    a whole — its 编制, its 三公 budget, its own 绩效自评 — so a sum over the units that happened to
+    fill them is nobody's; the department's own forms come from its returned 汇总 workbook:
+    :func:`department_forms`) and those listed per unit (``consolidate: list``)."""
+    forms = form_tables(spec)
+    return {t: rows for t, rows in values.items()
+            if t not in spec.tables or (t not in forms and spec.tables[t].consolidate != "list")}
+
+
+def _nonzero(values: Values) -> dict[tuple[str, str, str], Decimal]:
+    return {(t, r, c): v for t, rows in values.items() for r, cols in rows.items() for c, v in cols.items() if v != 0}
+
+
+def department_forms(store: Store, spec: Spec, parent: str, sums: Values
+                     ) -> tuple[Values, dict[str, dict[str, dict[str, str]]], int | None, Finding]:
+    """The department's own 附件1–3 for the 汇总 of ``parent``: the forms of its 汇总 workbook sent
+    back with them filled in (status 部门附件, the latest one), when the other figures of that
+    workbook are still the 汇总's (``sums``); else none. Returns (form figures, form texts, the
+    submission's id, a finding saying which it is)."""
+    from .collect import DEPT_FORMS
+
+    forms = form_tables(spec)
+    subs = store.submissions("unit=? AND status=?", (parent, DEPT_FORMS), order="id")
+    if not subs:
+        return {}, {}, None, Finding(
+            "consolidate-no-department-forms", INFO,
+            "汇总不合计各单位的附件1–3；尚未收到部门自己的附件1–3（在汇总工作簿中填写附件后报回），汇总不含附件", row=parent)
+    sub = subs[-1]
+    values = store.values(sub["id"], inputs_only=True)
+    if _nonzero({t: r for t, r in values.items() if t not in forms}) != _nonzero(sums):
+        return {}, {}, None, Finding(
+            "department-forms-stale", WARNING,
+            f"部门自己的附件1–3（报送 #{sub['id']} {sub['path']}）所在的汇总工作簿与当前汇总的数不一致（汇总后又有单位报送或改正），"
+            "未采用；请用最新的汇总工作簿重新填写附件后报回", row=parent, actual=str(sub["id"]))
+    texts = {t: rows for t, rows in (store.doc(sub["id"]).get("texts") or {}).items() if t in forms}
+    return ({t: rows for t, rows in values.items() if t in forms}, texts, sub["id"], Finding(
+        "consolidate-department-forms", INFO,
+        f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", row=parent, actual=str(sub["id"])))
 
 
 def is_level_report(sub: dict[str, Any] | None) -> bool:
@@ -208,17 +270,7 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
         inc = own_inc + [u for part in reversed(included_under.pop(code, [])) for u in part]
         exc = own_exc + [u for part in reversed(excluded_under.pop(code, [])) for u in part]
         if tree.kids(code) or code == parent:
-            level = Level(code, m.name, depth_of[code], list(inc), list(exc))
-            figures = Figures(spec, acc)
-            notes = _notes_for(spec, figures, m.name, len(inc))
-            results = evaluate_rules(spec, figures, notes, expand_rules(spec, figures.item_codes), max(1, len(inc)))
-            for f in rule_findings(results, {}):
-                extra = dict(f.extra)
-                extra["level"] = code
-                level.findings.append(Finding(f.code, f.severity, f"［{m.name}］{f.message}", f.table, f.row, f.col, None,
-                                              f.expected, f.actual, f.rule, None, extra))
-            level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
-            levels[code] = level
+            levels[code] = _judge_level(spec, Level(code, m.name, depth_of[code], list(inc), list(exc)), acc)
         if code == parent:
             sums[code], inc_top = acc, inc
         else:  # fold into the level above
@@ -230,9 +282,15 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
     top_m = by_unit[parent]
     if not inc_top:
         raise ConsolidateError(f"单位 {parent} 及其下级单位没有可汇总的报送")
+    forms, texts, forms_sid, forms_note = department_forms(store, spec, parent, top)
+    findings.append(forms_note)
+    if forms:  # the department's own forms, judged with its 汇总 (the rules tie them to its totals)
+        top = {**top, **forms}
+        lv = levels[parent]
+        levels[parent] = _judge_level(spec, Level(lv.code, lv.name, lv.depth, lv.units, lv.excluded), top)
     figures = Figures(spec, top)
     ds = Dataset(unit_code=parent, unit_name=top_m.name, year=spec.year, values=top, names=names,
-                 notes=_notes_for(spec, figures, top_m.name, len(inc_top)))
+                 notes=_notes_for(spec, figures, top_m.name, len(inc_top)), texts=texts)
     for m in members:
         if not m.included and m.reason:
             code = "consolidate-unit-missing" if m.reason == MISSING else "consolidate-unit-excluded"
@@ -242,7 +300,43 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
         findings.insert(0, Finding("consolidate-draft", WARNING, "草稿：未经审核通过的报表也已汇总在内，本汇总只供查看，"
                                                                  "不得上报或公开"))
     return Consolidation(parent, top_m.name, spec, include_errors, members, ordered, ds, figures.all_values(), findings,
-                         draft=approval == "draft")
+                         forms_sid, draft=approval == "draft")
+
+
+def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
+    """A level's 审核 over its figures ``acc``, and its key totals."""
+    figures = Figures(spec, acc)
+    n = len(level.units)
+    notes = _notes_for(spec, figures, level.name, n)
+    results = evaluate_rules(spec, figures, notes, expand_rules(spec, figures.item_codes), max(1, n))
+    for f in rule_findings(results, {}):
+        extra = dict(f.extra)
+        extra["level"] = level.code
+        level.findings.append(Finding(f.code, f.severity, f"［{level.name}］{f.message}", f.table, f.row, f.col, None,
+                                      f.expected, f.actual, f.rule, None, extra))
+    level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
+    return level
+
+
+def consolidate_round(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
+                      allow_unfinished: bool = False, approval: str | None = None) -> Consolidation:
+    """The 汇总 every face makes (``consolidate``, ``publish PARENT``, the web page): after a collect
+    that did not finish it refuses (:class:`UnfinishedCollect`) unless ``allow_unfinished`` — while a
+    collect is running, always — and an allowed one carries the ``collect-unfinished`` finding."""
+    unfinished = unfinished_collect(store)
+    if unfinished is not None and (unfinished.severity == ERROR or not allow_unfinished):
+        raise UnfinishedCollect(unfinished, unfinished.severity != ERROR)
+    cons = consolidate(store, tree, spec, parent, include_errors, approval=approval)
+    if unfinished is not None:
+        cons.findings.insert(0, unfinished)
+    return cons
+
+
+def incomplete_members(cons: Consolidation) -> list[Member]:
+    """The units of a 汇总 that are missing (no current report) or unfinished (their report has
+    errors, summed in or not): a 汇总 published over them is not the department's."""
+    return [m for m in cons.members
+            if (not m.included and m.reason) or (m.submission is not None and m.submission["status"] == ERR)]
 
 
 @dataclass
@@ -270,7 +364,7 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
         readback.append(Finding("consolidate-readback-mismatch", ERROR, "汇总工作簿回读的数与汇总数不一致", file=str(out)))
     if json_path is not None:
         doc = Dataset(cons.dataset.unit_code, cons.dataset.unit_name, cons.dataset.year, cons.values,
-                      cons.dataset.names, cons.dataset.notes).to_json()
+                      cons.dataset.names, cons.dataset.notes, texts=cons.dataset.texts).to_json()
         doc["source"] = (f"juesuan consolidate：{cons.name}（{cons.parent}）汇总 {len(cons.included)} 个单位"
                          + ("（含有错误的单位）" if cons.include_errors else ""))
         doc["consolidated_units"] = [m.unit for m in cons.included]
@@ -449,6 +543,8 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
     t = spec.tables.get(table)
     if t is None:
         raise ConsolidateError(f"没有表 {table}（应为 {'、'.join(spec.tables)}）")
+    if t.kind == "form":
+        raise ConsolidateError(f"{table} 不汇总：汇总的附件1–3 是部门自己填报的（在汇总工作簿中填写后报回），不是各单位之和")
     if col not in t.col_keys():
         raise ConsolidateError(f"{table} 没有栏 {col}（应为 {'、'.join(t.col_keys())}）")
     sec = t.section
@@ -500,4 +596,5 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
     return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
 
 
-__all__ = ["Consolidation", "ConsolidateError", "consolidate", "write_outputs", "explain", "render_text", "add_values"]
+__all__ = ["Consolidation", "ConsolidateError", "UnfinishedCollect", "consolidate", "consolidate_round",
+           "incomplete_members", "write_outputs", "explain", "render_text", "add_values"]

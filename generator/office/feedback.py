@@ -15,6 +15,7 @@ from ..xlsx.simple import SimpleSheet, write_simple
 from .collect import (
     AGGREGATE,
     ATTACH,
+    DEPT_FORMS,
     DUP,
     ERR,
     MISSING,
@@ -42,6 +43,7 @@ WHAT_TO_DO = {
     DUP: "收到的文件与此前已收录的完全相同，未作为新的报送。",
     ATTACH: "只收到附件，尚未收到报表工作簿。",
     AGGREGATE: "本单位为汇总单位，不单独填报。",
+    DEPT_FORMS: "已收到部门自己的附件1–3（汇总工作簿），汇总与发布时采用。",
 }
 
 def advice(f: Finding) -> str:

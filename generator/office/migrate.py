@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..core.dataset import Dataset, Values
+from ..core.expr import is_item_code
 from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code
 from ..core.fsutil import atomic_write_bytes
 from ..core.model import Figures, is_formula_figure
@@ -199,6 +200,38 @@ class MigrateResult:
         }
 
 
+def carry_names(old_spec: Spec, new_spec: Spec, values: Values, names: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The names of the 科目 (项 and their 类/款) of ``values`` that the new spec's code list lacks,
+    as the old workbook shows them (its names, else the old code list it was built with), added to
+    ``names``; and the codes no name is known for (Chinese message: import the codes first)."""
+    out = dict(names)
+    missing: list[str] = []
+    for tid, rows in values.items():
+        t = new_spec.tables.get(tid)
+        sec = t.section if t is not None else None
+        if sec is None:
+            continue
+        for r in rows:
+            if not is_item_code(r):
+                continue
+            for c in (r[:3], r[:5], r):
+                if c in out or new_spec.code_name(sec.codelist, c) is not None:
+                    continue
+                name = old_spec.code_name(sec.codelist, c) or next(
+                    (cl.codes[c] for cl in old_spec.codelists.values() if c in cl.codes), None)
+                if name:
+                    out[c] = name
+                elif c not in missing:
+                    missing.append(c)
+    return out, missing
+
+
+def _codes_hint(new_spec: Spec) -> str:
+    where = f" --specs {new_spec.root}" if new_spec.root is not None else ""
+    return (f"请先用 juesuan codes import 代码表文件{where} 把本轮的代码表（功能分类科目）导入 {new_spec.version} 版规格，"
+            "再迁移")
+
+
 def _stage(findings: list[Finding], stage: str, prefix: str) -> list[Finding]:
     return [replace(f, message=prefix + f.message, extra={**f.extra, "stage": stage}) for f in findings]
 
@@ -227,7 +260,13 @@ def migrate_workbook(
         return res
     old_spec = src.spec
     res.old_version = old_spec.version
-    res.findings.extend(_stage(src.findings, "source", "原工作簿："))
+    # an older template of this version is what migrating is for: said as such, not an error of the migration
+    res.findings.extend(_stage([f for f in src.findings if f.code != "template-outdated"], "source", "原工作簿："))
+    for f in src.findings:
+        if f.code == "template-outdated":
+            res.findings.append(Finding("migrate-outdated-source", INFO,
+                                        f"原工作簿按旧版模板填报（规格 {f.actual}），迁移为现行规格 {new_spec.hash} 的新模板",
+                                        expected=new_spec.hash, actual=f.actual))
     sm = resolve(old_spec, new_spec)
     if sm.problems:
         res.usable = False
@@ -271,14 +310,23 @@ def migrate_workbook(
         res.findings.append(Finding("migrate-explanation-dropped", WARNING,
                                     f"审核 {rid} 的差异说明在 {new_spec.version} 版中没有对应的审核，未迁移：{text[:60]}",
                                     rule=rid))
+    names, unnamed = carry_names(old_spec, new_spec, new_values, ds.names)
+    if unnamed:
+        res.usable = False
+        res.findings.append(Finding(
+            "migrate-codes-missing", ERROR,
+            f"{new_spec.version} 版规格的代码表没有原工作簿用到的科目代码 {'、'.join(unnamed)}，原工作簿也没有显示其名称，"
+            f"无法列出这些行：{_codes_hint(new_spec)}", actual="、".join(unnamed)))
+        return res
     new_ds = Dataset(unit_code=ds.unit_code, unit_name=ds.unit_name, year=ds.year, values=new_values,
-                     names=dict(ds.names), notes=notes, cover=dict(ds.cover), explanations=explanations,
+                     names=names, notes=notes, cover=dict(ds.cover), explanations=explanations,
                      texts={t: rows for t, rows in ds.texts.items() if t in new_spec.tables})
     try:
         built = build_workbook(new_spec, new_ds, None, key, password)
     except ValueError as exc:
         res.usable = False
-        res.findings.append(Finding("migrate-build-failed", ERROR, f"无法生成 {new_spec.version} 版工作簿：{exc}"))
+        hint = f"；{_codes_hint(new_spec)}" if "代码表" in str(exc) else ""
+        res.findings.append(Finding("migrate-build-failed", ERROR, f"无法生成 {new_spec.version} 版工作簿：{exc}{hint}"))
         return res
     res.data = built.data
     res.findings.extend(_stage(built.findings, "build", "生成新工作簿："))

@@ -157,6 +157,21 @@ def _drop_styles_with_effects(doc: object) -> None:
             part.drop_rel(rid)
 
 
+def _markdown(doc: object, text: str, shift: int = 0) -> None:
+    """The narrative's Markdown as headings and paragraphs; its own title (``#``) left out: the part
+    or annex heading stands for it."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"^(#+)\s+(.*)$", line)
+        if m:
+            if len(m.group(1)) == 1:
+                continue
+            _heading(doc, m.group(2), min(len(m.group(1)) + shift, 3))
+        else:
+            _para(doc, line.strip())
+
+
 def render_docx(report: Report) -> bytes:
     doc = Document()
     _fonts(doc.styles["Normal"], SERIF, 11)
@@ -197,16 +212,7 @@ def render_docx(report: Report) -> bytes:
 
     _new_section(doc, False)
     _heading(doc, f"第三部分　{report.year}年度部门决算情况说明", 1, center=True)
-    for line in report.narrative_md.splitlines():
-        if not line.strip():
-            continue
-        m = re.match(r"^(#+)\s+(.*)$", line)
-        if m:
-            if len(m.group(1)) == 1:
-                continue  # the narrative's own title: the part heading stands for it
-            _heading(doc, m.group(2), min(len(m.group(1)), 3))
-        else:
-            _para(doc, line.strip())
+    _markdown(doc, report.narrative_md)
 
     _new_section(doc, False)
     _heading(doc, "第四部分　名词解释", 1, center=True)
@@ -216,8 +222,13 @@ def render_docx(report: Report) -> bytes:
     _new_section(doc, False)
     _heading(doc, "第五部分　附件", 1, center=True)
     _heading(doc, report.annex_title, 2, center=True)
-    for p in report.annex or [report.slot("整体支出绩效自评报告")]:
-        _para(doc, p)
+    if report.annex or not report.annex_md:
+        for p in report.annex or [report.slot("整体支出绩效自评报告")]:
+            _para(doc, p)
+    else:
+        _markdown(doc, report.annex_md, 1)
+    if report.annex_note:
+        _para(doc, report.annex_note)
     for t in report.annex_tables:
         _new_section(doc, t.landscape)
         _table(doc, t, 26.7 if t.landscape else 16.6)

@@ -24,10 +24,11 @@ from decimal import Decimal
 
 from ..core.dataset import Dataset
 from ..core.expr import Fig
-from ..core.findings import INFO, Finding
+from ..core.findings import ERROR, INFO, Finding
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
-from ..narrative import check_narrative, render_narrative
+from ..core.spec import Spec
+from ..narrative import check_narrative, render_narrative, render_performance
 from .profile import SLOT, Profile
 from .source import Source
 from .tables import TableView, table_views
@@ -53,6 +54,11 @@ class Report:
     annex_title: str
     annex: list[str]
     annex_tables: list[TableView] = field(default_factory=list)
+    # the 整体支出绩效自评报告 made from 附件2/3 (sections 一–五, its title left to annex_title), when the
+    # profile gives no text of its own (``annex``): HTML fragment and Markdown
+    annex_html: str = ""
+    annex_md: str = ""
+    annex_note: str = ""  # why a 汇总 publishes no 附件1–3 (printed where they would stand)
     dataset: Dataset | None = None  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)
 
@@ -91,14 +97,32 @@ def build_report(source: Source, profile: Profile | None = None,
     main = [v for v in views if not v.id.startswith(ANNEX_PREFIXES)]
     annex = [v for v in views if v.id.startswith(ANNEX_PREFIXES)]
     composition = profile.composition or [_member_name(code, name, source) for code, name in source.units]
-    narrative_html = _narrative_body(render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="html"))
-    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md")
+    # 第三部分 is sections 一–十; the 整体支出绩效自评报告 is 第五部分's (once, under the table of contents' title)
+    narrative_html = _narrative_body(render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="html",
+                                                      performance=False))
+    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md", performance=False)
+    annex_html = annex_md = ""
+    if not profile.annex:
+        annex_html = re.sub(r"^\s*<h1>.*?</h1>", "", render_performance(ds, "html"), count=1, flags=re.S).strip()
+        annex_html = re.sub(r"<(/?)h2>", r"<\1h3>", annex_html)
+        annex_md = re.sub(r"^# [^\n]*\n", "", render_performance(ds, "md"), count=1)
     return Report(
         unit_code=ds.unit_code, unit_name=ds.unit_name, year=int(ds.year or spec.year),
         duties=profile.duties, institutions=profile.institutions, composition=composition,
         consolidated=source.consolidated, tables=main, narrative_html=narrative_html, narrative_md=narrative_md,
         terms=profile.terms, annex_title=profile.annex_title or f"{ds.year or spec.year}年度{ds.unit_name}整体支出绩效自评报告",
-        annex=profile.annex, annex_tables=annex, dataset=ds)
+        annex=profile.annex, annex_tables=annex, annex_html=annex_html, annex_md=annex_md,
+        annex_note=ANNEX_NOTE if source.consolidated and not _has_forms(spec, ds) else "", dataset=ds)
+
+
+ANNEX_NOTE = ("说明：本报告为汇总公开，附件1–3（部门整体支出绩效评价基础数据表、部门整体支出绩效自评表、项目支出绩效自评表）"
+              "是部门自己的表，不由各单位的表相加；本次汇总未收到部门自己填报的附件1–3，故不列示。")
+
+
+def _has_forms(spec: Spec, ds: Dataset) -> bool:
+    """Whether the data carry any figure or word of a 附件 form."""
+    forms = {t.id for t in spec.tables.values() if t.kind == "form"}
+    return any(ds.values.get(t) or ds.texts.get(t) for t in forms)
 
 
 def _member_name(code: str, name: str, source: Source) -> str:
@@ -109,8 +133,9 @@ def _member_name(code: str, name: str, source: Source) -> str:
 
 
 def narrative_text(report: Report) -> str:
-    """第三部分 as the published text reads (for the checks)."""
-    return report.narrative_md
+    """第三部分 and 第五部分's 整体支出绩效自评报告 as the published text reads (for the checks)."""
+    annex = "\n".join(report.annex) if report.annex else report.annex_md
+    return report.narrative_md + ("\n" + annex if annex else "")
 
 
 def preflight(source: Source, report: Report, profile: Profile | None = None) -> list[Finding]:
@@ -121,6 +146,11 @@ def preflight(source: Source, report: Report, profile: Profile | None = None) ->
     units = max(1, len(source.units)) if source.consolidated else 1
     results = evaluate_rules(spec, figures, source.dataset.notes, expand_rules(spec, figures.item_codes), units)
     out = [f for f in rule_findings(results, source.dataset.explanations)]
+    if source.incomplete:
+        listed = "；".join(f"{code} {name}（{why}）" for code, name, why in source.incomplete)
+        out.append(Finding("publish-consolidation-incomplete", ERROR,
+                           f"汇总不完整：{len(source.incomplete)} 个单位未报送或报送未完成，发布的不是全部门的数：{listed}",
+                           expected="全部单位报送且无错误", actual=f"{len(source.incomplete)} 个单位未完成"))
     assert report.dataset is not None
     for f in check_narrative(narrative_text(report), report.dataset, profile.previous, profile.budget):
         out.append(f)

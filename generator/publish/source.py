@@ -29,6 +29,8 @@ class Source:
     consolidated: bool = False
     description: str = ""
     findings: list[Finding] = field(default_factory=list)  # what reading the source found
+    # a 汇总's units missing (no current report) or unfinished (errors): (code, name, why), Chinese
+    incomplete: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _spec(spec: Spec | None) -> Spec:
@@ -62,10 +64,13 @@ def from_data_file(path: Path, spec: Spec | None = None) -> Source:
     return Source(_spec(spec), ds, [(ds.unit_code, ds.unit_name)], False, f"数据文件 {path.name}")
 
 
-def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_errors: bool = False) -> Source:
-    """A unit's current submission; a unit with subordinates: the 汇总 of its tree, made now."""
-    from ..office.collect import tree_from_store, unit_report
-    from ..office.consolidate import ConsolidateError, consolidate
+def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_errors: bool = False,
+                  allow_unfinished: bool = False) -> Source:
+    """A unit's current submission; a unit with subordinates: the 汇总 of its tree, made now by the
+    office's one policy (:func:`~generator.office.consolidate.consolidate_round`: refused after an
+    unfinished collect unless ``allow_unfinished``)."""
+    from ..office.collect import submission_dataset, tree_from_store, unit_report
+    from ..office.consolidate import ConsolidateError, consolidate_round, incomplete_members
     from ..office.store import DBError, Store
 
     if "://" not in str(db) and not Path(db).is_file():
@@ -84,28 +89,27 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
             raise SourceError(f"单位 {unit} 不在数据库的单位清单中")
         if tree.kids(unit):
             try:
-                cons = consolidate(store, tree, spec, unit, include_errors)
+                cons = consolidate_round(store, tree, spec, unit, include_errors, allow_unfinished)
             except ConsolidateError as exc:
                 raise SourceError(str(exc)) from exc
             units = [(m.unit, m.name) for m in cons.included]
+            incomplete = [(m.unit, m.name, m.reason or f"报送 #{m.submission['id']} 有错误（已按要求计入）")
+                          for m in incomplete_members(cons) if m.submission is not None or m.reason]
             return Source(spec, cons.dataset, units, True,
-                          f"{cons.name}（{unit}）汇总 {len(units)} 个单位", cons.all_findings())
+                          f"{cons.name}（{unit}）汇总 {len(units)} 个单位", cons.all_findings(), incomplete)
         rep = unit_report(store, tree)
         row = next(r for r in rep.rows if r.code == unit)
         if row.current is None:
             raise SourceError(f"单位 {unit} {row.name} 没有可用的报送（状态：{row.status}）")
         sub = row.current
-        doc = store.doc(sub["id"])
-        ds = Dataset(unit_code=unit, unit_name=row.name, year=spec.year,
-                     values=store.values(sub["id"], inputs_only=True),
-                     names={str(k): str(v) for k, v in (doc.get("names") or {}).items()},
-                     notes={str(k): str(v) for k, v in (doc.get("notes") or {}).items()})
+        ds = submission_dataset(store, sub["id"], unit, row.name, spec.year)  # figures and every text kept
         return Source(spec, ds, [(unit, row.name)], False, f"{row.name}（{unit}）报送 #{sub['id']}",
                       store.findings(sub["id"]))
 
 
 def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None, key: str | None = None,
-                include_errors: bool = False, spec_dirs: list[Path] | None = None) -> Source:
+                include_errors: bool = False, spec_dirs: list[Path] | None = None,
+                allow_unfinished: bool = False) -> Source:
     """A workbook (.xlsx), a data file (.json), else a unit code in the database ``db``. A workbook
     is read with ``spec`` or the spec of its version among ``spec_dirs`` (default: the bundled ones)."""
     p = Path(arg)
@@ -119,4 +123,4 @@ def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None
         return from_data_file(p, spec)
     if db is None:
         raise SourceError(f"{arg}：不是工作簿或数据文件；按单位代码发布需给出收集数据库（--db）")
-    return from_database(db, arg, spec, include_errors)
+    return from_database(db, arg, spec, include_errors, allow_unfinished)

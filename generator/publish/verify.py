@@ -6,7 +6,7 @@ number that several tables share, 附件3 once per project, stands for them in o
 ruled tables are extracted (pdfplumber), and every row the data expects — laid out by the same
 :func:`~.tables.table_views` the report is rendered with — is looked up by its keys (行次, 科目代码,
 label; a 附件 form's rows in order) and each of its figures compared at its column, as printed.
-第三部分 (情况说明) is extracted as text and checked by :func:`generator.narrative.check_narrative`.
+第三部分 (情况说明) and 第五部分's 整体支出绩效自评报告 are extracted as text and checked by :func:`generator.narrative.check_narrative`.
 
 Findings (codes):
 - ``published-table-missing`` (error): a table of the spec is not in the PDF;
@@ -51,6 +51,7 @@ def _norm(text: str | None) -> str:
 class _Extracted:
     tables: dict[str, list[list[str]]] = field(default_factory=dict)  # table id -> rows of cell texts
     narrative: list[str] = field(default_factory=list)  # lines of 第三部分
+    annex: list[str] = field(default_factory=list)  # lines of 第五部分 before its first form (the 自评报告)
     font_warnings: int = 0  # glyphs whose font lacks metrics (said once, as one finding)
 
 
@@ -214,6 +215,8 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
                     current = marker[num].pop(0)
             if part == "三" and current is None:
                 out.narrative.extend(lines)
+            elif part == "五" and current is None:  # 第五部分's 整体支出绩效自评报告
+                out.annex.extend(lines)
             if current is not None:
                 for rows in _page_tables(page):
                     out.tables.setdefault(current, []).extend(rows)
@@ -341,7 +344,7 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
             continue
         findings.extend(compare_table(v, rows))
     if got.narrative:
-        for f in check_narrative(narrative_text(got.narrative), ds):
+        for f in check_narrative(narrative_text(got.narrative + got.annex), ds):
             findings.append(f)
     else:
         findings.append(Finding("published-text-missing", WARNING, "公开文件中找不到第三部分（情况说明），未核对说明中的数字"))

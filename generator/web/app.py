@@ -46,7 +46,7 @@ from ..office.collect import (
 from ..office.store import Store
 from ..office.units import safe_filename, unit_filename
 from . import auth
-from .service import Round, template_dataset
+from .service import Round, template_stamp, unit_template
 
 log = logging.getLogger("juesuan.web")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -316,18 +316,28 @@ class App:
     async def unit_template(self, request: Request) -> Response:
         code = await self.unit_guard(request)
         path = await self.round.db(self.template_file, code, False)
+        if isinstance(path, str):
+            return self.render(request, "error.html.j2", 500, title="模板暂时无法生成",
+                               text=f"本单位的模板未能生成：{path}。请联系财务部门。")
         return FileResponse(path, media_type=XLSX, filename=path.name)
 
-    def template_file(self, store: Store, code: str, rebuild: bool) -> Path:
-        """The unit's template: the one generated last, else built now (and kept)."""
-        from ..xlsx.writer import build_workbook
+    def template_file(self, store: Store, code: str, rebuild: bool) -> Path | str:
+        """The unit's template: the one generated last, else built now (and kept) by the same
+        function as ``juesuan build --units``; a text (Chinese) saying why when it cannot be built."""
+        from ..core.fsutil import atomic_write_bytes
 
         u = next(r for r in store.units() if r["code"] == code)
         path = self.round.templates / unit_filename(code, u["name"])
         stamp = path.with_suffix(".spec")
-        if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != self.round.spec.hash:
-            build_workbook(self.round.spec, template_dataset(store, code, u["name"]), path, self.round.key)
-            stamp.write_text(self.round.spec.hash)
+        made_from = template_stamp(store, self.round.spec, code)  # the spec and the unit's row: either changed, build again
+        if rebuild or not path.is_file() or not stamp.is_file() or stamp.read_text() != made_from:
+            built = unit_template(store, self.round.spec, code, self.round.key)
+            if built is None or built.data is None:
+                log.warning("template of unit %s not built: %s", code, built.problem if built else "unknown unit")
+                return (built.problem or "未知原因") if built is not None else "单位不在单位清单中"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, built.data)
+            stamp.write_text(made_from)
         return path
 
     async def unit_upload(self, request: Request) -> Response:
@@ -578,14 +588,14 @@ class App:
         return self.render(request, "revoked.html.j2", code=code, url=url)
 
     # -- office: 汇总, explain, spec, templates
-    def _consolidate(self, store: Store, parent: str, include_errors: bool) -> str | None:
-        from ..office.consolidate import ConsolidateError, consolidate, write_outputs
+    def _consolidate(self, store: Store, parent: str, include_errors: bool, allow_unfinished: bool = False) -> str | None:
+        from ..office.consolidate import ConsolidateError, consolidate_round, write_outputs
 
         tree = tree_from_store(store)
         if parent not in tree.units:
             return "单位不在单位清单中"
-        try:
-            cons = consolidate(store, tree, self.round.spec, parent, include_errors)
+        try:  # the office's one policy: refused after an unfinished collect unless asked
+            cons = consolidate_round(store, tree, self.round.spec, parent, include_errors, allow_unfinished)
         except ConsolidateError as exc:
             return str(exc)
         out = self.round.consolidations / f"{safe_filename(parent)}-汇总.xlsx"
@@ -596,7 +606,8 @@ class App:
         await self.office_guard(request)
         form = await self.form(request)
         parent = str(form.get("parent") or "")
-        problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")))
+        problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")),
+                                      bool(form.get("allow_unfinished")))
         if problem:
             return self.render(request, "error.html.j2", 400, title="无法汇总", text=problem)
         return RedirectResponse(f"/office/consolidation/{quote(parent)}", 303)
@@ -690,8 +701,7 @@ class App:
         tree = tree_from_store(store)
         n = 0
         for code in tree.units:
-            if not tree.is_aggregate(code):
-                self.template_file(store, code, True)
+            if not tree.is_aggregate(code) and isinstance(self.template_file(store, code, True), Path):
                 n += 1
         return n
 

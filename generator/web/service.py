@@ -16,12 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..core.catalog import default_specs_dir, load_spec, spec_by_version
-from ..core.dataset import Dataset, load_dataset
 from ..core.spec import Spec
 from ..office.collect import (
     UnitTree,
@@ -33,11 +31,11 @@ from ..office.collect import (
     store_upload,
     tree_from_store,
 )
+from ..office.service import UNITS_FILE_KEY, unit_row  # noqa: F401 - UNITS_FILE_KEY: the CLI's
 from ..office.store import Store
-from ..office.units import read_units_csv
+from ..office.units import UnitBuild, build_unit
 
 T = TypeVar("T")
-UNITS_FILE_KEY = "web.units_file"
 
 
 @dataclass
@@ -63,22 +61,29 @@ def round_spec(store: Store, specs: str | Path | None = None) -> Spec:
     return spec
 
 
-def template_dataset(store: Store, code: str, name: str) -> Dataset:
-    """What a unit's template is built from: its row of the units file recorded by ``juesuan links``
-    when that names a data file (its 科目 rows and names kept, every figure blank), else a blank
-    template with the unit's identity."""
-    units_file = store.get_meta(UNITS_FILE_KEY)
-    if units_file:
-        rows, _ = read_units_csv(Path(units_file))
-        row = next((r for r in rows if r["code"] == code), None)
-        if row and row["data"]:
-            try:
-                ds = load_dataset(Path(units_file).parent / row["data"])
-            except Exception:  # noqa: BLE001 - a broken data file gives a blank template, not an error page
-                return Dataset(code, name)
-            blank = {t: {r: {c: Decimal(0) for c in cols} for r, cols in rows_.items()} for t, rows_ in ds.values.items()}
-            return Dataset(code, name, ds.year, blank, ds.names, {})
-    return Dataset(code, name)
+def unit_template(store: Store, spec: Spec, code: str, key: str | None = None) -> UnitBuild | None:
+    """A unit's template as ``juesuan build --units`` makes it (the same :func:`build_unit` over the
+    same units row: its ``data``, its ``subjects``), byte for byte; None for a unit not in the list."""
+    row, base = unit_row(store, code)
+    if row is None:
+        return None
+    return build_unit(spec, row, base, key)
+
+
+def template_stamp(store: Store, spec: Spec, code: str) -> str:
+    """What a kept template was built from: the spec's hash and the unit's row (with its data
+    file's bytes); a kept template whose stamp differs is built again."""
+    import hashlib
+    import json
+
+    row, base = unit_row(store, code)
+    h = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+    if row is not None and row.get("data"):
+        try:
+            h.update((base / row["data"]).read_bytes())
+        except OSError:
+            pass  # a missing data file: the build says so
+    return f"{spec.hash} {h.hexdigest()[:16]}"
 
 
 class Round:

@@ -39,6 +39,7 @@ from ..core.layout import (
     STYLE_FORMATS,
     SUMMARY_KINDS,
     CellPlan,
+    LayoutError,
     SheetPlan,
     WorkbookPlan,
     fingerprint,
@@ -212,16 +213,21 @@ def _load_cached(d: Path) -> Spec | SpecInvalid:
     return _SPEC_CACHE[key]
 
 
-def _find_spec(version: str, spec_dirs: list[Path] | None) -> tuple[Spec | None, list[str]]:
+def _find_spec(version: str, spec_dirs: list[Path] | None, spec_hash: str = "") -> tuple[Spec | None, list[str]]:
+    """The spec of ``version`` among ``spec_dirs`` (default: the bundled ones): the one whose hash is
+    the workbook's recorded ``spec_hash`` when there is one, else the first of that version."""
     broken: list[str] = []
+    first: Spec | None = None
     for d in spec_dirs or find_spec_dirs():
         spec = _load_cached(Path(d))
         if isinstance(spec, SpecInvalid):
             broken.append(f"{d}（{len(spec.problems)} 处错误）")
             continue
         if spec.version == version:
-            return spec, broken
-    return None, broken
+            if not spec_hash or spec.hash == spec_hash:
+                return spec, broken
+            first = first or spec
+    return first, broken
 
 
 def _meta_values(sheet: RawSheet | None) -> dict[str, str]:
@@ -337,8 +343,11 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
                     expected=meta.get(k), actual=custom.get(k), cell=f"{META}!B{META_FIELDS.index(k) + 1}")
     version = ident_src.get("version", "")
     broken: list[str] = []
-    if spec is None or spec.version != version:
-        spec, broken = _find_spec(version, spec_dirs)
+    recorded_hash = ident_src.get("spec_hash", "")
+    if spec is None or spec.version != version or (spec_dirs and spec.hash != recorded_hash):
+        found, broken = _find_spec(version, spec_dirs, recorded_hash)
+        if spec is None or spec.version != version or (found is not None and found.hash == recorded_hash):
+            spec = found
     if spec is None:
         why = f"；以下规格目录有错误未能加载：{'、'.join(broken)}（用 juesuan check-spec 查看）" if broken else ""
         return ReadResult(path, False, ctx.findings + [Finding(
@@ -402,8 +411,18 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
     if meta and meta.get("fingerprint") != expected_fp:
         ctx.add("fingerprint-mismatch", ERROR, "指纹校验不通过：单位标识或模板结构被改动，或密钥不符",
                 cell=f"{META}!B{META_FIELDS.index('fingerprint') + 1}")
-    plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units, kind=kind,
-                         spare_rows=spare_rows)
+    names = _shown_names(book, spec, sections, names)  # after the fingerprint: it covers the recorded names only
+    try:
+        plan = plan_workbook(spec, unit_code, unit_name, year, sections, names, key, units=units, kind=kind,
+                             spare_rows=spare_rows)
+    except LayoutError as exc:  # 科目 rows the spec's code list lacks, with no name shown for them
+        if {f.code for f in ctx.findings} & {"fingerprint-mismatch", "identity-mismatch"}:
+            raise  # an edited 科目 list, not the round's codes: the file is unreadable (the caller says so)
+        return ReadResult(path, False, ctx.findings + [Finding(
+            "spec-codes-missing", ERROR,
+            f"无法按规格 {spec.version}（{spec.hash}）读取：{exc}。工作簿用到了该规格代码表中没有的科目代码（本轮导入的代码表？）："
+            "请先用 juesuan codes import 把本轮的代码表导入该规格，或用生成本模板的规格目录读取（--specs）",
+            file=path, expected=spec.hash, actual=template["spec_hash"])])
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
     _check_structure(book, plan, ctx)
@@ -433,7 +452,57 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
         return f"{pos[0]}!{a1(pos[1], pos[2])}" if pos else None
 
     ctx.findings.extend(check_indicators(spec, inputs, ds.texts, locate_fig))
+    _outdated(ctx, plan, template, bool(meta))
     return ReadResult(path, True, ctx.findings, template, ds, figures.all_values(), plan, results, spec)
+
+
+def _shown_names(book: RawBook, spec: Spec, sections: dict[str, list[str]], names: dict[str, str]) -> dict[str, str]:
+    """``names`` plus, for every 科目 row whose code the spec's code list lacks (a template of an older
+    code list: the round's own codes, imported after), the name the workbook shows for it — its
+    hidden 代码表 sheet, from which the template was built — so its rows are laid out as shown and
+    the name travels on (``migrate``)."""
+    missing = set()
+    for tid, codes in sections.items():
+        t = spec.tables.get(tid)
+        sec = t.section if t is not None else None
+        if sec is not None:
+            missing.update(c for c in codes if c not in names and spec.code_name(sec.codelist, c) is None)
+    sheet = book.sheet(CODES)
+    if not missing or sheet is None:
+        return names
+    shown = {}
+    for (r, c), cell in sheet.cells.items():
+        code = _cell_text(cell) if c == 0 else ""
+        if code in missing:
+            name = _cell_text(sheet.cells.get((r, 1))).strip()
+            if name:
+                shown[code] = name
+    return {**names, **shown}
+
+
+def _outdated(ctx: _Ctx, plan: WorkbookPlan, template: dict[str, str], has_meta: bool) -> None:
+    """A genuine template of an older spec of the same version (its recorded identity intact: the
+    fingerprint holds, the template id is this one, only the spec hash differs) is one finding,
+    ``template-outdated``, with the way out (``juesuan migrate``): its hidden sheets (the identity
+    sheet, the code list) differ from the current spec's because the spec changed, not because the
+    unit changed them, so they are not reported as tampering."""
+    codes = {f.code for f in ctx.findings}
+    if (not has_meta or template["spec_hash"] == plan.spec.hash or template["id"] != plan.spec.template
+            or "fingerprint-mismatch" in codes or "identity-mismatch" in codes):
+        return
+    hidden = {s.name for s in plan.sheets if s.state != "visible"}
+
+    def on_hidden(f: Finding) -> bool:
+        where = f.cell or ""
+        return (where.split("!", 1)[0] if "!" in where else where) in hidden
+
+    ctx.findings[:] = [f for f in ctx.findings if f.code != "template-spec-changed" and not on_hidden(f)]
+    ctx.findings.insert(0, Finding(
+        "template-outdated", ERROR,
+        f"按旧版模板填报：本工作簿由 {template['version']} 版的旧版模板（规格 {template['spec_hash']}）生成，"
+        f"当前规格为 {plan.spec.hash}（代码表或模板已更新）。所填数据可以保留：请用 juesuan migrate 文件 --to 当前规格 "
+        "迁移为新模板后核对报回，或按新模板重新填报",
+        file=ctx.path, expected=plan.spec.hash, actual=template["spec_hash"]))
 
 
 def _not_caused_by_text(spec: Spec, inputs: Values, notes: dict[str, str], instances: list[Any], units: int,
