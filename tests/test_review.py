@@ -222,3 +222,27 @@ def test_review_state_is_a_function_of_the_current_report_and_the_actions() -> N
     assert again.state == "pending" and "#5 已审核通过" in again.note
     after_return = review_state(_row(ERR, 7), [act(1, 6, RETURN)])
     assert after_return.state == "has-errors" and "#6 已退回" in after_return.note
+
+
+def test_publishing_a_summary_takes_approved_reports_or_is_a_draft(round_dir: Path) -> None:
+    """publish PARENT in a round: the 汇总 of approved reports; units not yet approved are named and
+    stop it; --include-unapproved is a draft, refused unless --force, then 草稿 on every page."""
+    run("review", "430100000", "--approve")
+    run("review", "430100002", "--approve")
+    res = CliRunner().invoke(cli, ["publish", DEPT_A, "--format", "html"])
+    assert res.exit_code == 1 and "430100001 甲局服务中心（报送 #" in res.output and "未经审核通过" in res.output
+    res = CliRunner().invoke(cli, ["publish", DEPT_A, "--format", "html", "--include-unapproved"])
+    assert res.exit_code == 1 and "publish-draft" in res.output and "未输出报告" in res.output
+    res = CliRunner().invoke(cli, ["publish", DEPT_A, "--format", "html,docx", "--include-unapproved", "--force",
+                                   "-o", str(round_dir / "out" / "draft")])
+    html = next((round_dir / "out" / "draft").glob("*.html")).read_text(encoding="utf-8")
+    assert 'id="draft-mark"' in html and "<title>（草稿）" in html
+    from docx import Document
+
+    doc = Document(str(next((round_dir / "out" / "draft").glob("*.docx"))))
+    assert all("草稿" in sec.header.paragraphs[0].text for sec in doc.sections)
+    run("review", "430100001", "--approve")
+    res = CliRunner().invoke(cli, ["publish", DEPT_A, "--format", "html", "-o", str(round_dir / "out" / "final")])
+    assert "publish-draft" not in res.output and "未经审核通过" not in res.output
+    html = next((round_dir / "out" / "final").glob("*.html")).read_text(encoding="utf-8")
+    assert 'id="draft-mark"' not in html and "（草稿）" not in html

@@ -43,7 +43,7 @@ def _formats(text: str) -> list[str]:
 
 
 def _source(source: str, db: str | None, specs: str | None, key: str | None, include_errors: bool,  # noqa: ANN202
-            allow_unfinished: bool = False):
+            allow_unfinished: bool = False, include_unapproved: bool = False):
     """The source to publish or check against; in a round its database, and the spec a workbook or a
     submission was built with, by hash, among the round's (never the installed package's)."""
     from ..publish.source import SourceError, load_source
@@ -62,7 +62,7 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
                 spec = rnd.spec(collected if collected and any(d.name == collected for d in spec_dirs) else None)
     try:
         return load_source(source, db, spec, key_arg(key), include_errors, spec_dirs=spec_dirs,
-                           allow_unfinished=allow_unfinished)
+                           allow_unfinished=allow_unfinished, include_unapproved=include_unapproved)
     except SourceError as exc:
         _die(str(exc))
         raise  # unreachable
@@ -79,11 +79,14 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
 @click.option("--include-errors", is_flag=True, help="汇总时有错误的单位也纳入")
 @click.option("--force", is_flag=True, help="发布前检查未通过（含汇总有单位未报送或有错误）也照样输出")
 @click.option("--allow-unfinished", is_flag=True, help="最近一次收集没有完成时，仍按数据库现有的数汇总")
+@click.option("--include-unapproved", is_flag=True,
+              help="（轮次中）汇总时未经审核通过的报表也纳入：草稿，每页标明“草稿”，须 --force 才输出")
 @click.option("--name", "basename", help="输出文件名（不含扩展名），默认“单位名称+年度+部门决算公开”")
 @click.option("--profile-template", is_flag=True, is_eager=True, expose_value=False,
               callback=_print_profile_template, help="打印概况文件模板后退出。")
 def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None, db: str | None, specs: str | None,
-            key: str | None, include_errors: bool, force: bool, allow_unfinished: bool, basename: str | None) -> None:
+            key: str | None, include_errors: bool, force: bool, allow_unfinished: bool, include_unapproved: bool,
+            basename: str | None) -> None:
     """由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。
 
     SOURCE：填好的工作簿 .xlsx、标准数据 JSON，或 --db 数据库中的单位代码。"""
@@ -98,7 +101,7 @@ def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None,
     if outdir is None:
         raise click.UsageError("请用 -o 给出输出目录")
     formats = _formats(fmt)
-    src = _source(source, db, specs, key, include_errors, allow_unfinished)
+    src = _source(source, db, specs, key, include_errors, allow_unfinished, include_unapproved)
     try:
         profile = load_profile(profile_path) if profile_path else Profile()
     except DataError as exc:
@@ -169,14 +172,17 @@ def _inside(target: Path, folder: Path) -> bool:
 @click.option("--key", help="指纹密钥（读取工作簿时）")
 @click.option("--include-errors", is_flag=True, help="汇总时有错误的单位也纳入")
 @click.option("--allow-unfinished", is_flag=True, help="最近一次收集没有完成时，仍按数据库现有的数汇总")
+@click.option("--include-unapproved", is_flag=True,
+              help="（轮次中）汇总时未经审核通过的报表也纳入：草稿，每页标明“草稿”，须 --force 才输出")
 @click.option("--no-info", is_flag=True, help="不显示信息级结果")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出全部结果")
 def check_published(pdf: str, source: str, db: str | None, specs: str | None, key: str | None,
-                    include_errors: bool, allow_unfinished: bool, no_info: bool, as_json: bool) -> None:
+                    include_errors: bool, allow_unfinished: bool, include_unapproved: bool, no_info: bool,
+                    as_json: bool) -> None:
     """核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"""
     from ..publish.verify import PublishedError, check_published_pdf
 
-    src = _source(source, db, specs, key, include_errors, allow_unfinished)
+    src = _source(source, db, specs, key, include_errors, allow_unfinished, include_unapproved)
     try:
         findings = sort_findings(check_published_pdf(Path(pdf), src))
     except PublishedError as exc:

@@ -206,6 +206,7 @@ narrative-rate-mismatch | W | 说明中的执行率与自评表不符 | 按附�
 narrative-fujian-amount-mismatch | W | 说明中的金额与附件不符 | 按附件改正 | 整体支出绩效自评报告。
 narrative-project-not-evaluated | I | 项目没有自评表 | 补附件3，或改正项目名称 | 情况说明五（三）列出的项目。
 narrative-project-not-listed | I | 自评项目未在说明中列出 | 在情况说明五（三）中列出该项目 | 附件3 的项目。
+publish-draft | E | 草稿不得公开 | 各单位审核通过后重新发布 | 汇总中含未经审核通过的报表（--include-unapproved）；确需输出时加 --force，每页标明“草稿”。
 published-table-missing | E | 公开文件缺少表 | 补上该表后重新公开 | 核对已公开的 PDF。
 published-row-missing | E | 公开文件缺少行 | 补上该行后重新公开 | 核对已公开的 PDF。
 published-figure-mismatch | E | 公开的数与报送不符 | 按报送数改正公开文件 | 核对已公开的 PDF。

@@ -65,6 +65,15 @@ def _new_section(doc: object, landscape: bool) -> None:
     _orient(sec, landscape)
 
 
+def _draft_headers(doc: object) -> None:
+    """草稿 in the header of every section (a 汇总 with unapproved reports in it)."""
+    for sec in doc.sections:  # type: ignore[attr-defined]
+        sec.header.is_linked_to_previous = False
+        p = sec.header.paragraphs[0] if sec.header.paragraphs else sec.header.add_paragraph()
+        p.text = "草稿 · 含未经审核的报表 · 不得公开"
+        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+
+
 def _orient(sec: object, landscape: bool) -> None:
     w, h = Cm(21.0), Cm(29.7)
     sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT  # type: ignore[attr-defined]
@@ -232,6 +241,8 @@ def render_docx(report: Report) -> bytes:
     for t in report.annex_tables:
         _new_section(doc, t.landscape)
         _table(doc, t, 26.7 if t.landscape else 16.6)
+    if report.draft:
+        _draft_headers(doc)
     _drop_styles_with_effects(doc)
     out = io.BytesIO()
     doc.save(out)

@@ -59,6 +59,7 @@ class Report:
     annex_html: str = ""
     annex_md: str = ""
     annex_note: str = ""  # why a 汇总 publishes no 附件1–3 (printed where they would stand)
+    draft: bool = False  # 草稿: a 汇总 with unapproved reports, marked on every page
     dataset: Dataset | None = None  # every figure, derived ones recomputed
     findings: list[Finding] = field(default_factory=list)
 
@@ -112,7 +113,8 @@ def build_report(source: Source, profile: Profile | None = None,
         consolidated=source.consolidated, tables=main, narrative_html=narrative_html, narrative_md=narrative_md,
         terms=profile.terms, annex_title=profile.annex_title or f"{ds.year or spec.year}年度{ds.unit_name}整体支出绩效自评报告",
         annex=profile.annex, annex_tables=annex, annex_html=annex_html, annex_md=annex_md,
-        annex_note=ANNEX_NOTE if source.consolidated and not _has_forms(spec, ds) else "", dataset=ds)
+        annex_note=ANNEX_NOTE if source.consolidated and not _has_forms(spec, ds) else "", dataset=ds,
+        draft=source.draft)
 
 
 ANNEX_NOTE = ("说明：本报告为汇总公开，附件1–3（部门整体支出绩效评价基础数据表、部门整体支出绩效自评表、项目支出绩效自评表）"
@@ -146,6 +148,9 @@ def preflight(source: Source, report: Report, profile: Profile | None = None) ->
     units = max(1, len(source.units)) if source.consolidated else 1
     results = evaluate_rules(spec, figures, source.dataset.notes, expand_rules(spec, figures.item_codes), units)
     out = [f for f in rule_findings(results, source.dataset.explanations)]
+    if source.draft:
+        out.append(Finding("publish-draft", ERROR, "这是草稿：汇总中含未经审核通过的报表，不得公开；各单位审核通过后再发布",
+                           expected="只含审核通过的报表", actual="草稿"))
     if source.incomplete:
         listed = "；".join(f"{code} {name}（{why}）" for code, name, why in source.incomplete)
         out.append(Finding("publish-consolidation-incomplete", ERROR,

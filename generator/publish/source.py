@@ -31,6 +31,7 @@ class Source:
     findings: list[Finding] = field(default_factory=list)  # what reading the source found
     # a 汇总's units missing (no current report) or unfinished (errors): (code, name, why), Chinese
     incomplete: list[tuple[str, str, str]] = field(default_factory=list)
+    draft: bool = False  # a 汇总 with unapproved reports in it: 草稿 on every page, never published as final
 
 
 def _spec(spec: Spec | None) -> Spec:
@@ -65,7 +66,7 @@ def from_data_file(path: Path, spec: Spec | None = None) -> Source:
 
 
 def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_errors: bool = False,
-                  allow_unfinished: bool = False) -> Source:
+                  allow_unfinished: bool = False, include_unapproved: bool = False) -> Source:
     """A unit's current submission; a unit with subordinates: the 汇总 of its tree, made now by the
     office's one policy (:func:`~generator.office.consolidate.consolidate_round`: refused after an
     unfinished collect unless ``allow_unfinished``)."""
@@ -89,14 +90,18 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
             raise SourceError(f"单位 {unit} 不在数据库的单位清单中")
         if tree.kids(unit):
             try:
-                cons = consolidate_round(store, tree, spec, unit, include_errors, allow_unfinished)
+                from ..office.review import approval_mode
+
+                cons = consolidate_round(store, tree, spec, unit, include_errors, allow_unfinished,
+                                         approval_mode(store, include_unapproved))
             except ConsolidateError as exc:
                 raise SourceError(str(exc)) from exc
             units = [(m.unit, m.name) for m in cons.included]
             incomplete = [(m.unit, m.name, m.reason or f"报送 #{m.submission['id']} 有错误（已按要求计入）")
                           for m in incomplete_members(cons) if m.submission is not None or m.reason]
             return Source(spec, cons.dataset, units, True,
-                          f"{cons.name}（{unit}）汇总 {len(units)} 个单位", cons.all_findings(), incomplete)
+                          f"{cons.name}（{unit}）汇总 {len(units)} 个单位" + ("（草稿）" if cons.draft else ""),
+                          cons.all_findings(), incomplete, draft=cons.draft)
         rep = unit_report(store, tree)
         row = next(r for r in rep.rows if r.code == unit)
         if row.current is None:
@@ -109,7 +114,7 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
 
 def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None, key: str | None = None,
                 include_errors: bool = False, spec_dirs: list[Path] | None = None,
-                allow_unfinished: bool = False) -> Source:
+                allow_unfinished: bool = False, include_unapproved: bool = False) -> Source:
     """A workbook (.xlsx), a data file (.json), else a unit code in the database ``db``. A workbook
     is read with ``spec`` or the spec of its version among ``spec_dirs`` (default: the bundled ones)."""
     p = Path(arg)
@@ -123,4 +128,4 @@ def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None
         return from_data_file(p, spec)
     if db is None:
         raise SourceError(f"{arg}：不是工作簿或数据文件；按单位代码发布需给出收集数据库（--db）")
-    return from_database(db, arg, spec, include_errors, allow_unfinished)
+    return from_database(db, arg, spec, include_errors, allow_unfinished, include_unapproved)

@@ -588,14 +588,17 @@ class App:
         return self.render(request, "revoked.html.j2", code=code, url=url)
 
     # -- office: 汇总, explain, spec, templates
-    def _consolidate(self, store: Store, parent: str, include_errors: bool, allow_unfinished: bool = False) -> str | None:
+    def _consolidate(self, store: Store, parent: str, include_errors: bool, allow_unfinished: bool = False,
+                     include_unapproved: bool = False) -> str | None:
         from ..office.consolidate import ConsolidateError, consolidate_round, write_outputs
+        from ..office.review import approval_mode
 
         tree = tree_from_store(store)
         if parent not in tree.units:
             return "单位不在单位清单中"
         try:  # the office's one policy: refused after an unfinished collect unless asked
-            cons = consolidate_round(store, tree, self.round.spec, parent, include_errors, allow_unfinished)
+            cons = consolidate_round(store, tree, self.round.spec, parent, include_errors, allow_unfinished,
+                                     approval_mode(store, include_unapproved))  # a round: approved reports, or a draft
         except ConsolidateError as exc:
             return str(exc)
         out = self.round.consolidations / f"{safe_filename(parent)}-汇总.xlsx"
@@ -607,7 +610,7 @@ class App:
         form = await self.form(request)
         parent = str(form.get("parent") or "")
         problem = await self.round.db(self._consolidate, parent, bool(form.get("include_errors")),
-                                      bool(form.get("allow_unfinished")))
+                                      bool(form.get("allow_unfinished")), bool(form.get("include_unapproved")))
         if problem:
             return self.render(request, "error.html.j2", 400, title="无法汇总", text=problem)
         return RedirectResponse(f"/office/consolidation/{quote(parent)}", 303)
