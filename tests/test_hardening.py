@@ -138,8 +138,16 @@ def test_limits_are_configurable(monkeypatch: pytest.MonkeyPatch, seed_xlsx: Pat
     assert Limits.parse("max_cells=300000, max_findings=50").max_findings == 50
     with pytest.raises(ValueError):
         Limits.parse("max_bogus=1")
+    _unusable(read_workbook(seed_xlsx, spec=spec, limits=Limits.parse("max_sheets=3")), "too-many-sheets")
+    # the library reads no environment: JUESUAN_LIMITS is the command line's (outside a round)
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
     monkeypatch.setenv("JUESUAN_LIMITS", "max_sheets=3")
-    _unusable(read_workbook(seed_xlsx, spec=spec), "too-many-sheets")
+    assert read_workbook(seed_xlsx, spec=spec).usable
+    r = CliRunner().invoke(cli, ["read", str(seed_xlsx), "--json"])
+    assert r.exit_code == 2 and "too-many-sheets" in r.output
 
 
 def test_findings_capped_per_file_with_a_summary(tmp_path: Path, seed_xlsx: Path, spec) -> None:  # type: ignore[no-untyped-def]

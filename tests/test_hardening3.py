@@ -115,7 +115,7 @@ def test_finding_fields_bounded_whatever_they_are_given() -> None:
     from generator.core.findings import Finding
     from generator.core.money import shown
 
-    f = Finding("x", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
+    f = Finding("rule-failed", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
                 extra={"cells": list(range(10**5)), "t": "b" * 10**5})
     assert len(f.message) <= 600 and len(f.expected) <= 200 and len(f.actual) <= 200
     assert len(f.extra["cells"]) <= 100 and len(f.extra["t"]) <= 500
@@ -163,7 +163,7 @@ def test_upload_racing_collect_stores_once(spec, db_url: str, tmp_path: Path) ->
     sha = hashlib.sha256(data).hexdigest()
     tree = load_tree(UNITS)
 
-    def racing_reader(tasks, spec_, key, password, store_result):  # type: ignore[no-untyped-def]
+    def racing_reader(tasks, spec_, key, password, store_result, limits=None):  # type: ignore[no-untyped-def]
         assert [t.sha256 for t in tasks] == [sha]  # the collect took it for new content
         with Store(db_url) as other:  # the web server's own connection
             other.replace_units(tree.rows())

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.core.catalog import load_spec
+from generator.core.dataset import load_dataset
 from generator.core.resources import specs_root
 from generator.office.round import open_round
 from generator.xlsx.reader import read_workbook
@@ -146,3 +147,18 @@ def test_build_of_several_units_with_the_default_key_refuses_outside_a_round(tmp
     assert len(list((tmp_path / "t").glob("*.xlsx"))) == 2
     # one unit's template with the default key is still allowed (a try-out), with its warning on read
     run("build", "--units", str(_units(tmp_path / "one.csv", 1)), "-o", str(tmp_path / "one"), env=env)
+
+
+def test_a_round_s_reader_limits_are_its_own_not_the_environment_s(round_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.xlsx.writer import build_workbook
+
+    rnd = open_round(round_dir)
+    monkeypatch.chdir(round_dir)
+    wb = round_dir / "returned" / "x.xlsx"
+    build_workbook(rnd.spec(), load_dataset(SAMPLES / "unit-430100001.json"), wb, rnd.key())
+    monkeypatch.setenv("JUESUAN_LIMITS", "max_sheets=3")  # ignored inside a round
+    assert "too-many-sheets" not in run("read", str(wb), "--json", code=0)
+    rnd.config["limits"] = "max_sheets=3"
+    rnd.save()
+    assert "too-many-sheets" in run("read", str(wb), "--json", code=2)
+    assert "too-many-sheets" not in run("read", str(wb), "--json", "--limit", "max_sheets=64", code=0)

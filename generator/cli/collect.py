@@ -179,9 +179,9 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
     在轮次目录中 FOLDER 默认为轮次的 returned/。"""
     from ..office.collect import collect as run_collect
     from ..office.collect import terminal_table, write_reports
-    from .common import apply_limits, current_round, key_arg, spec_arg
+    from .common import current_round, key_arg, limits_arg, spec_arg
 
-    apply_limits(limits)
+    lim = limits_arg(limits)
 
     if folder is None:
         rnd = current_round()
@@ -204,7 +204,7 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
             from ..cluster.daskengine import DaskEngine
 
             reader = DaskEngine(scheduler, workers).read_many
-        summary = run_collect(store, src, tree, spec, key, file_password, workers, reader=reader)
+        summary = run_collect(store, src, tree, spec, key, file_password, workers, reader=reader, limits=lim)
         rep = unit_report(store, tree)
         html, csv_path = write_reports(store, rep, report_dir_of(db, report_dir),
                                        notice=None if key else DEFAULT_KEY_WARNING)

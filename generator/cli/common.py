@@ -18,6 +18,7 @@ import click
 if TYPE_CHECKING:
     from ..core.spec import Spec
     from ..office.round import Round
+    from ..xlsx.ooxml import Limits
 
 ROUND_FILE = "round.yaml"  # generator.office.round.ROUND_FILE (not imported: ``--help`` stays light)
 
@@ -133,16 +134,17 @@ def limits_option(f):  # type: ignore[no-untyped-def]
                         help="读取限额，如 max_cells=300000（可多次；亦可用环境变量 JUESUAN_LIMITS）")(f)
 
 
-def apply_limits(limits: tuple[str, ...]) -> None:
-    """Check ``--limit`` values and hand them to the reader (and its worker processes) via JUESUAN_LIMITS."""
-    if not limits:
-        return
+def limits_arg(limits: tuple[str, ...]) -> Limits:
+    """The reader's limits for this run: the round's (``limits:`` in round.yaml), outside a round
+    ``JUESUAN_LIMITS``, then each ``--limit``; handed to the reader (and its worker processes)
+    explicitly. A value that is no limit ends the command with exit 2."""
     from ..xlsx.ooxml import Limits
 
-    text = ",".join([os.environ.get("JUESUAN_LIMITS", ""), *limits]).strip(",")
+    rnd = current_round()
+    base = str(rnd.config.get("limits") or "") if rnd is not None else os.environ.get("JUESUAN_LIMITS", "")
+    text = ",".join([base, *limits]).strip(",")
     try:
-        Limits.parse(text)
+        return Limits.parse(text)
     except ValueError as exc:
         click.echo(f"[错误] {exc}", err=True)
         sys.exit(2)
-    os.environ["JUESUAN_LIMITS"] = text

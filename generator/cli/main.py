@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from .common import apply_limits, key_arg, limits_option, spec_arg
+from .common import key_arg, limits_arg, limits_option, spec_arg
 
 
 class Lazy(NamedTuple):
@@ -260,13 +260,12 @@ def read(file: str, specs: tuple[str, ...], key: str | None, expect_unit: str | 
     from ..xlsx.reader import read_workbook
     from .report import render_text
 
-    apply_limits(limits)
-
+    lim = limits_arg(limits)
     from .common import current_round
 
     rnd = current_round()
     spec_dirs = [Path(s) for s in specs] or (rnd.spec_dirs() if rnd is not None else None)
-    res = read_workbook(file, spec_dirs, key_arg(key), expect_unit, None, file_password)
+    res = read_workbook(file, spec_dirs, key_arg(key), expect_unit, None, file_password, lim)
     doc = res.to_json()
     if out:
         atomic_write_text(Path(out), json.dumps(doc, ensure_ascii=False, indent=1) + "\n")

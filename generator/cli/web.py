@@ -36,7 +36,7 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
 
     from ..web.app import create_app
     from ..web.server import server_options
-    from .common import current_round, key_arg, stored_key
+    from .common import current_round, key_arg, limits_arg, stored_key
 
     rnd = current_round()
     if rnd is not None:  # the round's spec (its copy, by hash), key and files folder
@@ -44,7 +44,7 @@ def serve(db: str, host: str, port: int, specs: str | None, workers: int, max_up
         files = files or str(rnd.folder("files"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(db, specs, workers, key_arg(key) or stored_key(db), max_upload_mb * 1024 * 1024, files,
-                     uploads_per_hour, unit_evidence_mb * 1024 * 1024)
+                     uploads_per_hour, unit_evidence_mb * 1024 * 1024, limits_arg(()))
     click.echo(f"报送网页：http://{host}:{port}/  （财务部门登录：/office）  数据库：{db}")
     # header/body/keep-alive timeouts and a connection limit (generator/web/server.py): a slow or
     # half-open client cannot hold connections; a reverse proxy in front keeps its own no longer

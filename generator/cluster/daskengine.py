@@ -55,7 +55,7 @@ def _spec(spec_hash: str) -> Spec:
 
 
 def _read_task(items: list[tuple[int, str, str | None, str]], spec_hash: str, key: str | None,
-               file_password: str | None) -> list[tuple[str, dict[str, Any]]]:
+               file_password: str | None, limits: Any = None) -> list[tuple[str, dict[str, Any]]]:
     """Runs on a worker: read and check a batch of files; (sha256, document) per file."""
     spec = _spec(spec_hash)
     out = []
@@ -69,13 +69,13 @@ def _read_task(items: list[tuple[int, str, str | None, str]], spec_hash: str, ke
             with tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False) as tmp:
                 tmp.write(data)
             try:
-                doc = read_one(tmp.name, expect_unit, spec, key, file_password)
+                doc = read_one(tmp.name, expect_unit, spec, key, file_password, limits)
             finally:
                 os.unlink(tmp.name)
             if sha and got != sha:
                 doc = _crash_doc("文件在收集过程中被改动（内容与登记的哈希不符），请重新收集")
         else:
-            doc = read_one(path, expect_unit, spec, key, file_password)
+            doc = read_one(path, expect_unit, spec, key, file_password, limits)
         out.append((sha, doc))
     return out
 
@@ -160,7 +160,7 @@ class DaskEngine:
 
     # -- collect
     def read_many(self, tasks: list[FileTask], spec: Spec, key: str | None, file_password: str | None,
-                  on_result: Callable[[FileTask, dict[str, Any]], None]) -> None:
+                  on_result: Callable[[FileTask, dict[str, Any]], None], limits: Any = None) -> None:
         """The reader of :func:`~generator.office.collect.collect` (its ``reader`` argument)."""
         if not tasks:
             return
@@ -169,7 +169,7 @@ class DaskEngine:
         batches = [items[i:i + size] for i in range(0, len(items), size)]
         with self.client() as client:
             client.register_plugin(SpecPlugin(spec))
-            for batch, records in self._run(client, _read_task, batches, (spec.hash, key, file_password)):
+            for batch, records in self._run(client, _read_task, batches, (spec.hash, key, file_password, limits)):
                 if records is None:
                     on_result(tasks[batch[0][0]], _crash_doc("读取该文件时工作进程异常退出（文件可能有问题），未能读取"))
                     continue

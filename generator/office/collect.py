@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.clock import shown
 from ..core.dataset import Dataset
@@ -45,6 +45,9 @@ from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
 from .store import LIGHT_COLUMNS, Store, figure_rows, now
+
+if TYPE_CHECKING:
+    from ..xlsx.ooxml import Limits
 
 PASS, WARN, ERR = "通过", "有提示", "有错误"
 MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
@@ -284,12 +287,13 @@ def _raw_identity(path: str, file_password: str | None) -> dict[str, str]:
 
 
 def read_one(path: str, expect_unit: str | None, spec: Spec, key: str | None = None,
-             file_password: str | None = None) -> dict[str, Any]:
-    """Read and check one file; plain data only (crosses the process boundary)."""
+             file_password: str | None = None, limits: Limits | None = None) -> dict[str, Any]:
+    """Read and check one file; plain data only (crosses the process boundary). ``limits``: the
+    reader's (None: its defaults), passed explicitly, never read from the environment here."""
     from ..xlsx.reader import read_workbook
 
     res = read_workbook(path, spec_dirs=[spec.root], key=key, expect_unit=expect_unit, file_password=file_password,
-                        spec=spec, expect_year=spec.year)
+                        spec=spec, expect_year=spec.year, limits=limits)
     if res.plan is not None and (res.plan.units > 1 or res.plan.kind in SUMMARY_KINDS):
         # a 汇总 is no unit's own report in the round it was made in; in the round above (where its
         # unit has no subordinates of its own) it is that unit's report: refresh_statuses decides
@@ -355,13 +359,13 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _worker_init(spec: Spec, key: str | None, file_password: str | None) -> None:
+def _worker_init(spec: Spec, key: str | None, file_password: str | None, limits: Limits | None = None) -> None:
     die_with_parent()
-    _WORKER.update(spec=spec, key=key, file_password=file_password)
+    _WORKER.update(spec=spec, key=key, file_password=file_password, limits=limits)
 
 
 def _worker_read(path: str, expect_unit: str | None) -> dict[str, Any]:
-    return read_one(path, expect_unit, _WORKER["spec"], _WORKER["key"], _WORKER["file_password"])
+    return read_one(path, expect_unit, _WORKER["spec"], _WORKER["key"], _WORKER["file_password"], _WORKER.get("limits"))
 
 
 def _crash_doc(message: str) -> dict[str, Any]:
@@ -370,20 +374,20 @@ def _crash_doc(message: str) -> dict[str, Any]:
 
 
 def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password: str | None, workers: int,
-              on_result: Callable[[FileTask, dict[str, Any]], None]) -> None:
+              on_result: Callable[[FileTask, dict[str, Any]], None], limits: Limits | None = None) -> None:
     """Read the tasks in worker processes (a bounded window in flight, so memory stays flat) and
     hand every result to ``on_result`` in the main process. A worker that dies takes no file with
     it: the files it may have held are retried one by one in fresh workers."""
     if workers <= 1 or len(tasks) <= 1:
         for t in tasks:
-            on_result(t, read_one(t.path, t.expect_unit, spec, key, file_password))
+            on_result(t, read_one(t.path, t.expect_unit, spec, key, file_password, limits))
         return
     window = workers * 4
     todo = list(reversed(tasks))
     suspects: list[FileTask] = []
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(spec, key, file_password))
+        return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(spec, key, file_password, limits))
 
     pool = new_pool()
     pending: dict[Future[dict[str, Any]], FileTask] = {}
@@ -417,7 +421,7 @@ def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password:
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for t in suspects:  # isolate: one file per fresh worker
-        with ProcessPoolExecutor(max_workers=1, initializer=_worker_init, initargs=(spec, key, file_password)) as one:
+        with ProcessPoolExecutor(max_workers=1, initializer=_worker_init, initargs=(spec, key, file_password, limits)) as one:
             try:
                 doc = one.submit(_worker_read, t.path, t.expect_unit).result()
             except BrokenProcessPool:
@@ -428,7 +432,7 @@ def read_many(tasks: list[FileTask], spec: Spec, key: str | None, file_password:
 # ---------------------------------------------------------------- collect
 
 # reads tasks and hands (task, document) to the callback: read_many, or DaskEngine.read_many
-Reader = Callable[[list[FileTask], Spec, "str | None", "str | None", Callable[[FileTask, dict[str, Any]], None]], None]
+Reader = Callable[..., None]  # (tasks, spec, key, file_password, on_result, limits)
 
 
 @dataclass
@@ -448,7 +452,7 @@ def _mtime(ts: float) -> str:
 
 def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None = None,
             file_password: str | None = None, workers: int | None = None, progress: bool | None = None,
-            reader: Reader | None = None) -> CollectSummary:
+            reader: Reader | None = None, limits: Limits | None = None) -> CollectSummary:
     """Read every file under ``folder`` into the database and refresh every status. ``reader`` runs
     the reads (default: :func:`read_many`, the local process pool; ``generator.cluster`` has a Dask
     one); whatever it is, it gets only content not seen before and hands every document back here,
@@ -456,13 +460,14 @@ def collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | N
 
     store.acquire_writer(f"收集 {folder}")
     try:
-        return _collect(store, folder, tree, spec, key, file_password, workers, progress, reader)
+        return _collect(store, folder, tree, spec, key, file_password, workers, progress, reader, limits)
     finally:
         store.release_writer()
 
 
 def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | None, file_password: str | None,
-             workers: int | None, progress: bool | None, reader: Reader | None = None) -> CollectSummary:
+             workers: int | None, progress: bool | None, reader: Reader | None = None,
+             limits: Limits | None = None) -> CollectSummary:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -527,9 +532,9 @@ def _collect(store: Store, folder: Path, tree: UnitTree, spec: Spec, key: str | 
 
     try:
         if reader is not None:
-            reader(fresh, spec, key, file_password, store_result)
+            reader(fresh, spec, key, file_password, store_result, limits)
         else:
-            read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result)
+            read_many(fresh, spec, key, file_password, workers or os.cpu_count() or 1, store_result, limits)
         flush()
     except BaseException:
         store.rollback()  # the unfinished batch is not kept; the run stays unfinished, a rerun reads those files

@@ -769,9 +769,11 @@ def _lifespan(rnd: Round) -> Any:
 
 def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
                max_upload: int = MAX_UPLOAD, files: str | Path | None = None,
-               uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024) -> ASGIApp:
-    """The ASGI app over the database ``db`` (a path or URL; created when missing)."""
-    rnd = Round(db, specs, workers, key, files)
+               uploads_per_hour: int = UPLOADS_PER_HOUR, unit_evidence: int = UNIT_EVIDENCE_MB * 1024 * 1024,
+               limits: Any = None) -> ASGIApp:
+    """The ASGI app over the database ``db`` (a path or URL; created when missing); ``limits``: the
+    reader's (xlsx.ooxml.Limits; None for its defaults)."""
+    rnd = Round(db, specs, workers, key, files, limits)
     app = App(rnd, max_upload, uploads_per_hour=uploads_per_hour, unit_evidence=unit_evidence)
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {

@@ -91,7 +91,7 @@ class Round:
     worker processes (``workers`` > 0) or threads (``workers`` = 0, for tests)."""
 
     def __init__(self, db: str | Path, specs: str | Path | None = None, workers: int = 2, key: str | None = None,
-                 files: str | Path | None = None):
+                 files: str | Path | None = None, limits: Any = None):
         from ..office.pgstore import is_url
 
         self.db_url = str(db)
@@ -106,6 +106,7 @@ class Round:
         self.templates = self.files / "templates"
         self.consolidations = self.files / "consolidations"
         self.key = key
+        self.limits = limits  # the reader's limits (xlsx.ooxml.Limits), None for its defaults
         self.workers = workers
         self._store: Store | None = None
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="juesuan-db")
@@ -137,7 +138,7 @@ class Round:
                 if self.workers > 0:
                     self._readers = ProcessPoolExecutor(
                         max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_worker_init, initargs=(self.spec, self.key, None))
+                        initializer=_worker_init, initargs=(self.spec, self.key, None, self.limits))
                 else:
                     self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="juesuan-read")
             return self._readers
@@ -154,14 +155,15 @@ class Round:
         loop = asyncio.get_running_loop()
         pool = self._reader_pool()
         if isinstance(pool, ThreadPoolExecutor):
-            return await loop.run_in_executor(pool, read_one, str(path), expect_unit, self.spec, self.key, None)
+            return await loop.run_in_executor(pool, read_one, str(path), expect_unit, self.spec, self.key, None,
+                                              self.limits)
         try:
             return await loop.run_in_executor(pool, _worker_read, str(path), expect_unit)
         except BrokenProcessPool:
             self._reset_readers(pool)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(self.spec, self.key, None)) as one:
+                                 initargs=(self.spec, self.key, None, self.limits)) as one:
             try:
                 return await loop.run_in_executor(one, _worker_read, str(path), expect_unit)
             except BrokenProcessPool:

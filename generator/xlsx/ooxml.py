@@ -81,14 +81,6 @@ class Limits:
             changes[k] = int(v)
         return replace(base or cls(), **changes)
 
-    @classmethod
-    def from_env(cls) -> Limits:
-        text = os.environ.get("JUESUAN_LIMITS", "")
-        try:
-            return cls.parse(text) if text else cls()
-        except ValueError:
-            return cls()
-
 
 class XlsxError(Exception):
     def __init__(self, code: str, message: str):
@@ -215,7 +207,7 @@ def decrypt(data: bytes, password: str) -> bytes:
 
 def open_xlsx(source: str | Path | bytes, limits: Limits | None = None, password: str | None = None) -> RawBook:
     """The workbook's sheets, cells and package facts; any failure is an XlsxError."""
-    limits = limits or Limits.from_env()
+    limits = limits or Limits()
     try:
         return _open(source, limits, password)
     except XlsxError:

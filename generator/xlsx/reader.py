@@ -280,7 +280,7 @@ def read_workbook(
 ) -> ReadResult:
     path = str(path)
     ctx = _Ctx(path)
-    limits = limits or Limits.from_env()
+    limits = limits or Limits()
     try:
         book = open_xlsx(path, limits, file_password)
     except XlsxError as exc:

@@ -23,7 +23,7 @@ def read_rows(path: Path, limits: object | None = None) -> list[list[str]]:
     from .ooxml import Limits, XlsxError, open_xlsx
 
     path = Path(path)
-    lim = limits if isinstance(limits, Limits) else Limits.from_env()
+    lim = limits if isinstance(limits, Limits) else Limits()
     try:
         st = path.stat()
     except OSError:
