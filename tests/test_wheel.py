@@ -49,3 +49,12 @@ def test_wheel_installs_and_runs_demo_outside_the_checkout(tmp_path: Path) -> No
     assert (out / "430100-汇总.xlsx").is_file()
     assert "未设置指纹密钥" in (out / "collect-report.html").read_text(encoding="utf-8")  # the banner says so
     assert (out / "seed-shuoming.md").is_file()
+    # the README's first command, from the installed package: a round, and the demo run inside it
+    env.pop("JUESUAN_KEY")
+    for args, cwd in ((["init", "demo-round", "--year", "2024"], work), (["demo"], work / "demo-round")):
+        run = subprocess.run([str(env_dir / "bin" / "juesuan"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    rnd = work / "demo-round"
+    assert (rnd / "out" / "430100-汇总.xlsx").is_file() and list((rnd / "out" / "公开").glob("*.html"))
+    assert "默认密钥" not in (rnd / "out" / "collect-report.html").read_text(encoding="utf-8")
+    assert len(list((rnd / "out" / "反馈").glob("*-反馈.html"))) == 5

@@ -256,3 +256,5 @@ def demo_step(outdir: Path, _spec: Any = None) -> None:
         target = Path(outdir) / "seed-narrative-check.txt"
         atomic_write_text(target, "\n".join(lines) + "\n")
         click.echo(f"样例情况说明核对：{lines[-1]}（详见 {target}）")
+        click.echo("  这些是样例公开稿自身的问题，有意保留以演示核对：百分号重复（“75.73%%”）、"
+                   "“商品和服务支出 49.59”与表中 49.60 的尾数之差、完成预算比例差 0.01 个百分点、把执行率得分写作总分。")

@@ -67,6 +67,7 @@ def review(code: str, approve: bool, reason: str | None, cells: tuple[str, ...],
 @store_errors
 def status(units_file: str | None, as_json: bool, today: object, db: str) -> None:
     """本轮各单位的报送与审核情况：状态、审核、当前报送、审核人、时间；逾期、退回未重报、待审核的天数。"""
+    from ..core.clock import shown
     from ..core.layout import text_width
     from ..office.review import APPROVED, NOT_SUBMITTED, PENDING, RETURNED, round_status
 
@@ -87,7 +88,7 @@ def status(units_file: str | None, as_json: bool, today: object, db: str) -> Non
                 days = f"逾期 {r.days} 天" if r.late and r.state == NOT_SUBMITTED else f"{r.days} 天"
             note = r.note or (f"原因：{r.reason}" if r.state == RETURNED else "")
             table.append((r.code, r.name, r.status, r.label, f"#{r.submission}" if r.submission else "—", r.reviewer,
-                          r.at[:16].replace("T", " "), days, note))
+                          shown(r.at), days, note))
         widths = [max(text_width(str(row[i])) for row in table) for i in range(len(head) - 1)]
         for row in table:
             cells = [str(v) + " " * (w - text_width(str(v))) for v, w in zip(row, widths, strict=False)]
