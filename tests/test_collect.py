@@ -168,7 +168,9 @@ def test_resubmission_duplicate_wrong_unit_and_missing(spec: Spec, tree: UnitTre
         assert [m.unit for m in cons.included] == ["430100000", "430100002"]
         reasons = {m.unit: m.reason for m in cons.excluded}
         assert reasons["430100003"] == MISSING and "有错误" in reasons["430100001"]
-        assert {f.row for f in cons.findings if f.code == "consolidate-unit-excluded"} == {"430100001"}
+        excluded = [f for f in cons.findings if f.code == "consolidate-unit-excluded"]
+        assert {f.extra["unit"] for f in excluded} == {"430100001"} and not any(f.row for f in excluded)
+        assert all(f.location() == "" and f.message.startswith("单位 430100001 ") for f in excluded)
         assert [m.unit for m in consolidate(store, tree, spec, "430100", include_errors=True).included] == [
             "430100000", "430100001", "430100002"]
 

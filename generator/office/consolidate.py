@@ -294,7 +294,8 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
     for m in members:
         if not m.included and m.reason:
             code = "consolidate-unit-missing" if m.reason == MISSING else "consolidate-unit-excluded"
-            findings.append(Finding(code, WARNING, f"{m.unit} {m.name} 未纳入汇总：{m.reason}", row=m.unit))
+            # the unit is named in words and kept in extra, never shown as a 行/科目 of a table
+            findings.append(Finding(code, WARNING, f"单位 {m.unit} {m.name} 未纳入汇总：{m.reason}", extra={"unit": m.unit}))
     ordered = [levels[c] for c, _ in tree.walk(parent) if c in levels]
     if approval == "draft":
         findings.insert(0, Finding("consolidate-draft", WARNING, "草稿：未经审核通过的报表也已汇总在内，本汇总只供查看，"
