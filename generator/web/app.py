@@ -292,7 +292,10 @@ class App:
             what = f"报表已被退回：{review.reason}。请按退回意见改正后重新报送整份工作簿。"
         elif review.state == "approved":
             what = "报表已审核通过，无需再报送。"
+        # a unit counts its own submissions (第 1 次, 第 2 次 …), not the round's numbers
+        nums = {s["id"]: i for i, s in enumerate(sorted(history, key=lambda s: s["id"]), start=1)}
         return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings, "review": review,
+                "nums": nums,
                 "aggregate": tree.is_aggregate(code) and not row.history, "what_to_do": what}
 
     @staticmethod
@@ -389,7 +392,8 @@ class App:
         sub = store.submission(sid)
         if sub is None or code not in (sub["unit"], sub["expect_unit"]):
             return None
-        return {"sub": dict(sub), "findings": self._findings_for(store, code, sub),
+        mine = [s["id"] for s in store.submissions("unit=? OR expect_unit=?", (code, code), order="id", columns="id")]
+        return {"sub": dict(sub), "findings": self._findings_for(store, code, sub), "nth": mine.index(sid) + 1 if sid in mine else 0,
                 "unit": next(r for r in store.units() if r["code"] == code)}
 
     async def unit_submission(self, request: Request) -> Response:
@@ -542,7 +546,7 @@ class App:
         notes at cells, one ``表!单元格[:意见]`` a line); back to the unit's page, which says so."""
         from ..office.review import APPROVE, RETURN, ReviewError, parse_cells, record
 
-        self.office_guard(request)
+        await self.office_guard(request)
         form = await self.form(request)
         code = request.path_params["code"]
         action = str(form.get("action") or "")
