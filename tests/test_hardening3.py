@@ -115,7 +115,7 @@ def test_finding_fields_bounded_whatever_they_are_given() -> None:
     from generator.core.findings import Finding
     from generator.core.money import shown
 
-    f = Finding("x", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
+    f = Finding("not-a-number", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
                 extra={"cells": list(range(10**5)), "t": "b" * 10**5})
     assert len(f.message) <= 600 and len(f.expected) <= 200 and len(f.actual) <= 200
     assert len(f.extra["cells"]) <= 100 and len(f.extra["t"]) <= 500
