@@ -115,7 +115,7 @@ def test_finding_fields_bounded_whatever_they_are_given() -> None:
     from generator.core.findings import Finding
     from generator.core.money import shown
 
-    f = Finding("rule-failed", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
+    f = Finding("not-a-number", "error", "说" * 10**6, expected="9" * 10**6, actual="a" * 300,
                 extra={"cells": list(range(10**5)), "t": "b" * 10**5})
     assert len(f.message) <= 600 and len(f.expected) <= 200 and len(f.actual) <= 200
     assert len(f.extra["cells"]) <= 100 and len(f.extra["t"]) <= 500
@@ -790,3 +790,33 @@ def test_read_memory_bounded_at_the_limits(seed_xlsx: Path, tmp_path: Path) -> N
     path.write_bytes(rezip(src, change={part: big}))
     rc, size, rss = _read_in_subprocess(path)
     assert rc == 1 and size < 2_000_000 and rss < 500, (rc, size, rss)
+
+
+def test_upload_racing_collect_live_processes(tmp_path: Path) -> None:
+    """The red team's race with real processes: ``juesuan serve`` receiving 20 uploads while a
+    ``juesuan collect`` of a folder holding the same 20 files runs on the same SQLite database:
+    every content has exactly one original, whoever stored it first."""
+    import sqlite3
+    import threading
+
+    from bench.web_load import Server, load, make_links, prepare
+
+    units_csv, files = prepare(tmp_path, units=4, per_unit=5)
+    db = tmp_path / "round.sqlite"
+    links = make_links(db, units_csv)
+    with Server(db, workers=2) as server:
+        got: list = []
+        t = threading.Thread(target=lambda: got.append(load(server.url, links, files, deadline_s=300)))
+        t.start()
+        run = _cli("collect", str(tmp_path / "files"), "--units", str(units_csv), "--db", str(db), "--workers", "2",
+                   timeout=300)
+        t.join(timeout=320)
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    uploads, _ = got[0]
+    assert len(uploads) == 20 and all(u.http_status == 200 for u in uploads), [u for u in uploads if u.http_status != 200]
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT sha256, COUNT(*) FROM submissions WHERE duplicate_of IS NULL GROUP BY sha256").fetchall()
+    total = con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+    con.close()
+    assert len(rows) == 20 and all(n == 1 for _, n in rows), [r for r in rows if r[1] != 1]
+    assert total == 40  # each file once by each channel: one original, one 重复
