@@ -159,7 +159,7 @@ def test_names_that_differ_between_units_are_noted_in_the_consolidation(spec: Sp
         kept, other = f.message.split("（", 1)[1].split("）", 1)[0].split(" / ")
         assert {kept, other} == {"其他社会保障支出甲", "其他社会保障支出乙"}
         assert cons.dataset.names[code] == kept
-        missing = {f.row for f in cons.findings if f.code == "consolidate-unit-missing"}
+        missing = {f.extra["unit"] for f in cons.findings if f.code == "consolidate-unit-missing"}
         assert missing == {"430100001", "430100003", "430100031"}
 
 
@@ -244,13 +244,18 @@ def test_old_input_landing_on_a_new_formula(spec: Spec, tmp_path: Path, used: st
         assert unplaced == [Unplaced("公开01", "28", "1", D(used))] and on_formula not in mapped
 
 
-def test_migrate_build_failure_is_a_finding(seed_xlsx: Path, tmp_path: Path) -> None:
-    # the new version's code list lacks a 项 the unit reports (and the workbook names none)
+def test_migrate_build_failure_is_a_finding(seed_xlsx: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the new version's code list lacks a 项 the unit reports: the workbook's own 代码表 names it, so
+    # the migration carries that name (tests/test_migrate_codes.py); a workbook that still cannot be
+    # built is one finding, never a traceback
     d = variant(tmp_path, "2025", {"codes/functional.yaml": [('  "2150550": ', '  "2150551": ')]})
+    ok = migrate_workbook(seed_xlsx, load_spec(d), tmp_path / "named.xlsx")
+    assert ok.usable and (tmp_path / "named.xlsx").exists()
+    monkeypatch.setattr(writer, "build_workbook", lambda *a, **k: (_ for _ in ()).throw(ValueError("代码表 缺少 2150550")))
     res = migrate_workbook(seed_xlsx, load_spec(d), tmp_path / "x.xlsx")
     assert not res.usable and res.exit_code == 2 and not (tmp_path / "x.xlsx").exists()
     f = next(f for f in res.findings if f.code == "migrate-build-failed")
-    assert f.severity == ERROR and "2150550" in f.message
+    assert f.severity == ERROR and "2150550" in f.message and "导入" in f.message
 
 
 def test_migrate_read_back_catches_a_wrong_workbook(seed_xlsx: Path, spec25: Spec, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ what is added to it, and that nothing writes into the installed package."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -19,15 +18,9 @@ from generator.core.resources import specs_root
 from generator.office.round import open_round
 from generator.xlsx.reader import read_workbook
 
+from .test_round_home import _tree_digest
+
 SAMPLES = specs_root() / "samples"
-
-
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
 
 
 def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
@@ -90,7 +83,7 @@ def test_commands_find_the_round_upwards_or_by_round_option(round_dir: Path, tmp
 
 def test_codes_import_in_a_round_is_a_new_spec_of_the_round_never_the_package(round_dir: Path,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    before = _digest(specs_root())
+    before = _tree_digest(specs_root())
     old = open_round(round_dir).spec_hash
     monkeypatch.chdir(round_dir)
     out = run("codes", "import", str(SAMPLES / "functional-2024-sample.csv"))
@@ -100,7 +93,7 @@ def test_codes_import_in_a_round_is_a_new_spec_of_the_round_never_the_package(ro
     assert {p.name for p in (round_dir / "specs").iterdir()} == {old, rnd.spec_hash}
     with rnd.store(create=False) as store:
         assert {v[0] for v in store.spec_versions()} == {old, rnd.spec_hash}
-    assert _digest(specs_root()) == before
+    assert _tree_digest(specs_root()) == before
     # a lost spec folder is written again from the database, the same spec by hash
     shutil.rmtree(round_dir / "specs" / old)
     assert rnd.spec(old).hash == old and (round_dir / "specs" / old / "spec.yaml").is_file()
