@@ -50,3 +50,25 @@ def test_review_on_the_web_is_for_the_office_with_its_token(spec: Spec, tmp_path
     with client(db) as unit:  # the unit, in its own session, sees why
         page = text_of(unit.get(links[CODE]).text)
         assert "已退回" in page and "公开01 第1行填了文字" in page and "公开01表!C7" in page and "应填数字" in page
+
+
+def test_a_workbook_sent_under_another_units_name_is_told_to_both(spec: Spec, tmp_path: Path) -> None:
+    """430100002's workbook uploaded from 430100003's page: the sender sees whose it is, the owner that
+    its workbook arrived under another unit's name; the summary counts what the table lists."""
+    db, links = make_round(tmp_path)
+    other = "430100003"
+    with client(db) as c:
+        page = c.get(links[CODE])
+        tpl = c.get(f"/unit/{CODE}/template").content
+        mine = filled(spec, tmp_path, tpl, typo=False)
+    with client(db) as c:
+        page = c.get(links[other])
+        r = upload(c, page.text, mine, "发错了.xlsx", code=other)
+        text = text_of(r.text)
+        shown_errors = r.text.count('<tr class="error">')
+        assert f"错误 {shown_errors} 项" in text
+        page = text_of(c.get(f"/unit/{other}").text)
+        assert f"最近一次上传的工作簿属于 {CODE}" in page
+    with client(db) as c:
+        page = text_of(c.get(links[CODE]).text)
+        assert f"本单位的工作簿曾以 {other}" in page

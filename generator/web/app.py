@@ -292,10 +292,19 @@ class App:
             what = f"报表已被退回：{review.reason}。请按退回意见改正后重新报送整份工作簿。"
         elif review.state == "approved":
             what = "报表已审核通过，无需再报送。"
+        # a workbook of this unit sent in under another unit's name, and one of another unit sent here:
+        # both units are told (每个单位看到的是自己的事)
+        names = {r["code"]: r["name"] for r in store.units()}
+        elsewhere = [{"by": s["expect_unit"], "by_name": names.get(s["expect_unit"], ""), "received": s["received"]}
+                     for s in store.submissions("unit_code=? AND expect_unit IS NOT NULL AND expect_unit<>?", (code, code),
+                                                columns="expect_unit, received")]
+        foreign = None
+        if latest is not None and latest["unit_code"] and latest["unit_code"] != code:
+            foreign = {"code": latest["unit_code"], "name": latest["unit_name"]}
         # a unit counts its own submissions (第 1 次, 第 2 次 …), not the round's numbers
         nums = {s["id"]: i for i, s in enumerate(sorted(history, key=lambda s: s["id"]), start=1)}
         return {"unit": u, "row": row, "history": history, "latest": latest, "findings": findings, "review": review,
-                "nums": nums,
+                "nums": nums, "elsewhere": elsewhere, "foreign": foreign,
                 "aggregate": tree.is_aggregate(code) and not row.history, "what_to_do": what}
 
     @staticmethod
