@@ -318,6 +318,12 @@ def test_office_consolidates_explains_a_figure_and_diffs_the_spec(spec: Spec, rn
         grid = c.get("/office/consolidation/430100?table=公开05").text
         href = re.search(r'href="(/office/explain/430100\?table=[^"]*row=2150550[^"]*col=1)"', grid)
         assert href, "the 汇总 figure links to its explanation"
+        # every row named (科目 names from the code list, labels of fixed rows), amounts with thousands separators
+        body = grid.split("<tbody>")[-1]
+        names = re.findall(r'<tr><td class="code">([^<]*)</td><td>([^<]*)</td>', body)
+        assert names and all(n.strip() for _c, n in names) and ("2150550", "事业运行") in names
+        g01 = c.get("/office/consolidation/430100?table=公开01").text
+        assert re.search(r">\d{1,3}(,\d{3})+\.\d\d<", g01), "amounts over 999 carry thousands separators"
         ex = c.get(href.group(1).replace("&amp;", "&"))
         value = Decimal(re.search(r'<span id="value">([^<]+)</span>', ex.text).group(1).replace(",", ""))  # type: ignore[union-attr]
         parts = [Figures(spec, unit_data(code).values).value("公开05", "2150550", "1")

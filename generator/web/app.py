@@ -641,7 +641,19 @@ class App:
         table = table if table in spec.tables else next(iter(spec.tables))
         rows = ds.values.get(table, {})
         cols = sorted({c for r in rows.values() for c in r}, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
-        grid = [(r, ds.names.get(r, ""), [(c, fmt(rows[r][c]) if c in rows[r] else "") for c in cols]) for r in rows]
+        t = spec.tables[table]
+        lists = [b.codelist or b.section for b in t.blocks if b.codelist or b.section]
+
+        def name_of(r: str) -> str:  # the row's label, its 科目 name from the code list, or the unit's own
+            found = t.row(r)
+            if found is not None and (found[1].label or "").strip():
+                return found[1].label.strip()
+            total = next((b.total for b in t.blocks if b.total is not None and b.total.key == r), None)
+            if total is not None:
+                return (total.label or total.key).strip()
+            return ds.names.get(r) or next((n for cl in lists if (n := spec.code_name(cl, r))), "")
+
+        grid = [(r, name_of(r), [(c, fmt(rows[r][c], True) if c in rows[r] else "") for c in cols]) for r in rows]
         units = {u["code"]: u["name"] for u in store.units()}
         return {"cons": dict(row), "members": [{**dict(m), "name": units.get(m["unit"], "")} for m in members],
                 "summary": json.loads(row["summary"] or "{}"), "table": table, "tables": list(spec.tables),
