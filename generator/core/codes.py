@@ -74,7 +74,7 @@ template-mismatch | E | 不是本套模板 | 用本轮下发的模板填报 | �
 template-version-unknown | E | 模板版本无法识别 | 用本轮下发的模板重新填报 | 模板版本不在已知规格中。
 template-spec-changed | E | 模板生成后规格已变 | 用本轮下发的新模板重新填报，或由财务部门迁移 | 模板标识记录的规格与现行规格不一致（或标识被改动）。
 template-version-mismatch | E | 不是本轮的模板版本 | 用本轮下发的新模板重新填报 | 收集所用规格与工作簿的规格不同。
-template-outdated | E | 按旧版模板填报 | 所填的数可以保留：财务部门用 juesuan migrate 迁移到新模板后核对，或用新模板重新填报 | 工作簿是本年度较早的模板（标识完好，只有规格 hash 不同），规格后来有更新（如导入了代码表）；隐藏的标识表、代码表因此不同，不算改动。
+template-outdated | E | 按旧版模板填报 | 所填的数可以保留：财务部门用 juesuan migrate 迁移到新模板后核对，或用新模板重新填报 | 工作簿是本年度较早下发的模板（标识完好），此后规格有更新（如导入了新的科目代码表）；隐藏的标识表、代码表因此不同，不算改动。
 spec-codes-missing | E | 规格的代码表缺少所用科目 | 先用 juesuan codes import 导入本轮的代码表，或用生成该模板的规格读取 | 工作簿用到了读取所用规格的代码表中没有的科目，工作簿也未显示其名称。
 meta-sheet-missing | E | 标识表被删除 | 在原模板中重新填报 | 隐藏的标识工作表不见了。
 meta-changed | E | 标识被改动 | 在原模板中重新填报 | 隐藏的标识工作表内容被改。
@@ -101,7 +101,7 @@ sheet-order-changed | W | 工作表顺序被改变 | 在原模板中重新填报
 sheet-unprotected | W | 工作表保护被取消 | 无需处理；请勿改动表格结构 | 工作表的保护已取消（各单元格仍逐一核对）。
 sheet-hidden | E | 工作表被隐藏 | 取消隐藏后重新报送 | 被隐藏的表中的数看不到，却会被收录。
 hidden-sheet-visible | W | 隐藏的工作表被显示 | 在原模板中重新填报 | 模板中隐藏的表被取消隐藏。
-hidden-sheet-state | I | 隐藏方式变了 | 无需处理 | LibreOffice 另存时把“深度隐藏”改为“隐藏”。
+hidden-sheet-state | I | 隐藏方式变了 | 无需处理 | LibreOffice 另存时改变了隐藏的工作表的隐藏方式（仍为隐藏）。
 structure-unlocked | I | 工作簿结构保护未保留 | 无需处理 | 用 LibreOffice 或 WPS 保存时常见；各表已逐格核对。
 data-hidden | E | 有数据的行或列被隐藏 | 取消隐藏，核对后重新报送 | 看不到的数会被收录。
 number-format-changed | E | 数字显示格式被改 | 在原模板中重新填报 | 屏幕上显示的数与实际值不同。

@@ -128,7 +128,7 @@ class TableDiff:
                             (self.cols_renamed, "{n} 栏改栏次"), (self.cols_moved, "{n} 栏移位"),
                             (self.cols_recaptioned, "{n} 栏改名"),
                             (self.rows_added, "新增 {n} 行"), (self.rows_removed, "删除 {n} 行"),
-                            (self.rows_renamed, "{n} 行改键"), (self.rows_merged, "{n} 处合并行"),
+                            (self.rows_renamed, "{n} 行改了行次或代码"), (self.rows_merged, "{n} 处合并行"),
                             (self.rows_split, "{n} 行拆分"), (self.rows_moved, "{n} 行移位"),
                             (self.rows_relabeled, "{n} 行改名"), (self.rows_input_changed, "{n} 行填报方式变化")):
             if items:

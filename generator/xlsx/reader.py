@@ -611,7 +611,7 @@ def _check_structure(book: RawBook, plan: WorkbookPlan, ctx: _Ctx) -> None:
             ctx.add("sheet-unprotected", WARNING, f"工作表 {sp.name} 的保护已被取消", cell=sp.name)
         if sp.state == "veryHidden" and raw.state != "veryHidden":
             if raw.state == "hidden":
-                ctx.add("hidden-sheet-state", INFO, f"工作表 {sp.name} 由“深度隐藏”变为“隐藏”（LibreOffice 另存所致）", cell=sp.name)
+                ctx.add("hidden-sheet-state", INFO, f"工作表 {sp.name} 的隐藏方式在 LibreOffice 另存时改变（仍为隐藏），无需处理", cell=sp.name)
             else:
                 ctx.add("hidden-sheet-visible", WARNING, f"隐藏的工作表 {sp.name} 被取消隐藏", cell=sp.name)
         elif sp.state == "hidden" and raw.state == "visible":
