@@ -286,16 +286,20 @@ def read_workbook(
     except XlsxError as exc:
         return ReadResult(path, False, [Finding(exc.code, ERROR, exc.message, file=path)])
     except Exception as exc:  # noqa: BLE001 - the batch boundary: whatever a file does, it is that file's finding
-        return ReadResult(path, False, [Finding("file-corrupt", ERROR, f"无法读取：{type(exc).__name__}: {str(exc)[:200]}",
-                                                file=path)])
+        # the unit reads a Chinese sentence; what went wrong inside is kept for the office (extra)
+        return ReadResult(path, False, [Finding("file-corrupt", ERROR, "文件已损坏，无法读取；请用下发的模板重新填报后报送",
+                                                file=path, extra={"exception": f"{type(exc).__name__}: {exc}"})])
     try:
         res = _read(book, ctx, spec_dirs, key, expect_unit, expect_year, spec)
     except XlsxError as exc:
         res = ReadResult(path, False, ctx.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
+    except LayoutError as exc:  # our own words (a 科目 no code list has, …): said as they are
+        res = ReadResult(path, False, ctx.findings + [
+            Finding("file-unreadable-structure", ERROR, f"工作簿无法按模板排布，无法读取：{exc}", file=path)])
     except Exception as exc:  # noqa: BLE001 - the batch boundary: a malformed file is a finding, never a traceback
         res = ReadResult(path, False, ctx.findings + [
-            Finding("file-unreadable-structure", ERROR, f"工作簿结构异常，无法读取：{type(exc).__name__}: {str(exc)[:200]}",
-                    file=path)])
+            Finding("file-unreadable-structure", ERROR, "工作簿的内容组织得不像下发的模板，无法读取；请用下发的模板重新填报后报送",
+                    file=path, extra={"exception": f"{type(exc).__name__}: {exc}"})])
     res.findings = cap_findings(res.findings, limits.max_findings)
     return res
 
