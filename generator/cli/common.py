@@ -69,12 +69,16 @@ def spec_arg(path: str | None) -> Spec:
     2024); a broken one ends the command with exit 2."""
     from ..core.catalog import default_specs_dir, load_spec
     from ..core.spec import SpecInvalid
+    from ..office.round import RoundError
 
     rnd = current_round() if not path else None
     try:
         if rnd is not None:
             return rnd.spec()
         return load_spec(Path(path) if path else default_specs_dir())
+    except RoundError as exc:  # the round's spec is neither in its folder nor in its database
+        click.echo(f"[错误] {exc}", err=True)
+        sys.exit(2)
     except SpecInvalid as exc:
         click.echo("规格文件有误：", err=True)
         for p in exc.problems:
