@@ -115,7 +115,6 @@ def _tree(units_file: str | None, store: Store | None, required: bool) -> UnitTr
 def _store_spec(store: Store, specs: str | None) -> Spec:
     """--specs if given, else the spec the database was collected with (in a round: that very spec,
     by hash, from the round's copies)."""
-    from ..office.round import RoundError
     from .common import current_round, spec_arg
     from .migrate import load_spec_arg
 
@@ -123,10 +122,7 @@ def _store_spec(store: Store, specs: str | None) -> Spec:
         return load_spec_arg(specs)
     rnd = current_round()
     if rnd is not None:
-        try:
-            return rnd.spec(store.get_meta("spec_hash") or None)
-        except RoundError:
-            return rnd.spec()
+        return rnd.collected_spec(store)
     version = store.get_meta("spec_version")
     if version:
         spec = spec_by_version(version)
@@ -194,8 +190,9 @@ def collect(folder: str | None, units_file: str | None, db: str, specs: str | No
     spec = spec_arg(specs)
     tree = _tree(units_file, None, True)
     with _open_store(db, True) as store:
-        if current_round() is not None:
-            _keep_spec(store, spec)
+        rnd = current_round()
+        if rnd is not None:  # every spec a round collects with is kept in it, by hash
+            rnd.keep_spec(spec)
         key = key_arg(key) or store.get_meta(KEY_META)
         if not key:
             click.echo(f"[注意] {DEFAULT_KEY_WARNING}", err=True)
@@ -388,15 +385,6 @@ def feedback(db: str, units_file: str | None, only: tuple[str, ...], out: str | 
         written = run(store, tree, Path(out), list(only) or None)
     click.echo(f"已写出 {len(written) // 2} 个单位的反馈到 {out}")
     sys.exit(EXIT_OK)
-
-
-def _keep_spec(store: Store, spec: Spec) -> None:
-    """A round's database keeps every spec it collected with (by hash), whole."""
-    from ..office.round import spec_files
-
-    store.begin()
-    store.add_spec_files(spec.hash, spec.version, spec.year, spec_files(spec.root))
-    store.commit()
 
 
 def demo_step(outdir: Path, spec: Spec) -> None:

@@ -58,8 +58,7 @@ def _source(source: str, db: str | None, specs: str | None, key: str | None, inc
             spec_dirs = rnd.spec_dirs()
             if not Path(source).suffix:  # a unit of the database: the spec its round collected with
                 with rnd.store(create=False) as store:
-                    collected = store.get_meta("spec_hash")
-                spec = rnd.spec(collected if collected and any(d.name == collected for d in spec_dirs) else None)
+                    spec = rnd.collected_spec(store)
     try:
         return load_source(source, db, spec, key_arg(key), include_errors, spec_dirs=spec_dirs,
                            allow_unfinished=allow_unfinished, include_unapproved=include_unapproved)

@@ -67,6 +67,9 @@ def spec_files(root: Path) -> dict[str, str]:
 
 
 def write_spec_files(root: Path, files: dict[str, str]) -> None:
+    """Write a spec folder (whole, or not at all); a folder already there is the same spec (by hash)."""
+    if root.exists():
+        return
     tmp = root.with_name(f".{root.name}.{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -76,9 +79,6 @@ def write_spec_files(root: Path, files: dict[str, str]) -> None:
             raise RoundError(f"规格文件名不合法：{rel}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    if root.exists():
-        shutil.rmtree(tmp)
-        return
     os.replace(tmp, root)
 
 
@@ -168,15 +168,26 @@ class Round:
         ordered = [self.spec_hash, *[h for h in reversed(kept) if h != self.spec_hash]]
         return [self.spec_dir(h) for h in ordered]
 
-    def add_spec(self, source: Path, make_current: bool = True) -> Spec:
-        """Copy the spec folder ``source`` into the round (by hash) and keep it in the database."""
-        spec = load_spec(source)
-        files = spec_files(source)
+    def collected_spec(self, store: Store) -> Spec:
+        """The spec the round's database was last collected with (by hash), else the current one."""
+        try:
+            return self.spec(store.get_meta("spec_hash") or None)
+        except RoundError:
+            return self.spec()
+
+    def keep_spec(self, spec: Spec) -> None:
+        """Keep ``spec`` in the round: its folder under specs/<hash> and its files in the database."""
+        files = spec_files(spec.root)
         write_spec_files(self.root / "specs" / spec.hash, files)
         with self.store() as store:
             store.begin()
             store.add_spec_files(spec.hash, spec.version, spec.year, files)
             store.commit()
+
+    def add_spec(self, source: Path, make_current: bool = True) -> Spec:
+        """Copy the spec folder ``source`` into the round (by hash) and keep it in the database."""
+        spec = load_spec(source)
+        self.keep_spec(spec)
         if make_current:
             self.config["spec"] = spec.hash
             self.config["spec_version"] = spec.version
