@@ -271,12 +271,12 @@ def test_inferred_subject_rows_stop_at_the_spare_rows(spec, seed, seed_xlsx: Pat
 def test_an_exception_inside_a_check_is_a_chinese_finding_without_its_internals(spec, seed_xlsx: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Whatever goes wrong inside a check is the file's finding in Chinese; the exception's own text is
     kept for the office (extra), never in the message a unit reads."""
-    import generator.xlsx.reader as reader
+    from generator.xlsx.checks import structure
 
     def boom(*_a, **_k):  # type: ignore[no-untyped-def]
         raise RuntimeError("internal detail _meta!B10 KeyError")
 
-    monkeypatch.setattr(reader, "_check_structure", boom)
+    monkeypatch.setattr(structure, "check", boom)
     res = read_workbook(seed_xlsx, spec=spec)
     f = res.findings[-1]
     assert (res.exit_code, f.code) == (2, "file-unreadable-structure")

@@ -36,6 +36,7 @@ from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import HALF_CENT, RuleResult
 from ..core.spec import Spec, is_indicator_key
+from .cellkinds import CellHandler
 
 FONT = "宋体"
 DEFAULT_PASSWORD = "juesuan"
@@ -255,12 +256,59 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
     return data, results
 
 
-def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, values: dict[CellKey, Any],
-                 inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset, item_list: str) -> None:
-    for i, w in enumerate(sh.widths):
-        ws.set_column(i, i, w)
-    for r, h in sh.heights.items():
-        ws.set_row(r, h)
+class _CellWriter(CellHandler[None]):
+    """Writes one sheet's planned cells, by kind (the dispatch the reader shares); remembers the runs
+    of amount and code cells for their validations."""
+
+    def __init__(self, ws: Worksheet, sh: Any, plan: WorkbookPlan, values: dict[CellKey, Any],
+                 inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset):
+        self.ws, self.sh, self.plan, self.values, self.inputs, self.ds = ws, sh, plan, values, inputs, ds
+        self.f: Any = None  # the cell's format, set before each visit
+        self.amount_runs: dict[tuple[int, bool], list[int]] = {}
+        self.code_runs: dict[int, list[int]] = {}
+
+    def _string(self, r: int, c: int, text: str) -> None:
+        if text:
+            self.ws.write_string(r, c, text, self.f)
+        else:
+            self.ws.write_blank(r, c, None, self.f)
+
+    def text(self, r: int, c: int, cell: CellPlan) -> None:
+        self._string(r, c, cell.text)
+
+    def number(self, r: int, c: int, cell: CellPlan) -> None:
+        self.ws.write_number(r, c, float(cell.text), self.f)
+
+    def formula(self, r: int, c: int, cell: CellPlan) -> None:
+        v = self.values.get((self.sh.name, r, c))
+        cached: Any = _num(v) if isinstance(v, Decimal) else (v if v is not None else 0)
+        self.ws.write_formula(r, c, "=" + cell.formula, self.f, cached)
+
+    def input(self, r: int, c: int, cell: CellPlan) -> None:
+        v = None
+        if cell.fig is not None:
+            v = self.inputs.get(cell.fig.table, {}).get(cell.fig.row, {}).get(cell.fig.col)
+        if v is not None:
+            self.ws.write_number(r, c, _num(v), self.f)
+        else:
+            self.ws.write_blank(r, c, None, self.f)
+        self.amount_runs.setdefault((c, cell.negative), []).append(r)
+
+    def code(self, r: int, c: int, cell: CellPlan) -> None:
+        self.ws.write_blank(r, c, None, self.f)
+        self.code_runs.setdefault(c, []).append(r)
+
+    def field(self, r: int, c: int, cell: CellPlan) -> None:
+        self._string(r, c, self.ds.text(cell.fig.table, cell.fig.row, cell.fig.col) if cell.fig is not None else "")
+
+    def _filled(self, r: int, c: int, cell: CellPlan) -> None:
+        self._string(r, c, _cell_text(cell, self.sh, self.plan, self.ds))
+
+    note = cover = explain = _filled
+
+
+def _merges(sh: Any) -> tuple[dict[tuple[int, int], tuple[int, int, int, int]], set[tuple[int, int]]]:
+    """Each merged range by its first cell, and the cells the ranges cover besides their first."""
     merged_first: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     covered: set[tuple[int, int]] = set()
     for (r1, c1, r2, c2) in sh.merges:
@@ -269,12 +317,21 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
             for c in range(c1, c2 + 1):
                 if (r, c) != (r1, c1):
                     covered.add((r, c))
-    amount_runs: dict[tuple[int, bool], list[int]] = {}
-    code_runs: dict[int, list[int]] = {}
+    return merged_first, covered
+
+
+def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, values: dict[CellKey, Any],
+                 inputs: dict[str, dict[str, dict[str, Decimal]]], ds: Dataset, item_list: str) -> None:
+    for i, w in enumerate(sh.widths):
+        ws.set_column(i, i, w)
+    for r, h in sh.heights.items():
+        ws.set_row(r, h)
+    merged_first, covered = _merges(sh)
+    writer = _CellWriter(ws, sh, plan, values, inputs, ds)
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
             continue
-        f = fmts[cell.style]
+        writer.f = f = fmts[cell.style]
         if (r, c) in merged_first:
             r1, c1, r2, c2 = merged_first[(r, c)]
             ws.merge_range(r1, c1, r2, c2, "", f)
@@ -283,41 +340,14 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 if text:
                     ws.write_string(r, c, text, f)
                 continue
-        if cell.kind == "text":
-            if cell.text:
-                ws.write_string(r, c, cell.text, f)
-            else:
-                ws.write_blank(r, c, None, f)
-        elif cell.kind == "number":
-            ws.write_number(r, c, float(cell.text), f)
-        elif cell.kind == "formula":
-            v = values.get((sh.name, r, c))
-            cached: Any = _num(v) if isinstance(v, Decimal) else (v if v is not None else 0)
-            ws.write_formula(r, c, "=" + cell.formula, f, cached)
-        elif cell.kind == "input":
-            v = None
-            if cell.fig is not None:
-                v = inputs.get(cell.fig.table, {}).get(cell.fig.row, {}).get(cell.fig.col)
-            if v is not None:
-                ws.write_number(r, c, _num(v), f)
-            else:
-                ws.write_blank(r, c, None, f)
-            amount_runs.setdefault((c, cell.negative), []).append(r)
-        elif cell.kind == "code":
-            ws.write_blank(r, c, None, f)
-            code_runs.setdefault(c, []).append(r)
-        elif cell.kind == "field":
-            text = ds.text(cell.fig.table, cell.fig.row, cell.fig.col) if cell.fig is not None else ""
-            if text:
-                ws.write_string(r, c, text, f)
-            else:
-                ws.write_blank(r, c, None, f)
-        elif cell.kind in ("cover", "explain", "note"):
-            text = _cell_text(cell, sh, plan, ds)
-            if text:
-                ws.write_string(r, c, text, f)
-            else:
-                ws.write_blank(r, c, None, f)
+        writer.visit(r, c, cell)
+    _validations(ws, writer.amount_runs, writer.code_runs, item_list)
+    _sheet_setup(ws, sh, plan, fmts)
+
+
+def _validations(ws: Worksheet, amount_runs: dict[tuple[int, bool], list[int]], code_runs: dict[int, list[int]],
+                 item_list: str) -> None:
+    """Amounts between 0 (or -MAX) and MAX; codes from the 项 list (a warning only: a new 科目 is allowed)."""
     for (c, negative), rows in amount_runs.items():
         for a, b in _runs(sorted(rows)):
             ws.data_validation(a, c, b, c, {
@@ -334,6 +364,10 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                                                                   "直接输入代码并在右侧名称格填写名称",
                     "error_type": "warning", "error_title": "科目代码不在代码表中",
                     "error_message": "代码表中没有这个代码。确属新增科目的，请在右侧名称格填写科目名称。"})
+
+
+def _sheet_setup(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats) -> None:
+    """Spare rows' formats, the 审核 verdicts' colours, frozen panes, printing, the running header."""
     if sh.spare is not None:
         _spare_formats(ws, sh, fmts)
     if sh.kind == "check":
