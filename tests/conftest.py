@@ -158,6 +158,23 @@ def template_rows(spec: Spec, seed: Dataset) -> dict[str, dict[str, dict[str, De
     return out
 
 
+# Fixtures that bring in a tier of their own: a test that uses one carries its marker (the quick
+# tier, ``-m "not slow and not libreoffice and not browser and not postgres"``, leaves it out).
+FIXTURE_MARKS = {"pg_server": "postgres", "pg_url": "postgres", "seed_recalculated": "libreoffice",
+                 "published": "slow"}  # published: the whole report (HTML, PDF, Word) once a module
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in FIXTURE_MARKS.items():
+            if fixture in names:
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            item.add_marker("postgres")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite tests/golden/ from the current output instead of comparing")

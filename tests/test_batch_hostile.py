@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from generator.core.spec import Spec
 from generator.office.collect import PASS, collect, load_tree, unit_report
 from generator.office.store import Store
@@ -16,6 +18,7 @@ from .ziputil import parts, patch_header, rezip, set_cell
 S01 = "xl/worksheets/sheet3.xml"
 
 
+@pytest.mark.slow
 def test_batch_of_hostile_files_keeps_every_good_submission(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     good = _returned(spec, folder)

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_bench_runs_and_ends_with_the_figures_line(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--n", "3", "--subset", "3", "--no-dask",
                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600, check=True).stdout

@@ -55,6 +55,7 @@ def _imported(args: list[str], tmp_path: Path) -> list[str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_help_and_read_import_only_what_they_use(seed_xlsx: Path, tmp_path: Path) -> None:
     mods = _imported(["--help"], tmp_path)
     assert "generator.cli.main" in mods

@@ -83,6 +83,7 @@ def snapshot(store: Store, tree: UnitTree) -> dict[str, Any]:
     return {"units": units, "files": files}
 
 
+@pytest.mark.slow
 def test_dask_collect_equals_the_local_engine_on_sqlite_and_postgresql(spec: Spec, round_folder, pg_url: str,  # type: ignore[no-untyped-def]
                                                                        tmp_path: Path) -> None:
     folder, tree = round_folder
@@ -127,6 +128,7 @@ class Fragile(WorkerPlugin):
         engine_mod.read_one = fragile  # type: ignore[assignment]
 
 
+@pytest.mark.slow
 def test_dask_collect_cli_and_a_file_that_kills_its_worker(spec: Spec, round_folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The CLI's --engine dask; then a file whose read kills its worker costs that file only."""
     import dask
@@ -156,6 +158,7 @@ def test_dask_collect_cli_and_a_file_that_kills_its_worker(spec: Spec, round_fol
         assert [f.code for f in store.findings(crashed["id"])] == ["file-read-crashed"]
 
 
+@pytest.mark.slow
 def test_dask_build_writes_the_same_bytes_as_the_local_build(tmp_path: Path) -> None:
     units = tmp_path / "units.csv"
     samples = ROOT / "specs" / "samples"

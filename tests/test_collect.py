@@ -85,6 +85,7 @@ def statuses(store: Store, tree: UnitTree) -> dict[str, str]:
     return {r.code: r.status for r in unit_report(store, tree).rows}
 
 
+@pytest.mark.slow
 def test_tree_is_collected_and_consolidated_exactly(spec: Spec, tree: UnitTree, filler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     returned = tmp_path / "returned"
     returned.mkdir()
@@ -296,6 +297,8 @@ def test_a_worker_that_dies_costs_one_file_not_the_batch(spec: Spec, tree: UnitT
         assert [f.code for f in store.findings(sub["id"])] == ["file-read-crashed"]
 
 
+@pytest.mark.libreoffice
+@pytest.mark.slow
 def test_rounding_band_of_a_consolidation_widens_with_the_units_summed(spec: Spec, tmp_path: Path) -> None:
     """Five copies of the seed (each 0.01 off in 公开05 合计 vs 公开06, within one unit's ±0.015)
     sum to 0.05 off: a 尾数差异 for a 汇总 of five (±0.075), not an error; the workbook records the

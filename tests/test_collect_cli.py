@@ -40,6 +40,7 @@ def units_csv(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_collect_reports_and_exit_codes(spec: Spec, units_csv: Path, tmp_path: Path) -> None:
     returned = _returned(spec, tmp_path / "in", ["430100000", "430100001", "430100002"])
     db = tmp_path / "out" / "j.sqlite"
@@ -143,6 +144,7 @@ def test_csv_report_never_carries_a_formula(spec: Spec, tmp_path: Path) -> None:
     assert "=HYPERLINK(&#34;http://x&#34;" in html and "<a href=\"http://x\"" not in html
 
 
+@pytest.mark.slow
 def test_recheck_with_new_rules_and_new_version(spec: Spec, units_csv: Path, filler, seed_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     returned = _returned(spec, tmp_path / "in", ["430100000"])
     warned = load_dataset(SAMPLES / "unit-430100002.json")

@@ -10,6 +10,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from generator.cli.main import cli
@@ -57,6 +58,7 @@ def test_files_of_one_run_are_taken_in_order_of_receipt_not_of_name(spec: Spec, 
         assert row.status == PASS
 
 
+@pytest.mark.slow
 def test_a_unit_whose_current_report_has_errors_fails_the_collect(spec: Spec, tmp_path: Path) -> None:
     """Every unit has reported; one report has an error: exit 1 (and 0 once it is corrected)."""
     units_csv = tmp_path / "units.csv"
@@ -91,6 +93,7 @@ def test_a_unit_whose_current_report_has_errors_fails_the_collect(spec: Spec, tm
     assert "有错误" in r.output
 
 
+@pytest.mark.slow
 def test_explain_adds_each_levels_own_report_to_its_subordinates(spec: Spec, tmp_path: Path) -> None:
     tree = load_tree(SAMPLES / "units.csv")
     returned = tmp_path / "r"

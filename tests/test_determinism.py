@@ -10,6 +10,7 @@ import datetime as dt
 import zipfile
 from pathlib import Path
 
+import pytest
 import time_machine
 
 from generator.core.dataset import Dataset
@@ -26,6 +27,7 @@ def _build_at(clock: dt.datetime, spec, ds: Dataset, path: Path) -> bytes:  # ty
         return build_workbook(spec, ds, path).data
 
 
+@pytest.mark.slow
 def test_build_is_byte_identical_under_two_different_clocks(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     a = _build_at(CLOCKS[0], spec, seed, tmp_path / "a.xlsx")
     b = _build_at(CLOCKS[1], spec, seed, tmp_path / "b.xlsx")

@@ -56,6 +56,7 @@ def round_db(spec: Spec, tmp_path: Path) -> tuple[Path, Path]:
     return db, returned
 
 
+@pytest.mark.slow
 def test_status_follows_the_current_valid_submission(spec: Spec, round_db: tuple[Path, Path]) -> None:
     db, _ = round_db
     tree = load_tree(SAMPLES / "units.csv")
@@ -75,6 +76,7 @@ def test_status_follows_the_current_valid_submission(spec: Spec, round_db: tuple
     assert rows["430100001"].status == MISSING and not rows["430100001"].beside
 
 
+@pytest.mark.slow
 def test_feedback_files_per_unit(spec: Spec, round_db: tuple[Path, Path], tmp_path: Path) -> None:
     db, _ = round_db
     out = tmp_path / "fb"
@@ -118,6 +120,7 @@ def test_outputs_respect_the_umask(tmp_path: Path) -> None:
         os.umask(old)
 
 
+@pytest.mark.slow
 def test_reports_show_local_time_with_zone(round_db: tuple[Path, Path], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     assert re.fullmatch(r"2026-01-02 \d\d:\d\d:05 UTC[+-]\d\d:\d\d.*", shown("2026-01-02T03:04:05+00:00"))
@@ -152,6 +155,7 @@ def test_one_default_database_for_every_command(tmp_path: Path, monkeypatch: pyt
     assert r.exit_code == 2 and str(tmp_path / "data" / "juesuan" / "juesuan.sqlite") in r.output
 
 
+@pytest.mark.slow
 def test_explain_unknown_code_is_an_error(round_db: tuple[Path, Path]) -> None:
     db, _ = round_db
     r = CliRunner().invoke(cli, ["explain", "430100", "公开05", "2999999", "1", "--db", str(db), "--current"])
@@ -182,6 +186,7 @@ def test_current_is_the_latest_valid_file_by_arrival_not_by_file_time(spec: Spec
         assert [s["path"] for s in row.history] == [first.name, second.name]
 
 
+@pytest.mark.slow
 def test_feedback_and_template_workbooks_are_valid_ooxml(spec: Spec, round_db: tuple[Path, Path], tmp_path: Path) -> None:
     """The feedback workbook (a new kind) and a template with its print setup and the spare rows'
     conditional formats open cleanly in Excel, by the OOXML schema."""

@@ -14,6 +14,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 
@@ -78,6 +80,7 @@ def codes_named_in_tests() -> set[str]:
     return set(kebab_literals(files))
 
 
+@pytest.mark.slow
 def test_every_finding_code_is_asserted_by_a_test() -> None:
     codes = defined_codes()
     missing = sorted(set(codes) - codes_named_in_tests())
@@ -87,6 +90,7 @@ def test_every_finding_code_is_asserted_by_a_test() -> None:
         "tests/test_findings_coverage.py):\n" + "\n".join(f"  {c}  ({codes[c][0]})" for c in missing))
 
 
+@pytest.mark.slow
 def test_the_code_list_is_real() -> None:
     """The scan finds the codes raised in every way the package raises them; NOT_CODES holds only
     literals that still exist (a stale entry would hide a code with the same spelling later)."""

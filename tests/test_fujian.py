@@ -285,6 +285,7 @@ def test_project_typed_into_the_spare_sheet_is_read(spec, tmp_path: Path) -> Non
 # ---------------------------------------------------------------- LibreOffice
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
 def test_libreoffice_recalculates_the_fujian_sheets(seed_build, seed_recalculated) -> None:  # type: ignore[no-untyped-def]

@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = 2000
 MAX_CASE_SECONDS = 10.0  # one case, on a shared 2-core machine (a normal read takes ~0.03 s)
 MAX_RSS_MB = 600  # the fuzzing process's peak; the rlimit (address space) is 1.5 GB
 
 
+@pytest.mark.slow
 def test_fuzz_2000_mutated_workbooks_never_raise_and_stay_bounded() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("JUESUAN_LIMITS", None)
@@ -36,6 +39,8 @@ DIFF_CASES = 2000
 LO_SAMPLE = 60
 
 
+@pytest.mark.libreoffice
+@pytest.mark.slow
 def test_differential_fuzz_every_clean_read_shows_what_a_spreadsheet_shows() -> None:
     """tests/fuzz_diff.py: 2,000 seeded mutations of the seed's filled workbook (number forms, hostile
     digit forms, values, cell types, typed formulas, cells given twice, cells without r=, XML inside

@@ -30,6 +30,7 @@ def _check(name: str, dumps: dict[str, str], update: bool) -> None:
         assert text == expected[sheet], f"{name}/{sheet}.txt differs (run pytest --update-golden and review)"
 
 
+@pytest.mark.slow
 def test_seed_workbook_matches_golden(seed_build, update_golden: bool) -> None:  # type: ignore[no-untyped-def]
     _check("seed", dump_workbook(seed_build.path), update_golden)
 
@@ -41,6 +42,7 @@ def test_blank_template_matches_golden(spec, tmp_path: Path, update_golden: bool
     _check("blank", {k: v for k, v in dumps.items() if k.startswith(("公开", "附件", "_workbook"))}, update_golden)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sheet", ["公开01表", "公开06表", "公开09表"])
 def test_golden_dump_has_the_official_labels(seed_build, sheet: str) -> None:  # type: ignore[no-untyped-def]
     text = dump_workbook(seed_build.path)[sheet]

@@ -150,6 +150,7 @@ def test_limits_are_configurable(monkeypatch: pytest.MonkeyPatch, seed_xlsx: Pat
     assert r.exit_code == 2 and "too-many-sheets" in r.output
 
 
+@pytest.mark.slow
 def test_findings_capped_per_file_with_a_summary(tmp_path: Path, seed_xlsx: Path, spec) -> None:  # type: ignore[no-untyped-def]
     wb = openpyxl.load_workbook(seed_xlsx)
     ws = wb["公开01表"]

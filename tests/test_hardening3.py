@@ -29,6 +29,7 @@ def _set_v(path: Path, sheet: str, ref: str, cell_xml: str) -> None:
     edit_part(path, sheet_part(path, sheet), lambda body: set_cell(body, ref, cell_xml))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["2_128.85", "２１２８.８５", "٢١٢٨.٨٥", "\u00a02128.85", "2128.85\u00a0", "\u20072128.85",
                                   "2128.8\u0665", "+2128.85e0_0"])
 def test_digit_forms_not_read_as_numbers(form: str, seed_xlsx: Path, spec) -> None:  # type: ignore[no-untyped-def]
@@ -95,6 +96,7 @@ def _read_in_subprocess(path: Path, *extra: str) -> tuple[int, int, float]:
     return int(rc), int(size), float(rss)
 
 
+@pytest.mark.slow
 def test_finding_amplification_bounded(seed_xlsx: Path, spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """``=1E-999999`` in 150 input cells: every message field bounded (a number shown with at most 20
     significant digits, a text excerpt at most 200 characters), the file's findings JSON under 2 MB,
@@ -236,6 +238,7 @@ def test_a_second_original_is_refused_by_the_database(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 4. office session, file modes
 
 
+@pytest.mark.slow
 def test_office_session_ends_at_logout_and_password_change(tmp_path: Path) -> None:
     """A copied office cookie stops working once the office logs out (in any browser) or the office
     password is changed; the database holding the keys, its -wal/-shm and lock file are 0600."""
@@ -327,6 +330,7 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_fifo_in_collected_folder_is_skipped(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A FIFO (named like a unit's workbook) in the collected folder is listed as skipped, never
     opened for reading: ``collect`` ends; ``read`` of a FIFO is a finding, not a hang."""
@@ -380,6 +384,7 @@ def _distinct_copies(data: bytes, n: int, pad: int = 0) -> list[bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_unit_quotas_on_uploads_and_explanations(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Per unit: at most N uploads an hour and M bytes of distinct files kept (over it: 429, nothing
     stored); 差异说明 only for the rules the submission has, each capped in length."""
@@ -450,6 +455,7 @@ def _random_han(n: int) -> str:
     return "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(n))
 
 
+@pytest.mark.slow
 def test_unbounded_texts_refused_at_the_cell(seed_xlsx: Path, spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A 699,050-character 附件 field (a spreadsheet cell holds at most 32,767) is refused at its cell
     and not imported; a text over the field's own limit (the spec's max_length, 2,000 by default) is
@@ -553,6 +559,7 @@ def _measured(*args: str, timeout: float = 600) -> tuple[int, str, float]:
     return int(rc), text, float(rss)
 
 
+@pytest.mark.slow
 def test_check_published_and_codes_import_resource_limits(tmp_path: Path) -> None:
     """check-published of a 1 MB flate-bomb PDF or a 20,000-page PDF, codes import of an xlsx bomb,
     a sheet of too many cells, a CSV field over 128 KB: each ends with one Chinese error (exit 2),
@@ -599,6 +606,7 @@ def test_check_published_and_codes_import_resource_limits(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- 10. server timeouts
 
 
+@pytest.mark.slow
 def test_web_server_header_and_body_timeouts(tmp_path: Path) -> None:
     """``juesuan serve`` closes a connection whose headers trickle in (a line every 2 s: slowloris),
     a connection that never sends anything, and a body that stops arriving, within the header/body
@@ -661,6 +669,7 @@ def test_web_server_header_and_body_timeouts(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 11. smaller ones
 
 
+@pytest.mark.slow
 def test_smaller_web_holes_closed(spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A huge submission id is 404 (not 500); a read-only database or a full disk is a Chinese 503
     page; pages carry Cache-Control: no-store; the login throttle is per client (a stranger's failures
@@ -710,6 +719,7 @@ def test_smaller_web_holes_closed(spec, tmp_path: Path, monkeypatch: pytest.Monk
     assert auth.SCRYPT_N == 2**17
 
 
+@pytest.mark.slow
 def test_smaller_reader_and_report_holes_closed(spec, seed_xlsx: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A t="b" cell is read as the TRUE/FALSE a spreadsheet shows, not its text; the sheet-too-large
     message names the sheet with the most cells; a newline or ESC in a file name neither forges a row
@@ -761,6 +771,7 @@ def test_smaller_reader_and_report_holes_closed(spec, seed_xlsx: Path, tmp_path:
 # ---------------------------------------------------------------- the round's memory bound
 
 
+@pytest.mark.slow
 def test_read_memory_bounded_at_the_limits(seed_xlsx: Path, tmp_path: Path) -> None:
     """Reading any single file stays under 500 MB RSS and 2 MB of findings JSON: a workbook at the
     part-size limit (a 30 MB sheet of long random 汉字 texts typed outside the input cells, 90,000
@@ -792,6 +803,7 @@ def test_read_memory_bounded_at_the_limits(seed_xlsx: Path, tmp_path: Path) -> N
     assert rc == 1 and size < 2_000_000 and rss < 500, (rc, size, rss)
 
 
+@pytest.mark.slow
 def test_upload_racing_collect_live_processes(tmp_path: Path) -> None:
     """The red team's race with real processes: ``juesuan serve`` receiving 20 uploads while a
     ``juesuan collect`` of a folder holding the same 20 files runs on the same SQLite database:

@@ -100,6 +100,7 @@ def test_entity_expansion_refused(tmp_path: Path, seed_xlsx: Path) -> None:
     assert _code(_read(tmp_path, data)) == "xml-doctype"
 
 
+@pytest.mark.slow
 def test_external_reference_formula_never_evaluated(tmp_path: Path, seed_xlsx: Path, spec) -> None:  # type: ignore[no-untyped-def]
     import openpyxl
 
@@ -196,6 +197,7 @@ def _clean(res) -> bool:  # type: ignore[no-untyped-def]
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(which=st.integers(0, len(PARTS) + len(SHEETS) - 1),
        ops=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 4), st.binary(min_size=0, max_size=8)),
                     min_size=1, max_size=6))
@@ -231,6 +233,7 @@ def test_mutated_xml_parts_give_findings_never_exceptions(fuzz_base, spec, tmp_p
         assert not _clean(res), (part, ops)
 
 
+@pytest.mark.slow
 def test_a_changed_digit_in_a_sheet_never_reads_back_clean(fuzz_base, spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Every digit of 公开01表's part changed in turn (a sample of them): whenever the change shows, the
     reader says so."""

@@ -151,6 +151,7 @@ def _figure(values: dict, table: str, row: str, col: str) -> Decimal | None:  # 
     return values.get(table, {}).get(row, {}).get(col)
 
 
+@pytest.mark.slow
 def test_seed_workbook_migrates_to_2025_with_every_figure_in_place(spec: Spec, spec25: Spec, seed_build,  # type: ignore[no-untyped-def]
                                                                      seed_xlsx: Path, tmp_path: Path) -> None:
     # a unit's texts: cover fields and a 差异说明 typed into the 2024 workbook
@@ -220,6 +221,7 @@ def test_seed_workbook_migrates_to_2025_with_every_figure_in_place(spec: Spec, s
     assert _figure(back.values, "公开08", "合计", "3") == D("0")
 
 
+@pytest.mark.slow
 def test_nonzero_debt_interest_is_reported_unplaceable(seed_build, seed_xlsx: Path, filler, spec25: Spec,  # type: ignore[no-untyped-def]
                                                        tmp_path: Path) -> None:
     filled = filler(seed_xlsx, seed_build.plan, {"公开01": {"55": {"2": D("12.34")}}}, out=tmp_path / "debt.xlsx")
@@ -246,6 +248,7 @@ def test_nonzero_debt_interest_is_reported_unplaceable(seed_build, seed_xlsx: Pa
     assert res.check is not None and res.check.exit_code == 0
 
 
+@pytest.mark.slow
 def test_migrate_and_read_cli(seed_build, seed_xlsx: Path, filler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
     out = tmp_path / "new.xlsx"
@@ -294,6 +297,7 @@ def test_blank_2025_template_reads_back_clean(spec25: Spec, tmp_path: Path) -> N
     assert not [f for f in back.findings if f.severity == ERROR and f.code != "empty-table-statement-missing"]
 
 
+@pytest.mark.slow
 def test_round_trip_2024_2025_2024(spec: Spec, spec25: Spec, seed_xlsx: Path, tmp_path: Path) -> None:
     """Going back a version reads the 2025 mapping backwards: nothing but the dropped zeros moves."""
     sm_back = resolve(spec25, spec)

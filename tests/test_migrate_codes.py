@@ -49,6 +49,7 @@ def _edu_unit(seed: Dataset) -> Dataset:
                    texts=seed.texts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["2025", "2024"])
 def test_migrate_carries_the_names_the_workbook_shows(round_spec: Spec, seed: Dataset, tmp_path: Path,
                                                       target: str) -> None:
@@ -83,6 +84,7 @@ def test_an_old_code_list_workbook_reads_with_its_own_names(round_spec: Spec, se
     assert [f.code for f in res.findings if f.severity == "error"] == ["template-outdated"]
 
 
+@pytest.mark.slow
 def test_a_code_no_one_names_says_to_import_the_codes(spec: Spec, seed: Dataset, tmp_path: Path) -> None:
     """A 项 typed into a spare row without its name: migrating it to a spec that lacks it is a finding
     saying to import the round's code list first, not a layout error."""
@@ -102,6 +104,7 @@ def test_a_code_no_one_names_says_to_import_the_codes(spec: Spec, seed: Dataset,
     assert missing == ["299", "29901", "2990101"] and "2150550" not in names
 
 
+@pytest.mark.slow
 def test_a_workbook_whose_codes_no_spec_names_is_a_chinese_finding(round_spec: Spec, seed: Dataset, spec: Spec,
                                                                    tmp_path: Path) -> None:
     """An older template whose 代码表 no longer shows the name (the hidden sheet emptied) and a spec

@@ -272,6 +272,7 @@ def test_seed_part_three_has_no_mismatch(ds):
     assert not [f for f in findings if f.code == "narrative-unverifiable" and "上年" in f.message]
 
 
+@pytest.mark.slow
 def test_seed_part_three_checks_are_real(ds):
     """The same sentences, one number changed: each change is caught."""
     text = seed_part("第三部分", "第四部分")

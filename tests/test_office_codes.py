@@ -163,6 +163,7 @@ def test_names_that_differ_between_units_are_noted_in_the_consolidation(spec: Sp
         assert missing == {"430100001", "430100003", "430100031"}
 
 
+@pytest.mark.slow
 def test_consolidation_read_back_catches_a_wrong_workbook(spec: Spec, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """If the written 汇总 workbook does not hold the summed figures (here: a writer that rounds one
     amount wrongly), the read-back says so."""
@@ -192,6 +193,7 @@ def test_migrate_to_the_same_version_is_said(spec: Spec, seed_xlsx: Path, tmp_pa
     assert res.exit_code == 0 and res.written and res.unplaced == []
 
 
+@pytest.mark.slow
 def test_migrate_across_a_version_gap_warns(seed_xlsx: Path, tmp_path: Path) -> None:
     d = variant(tmp_path, "2025", {"spec.yaml": [('previous: "2024"', 'previous: "2023"')],
                                    "mapping.yaml": [('previous: "2024"', 'previous: "2023"')]})
@@ -200,6 +202,7 @@ def test_migrate_across_a_version_gap_warns(seed_xlsx: Path, tmp_path: Path) -> 
     assert (f.severity, f.expected, f.actual) == (WARNING, "2023", "2024")
 
 
+@pytest.mark.slow
 def test_zero_with_no_home_is_information_not_loss(seed_build, seed_xlsx: Path, filler, spec25: Spec,  # type: ignore[no-untyped-def]
                                                   tmp_path: Path) -> None:
     filled = filler(seed_xlsx, seed_build.plan, {"公开01": {"55": {"2": D(0)}}}, out=tmp_path / "zero.xlsx")
@@ -209,6 +212,7 @@ def test_zero_with_no_home_is_information_not_loss(seed_build, seed_xlsx: Path, 
     assert res.lost == [] and res.written and res.exit_code == 0
 
 
+@pytest.mark.slow
 def test_note_and_explanation_with_no_home_are_warnings(seed_build, seed_xlsx: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # the new version no longer asks 公开07 for an 空表说明 (the seed has one), and has no rule g09-car-vs-g06
     d = variant(tmp_path, "2025", {"gongkai07.yaml": [("statement: true", "statement: false")],
@@ -244,6 +248,7 @@ def test_old_input_landing_on_a_new_formula(spec: Spec, tmp_path: Path, used: st
         assert unplaced == [Unplaced("公开01", "28", "1", D(used))] and on_formula not in mapped
 
 
+@pytest.mark.slow
 def test_migrate_build_failure_is_a_finding(seed_xlsx: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # the new version's code list lacks a 项 the unit reports: the workbook's own 代码表 names it, so
     # the migration carries that name (tests/test_migrate_codes.py); a workbook that still cannot be
@@ -267,6 +272,7 @@ def test_migrate_read_back_catches_a_wrong_workbook(seed_xlsx: Path, spec25: Spe
     assert res.exit_code == 1
 
 
+@pytest.mark.slow
 def test_a_published_pdf_without_its_third_part_is_a_warning(tmp_path: Path) -> None:
     """check-published on a PDF that has the tables but no 第三部分 (情况说明): the numbers of the text
     cannot be checked, said as a warning; the tables are still checked (and match)."""

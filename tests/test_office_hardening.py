@@ -89,6 +89,7 @@ def _cli(*args: str, **kw):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- one writer, stored once, kill -9
 
 
+@pytest.mark.slow
 def test_two_collects_at_once_store_every_file_once(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     _returned(spec, folder, extra=30)
@@ -121,6 +122,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_collect_killed_with_sigkill_then_rerun(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     _returned(spec, folder, extra=110)
@@ -194,6 +196,7 @@ def _undo(folder: Path) -> None:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
 
 
+@pytest.mark.slow
 def test_read_only_database_is_one_message_exit_2(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     _returned(spec, folder)
@@ -212,6 +215,7 @@ def test_read_only_database_is_one_message_exit_2(spec: Spec, tmp_path: Path) ->
         _undo(dbdir)
 
 
+@pytest.mark.slow
 def test_read_only_report_folder_after_the_commit(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     _returned(spec, folder)
@@ -229,6 +233,7 @@ def test_read_only_report_folder_after_the_commit(spec: Spec, tmp_path: Path) ->
     _stored_once(db, folder)  # the collect itself was committed whole
 
 
+@pytest.mark.slow
 def test_full_disk_is_named_and_nothing_half_written(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     # ~2.5 KB stored per file (typed-in figures only): 150 files need ~370 KB, the disk holds 256 KB
@@ -253,6 +258,7 @@ def test_full_disk_is_named_and_nothing_half_written(spec: Spec, tmp_path: Path)
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_corrupt_database(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "returned"
     _returned(spec, folder)
@@ -280,6 +286,7 @@ def test_store_commit_failure_raises_the_real_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- what a submission is
 
 
+@pytest.mark.slow
 def test_consolidated_workbook_is_never_a_units_report(spec: Spec, tmp_path: Path) -> None:
     tree = load_tree(UNITS)
     folder = tmp_path / "returned"
@@ -301,6 +308,7 @@ def test_consolidated_workbook_is_never_a_units_report(spec: Spec, tmp_path: Pat
         assert again.values["公开01"]["30"]["1"] == before == _expected_income(spec)
 
 
+@pytest.mark.slow
 def test_aggregate_only_unit_accepts_no_report(spec: Spec, tmp_path: Path) -> None:
     tree = load_tree(UNITS)
     folder = tmp_path / "returned"
@@ -351,6 +359,7 @@ def test_order_of_receipt_not_file_time_and_future_times_warned(spec: Spec, tmp_
         assert "file-time-future" in {f.code for f in store.findings(early["id"])}
 
 
+@pytest.mark.slow
 def test_links_out_of_the_folder_are_not_followed(spec: Spec, tmp_path: Path) -> None:
     tree = load_tree(UNITS)
     folder = tmp_path / "returned"
@@ -385,6 +394,7 @@ def test_escape_sequences_in_file_names_never_reach_the_terminal(spec: Spec, tmp
 # ---------------------------------------------------------------- the fingerprint key
 
 
+@pytest.mark.slow
 def test_key_init_stores_a_key_with_the_database_and_no_key_is_loud(spec: Spec, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JUESUAN_KEY", raising=False)

@@ -59,6 +59,7 @@ def test_an_old_template_is_one_finding_with_the_migrate_hint(spec: Spec, older:
     assert res.usable and res.dataset is not None and res.dataset.values == read_workbook(path, spec=older).dataset.values  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_the_reader_picks_the_spec_folder_whose_hash_the_workbook_records(spec: Spec, older: Spec, seed: Dataset,
                                                                           tmp_path: Path) -> None:
     assert older.root is not None

@@ -180,6 +180,7 @@ def test_annex_forms_are_the_workbook_sheets(spec: Spec, seed: Dataset) -> None:
     assert grades == ["优", "优", "优", "优", "良"]  # 附件2, then 附件3-1…4 (88.66 is 良)
 
 
+@pytest.mark.slow
 def test_pdf_text_has_every_figure_at_its_row(published: Path, spec: Spec, seed: Dataset) -> None:
     pdf = published / "seed.pdf"
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
@@ -193,6 +194,7 @@ def test_pdf_text_has_every_figure_at_its_row(published: Path, spec: Spec, seed:
     assert find_row(segments["公开06"], "人员经费合计", ["925.85"])
 
 
+@pytest.mark.slow
 def test_pdf_is_a4_with_fonts_embedded_bookmarks_and_page_numbers(published: Path) -> None:
     pdf = published / "seed.pdf"
     info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
@@ -215,6 +217,7 @@ def test_pdf_is_a4_with_fonts_embedded_bookmarks_and_page_numbers(published: Pat
     assert widths == {595, 842}  # portrait text, landscape tables
 
 
+@pytest.mark.slow
 def test_table_header_repeats_when_a_table_breaks(tmp_path: Path, spec: Spec, seed: Dataset) -> None:
     """A unit with 40 科目 rows: 公开02 runs over pages, each page starts with the header rows."""
     import pdfplumber
@@ -239,6 +242,7 @@ def test_table_header_repeats_when_a_table_breaks(tmp_path: Path, spec: Spec, se
     assert all("本年收入合计" in p and "栏次" in p for p in g02)
 
 
+@pytest.mark.slow
 def test_docx_tables_hold_every_figure(published: Path, spec: Spec, seed: Dataset) -> None:
     from docx import Document
 
@@ -282,6 +286,7 @@ def test_docx_tables_hold_every_figure(published: Path, spec: Spec, seed: Datase
         assert table.rows[0]._tr.trPr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tblHeader") is not None
 
 
+@pytest.mark.slow
 def test_docx_is_valid_ooxml(published: Path) -> None:
     exe = shutil.which("openxml-audit")
     if exe is None:
@@ -359,12 +364,14 @@ ALTERED = {
 }
 
 
+@pytest.mark.slow
 def test_check_published_finds_nothing_on_our_pdf(published: Path) -> None:
     res = CliRunner().invoke(cli, ["check-published", str(published / "seed.pdf"), "--against", str(SEED)])
     assert res.exit_code == 0, res.output
     assert "错误 0 条，提示 0 条" in res.output
 
 
+@pytest.mark.slow
 def test_check_published_finds_every_altered_figure(tmp_path: Path) -> None:
     from generator.core.expr import Fig
     from generator.publish.pdf import render_pdf
@@ -392,6 +399,7 @@ def test_check_published_finds_every_altered_figure(tmp_path: Path) -> None:
                 ("published-figure-mismatch", "narrative-amount-mismatch")]
 
 
+@pytest.mark.slow
 def test_check_published_rows_missing_and_extra(tmp_path: Path, spec: Spec) -> None:
     """A PDF of another unit's data: the seed's 科目 rows are missing, the other's are extra."""
     from generator.publish.pdf import render_pdf
@@ -409,6 +417,7 @@ def test_check_published_rows_missing_and_extra(tmp_path: Path, spec: Spec) -> N
     assert isinstance(other, Source)
 
 
+@pytest.mark.slow
 def test_check_published_unusable_input(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pdf"
     junk.write_bytes(b"not a pdf at all")
@@ -418,6 +427,7 @@ def test_check_published_unusable_input(tmp_path: Path) -> None:
     assert res.exit_code == 2
 
 
+@pytest.mark.slow
 def test_check_published_table_missing(tmp_path: Path) -> None:
     from generator.publish.pdf import render_pdf
 
@@ -436,6 +446,7 @@ def test_check_published_table_missing(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a 汇总's report
 
 
+@pytest.mark.slow
 def test_consolidated_report_lists_the_units_it_sums(tmp_path: Path, spec: Spec) -> None:
     import csv
 
@@ -480,6 +491,7 @@ def test_consolidated_report_lists_the_units_it_sums(tmp_path: Path, spec: Spec)
     assert res.exit_code == 2 and "不在" in res.output
 
 
+@pytest.mark.slow
 def test_publish_stops_on_failed_checks_unless_forced(tmp_path: Path) -> None:
     """A figure that breaks a 审核 rule (公开01 总计 ≠ 公开04 …): listed, nothing written, exit 1;
     --force writes the report anyway and still exits 1."""
@@ -508,6 +520,7 @@ def test_publish_from_a_workbook(seed_xlsx: Path, tmp_path: Path, spec: Spec, se
     assert 'data-key="人员经费合计:决算数">925.86<' in html  # Σ of the workbook's formula
 
 
+@pytest.mark.slow
 def test_publish_from_the_database_is_publishing_the_workbook(seed_xlsx: Path, tmp_path: Path, seed: Dataset) -> None:
     """``publish UNIT --db`` after collecting a workbook prints what ``publish WORKBOOK`` prints: the
     附件 forms' words (project names, 指标) kept with the submission, the 整体支出绩效自评报告 once,
@@ -541,6 +554,7 @@ def test_publish_from_the_database_is_publishing_the_workbook(seed_xlsx: Path, t
 # ---------------------------------------------------------------- a PDF laid out by another engine
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 def test_check_published_on_a_word_edited_report_printed_by_libreoffice(published: Path, tmp_path: Path,
                                                                           spec: Spec) -> None:
@@ -589,6 +603,7 @@ def test_check_published_on_a_word_edited_report_printed_by_libreoffice(publishe
     assert found == {(t.split("-")[0], new) for (t, _a, _o), new in edits.items()}  # 附件3-2: table 附件3
 
 
+@pytest.mark.slow
 def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path, seed: Dataset) -> None:
     """The hook for 附件1–3 (issue 18): a spec table whose id starts with 附件 is laid out by the same
     layout and renderer, printed in 第五部分, and checked by check-published like the nine. A table
@@ -634,6 +649,7 @@ def test_annex_tables_render_in_part_five_with_the_same_renderer(tmp_path: Path,
     assert [(f.table, f.row, f.actual) for f in bad if f.code == "published-figure-mismatch"] == [("附件9", "1", "29.00")]
 
 
+@pytest.mark.slow
 def test_check_published_without_part_three_warns(tmp_path: Path) -> None:
     import json
 

@@ -25,6 +25,7 @@ SEED = specs_root() / "samples" / "seed-2024.json"
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.mark.slow
 def test_our_own_pdf_has_no_page_of_notes_or_totals_alone(tmp_path: Path) -> None:
     assert _lonely_pages(_published(tmp_path, "pdf")) == []
 
@@ -85,6 +86,7 @@ def _print_chromium(html: Path, pdf: Path) -> None:
     assert pdf.is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium")
 def test_a_browser_printed_pdf_checks_clean_and_finds_one_changed_figure(tmp_path: Path) -> None:
@@ -101,6 +103,7 @@ def test_a_browser_printed_pdf_checks_clean_and_finds_one_changed_figure(tmp_pat
     assert _problems(tmp_path / "changed.pdf") == [("published-figure-mismatch", table, "2150550", "1", "975.46")]
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
 def test_a_docx_printed_by_libreoffice_checks_clean_and_finds_one_changed_figure(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def codes_at(res) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-de
     return [(f.code, f.cell) for f in res.findings]
 
 
+@pytest.mark.slow
 def test_round_trip_reads_the_seed_back_exactly(spec, seed, filled: Path) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(filled, spec=spec)
     assert res.usable and res.exit_code == 0, [f.render() for f in res.findings]
@@ -91,18 +92,21 @@ def _edit(path: Path, fn) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+@pytest.mark.slow
 def test_tamper_formula_overwritten(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开01表"].__setitem__("C33", 9999))
     res = read_workbook(filled, spec=spec)
     assert ("formula-replaced", "公开01表!C33") in codes_at(res) and res.exit_code == 1
 
 
+@pytest.mark.slow
 def test_tamper_formula_edited(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开01表"].__setitem__("C33", "=SUM(C7:C12)"))
     res = read_workbook(filled, spec=spec)
     assert ("formula-changed", "公开01表!C33") in codes_at(res)
 
 
+@pytest.mark.slow
 def test_tamper_label_edited(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开01表"].__setitem__("A7", "一、财政拨款收入"))
     res = read_workbook(filled, spec=spec)
@@ -110,12 +114,14 @@ def test_tamper_label_edited(spec, filled: Path) -> None:  # type: ignore[no-unt
     assert f.cell == "公开01表!A7" and f.expected == "一、一般公共预算财政拨款收入" and f.actual == "一、财政拨款收入"
 
 
+@pytest.mark.slow
 def test_tamper_row_inserted(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开05表"].insert_rows(10))
     res = read_workbook(filled, spec=spec)
     assert ("row-inserted", "公开05表!A10") in codes_at(res), codes_at(res)[:5]
 
 
+@pytest.mark.slow
 def test_tamper_sheet_renamed(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def rename(wb):  # type: ignore[no-untyped-def]
         wb["公开03表"].title = "支出表"
@@ -124,6 +130,7 @@ def test_tamper_sheet_renamed(spec, filled: Path) -> None:  # type: ignore[no-un
     assert ("sheet-missing", "公开03表") in codes_at(res) and ("sheet-extra", "支出表") in codes_at(res)
 
 
+@pytest.mark.slow
 def test_tamper_hidden_sheet_deleted(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def drop(wb):  # type: ignore[no-untyped-def]
         del wb["_meta"]
@@ -134,6 +141,7 @@ def test_tamper_hidden_sheet_deleted(spec, filled: Path) -> None:  # type: ignor
     assert res.values["公开01"]["1"]["1"] == Decimal("2128.85")
 
 
+@pytest.mark.slow
 def test_tamper_protection_removed_is_a_warning(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def unprotect(wb):  # type: ignore[no-untyped-def]
         wb["公开02表"].protection.sheet = False
@@ -145,6 +153,7 @@ def test_tamper_protection_removed_is_a_warning(spec, filled: Path) -> None:  # 
     assert res.exit_code == 0  # a warning, not an error
 
 
+@pytest.mark.slow
 def test_tamper_identity_changed(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["_meta"].__setitem__("B4", "430001002"))
     res = read_workbook(filled, spec=spec)
@@ -153,11 +162,13 @@ def test_tamper_identity_changed(spec, filled: Path) -> None:  # type: ignore[no
     assert ("identity-mismatch", "_meta!B4") in codes
 
 
+@pytest.mark.slow
 def test_wrong_key_fails_the_fingerprint(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(filled, spec=spec, key="another-key")
     assert [c for c, _ in codes_at(res) if c == "fingerprint-mismatch"]
 
 
+@pytest.mark.slow
 def test_tamper_text_in_a_number_cell(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def typo(wb):  # type: ignore[no-untyped-def]
         wb["公开06表"]["C7"] = "九十五"
@@ -173,6 +184,7 @@ def test_tamper_text_in_a_number_cell(spec, filled: Path) -> None:  # type: igno
     assert len([f for f in res.findings if f.cell == "公开06表!C8"]) == 1
 
 
+@pytest.mark.slow
 def test_tamper_value_outside_the_input_area(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开01表"].__setitem__("H40", 123.45))
     res = read_workbook(filled, spec=spec)
@@ -203,6 +215,7 @@ def test_tamper_stale_cached_total(spec, template, tmp_path: Path) -> None:  # t
     assert [x.code for x in res.findings].count("stale-cached-value") == 1  # one cause, one finding
 
 
+@pytest.mark.slow
 def test_negative_and_extra_decimals(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def bad(wb):  # type: ignore[no-untyped-def]
         wb["公开01表"]["C8"] = -3
@@ -214,6 +227,7 @@ def test_negative_and_extra_decimals(spec, filled: Path) -> None:  # type: ignor
     assert res.values["公开01"]["3"]["1"] == Decimal("1.234")  # the exact value is kept
 
 
+@pytest.mark.slow
 def test_spare_rows_add_a_new_code_and_subtotals_follow(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     def add(wb):  # type: ignore[no-untyped-def]
         ws = wb["公开03表"]
@@ -250,6 +264,7 @@ def test_normalize_formula_ignores_quoting_case_and_spaces() -> None:
     assert normalize_formula('IF(A1="a b","x")') != normalize_formula('IF(A1="ab","x")')
 
 
+@pytest.mark.slow
 def test_warning_carries_the_units_explanation(spec, filled: Path, template) -> None:  # type: ignore[no-untyped-def]
     row = template.plan.rule_rows["g09-car-vs-g06"] + 1
 
@@ -271,6 +286,7 @@ def test_warning_carries_the_units_explanation(spec, filled: Path, template) -> 
     assert res.exit_code == 0  # an explained warning is not an error
 
 
+@pytest.mark.slow
 def test_empty_table_needs_its_statement(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     st = "A14"
     _edit(filled, lambda wb: wb["公开08表"].__setitem__(st, None))
@@ -279,6 +295,7 @@ def test_empty_table_needs_its_statement(spec, filled: Path) -> None:  # type: i
     assert (f.table, f.severity) == ("公开08", "error")
 
 
+@pytest.mark.slow
 def test_rule_failure_names_cells_keys_expected_and_actual(spec, filled: Path) -> None:  # type: ignore[no-untyped-def]
     _edit(filled, lambda wb: wb["公开01表"].__setitem__("F20", 100))  # 公开01 row 44 (215): 2128.85 -> 100
     res = read_workbook(filled, spec=spec)

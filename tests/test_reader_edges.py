@@ -101,6 +101,7 @@ def test_identity_rows_that_cannot_be_parsed(spec, seed_xlsx: Path) -> None:  # 
     assert res.values["公开03"]["2150550"]["1"] == D("975.45")  # rows inferred from the sheets
 
 
+@pytest.mark.slow
 def test_units_count_out_of_range_is_named(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from generator.xlsx.writer import build_workbook
 
@@ -165,6 +166,7 @@ def test_a_label_turned_into_a_formula(spec, seed_xlsx: Path) -> None:  # type: 
     assert (f.code, f.actual, f.expected) == ("label-changed", '="二、政府性基金"', "二、政府性基金预算财政拨款收入")
 
 
+@pytest.mark.slow
 def test_a_line_number_changed(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("B9", 33)), spec=spec)
     f = next(f for f in res.findings if f.cell == "公开01表!B9")
@@ -173,6 +175,7 @@ def test_a_line_number_changed(spec, seed_xlsx: Path) -> None:  # type: ignore[n
     assert not [f for f in same.findings if f.cell == "公开01表!B9"]
 
 
+@pytest.mark.slow
 def test_a_spare_code_typed_as_a_number_or_full_width(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     def add(wb):  # type: ignore[no-untyped-def]
         wb["公开03表"]["A15"], wb["公开03表"]["D15"] = 2150899, 2  # a number, as Excel keeps a code typed bare
@@ -196,6 +199,7 @@ def test_a_forged_status_text_on_the_audit_sheet(spec, seed_xlsx: Path, seed_bui
     assert (f.cell, f.expected, f.actual) == (f"审核!H{r}", "通过", "不通过")
 
 
+@pytest.mark.slow
 def test_cover_notes_and_explanations_are_read(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
     plan = seed_build.plan
     cover = {c.label: (rr, cc) for (rr, cc), c in plan.sheet("封面").cells.items() if c.kind == "cover"}
@@ -212,6 +216,7 @@ def test_cover_notes_and_explanations_are_read(spec, seed_xlsx: Path, seed_build
     assert res.dataset.notes["公开07"].startswith("说明：我单位没有政府性基金收入")
 
 
+@pytest.mark.slow
 def test_a_negative_amount_is_named_with_its_printed_value(spec, seed_xlsx: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
     plan = seed_build.plan
     fig, (sheet, r, c) = next((f, at) for f, at in plan.fig_cells.items()
@@ -227,6 +232,7 @@ def test_a_negative_amount_is_named_with_its_printed_value(spec, seed_xlsx: Path
     assert (f.table, f.row, f.col) == (fig.table, fig.row, fig.col)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("length", "too_long"), [(100, False), (101, True)])
 def test_a_cover_field_at_and_past_its_limit(spec, seed_xlsx: Path, seed_build, length: int, too_long: bool) -> None:  # type: ignore[no-untyped-def]
     plan = seed_build.plan
@@ -244,6 +250,7 @@ def test_a_cover_field_at_and_past_its_limit(spec, seed_xlsx: Path, seed_build, 
         assert found[0].actual == "张" * 100 + "…" and "101 个字符" in found[0].message
 
 
+@pytest.mark.slow
 def test_a_workbook_kind_that_is_neither_unit_nor_summary(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     def kind(wb):  # type: ignore[no-untyped-def]
         ws = wb["_meta"]
@@ -257,6 +264,7 @@ def test_a_workbook_kind_that_is_neither_unit_nor_summary(spec, seed_xlsx: Path)
     assert res.plan.kind == ""  # read as a unit's own workbook
 
 
+@pytest.mark.slow
 def test_identity_from_document_properties_without_a_unit_code(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     """Meta sheet deleted and the unit code property removed: the unit code is read as empty (and
     named as the wrong unit), never invented."""
@@ -288,6 +296,7 @@ def test_a_cached_name_forged_on_an_empty_spare_row(spec, seed_xlsx: Path, seed_
     assert (f.cell, f.expected, f.actual) == (f"公开02表!{ref}", "", "一般公共服务支出")
 
 
+@pytest.mark.slow
 def test_an_identity_field_on_one_side_only_is_a_mismatch(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     """The unit name removed from the document properties (kept in the meta sheet): the two sources
     of the identity disagree, which is said, with the meta sheet's value expected."""

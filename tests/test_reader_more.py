@@ -44,6 +44,7 @@ def _replace(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_template_built_under_an_older_spec_is_template_outdated(spec, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The spec changed after the template went out (only a rule's wording here, so nothing else in
     the workbook differs and the fingerprint, made over the recorded hash, still holds): one finding,
@@ -81,6 +82,7 @@ def test_a_version_no_spec_knows_is_template_version_unknown(seed, tmp_path: Pat
     assert (f.code, f.actual) == ("template-version-unknown", "2019")
 
 
+@pytest.mark.slow
 def test_sheets_moved_is_a_warning(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(_edit(seed_xlsx, lambda wb: wb.move_sheet("公开02表", offset=1)), spec=spec)
     assert ("sheet-order-changed", None, "warning") in _found(res)
@@ -93,6 +95,7 @@ def test_row_deleted(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-
     assert res.exit_code == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("edit", "code"), [("insert_cols", "col-inserted"), ("delete_cols", "col-deleted")])
 def test_column_inserted_or_deleted(spec, seed_xlsx: Path, edit: str, code: str) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(_edit(seed_xlsx, lambda wb: getattr(wb["公开05表"], edit)(4)), spec=spec)
@@ -106,6 +109,7 @@ def test_identity_row_label_edited_is_meta_changed(spec, seed_xlsx: Path) -> Non
     assert (f.cell, f.expected, f.actual, f.severity) == ("_meta!B7", "juesuan 0.1.0", "juesuan 9", "error")
 
 
+@pytest.mark.slow
 def test_formula_typed_into_an_amount_cell_is_a_warning(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     res = read_workbook(_edit(seed_xlsx, lambda wb: wb["公开01表"].__setitem__("C7", "=1+2")), spec=spec)
     f = next(f for f in res.findings if f.cell == "公开01表!C7")
@@ -139,6 +143,7 @@ def test_external_link_part_is_an_error_but_the_figures_are_read(spec, seed_xlsx
     assert res.usable and str(res.values["公开01"]["1"]["1"]) == "2128.85"
 
 
+@pytest.mark.slow
 def test_broken_identity_list_is_file_unreadable_structure_not_a_traceback(spec, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     """A 科目 list naming a code no code list has (and no name given) cannot be laid out: the file is
     unusable, said as a finding."""
@@ -215,6 +220,7 @@ def test_an_unforeseen_failure_inside_the_parser_is_file_corrupt(spec, seed_xlsx
     assert (res.exit_code, f.code) == (2, "file-corrupt") and "AttributeError" in f.message
 
 
+@pytest.mark.slow
 def test_without_the_identity_sheet_the_subject_rows_are_inferred(spec, seed, seed_xlsx: Path) -> None:  # type: ignore[no-untyped-def]
     """_meta deleted: the 科目 rows are read off the sheets (a plain-text name beside a code), so every
     section figure is still read where it is."""

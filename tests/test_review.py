@@ -104,6 +104,7 @@ def round_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return rnd
 
 
+@pytest.mark.slow
 def test_three_levels_returns_resubmission_approval_and_the_top_sum(round_dir: Path) -> None:
     spec = open_round(round_dir).spec()
     st = status()
@@ -190,6 +191,7 @@ def test_three_levels_returns_resubmission_approval_and_the_top_sum(round_dir: P
     assert "共 7 个报送单位：已审核 7" in run("status", "--today", "2025-04-10")
 
 
+@pytest.mark.slow
 def test_status_counts_the_days_against_the_deadline(round_dir: Path) -> None:
     run("review", "430100001", "--return", "请补充说明")
     (round_dir / "returned" / "430200002.xlsx").unlink()
@@ -224,6 +226,7 @@ def test_review_state_is_a_function_of_the_current_report_and_the_actions() -> N
     assert after_return.state == "has-errors" and "#6 已退回" in after_return.note
 
 
+@pytest.mark.slow
 def test_publishing_a_summary_takes_approved_reports_or_is_a_draft(round_dir: Path) -> None:
     """publish PARENT in a round: the 汇总 of approved reports; units not yet approved are named and
     stop it; --include-unapproved is a draft, refused unless --force, then 草稿 on every page."""

@@ -118,6 +118,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None or not lo_fill.available(), reason="LibreOffice with python3-uno not installed")
 def test_a_round_run_as_the_readme_tells(tmp_path: Path) -> None:

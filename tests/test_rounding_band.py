@@ -130,6 +130,7 @@ def test_reader_reports_the_edges_with_the_right_code(band_spec: Spec, tmp_path:
     assert statuses == expected(units)
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
 @pytest.mark.parametrize("units", [1, 3])

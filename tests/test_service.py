@@ -61,6 +61,7 @@ def _copy(db: Path, tmp: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_the_policy_refuses_an_unfinished_collect_unless_allowed(spec: Spec, collected: Path, tmp_path: Path) -> None:
     db = _copy(collected, tmp_path)
     _interrupt(db)
@@ -73,6 +74,7 @@ def test_the_policy_refuses_an_unfinished_collect_unless_allowed(spec: Spec, col
         assert cons.findings[0].code == "collect-unfinished" and len(cons.included) == 5
 
 
+@pytest.mark.slow
 def test_publish_parent_follows_the_policy_consolidate_does(spec: Spec, collected: Path, tmp_path: Path) -> None:
     db = _copy(collected, tmp_path)
     _interrupt(db)
@@ -86,6 +88,7 @@ def test_publish_parent_follows_the_policy_consolidate_does(spec: Spec, collecte
     assert r.exit_code in (0, 1) and (out / "dept.html").is_file(), r.output
 
 
+@pytest.mark.slow
 def test_the_web_consolidation_follows_the_policy(spec: Spec, collected: Path, tmp_path: Path) -> None:
     db = _copy(collected, tmp_path)
     pw = CliRunner().invoke(cli, ["office-password", "--db", str(db)], input=PASSWORD + "\n")
@@ -99,6 +102,7 @@ def test_the_web_consolidation_follows_the_policy(spec: Spec, collected: Path, t
         assert r.status_code == 200 and str(r.url).endswith("/office/consolidation/430100")
 
 
+@pytest.mark.slow
 def test_publishing_a_consolidation_with_a_unit_missing_needs_force_and_names_it(spec: Spec, tmp_path: Path) -> None:
     db = _round(tmp_path, spec, skip=(LEFT_OUT[0],))
     out = tmp_path / "out"
@@ -140,6 +144,7 @@ def _forms_round(tmp: Path, spec: Spec) -> tuple[Path, Path]:
     return db, returned
 
 
+@pytest.mark.slow
 def test_a_consolidation_never_sums_the_units_forms(spec: Spec, tmp_path: Path) -> None:
     import json
 
@@ -167,6 +172,7 @@ def test_a_consolidation_never_sums_the_units_forms(spec: Spec, tmp_path: Path) 
     assert 'data-table="附件1"' in (pub / "u.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_departments_own_forms_come_from_its_returned_consolidation(spec: Spec, tmp_path: Path) -> None:
     """The department fills 附件1–3 in its 汇总 workbook and sends it back: kept beside it (部门附件,
     never its report), its forms — figures and words — are the 汇总's, until the 汇总 changes."""

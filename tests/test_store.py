@@ -145,6 +145,7 @@ def test_unreachable_databases_are_db_errors(tmp_path: Path, pg_server: str) -> 
 COLLECT_TESTS = [n for n, f in inspect.getmembers(test_collect, inspect.isfunction) if n.startswith("test_")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", COLLECT_TESTS)
 def test_collect_suite_on_postgresql(name: str, pg_server: str, request: pytest.FixtureRequest,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,6 +168,7 @@ def test_collect_suite_on_postgresql(name: str, pg_server: str, request: pytest.
     assert dbs, "the test opened no database"
 
 
+@pytest.mark.slow
 def test_cli_round_on_postgresql(spec, pg_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """collect, consolidate, explain and recheck with ``--db postgresql://…``."""
     returned = tmp_path / "returned"
@@ -188,6 +190,7 @@ def test_cli_round_on_postgresql(spec, pg_url: str, tmp_path: Path) -> None:  # 
         assert len(store.submissions()) == 5 and store.last_consolidation("430100") is not None
 
 
+@pytest.mark.slow
 def test_inputs_are_stored_and_derived_figures_recomputed(spec, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Stored: each submission's typed-in figures (one deflated record); derived ones (totals, 类/款
     rows) are recomputed from them, so explain of a total still adds up unit by unit."""

@@ -65,6 +65,7 @@ def upload(c: TestClient, page: str, data: bytes, name: str = "填好.xlsx", cod
     return c.post(f"/unit/{code}/upload", data={"csrf": csrf_of(page)}, files={"file": (name, data, "application/octet-stream")})
 
 
+@pytest.mark.slow
 def test_unit_downloads_template_uploads_error_then_fix(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     with client(db) as c:
@@ -99,6 +100,7 @@ def test_unit_downloads_template_uploads_error_then_fix(spec: Spec, rnd, tmp_pat
             assert kept.is_file() and len(kept.read_bytes()) == s["size"]
 
 
+@pytest.mark.slow
 def test_same_file_twice_is_stored_once(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     data = filled(spec, tmp_path, template_plan(spec, CODE, NAME)[0], typo=False)
@@ -113,6 +115,7 @@ def test_same_file_twice_is_stored_once(spec: Spec, rnd, tmp_path: Path) -> None
         assert store.conn.execute("SELECT count(DISTINCT submission_id) FROM inputs").fetchone()[0] == 1
 
 
+@pytest.mark.slow
 def test_another_units_page_wrong_or_revoked_secret_is_403(rnd) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     with client(db) as c:
@@ -146,6 +149,7 @@ def test_a_revoked_link_ends_the_session_it_opened(rnd) -> None:  # type: ignore
         assert c.get(f"/unit/{CODE}").status_code == 403
 
 
+@pytest.mark.slow
 def test_csrf_token_missing_or_wrong_is_refused(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     data = filled(spec, tmp_path, template_plan(spec, CODE, NAME)[0], typo=False)
@@ -161,6 +165,7 @@ def test_csrf_token_missing_or_wrong_is_refused(spec: Spec, rnd, tmp_path: Path)
         assert store.submissions() == []
 
 
+@pytest.mark.slow
 def test_zip_bomb_and_junk_uploads_are_finding_pages(spec: Spec, rnd) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     bomb = io.BytesIO()
@@ -181,6 +186,7 @@ def test_zip_bomb_and_junk_uploads_are_finding_pages(spec: Spec, rnd) -> None:  
         assert [s["status"] for s in store.submissions()] == [UNREADABLE, ATTACH, UNREADABLE]
 
 
+@pytest.mark.slow
 def test_oversized_body_is_refused_by_its_length(rnd) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     with client(db, max_upload=1024 * 1024) as c:
@@ -191,6 +197,7 @@ def test_oversized_body_is_refused_by_its_length(rnd) -> None:  # type: ignore[n
         assert store.submissions() == []
 
 
+@pytest.mark.slow
 def test_html_in_unit_names_and_explanations_is_escaped(spec: Spec, tmp_path: Path) -> None:
     units = tmp_path / "units.csv"
     units.write_text('code,name,parent\n9001,"<script>alert(""x"")</script>所",\n', encoding="utf-8")
@@ -205,6 +212,7 @@ def test_html_in_unit_names_and_explanations_is_escaped(spec: Spec, tmp_path: Pa
         assert "<script>alert" not in c.get("/office/unit/9001").text
 
 
+@pytest.mark.slow
 def test_office_login_dashboard_and_unit_detail(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, links = rnd
     with client(db) as c:
@@ -237,6 +245,7 @@ def test_office_login_dashboard_and_unit_detail(spec: Spec, rnd, tmp_path: Path)
         assert r.status_code == 303 and r.headers["location"] == "/office/login"
 
 
+@pytest.mark.slow
 def test_password_is_scrypt_and_links_are_constant_time_hmac(tmp_path: Path) -> None:
     with Store(tmp_path / "x.sqlite") as store:
         auth.set_office_password(store, "long enough")
@@ -262,6 +271,7 @@ def test_secrets_never_reach_the_log(rnd, caplog: pytest.LogCaptureFixture) -> N
     assert secret not in caplog.text and secret[:-1] not in caplog.text
 
 
+@pytest.mark.slow
 def test_unit_explains_a_warning_online_html_escaped(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from generator.xlsx.writer import build_workbook
 
@@ -297,6 +307,7 @@ def test_unit_explains_a_warning_online_html_escaped(spec: Spec, rnd, tmp_path: 
         assert len([f for f in store.findings(sid, active_only=False) if f.rule == "g09-reception-vs-g06"]) == 2
 
 
+@pytest.mark.slow
 def test_office_consolidates_explains_a_figure_and_diffs_the_spec(spec: Spec, rnd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from generator.xlsx.writer import build_workbook
 
@@ -337,6 +348,7 @@ def test_office_consolidates_explains_a_figure_and_diffs_the_spec(spec: Spec, rn
     assert len(list((db.parent / "round-files" / "templates").glob("*.xlsx"))) == 5
 
 
+@pytest.mark.slow
 def test_office_login_tries_are_limited(rnd) -> None:  # type: ignore[no-untyped-def]
     from generator.web.app import LOGIN_TRIES
 
@@ -350,6 +362,7 @@ def test_office_login_tries_are_limited(rnd) -> None:  # type: ignore[no-untyped
         assert str(c.get("/office").url).endswith("/office/login")
 
 
+@pytest.mark.slow
 def test_web_template_is_the_cli_build_byte_for_byte(spec: Spec, tmp_path: Path) -> None:
     """One function builds a unit's template from its units row (``data``, ``subjects``): the page's
     download and ``juesuan build --units`` give the same bytes; the 科目 of ``subjects`` are rows."""
@@ -386,6 +399,7 @@ def test_web_template_is_the_cli_build_byte_for_byte(spec: Spec, tmp_path: Path)
     assert {"2150550", "2150805"} <= set(res.plan.sections["公开05"]) & set(res.plan.sections["公开02"])
 
 
+@pytest.mark.slow
 def test_web_template_lists_last_years_subjects_as_build_previous(spec: Spec, tmp_path: Path) -> None:
     """``links --previous LAST`` gives the page the same last year's 科目 as ``build --units --previous
     LAST``: the same bytes."""

@@ -9,6 +9,8 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from .web_helpers import Server, make_round
 
 CODE = "430100002"
@@ -30,6 +32,7 @@ def answer(sock: socket.socket, wait: float) -> bytes:
     return sock.recv(65536) if ready else b""
 
 
+@pytest.mark.slow
 def test_oversized_bodies_are_refused_before_they_are_read_whole(tmp_path: Path) -> None:
     db, links = make_round(tmp_path)
     with Server(db, workers=1, max_upload_mb=1) as server:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from generator.core.spec import Spec
 from generator.office.store import Store
 
@@ -17,6 +19,7 @@ def _office(c) -> None:  # type: ignore[no-untyped-def]
     c.post("/office/login", data={"csrf": csrf_of(c.get("/office/login").text), "password": PASSWORD})
 
 
+@pytest.mark.slow
 def test_review_on_the_web_is_for_the_office_with_its_token(spec: Spec, tmp_path: Path) -> None:
     db, links = make_round(tmp_path)
     with client(db) as c:
@@ -52,6 +55,7 @@ def test_review_on_the_web_is_for_the_office_with_its_token(spec: Spec, tmp_path
         assert "已退回" in page and "公开01 第1行填了文字" in page and "公开01表!C7" in page and "应填数字" in page
 
 
+@pytest.mark.slow
 def test_a_workbook_sent_under_another_units_name_is_told_to_both(spec: Spec, tmp_path: Path) -> None:
     """430100002's workbook uploaded from 430100003's page: the sender sees whose it is, the owner that
     its workbook arrived under another unit's name; the summary counts what the table lists."""

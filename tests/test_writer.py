@@ -129,6 +129,7 @@ def test_a_unit_with_forty_codes_gets_right_subtotals(spec, tmp_path: Path) -> N
     assert back.values["公开03"]["合计"]["2"] == sums["合计"]
 
 
+@pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
 def test_forty_codes_recalculated_by_libreoffice(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -156,6 +157,7 @@ def test_unknown_code_without_name_is_refused_with_a_clear_message(spec, tmp_pat
         raise AssertionError("expected a LayoutError")
 
 
+@pytest.mark.slow
 def test_cli_build_one_unit_and_a_units_file_with_a_bad_row(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "seed.xlsx"

@@ -8,8 +8,9 @@ What it does
 ------------
 The checkout's ``generator/``, ``specs/``, ``templates/`` and ``tests/`` are copied to
 ``out/mutation/work`` (git-ignored), where mutmut gets its own ``setup.cfg``: every module of
-``generator/core/`` and ``generator/xlsx/reader.py`` may be mutated; the tests it runs are a fast
-subset -- no LibreOffice, no wheel or benchmark tests, ``-x`` -- and each mutant has a time limit
+``generator/core/`` and the reader (``generator/xlsx/reader.py``, ``values.py``, ``checks/``) may be
+mutated; the tests it runs are the quick tier (``-m "not slow and not libreoffice and not browser and not
+postgres"``, the README's inner loop) with ``-x``, and each mutant has a time limit
 (mutmut's ``timeout_multiplier`` x the covering tests' own time, plus a constant). mutmut runs
 only the tests that reach the mutated function. The core and the reader have ~10,000 mutants, far
 more than a session on a shared machine runs, so the run takes a stratified sample: of every module
@@ -46,21 +47,15 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "out" / "mutation" / "work"
 EQUIV = ROOT / "tools" / "mutation-equivalent.txt"
 
+CHECKS = ["identity", "structure", "cells", "spare", "formulas", "display", "rules", "indicators", "outdated"]
 MODULES = ["money", "calc", "model", "expr", "rules", "findings", "dataset", "catalog", "spec", "layout",
-           "specmap", "cellformula", "clock", "reader"]
+           "specmap", "cellformula", "clock", "reader", "values", *(f"checks.{c}" for c in CHECKS)]
+XLSX = {"reader", "values"}  # the reader's modules outside checks/
 NOT_MUTATED = ["generator/core/resources.py", "generator/core/fsutil.py", "generator/core/__init__.py"]
 
-# the fast subset: what tests the pure core and the reader, without LibreOffice, the wheel, the
-# benchmark, worker processes or the slow fuzzers (they stay in the full suite)
-TESTS = ["tests/test_core_edges.py", "tests/test_expr_edges.py", "tests/test_model_rules.py", "tests/test_expr.py", "tests/test_spec.py",
-         "tests/test_spec_problems.py", "tests/test_rounding_band.py",
-         "tests/test_reader.py", "tests/test_reader_more.py", "tests/test_reader_edges.py", "tests/test_excel_fixtures.py", "tests/test_hostile.py",
-         "tests/test_writer.py", "tests/test_golden.py", "tests/test_determinism.py", "tests/test_office_codes.py",
-         "tests/test_migrate.py", "tests/test_specdiff.py", "tests/test_collect_more.py", "tests/test_specmap_tables.py",
-         # input formulas and hostile parts (cellformula, reader); the parsed-spec cache (catalog)
-         "tests/test_hardening.py", "tests/test_cli_startup.py"]
-# (the memo tests fail by design under tests/_mutation_nomemo.py, which turns the memo tables off;
-# the CLI's help table and its imports are checked in subprocesses that never see a mutant)
+# the quick tier (pytest markers, pyproject.toml): what tests the pure core and the reader, without
+# LibreOffice, a browser, PostgreSQL, worker processes, the wheel, the benchmark or the fuzzers
+QUICK = "not slow and not libreoffice and not browser and not postgres"
 DESELECT = ("not mutated_xml and not changed_digit and not libreoffice and not memoised"
             " and not lazy_command_is_listed and not import_only_what_they_use")
 
@@ -73,7 +68,19 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 
 
 def module_path(mod: str) -> str:
-    return "generator/xlsx/reader.py" if mod == "reader" else f"generator/core/{mod}.py"
+    if mod in XLSX:
+        return f"generator/xlsx/{mod}.py"
+    if mod.startswith("checks."):
+        return f"generator/xlsx/checks/{mod.removeprefix('checks.')}.py"
+    return f"generator/core/{mod}.py"
+
+
+def module_of(mutant: str) -> str:
+    """The module (a MODULES name) a mutant's name belongs to."""
+    parts = mutant.split(".")
+    if parts[1] == "core":
+        return parts[2]
+    return f"checks.{parts[3]}" if parts[2] == "checks" else parts[2]
 
 
 def module_pattern(mod: str) -> str:
@@ -89,11 +96,12 @@ import pytest
 @pytest.fixture(autouse=True)
 def _cold_memo_tables(monkeypatch):  # type: ignore[no-untyped-def]
     from generator.core import spec as spec_module
-    from generator.xlsx import reader
+    from generator.xlsx import values
+    from generator.xlsx.checks import identity
 
     monkeypatch.setattr(spec_module.Spec, "cache", lambda self, name: {})
-    reader._SPEC_CACHE.clear()
-    reader._normalize_cached.cache_clear()
+    identity._SPEC_CACHE.clear()
+    values._normalize_cached.cache_clear()
     yield
 '''
 
@@ -123,16 +131,16 @@ def prepare() -> None:
             shutil.rmtree(dst)
         shutil.copytree(ROOT / name, dst, ignore=shutil.ignore_patterns("__pycache__"))
     (WORK / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
-    tests = [t for t in TESTS if (ROOT / t).exists()]
     cfg = [
         "[mutmut]",
         "source_paths = generator",
-        "only_mutate =\n    generator/core/*\n    generator/xlsx/reader.py",
+        "only_mutate =\n    generator/core/*\n    generator/xlsx/reader.py\n    generator/xlsx/values.py"
+        "\n    generator/xlsx/checks/*",
         "do_not_mutate =\n" + "\n".join(f"    {p}" for p in NOT_MUTATED),
         "also_copy =\n    specs\n    templates",
-        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n    -m\n    not libreoffice and not slow"
+        f"pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n    -m\n    {QUICK}"
         f"\n    -k\n    {DESELECT}\n    -p\n    tests._mutation_nomemo",
-        "pytest_add_cli_args_test_selection =\n" + "\n".join(f"    {t}" for t in tests),
+        "pytest_add_cli_args_test_selection =\n    tests",
         # each mutant's tests run in a process forked from a server that has only collected the tests:
         # forked from mutmut's main process instead, they would inherit what the clean run left in
         # the package's memo tables (compiled expressions, rule instances, lru_caches) and test those
@@ -145,7 +153,8 @@ def prepare() -> None:
     ]
     (WORK / "setup.cfg").write_text("\n".join(cfg) + "\n", encoding="utf-8")
     (WORK / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\nmarkers = [\n'
-                                        '  "libreoffice: needs LibreOffice",\n  "slow: long",\n]\n', encoding="utf-8")
+                                        '  "libreoffice: needs LibreOffice",\n  "slow: long",\n  "browser: Chromium",\n'
+                                        '  "postgres: PostgreSQL",\n]\n', encoding="utf-8")
 
 
 def reset_results() -> None:
@@ -259,7 +268,7 @@ def report(path: Path, ran: dict[str, str], elapsed: float, per_module: int = 0)
               f"{total_eq:.1f}% of the non-equivalent mutants killed.", ""]
     in_sample = {k for codes in res.values() for k in codes}
     def run_status(k: str) -> str:
-        return STATUS.get(res[k.split(".")[2] if k.split(".")[1] == "core" else "reader"][k], "")
+        return STATUS.get(res[module_of(k)][k], "")
 
     killed_later = [(k, t) for k, t in sorted(later.items())
                     if k in in_sample and run_status(k) in ("survived", "no tests")]
@@ -298,7 +307,10 @@ RECHECK = WORK / "recheck.json"
 # the tests most likely to kill a module's mutant run first on the recheck (all of them run when none fails)
 FIRST = {"layout": ["tests/test_golden.py", "tests/test_rounding_band.py"],
          "catalog": ["tests/test_spec_problems.py", "tests/test_golden.py", "tests/test_spec.py"],
-         "reader": ["tests/test_reader_edges.py", "tests/test_reader.py", "tests/test_reader_more.py",
+         "reader": ["tests/test_check_identity.py", "tests/test_check_structure.py", "tests/test_check_cells.py",
+                    "tests/test_check_spare.py", "tests/test_check_formulas.py", "tests/test_check_display.py",
+                    "tests/test_check_rules.py", "tests/test_check_indicators.py",
+                    "tests/test_reader_edges.py", "tests/test_reader.py", "tests/test_reader_more.py",
                     "tests/test_excel_fixtures.py"],
          "specmap": ["tests/test_specmap_tables.py", "tests/test_migrate.py"],
          "spec": ["tests/test_spec_problems.py", "tests/test_golden.py", "tests/test_spec.py"]}
@@ -321,13 +333,13 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
     env["PYTHONPATH"] = str(WORK / "mutants")
     shutil.copytree(ROOT / "tests", WORK / "mutants" / "tests", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    tests = [t for t in TESTS if (WORK / "mutants" / t).exists()]
+    tests = ["tests"]
     (WORK / "mutants" / "tests" / "_mutation_nomemo.py").write_text(NOMEMO, encoding="utf-8")
     # warm_memo: the per-spec memo tables on, as in production (a mutant of a memo's guard shows only
     # when a test builds two units with one spec object)
     nomemo = [] if warm_memo else ["-p", "tests._mutation_nomemo"]
     base = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *nomemo,
-            "-m", "not libreoffice and not slow", "-k", DESELECT]
+            "-m", QUICK, "-k", DESELECT]
     if chosen:
         clean = subprocess.run(["nice", "-n", "19", *base, *chosen], cwd=WORK / "mutants", capture_output=True,
                                text=True, env={**env, "MUTANT_UNDER_TEST": ""})
@@ -344,8 +356,8 @@ def recheck(budget: float, per_mutant: float, per_module: int, only: set[str] | 
             left = budget - (time.monotonic() - t0)
             if left < 30:
                 return
-            first = FIRST.get(mod, [])
-            ordered = [t for t in first if t in tests] + [t for t in tests if t not in first]
+            first = FIRST.get("reader" if mod in XLSX or mod.startswith("checks.") else mod, [])
+            ordered = [t for t in first if (WORK / "mutants" / t).exists()] + tests
             cmd = ["nice", "-n", "19", *base, *(chosen or ordered)]
             proc = subprocess.Popen(cmd, cwd=WORK / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
