@@ -1,5 +1,5 @@
 """``juesuan collect``, ``consolidate``, ``explain`` and ``recheck``: click commands over
-:mod:`generator.office.collect` and :mod:`generator.office.consolidate`, attached by cli.py.
+:mod:`generator.office.collect` and :mod:`generator.office.consolidate`, attached lazily by ``generator/cli/main.py`` (its ``LAZY`` table).
 
 Exit codes: 0 clean (every unit 通过/有提示; a consolidation whose levels pass every 审核 rule and
 whose workbook reads back clean); 1 findings (a unit with errors, missing, duplicate, wrong unit …;

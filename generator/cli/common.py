@@ -133,7 +133,7 @@ def db_option(func):  # type: ignore[no-untyped-def]
 
 
 def limits_option(f):  # type: ignore[no-untyped-def]
-    """``--limit KEY=VALUE`` (repeatable): the reader's limits for this run (see README, Threat model and limits)."""
+    """``--limit KEY=VALUE`` (repeatable): the reader's limits for this run (see docs/threat-model.md)."""
     return click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
                         help="读取限额，如 max_cells=300000（可多次；亦可用环境变量 JUESUAN_LIMITS）")(f)
 

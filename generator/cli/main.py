@@ -133,7 +133,7 @@ def check_spec(specs: str | None) -> None:
 @click.option("--password", help="工作表保护密码")
 @click.option("-o", "--out", "out", type=click.Path(),
               help="输出文件（单个单位）或目录（多个单位）；轮次中默认为轮次的 templates/")
-@click.option("--allow-default-key", is_flag=True, help="没有指纹密钥时仍为多个单位生成模板（不安全：见 README 威胁模型）")
+@click.option("--allow-default-key", is_flag=True, help="没有指纹密钥时仍为多个单位生成模板（不安全：见 docs/threat-model.md）")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="--units 时的执行方式：本进程，或 Dask 集群（见 --scheduler）")
 @click.option("--scheduler", help="Dask 调度器地址（tcp://主机:8786）；不给则在本机启动 LocalCluster")

@@ -1,4 +1,5 @@
-"""``juesuan diff-spec`` and ``juesuan migrate``: plain click commands, attached by cli.py.
+"""``juesuan diff-spec`` and ``juesuan migrate``: plain click commands,
+attached lazily by ``generator/cli/main.py`` (its ``LAZY`` table).
 
 Exit codes: 0 done and clean; 1 done with errors (diff-spec: the mapping between the versions has
 problems; migrate: a non-zero value has no home without --allow-loss, or a workbook has errors);

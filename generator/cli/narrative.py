@@ -1,4 +1,5 @@
-"""``juesuan narrative`` and ``juesuan check-narrative``: plain click commands, attached by cli.py.
+"""``juesuan narrative`` and ``juesuan check-narrative``: plain click commands,
+attached lazily by ``generator/cli/main.py`` (its ``LAZY`` table).
 
 Exit codes of check-narrative: 0 no mismatch (only info), 1 mismatches (error or warning findings),
 2 input unusable. narrative exits 0, or 2 when its input is unusable.

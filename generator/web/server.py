@@ -11,7 +11,7 @@ connections and sends nothing, holds them for ever. :class:`TimedH11Protocol` ad
 
 :func:`server_options` gathers them with the rest (keep-alive, connection limit, header size) for
 ``uvicorn.run``. Behind a reverse proxy (nginx, Caddy) set the proxy's own timeouts no longer than
-these (README: Threat model).
+these (docs/threat-model.md).
 """
 
 from __future__ import annotations

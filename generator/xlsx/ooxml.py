@@ -1,6 +1,6 @@
 """A small, defensive .xlsx reader over zipfile + lxml (the reader's only spreadsheet parser).
 
-Returned workbooks are untrusted. What this module guarantees (see README, "Threat model and limits"):
+Returned workbooks are untrusted. What this module guarantees (see docs/threat-model.md):
 
 - every problem is an :class:`XlsxError` with a stable code and a Chinese message -- never a
   traceback: any exception raised while reading the zip or a part (zipfile's RuntimeError and
