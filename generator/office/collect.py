@@ -5,13 +5,8 @@ file name. A file name (``430100002-….xlsx``) or folder (``…/430100002/…``
 units file only adds an expectation: a workbook of another unit is then 单位不符, and is not taken
 as anybody's submission.
 
-Statuses of a submission (one file):
-  通过 / 有提示 / 有错误   read, right template, known unit: by its findings (info does not count)
-  重复                    the same content (SHA-256) was already received under another name
-  模板版本不符            template version or spec hash differs from the spec of the collect
-  单位不符                identity unit not in the units file, or not the unit the name/folder says
-  无法读取                not a usable workbook (not xlsx, damaged, not our template)
-A unit's status is that of the latest file it received (an unchanged file collected again is not
+A submission's status is decided by :mod:`generator.office.statuses` (a pure function over the
+submission, its findings and the units file). A unit's status is that of the latest file it received (an unchanged file collected again is not
 news); a unit that never received one is 未报送, or 汇总单位 when it only sums its subordinates
 (``kind`` 汇总 in the units file, or a unit one of whose subordinates is its 本级). Its
 current submission is the latest 通过/有提示/有错误 one; earlier ones stay as history.
@@ -44,27 +39,34 @@ from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
+from .statuses import (
+    ACCEPTED,
+    AGGREGATE,
+    ATTACH,
+    DEPT_FORMS,
+    DUP,
+    ERR,
+    LEVEL_PATH,
+    MISSING,
+    OFFICE_CODES,
+    PASS,
+    SPREADSHEET_SUFFIXES,
+    STATUS_CLASS,
+    STATUS_ORDER,
+    TEMPLATE,
+    TEMPLATE_CODES,
+    UNREADABLE,
+    WARN,
+    WRONG_UNIT,
+    Case,
+    judge,
+)
 from .store import LIGHT_COLUMNS, Store, figure_rows, now
 
 if TYPE_CHECKING:
     from ..xlsx.ooxml import Limits
 
-PASS, WARN, ERR = "通过", "有提示", "有错误"
-MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE = "未报送", "未变", "模板版本不符", "单位不符", "无法读取"
-AGGREGATE, ATTACH = "汇总单位", "附件"
-# a department's own 附件1–3: its 汇总 workbook (juesuan consolidate) returned with the forms filled in;
-# kept beside the department, never its report, read by the 汇总 (office/consolidate.py)
-DEPT_FORMS = "部门附件"
-STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, DEPT_FORMS, AGGREGATE]
-STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
-                WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", DEPT_FORMS: "att", AGGREGATE: "agg"}
-# files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report
-SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ods", ".csv"}
-ACCEPTED = {PASS, WARN, ERR}
-TEMPLATE_CODES = {"template-version-unknown", "template-mismatch", "template-spec-changed", "template-outdated"}
 COMMIT_EVERY = 50
-LEVEL_PATH = "（汇总）/"  # the path of a level's 汇总 submitted as its 汇总 unit's report (consolidate.submit_level)
-OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit's file: no effect on its status
 FUTURE_SLACK = 600  # seconds a sender's clock may run ahead before a file time counts as in the future
 
 
@@ -670,7 +672,7 @@ def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: di
     results = evaluate_rules(spec, figures, doc.get("notes") or {}, expand_rules(spec, figures.item_codes))
     new = rule_findings(results, explanations, lambda inst: cells.get(inst.id))
     store.begin()
-    store.deactivate_findings(sid, "rule IS NOT NULL OR source IN ('recheck', 'web')")
+    store.deactivate_rule_findings(sid, ("recheck", "web"))
     store.add_findings(sid, new, "web")
     store.update_submission(sid, doc=json.dumps(doc, ensure_ascii=False))
     store.commit()
@@ -681,95 +683,28 @@ def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: di
 def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None,
                      only: Iterable[int] | None = None) -> None:
     """Recompute every submission's unit, status, acceptance, counts and collect findings
-    (duplicate, unknown unit, template mismatch) from its stored findings and the units file.
-    ``only``: just these submissions (a single upload); a submission's judgement depends on itself
-    and, for a duplicate, on the unit of its original, so the rest need not be walked."""
+    (duplicate, unknown unit, template mismatch) from its stored findings and the units file
+    (:func:`generator.office.statuses.judge`). ``only``: just these submissions (a single upload); a
+    submission's judgement depends on itself and, for a duplicate, on the unit of its original, so
+    the rest need not be walked."""
     spec_version = spec_version if spec_version is not None else store.get_meta("spec_version") or ""
     spec_hash = spec_hash if spec_hash is not None else store.get_meta("spec_hash") or ""
     ids = sorted(set(only)) if only is not None else None
     store.begin()
-    if ids is None:
-        store.delete_findings("source='collect'")
-        codes_of = store.finding_codes()
-        subs = store.submissions(order="id")
-    else:
-        marks = ", ".join("?" * len(ids))
-        store.delete_findings(f"source='collect' AND submission_id IN ({marks})", tuple(ids))
-        codes_of = store.finding_codes(ids)
-        subs = store.submissions(f"id IN ({marks})", tuple(ids), order="id")
+    store.delete_collect_findings(ids)
+    codes_of = store.finding_codes(ids)
     units_of: dict[int, str | None] = {}
-    for s in subs:
+    for s in store.submissions_by_id(ids):
         sid = s["id"]
-        codes = {c for c, *_ in codes_of.get(sid, [])}
-        extra: list[Finding] = []
-        unit: str | None = s["unit_code"] or s["expect_unit"] or None
         orig = store.submission(s["duplicate_of"]) if s["duplicate_of"] is not None else None
-        if orig is not None and not orig["usable"] and orig["status"] in (UNREADABLE, ATTACH):
-            # the same attachment or broken file sent by two units is each one's own (not a copy of a report)
-            status = UNREADABLE if Path(s["file_name"]).suffix.lower() in SPREADSHEET_SUFFIXES else ATTACH
-            unit = s["expect_unit"] or None
-        elif s["duplicate_of"] is not None:
-            unit = units_of.get(s["duplicate_of"], orig["unit"] if orig is not None and orig["unit"] else unit)
-            status = DUP
-            extra.append(Finding("submission-duplicate", WARNING,
-                                 f"与已收录的报送 #{orig['id'] if orig else '?'}（{orig['path'] if orig else ''}，"
-                                 f"{orig['received'] if orig else ''}）内容完全相同，未重复入库",
-                                 actual=s["sha256"][:16]))
-            if s["expect_unit"] and orig is not None and orig["unit_code"] and s["expect_unit"] != orig["unit_code"]:
-                status, unit = WRONG_UNIT, s["expect_unit"]  # a copy of another unit's file sent under this name
-                extra.append(Finding("wrong-unit", ERROR, "工作簿属于另一单位（与该单位已收录的报表完全相同）",
-                                     expected=s["expect_unit"], actual=orig["unit_code"]))
-        elif not s["usable"] and "template-version-unknown" not in codes:
-            status = UNREADABLE if Path(s["file_name"]).suffix.lower() in SPREADSHEET_SUFFIXES else ATTACH
-            unit = s["expect_unit"] or None
-        elif (not s["usable"] or codes & TEMPLATE_CODES or s["template_version"] != spec_version
-              or s["spec_hash"] != spec_hash):
-            status = TEMPLATE
-            # an older template of this version: the reader's one finding (template-outdated) says it, with migrate
-            if "template-outdated" not in codes:
-                extra.append(Finding("template-version-mismatch", ERROR,
-                                     f"模板版本 {s['template_version'] or '（未知）'}（规格 {s['spec_hash'] or '—'}）与本次收集所用的"
-                                     f" {spec_version}（规格 {spec_hash}）不符，请用新模板重新填报",
-                                     expected=f"{spec_version}/{spec_hash}",
-                                     actual=f"{s['template_version'] or ''}/{s['spec_hash'] or ''}"))
-        elif "wrong-unit" in codes or s["unit_code"] not in tree.units:
-            status = WRONG_UNIT
-            if "wrong-unit" in codes and s["expect_unit"]:
-                unit = s["expect_unit"]
-        elif str(s["path"]).startswith(LEVEL_PATH) and "consolidation-submitted" in codes:
-            status = None  # a level's 汇总, submitted by consolidate (never a file's own claim): its unit's report
-        elif (("consolidated-workbook" in codes or "consolidated-report" in codes) and "department-forms-received" in codes
-              and s["unit_code"] in tree.units and tree.kids(s["unit_code"])):
-            status = DEPT_FORMS  # the department's 汇总 workbook sent back with its 附件1–3: never its report
-        elif ("consolidated-workbook" in codes or "consolidated-report" in codes) and tree.kids(s["unit_code"]):
-            status = WRONG_UNIT  # a 汇总 is never the report of a unit whose subordinates report in this round
-            extra.append(Finding("consolidated-workbook", ERROR, "这是汇总工作簿（由 juesuan consolidate 生成），不是单位的报表，"
-                                 "不作为任何单位的报送收录（其下级单位在本轮次中各自报送）"))
-        elif "wrong-year" in codes:
-            status = TEMPLATE  # another year's workbook is not this round's report
-        elif tree.is_aggregate(s["unit_code"]):
-            status = WRONG_UNIT
-            extra.append(Finding("aggregate-unit-report", ERROR,
-                                 f"单位 {s['unit_code']}（{s['unit_name']}）是汇总单位：只汇总下级单位，不报送本级报表；"
-                                 "此文件不收录（本级的数请由其“本级”单位报送）", actual=s["unit_code"]))
-        else:
-            status = None
-        if s["duplicate_of"] is None and s["unit_code"] and s["unit_code"] not in tree.units:
-            extra.append(Finding("unit-unknown", ERROR, f"工作簿标识的单位代码 {s['unit_code']}（{s['unit_name']}）不在单位清单中",
-                                 actual=s["unit_code"]))
-        units_of[sid] = unit
-        if extra:
-            store.add_findings(sid, extra, "collect")
-        sev = [sv for c, sv, *_ in codes_of.get(sid, [])
-               if c not in OFFICE_CODES and not (status == DEPT_FORMS and c == "consolidated-workbook")]
-        sev += [f.severity for f in extra]
-        counts = (sev.count(ERROR), sev.count(WARNING), sev.count(INFO))
-        if status is None:
-            status = ERR if counts[0] else WARN if counts[1] else PASS
-        accepted = int(status in ACCEPTED)
-        if (s["status"], s["accepted"], s["unit"], s["errors"], s["warnings"], s["infos"]) != (status, accepted, unit, *counts):
-            store.update_submission(sid, status=status, accepted=accepted, unit=unit, errors=counts[0],
-                                    warnings=counts[1], infos=counts[2])
+        j = judge(Case(s, [(c, sv) for c, sv, *_ in codes_of.get(sid, [])], orig, units_of, tree, spec_version, spec_hash))
+        units_of[sid] = j.unit
+        if j.extra:
+            store.add_findings(sid, j.extra, "collect")
+        status, accepted = j.status, int(j.accepted)
+        if (s["status"], s["accepted"], s["unit"], s["errors"], s["warnings"], s["infos"]) != (status, accepted, j.unit, *j.counts):
+            store.update_submission(sid, status=status, accepted=accepted, unit=j.unit, errors=j.counts[0],
+                                    warnings=j.counts[1], infos=j.counts[2])
     store.commit()
 
 
@@ -1071,7 +1006,7 @@ def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) ->
     store.set_meta("recheck_spec", f"{spec.version}/{spec.hash}")
     store.commit()
     summary = RecheckSummary(run_id)
-    for s in store.submissions("usable=1 AND duplicate_of IS NULL"):
+    for s in store.originals():
         sid = s["id"]
         old = {(f.code, f.rule, f.severity) for f in store.findings(sid) if f.rule or f.code == "recheck-unplaced"}
         doc = json.loads(s["doc"] or "{}")
@@ -1097,7 +1032,7 @@ def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) ->
         except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
             new = [Finding("recheck-failed", ERROR, f"按新规格审核时出错：{type(exc).__name__}: {exc}")]
             summary.failed += 1
-        store.deactivate_findings(sid, "rule IS NOT NULL OR source='recheck'")
+        store.deactivate_rule_findings(sid, ("recheck",))
         store.add_findings(sid, new, "recheck", run_id)
         if derived is not None:
             store.replace_derived(sid, derived)
@@ -1117,5 +1052,7 @@ def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) ->
     return summary
 
 
-__all__ = ["UnitTree", "collect", "ingest_bytes", "explain_online", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
+# the statuses (generator/office/statuses.py) are re-exported: collect's callers import them from here
+__all__ = ["ACCEPTED", "AGGREGATE", "ATTACH", "DEPT_FORMS", "DUP", "ERR", "LEVEL_PATH", "MISSING", "OFFICE_CODES", "PASS", "SPREADSHEET_SUFFIXES", "STATUS_CLASS", "STATUS_ORDER", "TEMPLATE", "TEMPLATE_CODES", "UNREADABLE", "WARN", "WRONG_UNIT",
+           "UnitTree", "collect", "ingest_bytes", "explain_online", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
            "csv_safe", "named_unit", "scan", "read_one"]

@@ -155,7 +155,7 @@ def department_forms(store: Store, spec: Spec, parent: str, sums: Values
     from .collect import DEPT_FORMS
 
     forms = form_tables(spec)
-    subs = store.submissions("unit=? AND status=?", (parent, DEPT_FORMS), order="id")
+    subs = store.submissions_with_status(parent, DEPT_FORMS)
     if not subs:
         return {}, {}, None, Finding(
             "consolidate-no-department-forms", INFO,

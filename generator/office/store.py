@@ -592,6 +592,50 @@ class Store:
         :data:`LIGHT_COLUMNS` leaves out ``doc`` (read it with :meth:`doc`)."""
         return self.conn.execute(f"SELECT {columns} FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
 
+    # named queries: what collect, consolidate and the web page ask, so no caller writes SQL
+    def submissions_by_id(self, sids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+        """Every submission (or those of ``sids``), by id."""
+        if sids is None:
+            return self.submissions(order="id")
+        ids = tuple(sids)
+        return self.submissions(f"id IN ({', '.join('?' * len(ids))})", ids, order="id") if ids else []
+
+    def originals(self) -> list[sqlite3.Row]:
+        """The usable submissions that are no copy of another (what a recheck re-judges)."""
+        return self.submissions("usable=1 AND duplicate_of IS NULL")
+
+    def submissions_with_status(self, unit: str, status: str) -> list[sqlite3.Row]:
+        """The submissions counted for ``unit`` with ``status``, by id."""
+        return self.submissions("unit=? AND status=?", (unit, status), order="id")
+
+    def sent_under_name_of(self, code: str) -> list[sqlite3.Row]:
+        """Files sent under ``code``'s name (file name or folder) that count for no unit or another one."""
+        return self.submissions("expect_unit=? AND (unit IS NULL OR unit<>?)", (code, code))
+
+    def sent_elsewhere(self, code: str) -> list[sqlite3.Row]:
+        """``code``'s workbooks sent in under another unit's name: who sent them, when."""
+        return self.submissions("unit_code=? AND expect_unit IS NOT NULL AND expect_unit<>?", (code, code),
+                                columns="expect_unit, received")
+
+    def submission_ids_of(self, code: str) -> list[int]:
+        """The ids of every submission counted for ``code`` or sent under its name, by id."""
+        return [s["id"] for s in self.submissions("unit=? OR expect_unit=?", (code, code), order="id", columns="id")]
+
+    def delete_collect_findings(self, sids: Iterable[int] | None = None) -> None:
+        """The findings collect itself made (duplicate, unknown unit, template), of every submission or of
+        ``sids``: they are judged anew from the rest."""
+        if sids is None:
+            self.delete_findings("source='collect'")
+            return
+        ids = tuple(sids)
+        if ids:
+            self.delete_findings(f"source='collect' AND submission_id IN ({', '.join('?' * len(ids))})", ids)
+
+    def deactivate_rule_findings(self, sid: int, sources: tuple[str, ...]) -> int:
+        """A submission's rule findings, and those of ``sources`` (recheck, web), made inactive (kept as
+        history) before new ones are added."""
+        return self.deactivate_findings(sid, f"rule IS NOT NULL OR source IN ({', '.join('?' * len(sources))})", sources)
+
     def doc(self, sid: int) -> dict[str, Any]:
         """A submission's names, notes, cover, explanations and texts (``{}`` if none)."""
         row = self.conn.execute("SELECT doc FROM submissions WHERE id=?", (sid,)).fetchone()

@@ -279,7 +279,7 @@ class App:
         u = tree.units[code]
         rep = unit_report(store, tree)
         row = next(r for r in rep.rows if r.code == code)
-        uploaded = [dict(s) for s in store.submissions("expect_unit=? AND (unit IS NULL OR unit<>?)", (code, code))]
+        uploaded = [dict(s) for s in store.sent_under_name_of(code)]
         history = sorted(row.history + uploaded, key=lambda s: s["id"], reverse=True)
         latest = row.latest
         findings = self._findings_for(store, code, latest) if latest else []
@@ -296,8 +296,7 @@ class App:
         # both units are told (每个单位看到的是自己的事)
         names = {r["code"]: r["name"] for r in store.units()}
         elsewhere = [{"by": s["expect_unit"], "by_name": names.get(s["expect_unit"], ""), "received": s["received"]}
-                     for s in store.submissions("unit_code=? AND expect_unit IS NOT NULL AND expect_unit<>?", (code, code),
-                                                columns="expect_unit, received")]
+                     for s in store.sent_elsewhere(code)]
         foreign = None
         if latest is not None and latest["unit_code"] and latest["unit_code"] != code:
             foreign = {"code": latest["unit_code"], "name": latest["unit_name"]}
@@ -401,7 +400,7 @@ class App:
         sub = store.submission(sid)
         if sub is None or code not in (sub["unit"], sub["expect_unit"]):
             return None
-        mine = [s["id"] for s in store.submissions("unit=? OR expect_unit=?", (code, code), order="id", columns="id")]
+        mine = store.submission_ids_of(code)
         return {"sub": dict(sub), "findings": self._findings_for(store, code, sub), "nth": mine.index(sid) + 1 if sid in mine else 0,
                 "unit": next(r for r in store.units() if r["code"] == code)}
 
