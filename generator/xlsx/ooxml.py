@@ -45,6 +45,7 @@ NS = {
 }
 _M = "{" + NS["m"] + "}"
 _REL = "{" + NS["rel"] + "}Relationship"
+_V_TAG, _F_TAG, _IS_TAG, _T_TAG = _M + "v", _M + "f", _M + "is", _M + "t"
 _CT = "{" + NS["ct"] + "}"
 
 
@@ -368,6 +369,16 @@ class _Package:
             raise XlsxError("file-has-macros", "工作簿含宏（按内容类型识别：启用宏的格式或 VBA 工程），按规定拒收；请另存为不含宏的 .xlsx")
         external: list[str] = [n for n in self.names if "externallink" in ctype(n) or "connections" in ctype(n)
                                or "querytable" in ctype(n)]
+        self._refuse_vba_parts()
+        external += self._related_externals()
+        wb_part = self._main_part()
+        ct = ctype(wb_part)
+        if ct and "spreadsheetml" not in ct and ct != "application/xml":
+            raise XlsxError("file-not-xlsx", f"主文档不是 Excel 工作簿（内容类型 {ct[:80]}）")
+        return self._book(wb_part, external, ctype)
+
+    def _refuse_vba_parts(self) -> None:
+        """A VBA project, by name or by content (an OLE file with VBA marks), whatever it is called."""
         for name, info in self.by_lower.items():
             if name.endswith("vbaproject.bin"):
                 raise XlsxError("file-has-macros", "工作簿含宏（VBA 工程），按规定拒收；请另存为不含宏的 .xlsx")
@@ -375,7 +386,10 @@ class _Package:
                 head = self.read_part(info.filename)
                 if head[:8] == OLE_MAGIC and any(m in head for m in _VBA_MARKS):
                     raise XlsxError("file-has-macros", f"部件 {info.filename[:80]} 是 VBA 宏工程（按内容识别），按规定拒收")
-        # every relationship part: macros and external links by relationship type
+
+    def _related_externals(self) -> list[str]:
+        """Every relationship part: macros refused and external links listed, by relationship type."""
+        external: list[str] = []
         for name in list(self.by_lower):
             if not name.endswith(".rels"):
                 continue
@@ -386,6 +400,10 @@ class _Package:
                 if rtype in ("externallink", "externallinkpath", "connections", "querytable", "attachedtemplate") or (
                         rtype == "oleobject" and rel.get("TargetMode") == "External"):
                     external.append(f"{rel.get('Target', '')[:120]}（{rtype}）")
+        return external
+
+    def _main_part(self) -> str:
+        """The workbook part the package's relationships name (one at most), else xl/workbook.xml."""
         wb_part = "xl/workbook.xml"
         if self.has("_rels/.rels"):
             main = [t for _, typ, t, mode in self.rels("") if typ.endswith("/officeDocument") and mode != "External"]
@@ -395,10 +413,7 @@ class _Package:
                 wb_part = main[0]
         if not self.has(wb_part):
             raise XlsxError("file-not-xlsx", "zip 中没有工作簿部件（xl/workbook.xml），不是 Excel 工作簿")
-        ct = ctype(wb_part)
-        if ct and "spreadsheetml" not in ct and ct != "application/xml":
-            raise XlsxError("file-not-xlsx", f"主文档不是 Excel 工作簿（内容类型 {ct[:80]}）")
-        return self._book(wb_part, external, ctype)
+        return wb_part
 
     def _book(self, wb_part: str, external: list[str], ctype: Any) -> RawBook:
         wb = self.xml(wb_part)
@@ -495,8 +510,43 @@ class _Package:
         return [], []
 
     def _sheet(self, part: str, sheet: RawSheet, shared: list[str], problems: list[tuple[str, str, str]]) -> None:
-        limits = self.limits
         root = self.xml(part)
+        self._sheet_head(root, sheet)
+        sd = root.find(_M + "sheetData")
+        if sd is None:
+            return
+        start = self.cells
+        masters: dict[str, tuple[int, int, str]] = {}
+        cells = sheet.cells
+        row_tag, c_tag = _M + "row", _M + "c"
+        r_idx = -1
+        for row in sd:
+            if row.tag != row_tag:
+                continue  # Excel ignores what is not a row here; its cells are not shown either
+            r_idx = _row_index(row, r_idx, sheet)
+            c_idx = -1
+            for c in row:
+                if c.tag != c_tag:
+                    continue
+                self._count_cell(sheet, start)
+                ref = c.get("r")
+                if ref is not None:
+                    r, col = _cached_ref(ref)
+                else:  # placed as Excel and LibreOffice place it: after the previous cell of its row
+                    r, col = r_idx, c_idx + 1
+                    if col >= MAX_COL:
+                        raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 第 {r_idx + 1} 行的单元格超出范围")
+                c_idx = col
+                if len(c):  # else a formatted empty cell: no value, no formula
+                    got = _cell(c, r, col, sheet.name, shared, masters, problems)
+                    if got is not None:
+                        cells[(r, col)] = got
+        self.cells_by_sheet[sheet.name] = self.cells_by_sheet.get(sheet.name, 0) + self.cells - start
+        _merges(root, sheet)
+
+    def _sheet_head(self, root: Any, sheet: RawSheet) -> None:
+        """The declared dimension (refused when far beyond the limits), protection, hidden columns."""
+        limits = self.limits
         dim = root.find(_M + "dimension")
         if dim is not None:
             ref = dim.get("ref", "")
@@ -518,118 +568,121 @@ class _Package:
                         sheet.hidden_cols.append((int(col.get("min", "1")) - 1, int(col.get("max", "1")) - 1))
                 except ValueError:
                     continue
-        sd = root.find(_M + "sheetData")
-        if sd is None:
-            return
-        max_cells = limits.max_cells
-        start = self.cells
-        masters: dict[str, tuple[int, int, str]] = {}
-        cells = sheet.cells
-        row_tag, c_tag, f_tag, v_tag, is_tag, t_tag = _M + "row", _M + "c", _M + "f", _M + "v", _M + "is", _M + "t"
-        r_idx = -1
-        for row in sd:
-            if row.tag != row_tag:
-                continue  # Excel ignores what is not a row here; its cells are not shown either
-            rr = row.get("r")
-            if rr is not None:
-                try:
-                    r_idx = int(rr) - 1
-                except ValueError:
-                    raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 的行号无法识别：{rr[:20]}") from None
-                if not 0 <= r_idx < MAX_ROW:
-                    raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 的行号超出范围：{rr[:20]}")
-            else:
-                r_idx += 1
-            if row.get("hidden") in ("1", "true"):
+
+    def _count_cell(self, sheet: RawSheet, start: int) -> None:
+        """One more cell; past the limit of all sheets together the workbook is refused, naming the largest."""
+        self.cells += 1
+        max_cells = self.limits.max_cells
+        if self.cells > max_cells:
+            counts = dict(self.cells_by_sheet)
+            counts[sheet.name] = counts.get(sheet.name, 0) + self.cells - start
+            big = max(counts, key=lambda k: counts[k])
+            raise XlsxError("sheet-too-large", f"工作簿单元格过多（全部工作表超过 {max_cells} 个；最多的是工作表 {big[:60]}，"
+                                               f"{counts[big]} 个），已拒绝")
+
+
+def _row_index(row: Any, r_idx: int, sheet: RawSheet) -> int:
+    """A row's 0-based index (its r=, else the one after the previous row); hidden rows recorded."""
+    rr = row.get("r")
+    if rr is not None:
+        try:
+            r_idx = int(rr) - 1
+        except ValueError:
+            raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 的行号无法识别：{rr[:20]}") from None
+        if not 0 <= r_idx < MAX_ROW:
+            raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 的行号超出范围：{rr[:20]}")
+    else:
+        r_idx += 1
+    if row.get("hidden") in ("1", "true"):
+        sheet.hidden_rows.add(r_idx)
+    elif row.get("ht") is not None and row.get("customHeight") in ("1", "true"):
+        try:
+            if float(row.get("ht", "1")) <= 0:
                 sheet.hidden_rows.add(r_idx)
-            elif row.get("ht") is not None and row.get("customHeight") in ("1", "true"):
-                try:
-                    if float(row.get("ht", "1")) <= 0:
-                        sheet.hidden_rows.add(r_idx)
-                except ValueError:
-                    pass
-            c_idx = -1
-            for c in row:
-                if c.tag != c_tag:
-                    continue
-                self.cells += 1
-                if self.cells > max_cells:
-                    counts = dict(self.cells_by_sheet)
-                    counts[sheet.name] = counts.get(sheet.name, 0) + self.cells - start
-                    big = max(counts, key=lambda k: counts[k])
-                    raise XlsxError("sheet-too-large", f"工作簿单元格过多（全部工作表超过 {max_cells} 个；最多的是工作表 {big[:60]}，"
-                                                       f"{counts[big]} 个），已拒绝")
-                ref = c.get("r")
-                if ref is not None:
-                    r, col = _cached_ref(ref)
-                else:  # placed as Excel and LibreOffice place it: after the previous cell of its row
-                    r, col = r_idx, c_idx + 1
-                    if col >= MAX_COL:
-                        raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 第 {r_idx + 1} 行的单元格超出范围")
-                c_idx = col
-                if not len(c):
-                    continue  # a formatted empty cell: no value, no formula
-                t = c.get("t", "n")
-                f = v = is_ = None
-                for ch in c:
-                    tag = ch.tag
-                    if tag == v_tag:
-                        if v is None:
-                            v = ch
-                    elif tag == f_tag:
-                        if f is None:
-                            f = ch
-                    elif tag == is_tag and is_ is None:
-                        is_ = ch
-                formula = None
-                if f is not None:
-                    formula = f.text or ""
-                    if f.get("t") == "shared":
-                        si = f.get("si", "")
-                        if formula:
-                            masters[si] = (r, col, formula)
-                        elif si in masters:
-                            mr, mc_, mf = masters[si]
-                            formula = shift_formula(mf, r - mr, col - mc_)
-                value: str | None
-                if t == "s":
-                    value = None
-                    if v is not None and v.text is not None:
-                        try:
-                            i = int(v.text)
-                        except ValueError:
-                            i = -1
-                        if 0 <= i < len(shared):
-                            value = shared[i]
-                        else:
-                            problems.append(("shared-string-invalid", f"{sheet.name}!{_a1(r, col)}",
-                                             f"{sheet.name}!{_a1(r, col)} 引用的共享字符串 {v.text[:20]!r} 不存在（文件被改动），其内容无法确定"))
-                    t = "str"
-                elif t == "inlineStr":
-                    value = "".join(x.text or "" for x in is_.iter(t_tag)) if is_ is not None else None
-                    t = "str"
-                else:
-                    value = v.text if v is not None else None
-                if value is None and formula is None:
-                    continue
-                s_attr = c.get("s")
-                style = 0
-                if s_attr is not None:
-                    try:
-                        style = int(s_attr)
-                    except ValueError:
-                        style = -1
-                cells[(r, col)] = RawCell(r, col, t, value, formula, style)
-        self.cells_by_sheet[sheet.name] = self.cells_by_sheet.get(sheet.name, 0) + self.cells - start
-        mc = root.find(_M + "mergeCells")
-        if mc is not None:
-            for m in mc.iter(_M + "mergeCell"):
-                ref = m.get("ref", "")
-                if ":" in ref:
-                    a, b = ref.split(":", 1)
-                    r1, c1 = parse_ref(a)
-                    r2, c2 = parse_ref(b)
-                    sheet.merges.add((r1, c1, r2, c2))
+        except ValueError:
+            pass
+    return r_idx
+
+
+def _children(c: Any) -> tuple[Any, Any, Any]:
+    """A cell's first <f>, <v> and <is> (later ones are ignored, as Excel ignores them)."""
+    f = v = is_ = None
+    for ch in c:
+        tag = ch.tag
+        if tag == _V_TAG:
+            if v is None:
+                v = ch
+        elif tag == _F_TAG:
+            if f is None:
+                f = ch
+        elif tag == _IS_TAG and is_ is None:
+            is_ = ch
+    return f, v, is_
+
+
+def _formula(f: Any, r: int, col: int, masters: dict[str, tuple[int, int, str]]) -> str | None:
+    """A cell's formula; a shared formula's followers shifted from their master."""
+    if f is None:
+        return None
+    formula: str = f.text or ""
+    if f.get("t") == "shared":
+        si = f.get("si", "")
+        if formula:
+            masters[si] = (r, col, formula)
+        elif si in masters:
+            mr, mc_, mf = masters[si]
+            formula = shift_formula(mf, r - mr, col - mc_)
+    return formula
+
+
+def _cell(c: Any, r: int, col: int, sheet_name: str, shared: list[str], masters: dict[str, tuple[int, int, str]],
+          problems: list[tuple[str, str, str]]) -> RawCell | None:
+    """One <c> with children: its type, value (a shared string resolved), formula and style; None when
+    it holds neither a value nor a formula."""
+    t = c.get("t", "n")
+    f, v, is_ = _children(c)
+    formula = _formula(f, r, col, masters)
+    value: str | None
+    if t == "s":
+        value = None
+        if v is not None and v.text is not None:
+            try:
+                i = int(v.text)
+            except ValueError:
+                i = -1
+            if 0 <= i < len(shared):
+                value = shared[i]
+            else:
+                problems.append(("shared-string-invalid", f"{sheet_name}!{_a1(r, col)}",
+                                 f"{sheet_name}!{_a1(r, col)} 引用的共享字符串 {v.text[:20]!r} 不存在（文件被改动），其内容无法确定"))
+        t = "str"
+    elif t == "inlineStr":
+        value = "".join(x.text or "" for x in is_.iter(_T_TAG)) if is_ is not None else None
+        t = "str"
+    else:
+        value = v.text if v is not None else None
+    if value is None and formula is None:
+        return None
+    s_attr = c.get("s")
+    style = 0
+    if s_attr is not None:
+        try:
+            style = int(s_attr)
+        except ValueError:
+            style = -1
+    return RawCell(r, col, t, value, formula, style)
+
+
+def _merges(root: Any, sheet: RawSheet) -> None:
+    mc = root.find(_M + "mergeCells")
+    if mc is not None:
+        for m in mc.iter(_M + "mergeCell"):
+            ref = m.get("ref", "")
+            if ":" in ref:
+                a, b = ref.split(":", 1)
+                r1, c1 = parse_ref(a)
+                r2, c2 = parse_ref(b)
+                sheet.merges.add((r1, c1, r2, c2))
 
 
 def resolve_target(source_dir: str, target: str) -> str:
