@@ -14,7 +14,7 @@ from pathlib import Path
 from .expr import Compare, Context, ExprError, compile_expr, parse
 from .resources import specs_root
 from .rules import expand_rule_static
-from .spec import Spec, SpecInvalid, parse_spec
+from .spec import Block, Rule, Spec, SpecInvalid, Table, parse_spec
 
 
 def load_spec(root: str | Path) -> Spec:
@@ -104,51 +104,70 @@ def spec_by_version(version: str, base: Path | None = None) -> Spec | None:
     return None
 
 
-def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
-    problems: list[tuple[str, int | None, str]] = []
+Problem = tuple[str, int | None, str]  # file, line, message
 
-    def check(text: str, ctx: Context, file: str, line: int | None, allow_compare: bool = False) -> None:
+
+class _ExprCheck:
+    """Compiles every expression of a spec, collecting what fails to compile."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.problems: list[Problem] = []
+
+    def __call__(self, text: str, ctx: Context, file: str, line: int | None, allow_compare: bool = False) -> None:
         try:
-            compile_expr(text, spec, ctx, allow_compare)
+            compile_expr(text, self.spec, ctx, allow_compare)
         except ExprError as exc:
-            problems.append((file, line, f"表达式 {text!r}：{exc}"))
+            self.problems.append((file, line, f"表达式 {text!r}：{exc}"))
 
-    for t in spec.tables.values():
-        if t.kind == "form":
-            prefix = "1:" if t.repeat else ""
-            for fr in t.form:
-                for cell in fr.cells:
-                    if cell.kind == "value" and cell.formula:
-                        check(cell.formula, Context(t.id, prefix + (fr.key or ""), cell.key), t.file, fr.line)
-                    elif cell.kind == "grade":
-                        check(cell.key, Context(t.id, prefix + (fr.key or ""), ""), t.file, fr.line)
-            continue
-        for b in t.blocks:
-            for c in b.value_columns:
-                if c.formula:
-                    sample_rows = [r.key for r in b.rows if r.input or r.formula] or ["合计"]
-                    check(c.formula, Context(t.id, sample_rows[0], c.key), t.file, c.line)
-            for r in b.rows + ([b.total] if b.total else []):
-                if r.formula:
-                    for c in b.value_columns:
-                        check(r.formula, Context(t.id, r.key, c.key), t.file, r.line)
-            if b.subtotal:
+    def form(self, t: Table) -> None:
+        prefix = "1:" if t.repeat else ""
+        for fr in t.form:
+            for cell in fr.cells:
+                if cell.kind == "value" and cell.formula:
+                    self(cell.formula, Context(t.id, prefix + (fr.key or ""), cell.key), t.file, fr.line)
+                elif cell.kind == "grade":
+                    self(cell.key, Context(t.id, prefix + (fr.key or ""), ""), t.file, fr.line)
+
+    def block(self, t: Table, b: Block) -> None:
+        for c in b.value_columns:
+            if c.formula:
+                sample_rows = [r.key for r in b.rows if r.input or r.formula] or ["合计"]
+                self(c.formula, Context(t.id, sample_rows[0], c.key), t.file, c.line)
+        for r in b.rows + ([b.total] if b.total else []):
+            if r.formula:
                 for c in b.value_columns:
-                    check(b.subtotal.format(code="215"), Context(t.id, "215", c.key), t.file, b.line)
-    for rule in spec.rules:
+                    self(r.formula, Context(t.id, r.key, c.key), t.file, r.line)
+        if b.subtotal:
+            for c in b.value_columns:
+                self(b.subtotal.format(code="215"), Context(t.id, "215", c.key), t.file, b.line)
+
+    def rule(self, rule: Rule) -> None:
+        spec = self.spec
         if rule.kind != "compare" or not rule.expr:
             for attr in ("of", "in_", "table"):
                 tid = getattr(rule, attr)
                 if tid is not None and tid not in spec.tables:
-                    problems.append((rule.file, rule.line, f"规则 {rule.id}：未知的表 {tid}"))
-            continue
+                    self.problems.append((rule.file, rule.line, f"规则 {rule.id}：未知的表 {tid}"))
+            return
         try:
             for text, _msg, ctx, _bind in expand_rule_static(rule, spec, sample_items=["2150550"]):
-                check(text, ctx, rule.file, rule.line, allow_compare=True)
-                node = parse(text, allow_compare=True)
-                if not isinstance(node, Compare):
-                    problems.append((rule.file, rule.line, f"规则 {rule.id} 须为比较式（=、<=、>=）"))
+                self(text, ctx, rule.file, rule.line, allow_compare=True)
+                if not isinstance(parse(text, allow_compare=True), Compare):
+                    self.problems.append((rule.file, rule.line, f"规则 {rule.id} 须为比较式（=、<=、>=）"))
                     break
         except (KeyError, ExprError, ValueError) as exc:
-            problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
-    return problems
+            self.problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
+
+
+def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
+    check = _ExprCheck(spec)
+    for t in spec.tables.values():
+        if t.kind == "form":
+            check.form(t)
+            continue
+        for b in t.blocks:
+            check.block(t, b)
+    for rule in spec.rules:
+        check.rule(rule)
+    return check.problems

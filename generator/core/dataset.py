@@ -76,37 +76,49 @@ class Dataset:
             unit_code=str(unit.get("code", "")),
             unit_name=str(unit.get("name", "")),
             year=int(doc["year"]) if doc.get("year") is not None else None,
-            names={str(k): str(v) for k, v in (doc.get("names") or {}).items()},
-            notes={str(k): str(v) for k, v in (doc.get("notes") or {}).items()},
-            cover={str(k): str(v) for k, v in (doc.get("cover") or {}).items()},
-            explanations={str(k): str(v) for k, v in (doc.get("explanations") or {}).items()},
+            names=_strings(doc.get("names")),
+            notes=_strings(doc.get("notes")),
+            cover=_strings(doc.get("cover")),
+            explanations=_strings(doc.get("explanations")),
         )
-        texts = doc.get("texts") or {}
-        if not isinstance(texts, dict) or not all(
-                isinstance(rows, dict) and all(isinstance(cols, dict) for cols in rows.values()) for rows in texts.values()):
-            raise DataError(f"{where}texts 应为 {{表: {{行: {{栏: 文字}}}}}}")
-        for t, rows in texts.items():
-            for r, cols in rows.items():
-                for c, v in cols.items():
-                    if v is not None and str(v).strip():
-                        ds.texts.setdefault(str(t), {}).setdefault(str(r), {})[str(c)] = str(v)
-        values = doc.get("values") or {}
-        if not isinstance(values, dict):
-            raise DataError(f"{where}values 应为 {{表: {{行: {{栏: 金额}}}}}}")
-        for t, rows in values.items():
-            if not isinstance(rows, dict):
-                raise DataError(f"{where}{t} 的值应为 {{行: {{栏: 金额}}}}")
-            for r, cols in rows.items():
-                if not isinstance(cols, dict):
-                    raise DataError(f"{where}{t} 行 {r} 的值应为 {{栏: 金额}}")
-                for c, v in cols.items():
-                    if v is None or v == "":
-                        continue
-                    try:
-                        ds.set(str(t), str(r), str(c), to_decimal(v))
-                    except ValueError as exc:
-                        raise DataError(f"{where}{t} 行 {r} 栏 {c}：金额无法识别 {v!r}") from exc
+        _read_texts(ds, doc.get("texts") or {}, where)
+        _read_values(ds, doc.get("values") or {}, where)
         return ds
+
+
+def _strings(got: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (got or {}).items()}
+
+
+def _read_texts(ds: Dataset, texts: Any, where: str) -> None:
+    """``{table: {row: {col: text}}}``; blank texts left out."""
+    if not isinstance(texts, dict) or not all(
+            isinstance(rows, dict) and all(isinstance(cols, dict) for cols in rows.values()) for rows in texts.values()):
+        raise DataError(f"{where}texts 应为 {{表: {{行: {{栏: 文字}}}}}}")
+    for t, rows in texts.items():
+        for r, cols in rows.items():
+            for c, v in cols.items():
+                if v is not None and str(v).strip():
+                    ds.texts.setdefault(str(t), {}).setdefault(str(r), {})[str(c)] = str(v)
+
+
+def _read_values(ds: Dataset, values: Any, where: str) -> None:
+    """``{table: {row: {col: amount}}}``; empty amounts left out, an amount that is none an error."""
+    if not isinstance(values, dict):
+        raise DataError(f"{where}values 应为 {{表: {{行: {{栏: 金额}}}}}}")
+    for t, rows in values.items():
+        if not isinstance(rows, dict):
+            raise DataError(f"{where}{t} 的值应为 {{行: {{栏: 金额}}}}")
+        for r, cols in rows.items():
+            if not isinstance(cols, dict):
+                raise DataError(f"{where}{t} 行 {r} 的值应为 {{栏: 金额}}")
+            for c, v in cols.items():
+                if v is None or v == "":
+                    continue
+                try:
+                    ds.set(str(t), str(r), str(c), to_decimal(v))
+                except ValueError as exc:
+                    raise DataError(f"{where}{t} 行 {r} 栏 {c}：金额无法识别 {v!r}") from exc
 
 
 def load_dataset(path: str | Path) -> Dataset:

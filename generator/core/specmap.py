@@ -276,112 +276,138 @@ def _invert(fwd: SpecMap) -> SpecMap:
 def _resolve_table(tid: str, ot: Table | None, nt: Table | None, entry: dict[str, Any], file: str,
                    problems: list[SpecProblem]) -> TableMap:
     tm = TableMap(tid, ot, nt)
-    line = entry.get("line")
     if ot is None:
         if nt is not None:
             for r in _all_rows(nt):
                 if r.renamed_from or r.merged_from:
                     problems.append(SpecProblem(nt.file, r.line, f"{tid} 是新增的表，行 {r.key} 的 renamed_from/merged_from 无处对应"))
         return tm
-    old_rows = {r.key: r for r in _all_rows(ot)}
     if nt is None:
-        for k in old_rows:
-            tm.rows[k] = RowTarget(GONE, (), "新版没有此表")
+        for r in _all_rows(ot):
+            tm.rows[r.key] = RowTarget(GONE, (), "新版没有此表")
         for c in ot.col_keys():
             tm.cols[c] = None
             tm.col_kind[c] = GONE
         return tm
-    new_rows = {r.key: r for r in _all_rows(nt)}
-    claims: dict[str, tuple[str, str]] = {}  # old key -> (new key, kind)
-
-    def claim(old_key: str, new_key: str, kind: str, where_file: str, where_line: int | None) -> None:
-        if old_key not in old_rows:
-            problems.append(SpecProblem(where_file, where_line, f"{tid}：映射引用了旧版不存在的行 {old_key}"))
-            return
-        if old_key in claims and claims[old_key][0] != new_key:
-            problems.append(SpecProblem(where_file, where_line,
-                                        f"{tid}：旧版行 {old_key} 同时映射到 {claims[old_key][0]} 与 {new_key}"))
-            return
-        claims[old_key] = (new_key, kind)
-
-    for r in _all_rows(nt):
-        for k in r.renamed_from:
-            claim(k, r.key, RENAMED if k != r.key else SAME, nt.file, r.line)
-        for k in r.merged_from:
-            claim(k, r.key, MERGED, nt.file, r.line)
-        if r.split_to:
-            problems.append(SpecProblem(nt.file, r.line, f"{tid}：split_to 应写在 mapping.yaml 中被拆分的旧行上，行 {r.key} 的 split_to 未使用"))
-    for k, v in entry.get("rows_from", {}).items():
-        if v not in new_rows:
-            problems.append(SpecProblem(file, line, f"{tid}：rows_from 的目标行 {v} 不在新版中"))
-            continue
-        claim(k, v, RENAMED if k != v else SAME, file, line)
-    merged_targets: dict[str, list[str]] = {}
-    for k, (v, _kind) in claims.items():
-        merged_targets.setdefault(v, []).append(k)
-    for k, (v, kind) in list(claims.items()):
-        if kind == RENAMED and len(merged_targets[v]) > 1:
-            claims[k] = (v, MERGED)  # several old rows renamed into one: summed like merged_from
-    split = entry.get("split_to", {})
-    dropped = entry.get("dropped", {})
-    for k in list(split) + list(dropped):
-        if k not in old_rows:
-            problems.append(SpecProblem(file, line, f"{tid}：映射引用了旧版不存在的行 {k}"))
-    for targets in split.values():
-        for v in targets:
-            if v not in new_rows:
-                problems.append(SpecProblem(file, line, f"{tid}：split_to 的目标行 {v} 不在新版中"))
-    for k in old_rows:
-        if k in claims:
-            v, kind = claims[k]
-            tm.rows[k] = RowTarget(kind, (v,))
-        elif k in split:
-            tm.rows[k] = RowTarget(SPLIT, tuple(split[k]), f"拆分至 {'、'.join(split[k])}，须手工分配")
-        elif k in dropped:
-            tm.rows[k] = RowTarget(DROPPED, (), dropped[k] or "新版删除了此行")
-        elif k in new_rows:
-            nr = new_rows[k]
-            if nr.renamed_from and k not in nr.renamed_from:
-                problems.append(SpecProblem(nt.file, nr.line,
-                                            f"{tid}：新版行 {k} 写明 renamed_from {nr.renamed_from}，而旧版也有行 {k}："
-                                            "请用 merged_from 写明合并，或在 mapping.yaml 的 dropped 中说明旧行"))
-            tm.rows[k] = RowTarget(SAME, (k,))
-        else:
-            tm.rows[k] = RowTarget(GONE, (), "新版没有此行")
-    for k, rt in tm.rows.items():
-        if rt.key is not None:
-            tm.row_sources.setdefault(rt.key, []).append(k)
-    # columns
-    old_cols, new_cols = ot.col_keys(), nt.col_keys()
-    explicit = entry.get("columns_from", {})
-    targets: set[str] = set()
-    for k, v in explicit.items():
-        if k not in old_cols:
-            problems.append(SpecProblem(file, line, f"{tid}：columns_from 引用了旧版不存在的栏 {k}"))
-            continue
-        if v not in new_cols:
-            problems.append(SpecProblem(file, line, f"{tid}：columns_from 的目标栏 {v} 不在新版中"))
-            continue
-        if v in targets:
-            problems.append(SpecProblem(file, line, f"{tid}：新版栏 {v} 被多个旧栏映射"))
-            continue
-        targets.add(v)
-        tm.cols[k] = v
-        tm.col_kind[k] = SAME if k == v else RENAMED
-    for k in old_cols:
-        if k in tm.cols:
-            continue
-        if k in new_cols and k not in targets:
-            tm.cols[k] = k
-            tm.col_kind[k] = SAME
-            targets.add(k)
-        else:
-            tm.cols[k] = None
-            tm.col_kind[k] = GONE
-    for k, v in tm.cols.items():
-        if v is not None:
-            tm.col_sources[v] = k
+    resolver = _TableResolver(tm, ot, nt, entry, file, problems)
+    resolver.rows()
+    resolver.columns()
     return tm
+
+
+class _TableResolver:
+    """One table present in both versions: where each old row and column goes."""
+
+    def __init__(self, tm: TableMap, ot: Table, nt: Table, entry: dict[str, Any], file: str,
+                 problems: list[SpecProblem]):
+        self.tm, self.ot, self.nt, self.entry, self.file, self.problems = tm, ot, nt, entry, file, problems
+        self.tid, self.line = tm.id, entry.get("line")
+        self.old_rows = {r.key: r for r in _all_rows(ot)}
+        self.new_rows = {r.key: r for r in _all_rows(nt)}
+        self.claims: dict[str, tuple[str, str]] = {}  # old key -> (new key, kind)
+
+    def problem(self, message: str, where_file: str | None = None, where_line: int | None = None,
+                here: bool = True) -> None:
+        self.problems.append(SpecProblem(where_file or self.file, self.line if here else where_line,
+                                         f"{self.tid}：{message}"))
+
+    def claim(self, old_key: str, new_key: str, kind: str, where_file: str, where_line: int | None) -> None:
+        if old_key not in self.old_rows:
+            self.problem(f"映射引用了旧版不存在的行 {old_key}", where_file, where_line, here=False)
+            return
+        if old_key in self.claims and self.claims[old_key][0] != new_key:
+            self.problem(f"旧版行 {old_key} 同时映射到 {self.claims[old_key][0]} 与 {new_key}", where_file, where_line,
+                         here=False)
+            return
+        self.claims[old_key] = (new_key, kind)
+
+    def _claim_all(self) -> None:
+        """The new rows' renamed_from/merged_from, then mapping.yaml's rows_from; several old rows renamed
+        into one are summed like merged_from."""
+        nt = self.nt
+        for r in _all_rows(nt):
+            for k in r.renamed_from:
+                self.claim(k, r.key, RENAMED if k != r.key else SAME, nt.file, r.line)
+            for k in r.merged_from:
+                self.claim(k, r.key, MERGED, nt.file, r.line)
+            if r.split_to:
+                self.problem(f"split_to 应写在 mapping.yaml 中被拆分的旧行上，行 {r.key} 的 split_to 未使用", nt.file, r.line,
+                             here=False)
+        for k, v in self.entry.get("rows_from", {}).items():
+            if v not in self.new_rows:
+                self.problem(f"rows_from 的目标行 {v} 不在新版中")
+                continue
+            self.claim(k, v, RENAMED if k != v else SAME, self.file, self.line)
+        merged_targets: dict[str, list[str]] = {}
+        for k, (v, _kind) in self.claims.items():
+            merged_targets.setdefault(v, []).append(k)
+        for k, (v, kind) in list(self.claims.items()):
+            if kind == RENAMED and len(merged_targets[v]) > 1:
+                self.claims[k] = (v, MERGED)  # several old rows renamed into one: summed like merged_from
+
+    def _row_target(self, k: str, split: dict[str, list[str]], dropped: dict[str, str]) -> RowTarget:
+        if k in self.claims:
+            v, kind = self.claims[k]
+            return RowTarget(kind, (v,))
+        if k in split:
+            return RowTarget(SPLIT, tuple(split[k]), f"拆分至 {'、'.join(split[k])}，须手工分配")
+        if k in dropped:
+            return RowTarget(DROPPED, (), dropped[k] or "新版删除了此行")
+        if k not in self.new_rows:
+            return RowTarget(GONE, (), "新版没有此行")
+        nr = self.new_rows[k]
+        if nr.renamed_from and k not in nr.renamed_from:
+            self.problem(f"新版行 {k} 写明 renamed_from {nr.renamed_from}，而旧版也有行 {k}："
+                         "请用 merged_from 写明合并，或在 mapping.yaml 的 dropped 中说明旧行", self.nt.file, nr.line,
+                         here=False)
+        return RowTarget(SAME, (k,))
+
+    def rows(self) -> None:
+        self._claim_all()
+        split, dropped = self.entry.get("split_to", {}), self.entry.get("dropped", {})
+        for k in list(split) + list(dropped):
+            if k not in self.old_rows:
+                self.problem(f"映射引用了旧版不存在的行 {k}")
+        for targets in split.values():
+            for v in targets:
+                if v not in self.new_rows:
+                    self.problem(f"split_to 的目标行 {v} 不在新版中")
+        tm = self.tm
+        for k in self.old_rows:
+            tm.rows[k] = self._row_target(k, split, dropped)
+        for k, rt in tm.rows.items():
+            if rt.key is not None:
+                tm.row_sources.setdefault(rt.key, []).append(k)
+
+    def columns(self) -> None:
+        """mapping.yaml's columns_from, then every other old column to the new one of its key, if free."""
+        tm = self.tm
+        old_cols, new_cols = self.ot.col_keys(), self.nt.col_keys()
+        targets: set[str] = set()
+        for k, v in self.entry.get("columns_from", {}).items():
+            if k not in old_cols:
+                self.problem(f"columns_from 引用了旧版不存在的栏 {k}")
+            elif v not in new_cols:
+                self.problem(f"columns_from 的目标栏 {v} 不在新版中")
+            elif v in targets:
+                self.problem(f"新版栏 {v} 被多个旧栏映射")
+            else:
+                targets.add(v)
+                tm.cols[k] = v
+                tm.col_kind[k] = SAME if k == v else RENAMED
+        for k in old_cols:
+            if k in tm.cols:
+                continue
+            if k in new_cols and k not in targets:
+                tm.cols[k] = k
+                tm.col_kind[k] = SAME
+                targets.add(k)
+            else:
+                tm.cols[k] = None
+                tm.col_kind[k] = GONE
+        for k, v in tm.cols.items():
+            if v is not None:
+                tm.col_sources[v] = k
 
 
 # ---------------------------------------------------------------- comparing expressions across versions
