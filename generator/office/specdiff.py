@@ -18,7 +18,7 @@ import jinja2
 from ..core.expr import BNode, Context, ExprError, Fig, Items, compile_expr, in_words, terms
 from ..core.resources import templates_root
 from ..core.rules import RuleInstance, describe_rule, expand_rules
-from ..core.spec import Block, Row, Rule, Spec, Table, header_grid
+from ..core.spec import Block, CodeList, Row, Rule, Spec, Table, header_grid
 from ..core.specmap import (
     DROPPED,
     GONE,
@@ -384,45 +384,8 @@ def _diff_table(sm: SpecMap, tid: str) -> TableDiff:
         return TableDiff(tid, _title(old.title, sm.old.year), "removed", old_title=_title(old.title, sm.old.year))
     tm = sm.table(tid)
     td = TableDiff(tid, _title(new.title, sm.new.year), "unchanged", old_title=_title(old.title, sm.old.year))
-    if old.title != new.title:
-        td.changes.append(f"表名：{_title(old.title, sm.old.year)} → {_title(new.title, sm.new.year)}")
-    if old.sheet != new.sheet:
-        td.changes.append(f"工作表名：{old.sheet} → {new.sheet}")
-    if old.number != new.number:
-        td.changes.append(f"表号：{old.number} → {new.number}")
-    if old.notes != new.notes:
-        td.changes.append("表注：" + " ".join(n.strip() for n in old.notes) + " → " + " ".join(n.strip() for n in new.notes))
-    if old.statement != new.statement:
-        td.changes.append("无数据时须填空表说明：" + ("是 → 否" if old.statement else "否 → 是"))
-    if old.negative != new.negative:
-        td.changes.append("允许负数：" + ("是 → 否" if old.negative else "否 → 是"))
-    osec, nsec = old.section, new.section
-    if bool(osec) != bool(nsec):
-        td.changes.append("科目区：" + ("删除" if osec else "新增") + "（按单位科目列示的行）")
-    elif osec and nsec and osec.section != nsec.section:
-        td.changes.append(f"科目区代码表：{osec.section} → {nsec.section}")
-    old_blocks = {b.id: b for b in old.blocks}
-    new_blocks = {b.id: b for b in new.blocks}
-    for bid in old_blocks:
-        if bid not in new_blocks:
-            td.changes.append(f"区块 {bid} 删除")
-    for bid in new_blocks:
-        if bid not in old_blocks:
-            td.changes.append(f"区块 {bid} 新增")
-    if _header_lines(old) != _header_lines(new):
-        td.header_old, td.header_new = _header_lines(old), _header_lines(new)
-    for bid, nb in new_blocks.items():
-        ob = old_blocks.get(bid)
-        if ob is None:
-            continue
-        o_roles = [c.role for c in ob.columns if c.role != "value"]
-        n_roles = [c.role for c in nb.columns if c.role != "value"]
-        for role in dict.fromkeys(o_roles):
-            for _ in range(o_roles.count(role) - n_roles.count(role)):
-                td.role_cols_removed.append((bid, role))
-        for role in dict.fromkeys(n_roles):
-            for _ in range(n_roles.count(role) - o_roles.count(role)):
-                td.role_cols_added.append((bid, role))
+    td.changes += _table_changes(sm, old, new)
+    _diff_blocks(old, new, td)
     _diff_columns(sm, tm, old, new, td)
     _diff_rows(sm, tm, old, new, td)
     _diff_formulas(sm, tm, old, new, td)
@@ -432,6 +395,53 @@ def _diff_table(sm: SpecMap, tid: str) -> TableDiff:
             td.blank_rows_removed, td.blank_rows_added, td.formulas]):
         td.status = "changed"
     return td
+
+
+def _yes_no(old: bool) -> str:
+    return "是 → 否" if old else "否 → 是"
+
+
+def _table_changes(sm: SpecMap, old: Table, new: Table) -> list[str]:
+    """What changed in the table's own settings: title, sheet, number, notes, statement, negatives, 科目区."""
+    out = []
+    if old.title != new.title:
+        out.append(f"表名：{_title(old.title, sm.old.year)} → {_title(new.title, sm.new.year)}")
+    if old.sheet != new.sheet:
+        out.append(f"工作表名：{old.sheet} → {new.sheet}")
+    if old.number != new.number:
+        out.append(f"表号：{old.number} → {new.number}")
+    if old.notes != new.notes:
+        out.append("表注：" + " ".join(n.strip() for n in old.notes) + " → " + " ".join(n.strip() for n in new.notes))
+    if old.statement != new.statement:
+        out.append("无数据时须填空表说明：" + _yes_no(old.statement))
+    if old.negative != new.negative:
+        out.append("允许负数：" + _yes_no(old.negative))
+    osec, nsec = old.section, new.section
+    if bool(osec) != bool(nsec):
+        out.append("科目区：" + ("删除" if osec else "新增") + "（按单位科目列示的行）")
+    elif osec and nsec and osec.section != nsec.section:
+        out.append(f"科目区代码表：{osec.section} → {nsec.section}")
+    return out
+
+
+def _diff_blocks(old: Table, new: Table, td: TableDiff) -> None:
+    """Blocks removed or added, the header, and the label/line/code/name columns of each block."""
+    old_blocks = {b.id: b for b in old.blocks}
+    new_blocks = {b.id: b for b in new.blocks}
+    td.changes += [f"区块 {bid} 删除" for bid in old_blocks if bid not in new_blocks]
+    td.changes += [f"区块 {bid} 新增" for bid in new_blocks if bid not in old_blocks]
+    if _header_lines(old) != _header_lines(new):
+        td.header_old, td.header_new = _header_lines(old), _header_lines(new)
+    for bid, nb in new_blocks.items():
+        ob = old_blocks.get(bid)
+        if ob is None:
+            continue
+        o_roles = [c.role for c in ob.columns if c.role != "value"]
+        n_roles = [c.role for c in nb.columns if c.role != "value"]
+        for role in dict.fromkeys(o_roles):
+            td.role_cols_removed += [(bid, role)] * max(o_roles.count(role) - n_roles.count(role), 0)
+        for role in dict.fromkeys(n_roles):
+            td.role_cols_added += [(bid, role)] * max(n_roles.count(role) - o_roles.count(role), 0)
 
 
 def _value_cols(t: Table) -> list[tuple[Block, str, str | None]]:
@@ -477,32 +487,7 @@ def _diff_rows(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff)
     n_rows = {r.key: (b, r) for b, r in _all_rows(new)}
     merged: dict[str, list[RowInfo]] = {}
     for k, (b, r) in o_rows.items():
-        rt = tm.row(k)
-        info = _info(sm.old, old, b, r)
-        if rt.kind in (DROPPED, GONE) or (rt.kind != SPLIT and rt.key is None):
-            if _is_blank(r):
-                td.blank_rows_removed.append(k)
-            else:
-                td.rows_removed.append(RowChange("removed", [info], reason=rt.reason if rt.kind == DROPPED else ""))
-            continue
-        if rt.kind == SPLIT:
-            td.rows_split.append(RowChange("split", [info], [_info(sm.new, new, *n_rows[x]) for x in rt.keys if x in n_rows],
-                                           rt.reason))
-            continue
-        nkey = rt.key
-        assert nkey is not None
-        nb, nr = n_rows[nkey]
-        ninfo = _info(sm.new, new, nb, nr)
-        if rt.kind == MERGED:
-            merged.setdefault(nkey, []).append(info)
-            continue
-        if rt.kind == RENAMED:
-            td.rows_renamed.append(RowChange("renamed", [info], [ninfo]))
-        elif info.label != ninfo.label and not (_is_blank(r) and _is_blank(nr)):
-            td.rows_relabeled.append(RowChange("relabeled", [info], [ninfo]))
-        if r.input != nr.input:
-            td.rows_input_changed.append(RowChange("input", [info], [ninfo],
-                                                   "新版该行不再填数" if r.input else "新版该行须填数"))
+        _diff_row(sm, tm, old, new, td, k, b, r, n_rows, merged)
     for nkey, infos in merged.items():
         nb, nr = n_rows[nkey]
         td.rows_merged.append(RowChange("merged", infos, [_info(sm.new, new, nb, nr)]))
@@ -512,7 +497,42 @@ def _diff_rows(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff)
                 td.blank_rows_added.append(k)
             else:
                 td.rows_added.append(RowChange("added", new=[_info(sm.new, new, b, r)]))
-    # moved: single-source rows whose block changed or whose order among the others changed
+    _rows_moved(sm, tm, old, new, td, o_rows, n_rows)
+
+
+def _diff_row(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff, k: str, b: Block, r: Row,
+              n_rows: dict[str, tuple[Block, Row]], merged: dict[str, list[RowInfo]]) -> None:
+    """Where one old row went: removed, split, merged (collected), renamed, relabelled, input changed."""
+    rt = tm.row(k)
+    info = _info(sm.old, old, b, r)
+    if rt.kind in (DROPPED, GONE) or (rt.kind != SPLIT and rt.key is None):
+        if _is_blank(r):
+            td.blank_rows_removed.append(k)
+        else:
+            td.rows_removed.append(RowChange("removed", [info], reason=rt.reason if rt.kind == DROPPED else ""))
+        return
+    if rt.kind == SPLIT:
+        td.rows_split.append(RowChange("split", [info], [_info(sm.new, new, *n_rows[x]) for x in rt.keys if x in n_rows],
+                                       rt.reason))
+        return
+    nkey = rt.key
+    assert nkey is not None
+    nb, nr = n_rows[nkey]
+    ninfo = _info(sm.new, new, nb, nr)
+    if rt.kind == MERGED:
+        merged.setdefault(nkey, []).append(info)
+        return
+    if rt.kind == RENAMED:
+        td.rows_renamed.append(RowChange("renamed", [info], [ninfo]))
+    elif info.label != ninfo.label and not (_is_blank(r) and _is_blank(nr)):
+        td.rows_relabeled.append(RowChange("relabeled", [info], [ninfo]))
+    if r.input != nr.input:
+        td.rows_input_changed.append(RowChange("input", [info], [ninfo], "新版该行不再填数" if r.input else "新版该行须填数"))
+
+
+def _rows_moved(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff,
+                o_rows: dict[str, tuple[Block, Row]], n_rows: dict[str, tuple[Block, Row]]) -> None:
+    """Single-source rows whose block changed or whose order among the others changed."""
     pairs = [(k, tm.row(k).key) for k in o_rows if tm.row(k).kind in (SAME, RENAMED) and tm.row(k).key in n_rows]
     old_order = [nk for _, nk in pairs if nk]
     new_order = [k for k in n_rows if k in set(old_order)]
@@ -541,64 +561,71 @@ def _sample_row(tm: TableMap, old: Table, new: Table, nb: Block) -> tuple[str, s
 
 def _diff_formulas(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff) -> None:
     o_cols = {k: (b, f) for b, k, f in _value_cols(old)}
-    # column formulas
-    for nb, nkey, nf in _value_cols(new):
+    for nb, nkey, nf in _value_cols(new):  # column formulas
         okey = tm.col_sources.get(nkey)
-        if okey is None:
-            continue
-        ob, of = o_cols[okey]
-        if of is None and nf is None:
-            continue
-        where = f"栏 {nkey}" + (f"（原栏 {okey}）" if okey != nkey else "")
-        if of is None or nf is None:
-            td.formulas.append(FormulaChange(where, of, nf, None, "由填报改为公式" if of is None else "由公式改为填报"))
-            continue
-        pair = _sample_row(tm, old, new, nb)
-        same: bool | None = None
-        detail = ""
-        if pair is not None:
-            on = _bind(of, sm.old, Context(old.id, pair[0], okey))
-            nn = _bind(nf, sm.new, Context(new.id, pair[1], nkey))
-            if on is not None and nn is not None:
-                same = old_canon(sm, on) == canon(nn)
-                detail = "" if same else _term_delta(sm, [(on, nn)])
-        if of != nf or same is False:
-            td.formulas.append(FormulaChange(where, of, nf, same, detail))
-    # row formulas (fixed rows and totals)
+        if okey is not None:
+            _diff_col_formula(sm, tm, old, new, td, nb, nkey, nf, okey, o_cols[okey][1])
     o_rows = {r.key: (b, r) for b, r in _all_rows(old)}
-    for nb, nr in _all_rows(new):
+    for nb, nr in _all_rows(new):  # row formulas (fixed rows and totals)
         srcs = tm.row_sources.get(nr.key) or []
-        if len(srcs) != 1:
-            continue
-        ob, orow = o_rows[srcs[0]]
-        if orow.formula is None and nr.formula is None:
-            continue
-        label = row_label(sm.new, new, nr.key)
-        where = f"行 {label}" + (f"（原 {orow.key}）" if orow.key != nr.key else "")
-        if orow.formula is None or nr.formula is None:
-            td.formulas.append(FormulaChange(where, orow.formula, nr.formula, None,
-                                             "由填报改为公式" if orow.formula is None else "由公式改为填报"))
-            continue
-        same_all = True
-        differing: list[tuple[BNode, BNode]] = []
-        compared = False
-        for c in nb.value_columns:
-            okey = tm.col_sources.get(c.key or "")
-            if okey is None or okey not in [x.key for x in ob.value_columns]:
-                continue
-            on = _bind(orow.formula, sm.old, Context(old.id, orow.key, okey))
-            nn = _bind(nr.formula, sm.new, Context(new.id, nr.key, c.key))
-            if on is None or nn is None:
-                continue
-            compared = True
-            if old_canon(sm, on) != canon(nn):
-                same_all = False
-                differing.append((on, nn))
-        same = same_all if compared else None
-        if orow.formula != nr.formula or same is False:
-            td.formulas.append(FormulaChange(where, orow.formula, nr.formula, same, _term_delta(sm, differing)))
+        if len(srcs) == 1:
+            ob, orow = o_rows[srcs[0]]
+            _diff_row_formula(sm, tm, old, new, td, ob, orow, nb, nr)
     if old.section and new.section and old.section.subtotal != new.section.subtotal:
         td.formulas.append(FormulaChange("类、款小计", old.section.subtotal, new.section.subtotal, None))
+
+
+def _input_or_formula(where: str, of: str | None, nf: str | None) -> FormulaChange:
+    return FormulaChange(where, of, nf, None, "由填报改为公式" if of is None else "由公式改为填报")
+
+
+def _diff_col_formula(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff, nb: Block, nkey: str,
+                      nf: str | None, okey: str, of: str | None) -> None:
+    if of is None and nf is None:
+        return
+    where = f"栏 {nkey}" + (f"（原栏 {okey}）" if okey != nkey else "")
+    if of is None or nf is None:
+        td.formulas.append(_input_or_formula(where, of, nf))
+        return
+    pair = _sample_row(tm, old, new, nb)
+    same: bool | None = None
+    detail = ""
+    if pair is not None:
+        on = _bind(of, sm.old, Context(old.id, pair[0], okey))
+        nn = _bind(nf, sm.new, Context(new.id, pair[1], nkey))
+        if on is not None and nn is not None:
+            same = old_canon(sm, on) == canon(nn)
+            detail = "" if same else _term_delta(sm, [(on, nn)])
+    if of != nf or same is False:
+        td.formulas.append(FormulaChange(where, of, nf, same, detail))
+
+
+def _diff_row_formula(sm: SpecMap, tm: TableMap, old: Table, new: Table, td: TableDiff, ob: Block, orow: Row,
+                      nb: Block, nr: Row) -> None:
+    if orow.formula is None and nr.formula is None:
+        return
+    label = row_label(sm.new, new, nr.key)
+    where = f"行 {label}" + (f"（原 {orow.key}）" if orow.key != nr.key else "")
+    if orow.formula is None or nr.formula is None:
+        td.formulas.append(_input_or_formula(where, orow.formula, nr.formula))
+        return
+    differing: list[tuple[BNode, BNode]] = []
+    compared = False
+    old_keys = [x.key for x in ob.value_columns]
+    for c in nb.value_columns:
+        okey = tm.col_sources.get(c.key or "")
+        if okey is None or okey not in old_keys:
+            continue
+        on = _bind(orow.formula, sm.old, Context(old.id, orow.key, okey))
+        nn = _bind(nr.formula, sm.new, Context(new.id, nr.key, c.key))
+        if on is None or nn is None:
+            continue
+        compared = True
+        if old_canon(sm, on) != canon(nn):
+            differing.append((on, nn))
+    same = not differing if compared else None
+    if orow.formula != nr.formula or same is False:
+        td.formulas.append(FormulaChange(where, orow.formula, nr.formula, same, _term_delta(sm, differing)))
 
 
 # ---------------------------------------------------------------- rules
@@ -651,6 +678,15 @@ def diff_specs(old: Spec, new: Spec, sm: SpecMap | None = None) -> SpecDiff:
     d.problems.extend(str(p) for p in sm.problems)
     for tid in list(new.tables) + [t for t in old.tables if t not in new.tables]:
         d.tables.append(_diff_table(sm, tid))
+    _diff_rules(sm, old, new, d)
+    for cid in list(new.codelists) + [c for c in old.codelists if c not in new.codelists]:
+        cd = _diff_codelist(cid, old.codelists.get(cid), new.codelists.get(cid))
+        if cd is not None:
+            d.codelists.append(cd)
+    return d
+
+
+def _diff_rules(sm: SpecMap, old: Spec, new: Spec, d: SpecDiff) -> None:
     old_rules = {r.id: r for r in old.rules}
     new_ids = {r.id for r in new.rules}
     for r in new.rules:
@@ -662,23 +698,21 @@ def diff_specs(old: Spec, new: Spec, sm: SpecMap | None = None) -> SpecDiff:
             d.rules_unchanged += 1
         else:
             d.rules.append(rc)
-    for r in old.rules:
-        if r.id not in new_ids:
-            d.rules.append(RuleChange(r.id, "removed", r, None))
-    for cid in list(new.codelists) + [c for c in old.codelists if c not in new.codelists]:
-        oc, nc = old.codelists.get(cid), new.codelists.get(cid)
-        if oc is None and nc is not None:
-            d.codelists.append(CodeListDiff(cid, nc.name, "added", added=list(nc.codes.items())))
-        elif nc is None and oc is not None:
-            d.codelists.append(CodeListDiff(cid, oc.name, "removed", removed=list(oc.codes.items())))
-        elif oc is not None and nc is not None:
-            cd = CodeListDiff(cid, nc.name, "changed",
-                              added=[(k, v) for k, v in nc.codes.items() if k not in oc.codes],
-                              removed=[(k, v) for k, v in oc.codes.items() if k not in nc.codes],
-                              renamed=[(k, oc.codes[k], v) for k, v in nc.codes.items() if k in oc.codes and oc.codes[k] != v])
-            if cd.added or cd.removed or cd.renamed:
-                d.codelists.append(cd)
-    return d
+    d.rules += [RuleChange(r.id, "removed", r, None) for r in old.rules if r.id not in new_ids]
+
+
+def _diff_codelist(cid: str, oc: CodeList | None, nc: CodeList | None) -> CodeListDiff | None:
+    if oc is None and nc is not None:
+        return CodeListDiff(cid, nc.name, "added", added=list(nc.codes.items()))
+    if nc is None and oc is not None:
+        return CodeListDiff(cid, oc.name, "removed", removed=list(oc.codes.items()))
+    if oc is None or nc is None:
+        return None
+    cd = CodeListDiff(cid, nc.name, "changed",
+                      added=[(k, v) for k, v in nc.codes.items() if k not in oc.codes],
+                      removed=[(k, v) for k, v in oc.codes.items() if k not in nc.codes],
+                      renamed=[(k, oc.codes[k], v) for k, v in nc.codes.items() if k in oc.codes and oc.codes[k] != v])
+    return cd if cd.added or cd.removed or cd.renamed else None
 
 
 # ---------------------------------------------------------------- Markdown
