@@ -24,7 +24,7 @@ from ..core.layout import DRAFT, SUMMARY
 from ..core.model import Figures, is_formula_figure
 from ..core.money import fmt
 from ..core.rules import evaluate_rules, expand_rules, rule_findings, statement_left
-from ..core.spec import Spec
+from ..core.spec import Spec, Table
 from .collect import (
     AGGREGATE,
     ERR,
@@ -239,45 +239,10 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
         approved = approved_submissions(store, tree)
     members = plan_members(rep, tree, parent, include_errors, approved)
     by_unit = {m.unit: m for m in members}
-    depth_of = {m.unit: m.depth for m in members}
-    # running totals of the levels still open: a unit's figures go into its level's total as soon
-    # as it is read, so memory holds one total per open level, not every unit's figures
-    sums: dict[str, Values] = {}
-    names: dict[str, str] = {}
-    # the included/excluded units under each open level, as the lists its subordinates handed up
-    # (in reverse walk order); joined once per level, so a parent of n units costs O(n), not O(n²)
-    included_under: dict[str, list[list[str]]] = {}
-    excluded_under: dict[str, list[list[str]]] = {}
-    levels: dict[str, Level] = {}
-    findings: list[Finding] = []
-    inc_top: list[str] = []
+    fold = _Fold(store, spec, tree, parent, by_unit)
     for code, _ in reversed(tree.walk(parent)):  # every unit after all of its subordinates
-        m = by_unit[code]
-        acc = sums.pop(code, None) or {}  # its subordinates' totals, folded in as they were done
-        own_inc: list[str] = []
-        own_exc: list[str] = []
-        if m.included and m.submission is not None:
-            add_values(acc, summable(spec, store.values(m.submission["id"], inputs_only=True)))
-            own_inc.append(code)
-            doc = store.doc(m.submission["id"])
-            for c, n in (doc.get("names") or {}).items():
-                if c in names and names[c] != n:
-                    findings.append(Finding("consolidate-name-conflict", INFO,
-                                            f"科目 {c} 在各单位的名称不一致（{names[c]} / {n}），汇总表用前者", row=c))
-                names.setdefault(c, n)
-        elif m.status != AGGREGATE:
-            own_exc.append(code)
-        inc = own_inc + [u for part in reversed(included_under.pop(code, [])) for u in part]
-        exc = own_exc + [u for part in reversed(excluded_under.pop(code, [])) for u in part]
-        if tree.kids(code) or code == parent:
-            levels[code] = _judge_level(spec, Level(code, m.name, depth_of[code], list(inc), list(exc)), acc)
-        if code == parent:
-            sums[code], inc_top = acc, inc
-        else:  # fold into the level above
-            up = tree.units[code].parent
-            add_values(sums.setdefault(up, {}), acc)
-            included_under.setdefault(up, []).append(inc)
-            excluded_under.setdefault(up, []).append(exc)
+        fold.unit(code)
+    sums, levels, findings, names, inc_top = fold.sums, fold.levels, fold.findings, fold.names, fold.inc_top
     top = sums[parent]
     top_m = by_unit[parent]
     if not inc_top:
@@ -302,6 +267,54 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
                                                                  "不得上报或公开"))
     return Consolidation(parent, top_m.name, spec, include_errors, members, ordered, ds, figures.all_values(), findings,
                          forms_sid, draft=approval == "draft")
+
+
+class _Fold:
+    """The walk up a tree: each unit's figures folded into its level's running total as soon as it is
+    read, so memory holds one total per open level, not every unit's figures; the included/excluded
+    units under each open level kept as the lists its subordinates handed up (in reverse walk order)
+    and joined once per level, so a parent of n units costs O(n), not O(n²)."""
+
+    def __init__(self, store: Store, spec: Spec, tree: UnitTree, parent: str, by_unit: dict[str, Member]):
+        self.store, self.spec, self.tree, self.parent, self.by_unit = store, spec, tree, parent, by_unit
+        self.sums: dict[str, Values] = {}
+        self.names: dict[str, str] = {}
+        self.included_under: dict[str, list[list[str]]] = {}
+        self.excluded_under: dict[str, list[list[str]]] = {}
+        self.levels: dict[str, Level] = {}
+        self.findings: list[Finding] = []
+        self.inc_top: list[str] = []
+
+    def _own(self, code: str, acc: Values) -> tuple[list[str], list[str]]:
+        """A unit's own report added to ``acc`` (its names kept, a name that differs noted): (included, excluded)."""
+        m = self.by_unit[code]
+        if m.included and m.submission is not None:
+            add_values(acc, summable(self.spec, self.store.values(m.submission["id"], inputs_only=True)))
+            doc = self.store.doc(m.submission["id"])
+            for c, n in (doc.get("names") or {}).items():
+                if c in self.names and self.names[c] != n:
+                    self.findings.append(Finding("consolidate-name-conflict", INFO,
+                                                 f"科目 {c} 在各单位的名称不一致（{self.names[c]} / {n}），汇总表用前者", row=c))
+                self.names.setdefault(c, n)
+            return [code], []
+        return [], ([code] if m.status != AGGREGATE else [])
+
+    def unit(self, code: str) -> None:
+        """One unit, after all of its subordinates: its level judged, its total folded into the level above."""
+        m, tree = self.by_unit[code], self.tree
+        acc = self.sums.pop(code, None) or {}  # its subordinates' totals, folded in as they were done
+        own_inc, own_exc = self._own(code, acc)
+        inc = own_inc + [u for part in reversed(self.included_under.pop(code, [])) for u in part]
+        exc = own_exc + [u for part in reversed(self.excluded_under.pop(code, [])) for u in part]
+        if tree.kids(code) or code == self.parent:
+            self.levels[code] = _judge_level(self.spec, Level(code, m.name, m.depth, list(inc), list(exc)), acc)
+        if code == self.parent:
+            self.sums[code], self.inc_top = acc, inc
+        else:  # fold into the level above
+            up = tree.units[code].parent
+            add_values(self.sums.setdefault(up, {}), acc)
+            self.included_under.setdefault(up, []).append(inc)
+            self.excluded_under.setdefault(up, []).append(exc)
 
 
 def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
@@ -541,6 +554,32 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
             include_errors: bool = False, use_record: bool = True) -> Explanation:
     """Which units contributed what to one consolidated figure. Follows the last consolidation of
     ``parent`` recorded in the database (the submissions it took), else the current state."""
+    t = _explained_table(spec, table, row, col)
+    if parent not in tree.units:
+        raise ConsolidateError(f"单位 {parent} 不在单位清单中")
+    members, source = _explained_members(store, tree, parent, include_errors, use_record)
+    contributions: list[Contribution] = []
+    inputs: Values = {}
+    for m in members:
+        value = None
+        if m.submission is not None:
+            own = store.values(m.submission["id"], inputs_only=True)
+            value = figure_of(spec, own, table, row, col)
+            if m.included:
+                add_values(inputs, summable(spec, own))
+        contributions.append(Contribution(m.unit, m.name, m.depth, m.included, m.reason, m.submission, value))
+    _subtotals(tree, parent, {c.unit: c for c in contributions})
+    sec = t.section
+    known = sec is not None and sec.codelist is not None and spec.code_name(sec.codelist, row) is not None
+    if (t.row(row) is None and not known and not (sec is not None and sec.total is not None and row == sec.total.key)
+            and all(c.value is None for c in contributions)):
+        raise ConsolidateError(f"{table} 没有科目 {row}：代码表中没有此代码，{parent} 下也没有单位填报过它")
+    value = Figures(spec, inputs).value(table, row, col)
+    return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
+
+
+def _explained_table(spec: Spec, table: str, row: str, col: str) -> Table:
+    """The table of a figure to explain; an unknown table, 栏 or 行/科目, or a 附件 form, refused."""
     t = spec.tables.get(table)
     if t is None:
         raise ConsolidateError(f"没有表 {table}（应为 {'、'.join(spec.tables)}）")
@@ -552,49 +591,39 @@ def explain(store: Store, tree: UnitTree, spec: Spec, parent: str, table: str, r
     if t.row(row) is None and not (sec is not None and (row.isdigit() and len(row) in (3, 5, 7)
                                                         or (sec.total is not None and row == sec.total.key))):
         raise ConsolidateError(f"{table} 没有行/科目 {row}")
-    if parent not in tree.units:
-        raise ConsolidateError(f"单位 {parent} 不在单位清单中")
+    return t
+
+
+def _explained_members(store: Store, tree: UnitTree, parent: str, include_errors: bool,
+                       use_record: bool) -> tuple[list[Member], str]:
+    """The members of the last recorded consolidation of ``parent`` (else of the current state), and
+    which it is."""
     record = store.last_consolidation(parent) if use_record else None
-    if record is not None:
-        head, rows = record
-        recorded = {r["unit"]: r for r in rows}
-        members = []
-        for code, depth in tree.walk(parent):
-            r = recorded.get(code)
-            sub = dict(store.submission(r["submission_id"])) if r is not None and r["submission_id"] else None
-            members.append(Member(code, tree.units[code].name, depth, "", sub, bool(r["included"]) if r else False,
-                                  (r["reason"] if r else "汇总后新增的单位，未纳入该次汇总"), ""))
-        source = f"依据 {shown(head['created'])} 的汇总记录 #{head['id']}"
-    else:
+    if record is None:
         members = plan_members(unit_report(store, tree), tree, parent, include_errors)
-        source = "依据当前报送情况" + ("（含有错误的单位）" if include_errors else "")
-    contributions: list[Contribution] = []
-    inputs: Values = {}
-    by_unit: dict[str, Contribution] = {}
-    for m in members:
-        value = None
-        if m.submission is not None:
-            own = store.values(m.submission["id"], inputs_only=True)
-            value = figure_of(spec, own, table, row, col)
-            if m.included:
-                add_values(inputs, summable(spec, own))
-        c = Contribution(m.unit, m.name, m.depth, m.included, m.reason, m.submission, value)
-        contributions.append(c)
-        by_unit[m.unit] = c
-    for code, _ in reversed(tree.walk(parent)):  # subtotals of every unit with subordinates
+        return members, "依据当前报送情况" + ("（含有错误的单位）" if include_errors else "")
+    head, rows = record
+    recorded = {r["unit"]: r for r in rows}
+    members = []
+    for code, depth in tree.walk(parent):
+        r = recorded.get(code)
+        sub = dict(store.submission(r["submission_id"])) if r is not None and r["submission_id"] else None
+        members.append(Member(code, tree.units[code].name, depth, "", sub, bool(r["included"]) if r else False,
+                              (r["reason"] if r else "汇总后新增的单位，未纳入该次汇总"), ""))
+    return members, f"依据 {shown(head['created'])} 的汇总记录 #{head['id']}"
+
+
+def _subtotals(tree: UnitTree, parent: str, by_unit: dict[str, Contribution]) -> None:
+    """The subtotal of every unit with subordinates: its own figure (when included) and theirs."""
+    for code, _ in reversed(tree.walk(parent)):
         kids = tree.kids(code)
-        if kids:
-            c = by_unit[code]
-            own = c.value if c.included and c.value is not None else Decimal(0)
-            c.subtotal = own + sum((by_unit[k].subtotal if by_unit[k].subtotal is not None else
-                                    (by_unit[k].value or Decimal(0)) if by_unit[k].included else Decimal(0)
-                                    for k in kids), Decimal(0))
-    known = sec is not None and sec.codelist is not None and spec.code_name(sec.codelist, row) is not None
-    if (t.row(row) is None and not known and not (sec is not None and sec.total is not None and row == sec.total.key)
-            and all(c.value is None for c in contributions)):
-        raise ConsolidateError(f"{table} 没有科目 {row}：代码表中没有此代码，{parent} 下也没有单位填报过它")
-    value = Figures(spec, inputs).value(table, row, col)
-    return Explanation(parent, tree.units[parent].name, table, row, col, value, contributions, source)
+        if not kids:
+            continue
+        c = by_unit[code]
+        own = c.value if c.included and c.value is not None else Decimal(0)
+        c.subtotal = own + sum((by_unit[k].subtotal if by_unit[k].subtotal is not None else
+                                (by_unit[k].value or Decimal(0)) if by_unit[k].included else Decimal(0)
+                                for k in kids), Decimal(0))
 
 
 __all__ = ["Consolidation", "ConsolidateError", "UnfinishedCollect", "consolidate", "consolidate_round",
