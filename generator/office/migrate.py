@@ -262,65 +262,20 @@ def migrate_workbook(
     res.old_version = old_spec.version
     # an older template of this version is what migrating is for: said as such, not an error of the migration
     res.findings.extend(_stage([f for f in src.findings if f.code != "template-outdated"], "source", "原工作簿："))
-    for f in src.findings:
-        if f.code == "template-outdated":
-            res.findings.append(Finding("migrate-outdated-source", INFO,
-                                        f"原工作簿按旧版模板填报（规格 {f.actual}），迁移为现行规格 {new_spec.hash} 的新模板",
-                                        expected=new_spec.hash, actual=f.actual))
+    res.findings += [Finding("migrate-outdated-source", INFO,
+                             f"原工作簿按旧版模板填报（规格 {f.actual}），迁移为现行规格 {new_spec.hash} 的新模板",
+                             expected=new_spec.hash, actual=f.actual) for f in src.findings if f.code == "template-outdated"]
     sm = resolve(old_spec, new_spec)
     if sm.problems:
         res.usable = False
         res.findings.extend(Finding("migrate-mapping-invalid", ERROR, f"版本映射有误：{p}", file=p.file)
                             for p in sm.problems)
         return res
-    if old_spec.version == new_spec.version:
-        res.findings.append(Finding("migrate-same-version", INFO, f"原工作簿已是 {new_spec.version} 版，按该版重新生成"))
-    elif sm.previous is not None and sm.previous != old_spec.version:
-        res.findings.append(Finding(
-            "migrate-version-gap", WARNING,
-            f"{new_spec.version} 版写明由 {sm.previous} 版迁移而来，原工作簿为 {old_spec.version} 版：映射可能不完整，请逐条核对",
-            expected=sm.previous, actual=old_spec.version))
-    ds = src.dataset
-    new_values, unplaced, mapped = migrate_values(old_spec, new_spec, ds.values, sm)
-    res.unplaced, res.mapped = unplaced, mapped
-    for u in unplaced:
-        reason = unplaced_reason(sm, u, new_values)
-        res.reasons[u] = reason
-        where = f"{u.table} 行 {_old_label(old_spec, u.table, u.row)} 栏 {u.col}"
-        if u.amount != 0:
-            res.findings.append(Finding(
-                "migrate-unplaced-allowed" if allow_loss else "migrate-unplaced", WARNING if allow_loss else ERROR,
-                f"{where} 的 {fmt(u.amount)} 万元在 {new_spec.version} 版中无处安放（{reason}）"
-                + ("，已按 --allow-loss 舍弃" if allow_loss else ""),
-                table=u.table, row=u.row, col=u.col, actual=fmt(u.amount), extra={"reason": reason}))
-        else:
-            res.findings.append(Finding(
-                "migrate-unplaced-zero", INFO, f"{where} 为 0，{new_spec.version} 版中无此项（{reason}）",
-                table=u.table, row=u.row, col=u.col, actual=fmt(u.amount), extra={"reason": reason}))
-    # texts that travel with the figures
-    notes = {t: v for t, v in ds.notes.items() if t in new_spec.tables and new_spec.tables[t].statement}
-    for t, v in ds.notes.items():
-        if t not in notes and v.strip():
-            res.findings.append(Finding("migrate-note-dropped", WARNING,
-                                        f"{t} 的空表说明在 {new_spec.version} 版中无处填写，未迁移：{v[:60]}", table=t))
-    old_instances = expand_rules(old_spec, Figures(old_spec, ds.values).item_codes)
-    new_instances = expand_rules(new_spec, Figures(new_spec, new_values).item_codes)
-    explanations, dropped = map_explanations(sm, ds.explanations, old_instances, new_instances)
-    for rid, text in dropped.items():
-        res.findings.append(Finding("migrate-explanation-dropped", WARNING,
-                                    f"审核 {rid} 的差异说明在 {new_spec.version} 版中没有对应的审核，未迁移：{text[:60]}",
-                                    rule=rid))
-    names, unnamed = carry_names(old_spec, new_spec, new_values, ds.names)
-    if unnamed:
-        res.usable = False
-        res.findings.append(Finding(
-            "migrate-codes-missing", ERROR,
-            f"{new_spec.version} 版规格的代码表没有原工作簿用到的科目代码 {'、'.join(unnamed)}，原工作簿也没有显示其名称，"
-            f"无法列出这些行：{_codes_hint(new_spec)}", actual="、".join(unnamed)))
+    res.findings += _version_notes(old_spec, new_spec, sm)
+    new_ds = _new_dataset(res, src.dataset, old_spec, new_spec, sm, allow_loss)
+    if new_ds is None:
         return res
-    new_ds = Dataset(unit_code=ds.unit_code, unit_name=ds.unit_name, year=ds.year, values=new_values,
-                     names=names, notes=notes, cover=dict(ds.cover), explanations=explanations,
-                     texts={t: rows for t, rows in ds.texts.items() if t in new_spec.tables})
+    new_values = new_ds.values
     try:
         built = build_workbook(new_spec, new_ds, None, key, password)
     except ValueError as exc:
@@ -330,10 +285,78 @@ def migrate_workbook(
         return res
     res.data = built.data
     res.findings.extend(_stage(built.findings, "build", "生成新工作簿："))
-    # read the new workbook back: every placed figure must be there
+    check = _read_back(res, src, sm, new_spec, new_values, built.data, key)
+    if res.out is not None and (allow_loss or not res.lost) and check.usable:
+        atomic_write_bytes(res.out, built.data)
+        res.written = True
+    return res
+
+
+def _new_dataset(res: MigrateResult, ds: Dataset, old_spec: Spec, new_spec: Spec, sm: SpecMap,
+                 allow_loss: bool) -> Dataset | None:
+    """The workbook's figures and texts moved to ``new_spec``, each loss said; None (and ``res``
+    unusable) when a 科目 would have no name to be listed under."""
+    new_values, unplaced, mapped = migrate_values(old_spec, new_spec, ds.values, sm)
+    res.unplaced, res.mapped = unplaced, mapped
+    for u in unplaced:
+        res.findings.append(_unplaced(res, sm, old_spec, new_spec, u, new_values, allow_loss))
+    # texts that travel with the figures
+    notes = {t: v for t, v in ds.notes.items() if t in new_spec.tables and new_spec.tables[t].statement}
+    res.findings += [Finding("migrate-note-dropped", WARNING, f"{t} 的空表说明在 {new_spec.version} 版中无处填写，未迁移：{v[:60]}",
+                             table=t) for t, v in ds.notes.items() if t not in notes and v.strip()]
+    old_instances = expand_rules(old_spec, Figures(old_spec, ds.values).item_codes)
+    new_instances = expand_rules(new_spec, Figures(new_spec, new_values).item_codes)
+    explanations, dropped = map_explanations(sm, ds.explanations, old_instances, new_instances)
+    res.findings += [Finding("migrate-explanation-dropped", WARNING,
+                             f"审核 {rid} 的差异说明在 {new_spec.version} 版中没有对应的审核，未迁移：{text[:60]}", rule=rid)
+                     for rid, text in dropped.items()]
+    names, unnamed = carry_names(old_spec, new_spec, new_values, ds.names)
+    if unnamed:
+        res.usable = False
+        res.findings.append(Finding(
+            "migrate-codes-missing", ERROR,
+            f"{new_spec.version} 版规格的代码表没有原工作簿用到的科目代码 {'、'.join(unnamed)}，原工作簿也没有显示其名称，"
+            f"无法列出这些行：{_codes_hint(new_spec)}", actual="、".join(unnamed)))
+        return None
+    new_ds = Dataset(unit_code=ds.unit_code, unit_name=ds.unit_name, year=ds.year, values=new_values,
+                     names=names, notes=notes, cover=dict(ds.cover), explanations=explanations,
+                     texts={t: rows for t, rows in ds.texts.items() if t in new_spec.tables})
+    return new_ds
+
+
+def _version_notes(old_spec: Spec, new_spec: Spec, sm: SpecMap) -> list[Finding]:
+    """The same version again, or a new one that says it follows another than the workbook's."""
+    if old_spec.version == new_spec.version:
+        return [Finding("migrate-same-version", INFO, f"原工作簿已是 {new_spec.version} 版，按该版重新生成")]
+    if sm.previous is not None and sm.previous != old_spec.version:
+        return [Finding(
+            "migrate-version-gap", WARNING,
+            f"{new_spec.version} 版写明由 {sm.previous} 版迁移而来，原工作簿为 {old_spec.version} 版：映射可能不完整，请逐条核对",
+            expected=sm.previous, actual=old_spec.version)]
+    return []
+
+
+def _unplaced(res: MigrateResult, sm: SpecMap, old_spec: Spec, new_spec: Spec, u: Unplaced, new_values: Values,
+              allow_loss: bool) -> Finding:
+    """A figure without a home in the new version: lost (an error unless allowed), or a 0 (information)."""
+    reason = unplaced_reason(sm, u, new_values)
+    res.reasons[u] = reason
+    where = f"{u.table} 行 {_old_label(old_spec, u.table, u.row)} 栏 {u.col}"
+    if u.amount != 0:
+        return Finding("migrate-unplaced-allowed" if allow_loss else "migrate-unplaced", WARNING if allow_loss else ERROR,
+                       f"{where} 的 {fmt(u.amount)} 万元在 {new_spec.version} 版中无处安放（{reason}）"
+                       + ("，已按 --allow-loss 舍弃" if allow_loss else ""),
+                       table=u.table, row=u.row, col=u.col, actual=fmt(u.amount), extra={"reason": reason})
+    return Finding("migrate-unplaced-zero", INFO, f"{where} 为 0，{new_spec.version} 版中无此项（{reason}）",
+                   table=u.table, row=u.row, col=u.col, actual=fmt(u.amount), extra={"reason": reason})
+
+
+def _read_back(res: MigrateResult, src: ReadResult, sm: SpecMap, new_spec: Spec, new_values: Values, data: bytes,
+               key: str | None) -> ReadResult:
+    """The new workbook read back: every placed figure must be there."""
     with tempfile.TemporaryDirectory(prefix="juesuan-migrate-") as tmp:
         probe = Path(tmp) / "migrated.xlsx"
-        probe.write_bytes(built.data)
+        probe.write_bytes(data)
         check = read_workbook(probe, key=key, spec=new_spec)
     res.check = check
     res.findings.extend(_stage([replace(f, file=None) for f in check.findings if f.code != "default-key-in-use"],
@@ -342,10 +365,7 @@ def migrate_workbook(
         res.findings.append(Finding("migrate-value-mismatch", ERROR, "迁移生成的工作簿无法回读"))
     else:
         _verify(res, src, check, sm, new_values)
-    if res.out is not None and (allow_loss or not res.lost) and check.usable:
-        atomic_write_bytes(res.out, built.data)
-        res.written = True
-    return res
+    return check
 
 
 def _verify(res: MigrateResult, src: ReadResult, check: ReadResult, sm: SpecMap, new_values: Values) -> None:
