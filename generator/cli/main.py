@@ -6,9 +6,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
+
+if TYPE_CHECKING:
+    from ..core.spec import Spec
 
 from .common import key_arg, limits_arg, limits_option, spec_arg
 
@@ -144,11 +147,6 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
     """生成锁定的、带公式的填报工作簿。
 
     在轮次目录中不带参数运行时，为轮次单位清单中的每个报送单位生成模板，写入轮次的 templates/。"""
-    from ..core.dataset import DataError, Dataset, load_dataset
-    from ..core.findings import has_errors
-    from ..office.collect import AGGREGATE_KINDS
-    from ..office.units import read_units_csv, unit_filename
-    from ..xlsx.writer import build_workbook
     from .common import current_round
 
     rnd = current_round()
@@ -164,46 +162,67 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
     spec = spec_arg(specs)
     key = key_arg(key)
     if units_file:
-        units, problems = read_units_csv(Path(units_file))
-        for p in problems:
-            click.echo(p.render(), err=True)
-        units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
-        if not key and len(units) > 1 and not allow_default_key:
-            click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
-                       "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)
-            sys.exit(2)
-        previous = _previous_subjects(previous_db, [u["code"] for u in units]) if previous_db else {}
-        outdir = Path(out)
-        outdir.mkdir(parents=True, exist_ok=True)
-        from tqdm import tqdm
+        _build_units(spec, Path(units_file), previous_db, Path(out), key, password, spare_rows, allow_default_key,
+                     engine, scheduler, workers)
+    _build_one(spec, data_file, unit_code, unit_name, Path(out), key, password, spare_rows)
 
-        from ..core.fsutil import atomic_write_bytes
-        from ..office.units import build_units
 
-        base = Path(units_file).parent
-        for u in units:
-            if u["code"] in previous:
-                u["previous"] = previous[u["code"]]
-        if engine == "dask":
-            from ..cluster.daskengine import DaskEngine
+def _build_units(spec: Spec, units_file: Path, previous_db: str | None, outdir: Path, key: str | None,
+                 password: str | None, spare_rows: int | None, allow_default_key: bool, engine: str,
+                 scheduler: str | None, workers: int | None) -> None:
+    """``build --units``: every reporting unit's template into ``outdir``; exits."""
+    from ..office.collect import AGGREGATE_KINDS
+    from ..office.units import read_units_csv
 
-            eng = DaskEngine(scheduler, workers)
-            results = eng.build_units(spec, units, base, key, password, spare_rows)
-        else:
-            results = build_units(spec, units, base, key, password, spare_rows)
-        failed = len(problems)
-        built = 0
-        for b in tqdm(results, total=len(units), desc="生成工作簿", unit="户", disable=None):
-            if b.data is None:
-                click.echo(f"[错误] 单位 {b.code}：{b.problem}，已跳过", err=True)
-                failed += 1
-                continue
-            atomic_write_bytes(outdir / b.filename, b.data)
-            built += 1
-            for text in b.errors:
-                click.echo(f"单位 {b.code}：{text}", err=True)
-        click.echo(f"已生成 {built} 个工作簿到 {outdir}" + (f"，{failed} 个单位有问题" if failed else ""))
-        sys.exit(1 if failed else 0)
+    units, problems = read_units_csv(units_file)
+    for p in problems:
+        click.echo(p.render(), err=True)
+    units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
+    if not key and len(units) > 1 and not allow_default_key:
+        click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
+                   "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)
+        sys.exit(2)
+    previous = _previous_subjects(previous_db, [u["code"] for u in units]) if previous_db else {}
+    outdir.mkdir(parents=True, exist_ok=True)
+    from tqdm import tqdm
+
+    from ..core.fsutil import atomic_write_bytes
+    from ..office.units import build_units
+
+    base = units_file.parent
+    for u in units:
+        if u["code"] in previous:
+            u["previous"] = previous[u["code"]]
+    if engine == "dask":
+        from ..cluster.daskengine import DaskEngine
+
+        eng = DaskEngine(scheduler, workers)
+        results = eng.build_units(spec, units, base, key, password, spare_rows)
+    else:
+        results = build_units(spec, units, base, key, password, spare_rows)
+    failed = len(problems)
+    built = 0
+    for b in tqdm(results, total=len(units), desc="生成工作簿", unit="户", disable=None):
+        if b.data is None:
+            click.echo(f"[错误] 单位 {b.code}：{b.problem}，已跳过", err=True)
+            failed += 1
+            continue
+        atomic_write_bytes(outdir / b.filename, b.data)
+        built += 1
+        for text in b.errors:
+            click.echo(f"单位 {b.code}：{text}", err=True)
+    click.echo(f"已生成 {built} 个工作簿到 {outdir}" + (f"，{failed} 个单位有问题" if failed else ""))
+    sys.exit(1 if failed else 0)
+
+
+def _build_one(spec: Spec, data_file: str | None, unit_code: str | None, unit_name: str | None, out: Path,
+               key: str | None, password: str | None, spare_rows: int | None) -> None:
+    """``build --data`` or a blank template (``--unit``/``--name``); exits."""
+    from ..core.dataset import DataError, Dataset, load_dataset
+    from ..core.findings import has_errors
+    from ..office.units import unit_filename
+    from ..xlsx.writer import build_workbook
+
     if data_file:
         try:
             ds = load_dataset(data_file)
@@ -214,7 +233,7 @@ def build(specs: str | None, data_file: str | None, units_file: str | None, prev
         if not unit_code or not unit_name:
             raise click.UsageError("请给出 --data、--units，或空白模板的 --unit 与 --name")
         ds = Dataset(unit_code=unit_code, unit_name=unit_name)
-    target = Path(out)
+    target = out
     if target.suffix.lower() != ".xlsx":
         target = target / unit_filename(ds.unit_code, ds.unit_name)
     try:

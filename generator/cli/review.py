@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..office.review import ReviewState
 
 from ..core.findings import printable
 from .collect import _die, _open_store, _tree, store_errors
@@ -67,9 +71,7 @@ def review(code: str, approve: bool, reason: str | None, cells: tuple[str, ...],
 @store_errors
 def status(units_file: str | None, as_json: bool, today: object, db: str) -> None:
     """本轮各单位的报送与审核情况：状态、审核、当前报送、审核人、时间；逾期、退回未重报、待审核的天数。"""
-    from ..core.clock import shown
-    from ..core.layout import text_width
-    from ..office.review import APPROVED, NOT_SUBMITTED, PENDING, RETURNED, round_status
+    from ..office.review import APPROVED, round_status
 
     with _open_store(db, False) as store:
         tree = _tree(units_file, store, False)
@@ -80,29 +82,45 @@ def status(units_file: str | None, as_json: bool, today: object, db: str) -> Non
         click.echo(json.dumps({"deadline": deadline.isoformat() if isinstance(deadline, date) else None,
                                "units": [r.to_json() for r in rows]}, ensure_ascii=False, indent=1))
     else:
-        head = ("单位代码", "单位名称", "状态", "审核", "当前报送", "审核人", "时间", "天数", "说明")
-        table = [head]
-        for r in rows:
-            days = ""
-            if r.days is not None:
-                days = f"逾期 {r.days} 天" if r.late and r.state == NOT_SUBMITTED else f"{r.days} 天"
-            note = r.note or (f"原因：{r.reason}" if r.state == RETURNED else "")
-            table.append((r.code, r.name, r.status, r.label, f"#{r.submission}" if r.submission else "—", r.reviewer,
-                          shown(r.at), days, note))
-        widths = [max(text_width(str(row[i])) for row in table) for i in range(len(head) - 1)]
-        for row in table:
-            cells = [str(v) + " " * (w - text_width(str(v))) for v, w in zip(row, widths, strict=False)]
-            click.echo(printable("  ".join([*cells, str(row[-1])]).rstrip()))
-        counts = {label: sum(1 for r in reporting if r.label == label) for label in ("已审核", "待审核", "已退回", "有错误", "未报送")}
-        click.echo(f"共 {len(reporting)} 个报送单位：" + "，".join(f"{k} {v}" for k, v in counts.items() if v)
-                   + (f"；截止日期 {deadline.isoformat()}" if deadline else ""))
-        late = [r for r in reporting if r.late]
-        if late:
-            click.echo("逾期：" + "、".join(f"{r.code} {r.name}" for r in late))
-        waiting = [r for r in reporting if r.state == PENDING]
-        if waiting:
-            click.echo("待审核：" + "、".join(f"{r.code}（{r.days} 天）" if r.days is not None else r.code for r in waiting))
+        _status_table(rows)
+        _status_summary(reporting, deadline)
     sys.exit(0 if all(r.state == APPROVED for r in reporting) else 1)
+
+
+def _status_table(rows: list[ReviewState]) -> None:
+    """One line per unit, columns aligned by their printed width."""
+    from ..core.clock import shown
+    from ..core.layout import text_width
+    from ..office.review import NOT_SUBMITTED, RETURNED
+
+    head = ("单位代码", "单位名称", "状态", "审核", "当前报送", "审核人", "时间", "天数", "说明")
+    table: list[tuple[Any, ...]] = [head]
+    for r in rows:
+        days = ""
+        if r.days is not None:
+            days = f"逾期 {r.days} 天" if r.late and r.state == NOT_SUBMITTED else f"{r.days} 天"
+        note = r.note or (f"原因：{r.reason}" if r.state == RETURNED else "")
+        table.append((r.code, r.name, r.status, r.label, f"#{r.submission}" if r.submission else "—", r.reviewer,
+                      shown(r.at), days, note))
+    widths = [max(text_width(str(row[i])) for row in table) for i in range(len(head) - 1)]
+    for row in table:
+        cells = [str(v) + " " * (w - text_width(str(v))) for v, w in zip(row, widths, strict=False)]
+        click.echo(printable("  ".join([*cells, str(row[-1])]).rstrip()))
+
+
+def _status_summary(reporting: list[ReviewState], deadline: date | None) -> None:
+    """The counts by review state, the deadline, the late units and those waiting for review."""
+    from ..office.review import PENDING
+
+    counts = {label: sum(1 for r in reporting if r.label == label) for label in ("已审核", "待审核", "已退回", "有错误", "未报送")}
+    click.echo(f"共 {len(reporting)} 个报送单位：" + "，".join(f"{k} {v}" for k, v in counts.items() if v)
+               + (f"；截止日期 {deadline.isoformat()}" if deadline else ""))
+    late = [r for r in reporting if r.late]
+    if late:
+        click.echo("逾期：" + "、".join(f"{r.code} {r.name}" for r in late))
+    waiting = [r for r in reporting if r.state == PENDING]
+    if waiting:
+        click.echo("待审核：" + "、".join(f"{r.code}（{r.days} 天）" if r.days is not None else r.code for r in waiting))
 
 
 __all__ = ["review", "status"]
