@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
@@ -127,9 +128,15 @@ def _table(doc: object, t: TableView, width_cm: float) -> None:
             cell.width = widths[c]
         if r < len(t.header):
             _repeat_header(table.rows[r])
+    _fill(grid, rows, len(t.header))
+    _keep_together(doc, table, t, len(rows))
+
+
+def _fill(grid: list[list[Any]], rows: list[Any], header_rows: int) -> None:
+    """Every cell's text, aligned and emboldened by its kind; merges done after (they drop covered cells)."""
     merges = []
     for r, row in enumerate(rows):
-        header = r < len(t.header)
+        header = r < header_rows
         for c in row:
             cell = grid[r][c.col]
             if c.rowspan > 1 or c.colspan > 1:
@@ -144,12 +151,15 @@ def _table(doc: object, t: TableView, width_cm: float) -> None:
                 _cell_text(cell, c.text, c.kind == "label_total")
     for a, b in merges:
         a.merge(b)
-    # no row splits; the last rows keep together and with the notes (a form's 总分 and 自评等级, a
-    # table's 合计/总计 row and its notes are never alone on a page)
+
+
+def _keep_together(doc: object, table: Any, t: TableView, n_rows: int) -> None:
+    """No row splits; the last rows keep together and with the notes (a form's 总分 and 自评等级, a
+    table's 合计/总计 row and its notes are never alone on a page)."""
     tail = [*t.notes, *([t.statement] if t.statement else [])]
     for r, row in enumerate(table.rows):
         row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-        if r >= len(rows) - 1 - KEEP_LAST_ROWS and (r < len(rows) - 1 or tail):
+        if r >= n_rows - 1 - KEEP_LAST_ROWS and (r < n_rows - 1 or tail):
             for cell in row.cells:
                 for p in cell.paragraphs:
                     p.paragraph_format.keep_with_next = True

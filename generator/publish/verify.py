@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from ..core.expr import Fig
 from ..core.findings import ERROR, INFO, WARNING, Finding
@@ -185,8 +186,7 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     for tid, num in numbers.items():
         marker.setdefault(_norm(num), []).append(tid)
     out = _Extracted()
-    current: str | None = None
-    part = ""
+    walk = _Walk(marker, out)
     with doc, _Count() as warned:
         for n, page in enumerate(doc.pages):
             if n >= MAX_PDF_PAGES:
@@ -197,31 +197,43 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
                 if _out_of_memory(exc):
                     raise MemoryError from exc
                 raise PublishedError(f"{pdf}：第{page.page_number}页无法读取（{exc}）") from exc
-            lines = [fold_number_spaces(line) for line in text.splitlines()]
-            text = "\n".join(lines)
-            found: list[str] = []
-            for line in lines:
-                m = _PART.match(line)
-                if m and not re.search(r"\.{3,}|…", line):
-                    part = m.group(1)
-                    current = None
-                stripped = _norm(line)  # a converter may space CJK from digits (附件 1)
-                if stripped in marker:
-                    found.append(stripped)
-            if "目录" in _norm(text) and not found and part == "":
-                continue  # the table of contents
-            for num in found:
-                if marker[num]:
-                    current = marker[num].pop(0)
-            if part == "三" and current is None:
-                out.narrative.extend(lines)
-            elif part == "五" and current is None:  # 第五部分's 整体支出绩效自评报告
-                out.annex.extend(lines)
-            if current is not None:
-                for rows in _page_tables(page):
-                    out.tables.setdefault(current, []).extend(rows)
+            walk.page(page, text)
     out.font_warnings = warned.n
     return out
+
+
+class _Walk:
+    """The pages in order: which part (第三部分, 第五部分) and which table each page's lines belong to."""
+
+    def __init__(self, marker: dict[str, list[str]], out: _Extracted):
+        self.marker, self.out = marker, out
+        self.current: str | None = None
+        self.part = ""
+
+    def page(self, page: Any, text: str) -> None:
+        lines = [fold_number_spaces(line) for line in text.splitlines()]
+        text = "\n".join(lines)
+        found: list[str] = []
+        for line in lines:
+            m = _PART.match(line)
+            if m and not re.search(r"\.{3,}|…", line):
+                self.part = m.group(1)
+                self.current = None
+            stripped = _norm(line)  # a converter may space CJK from digits (附件 1)
+            if stripped in self.marker:
+                found.append(stripped)
+        if "目录" in _norm(text) and not found and self.part == "":
+            return  # the table of contents
+        for num in found:
+            if self.marker[num]:
+                self.current = self.marker[num].pop(0)
+        if self.part == "三" and self.current is None:
+            self.out.narrative.extend(lines)
+        elif self.part == "五" and self.current is None:  # 第五部分's 整体支出绩效自评报告
+            self.out.annex.extend(lines)
+        if self.current is not None:
+            for rows in _page_tables(page):
+                self.out.tables.setdefault(self.current, []).extend(rows)
 
 
 def _key_cells(row: list[Cell]) -> list[Cell]:
@@ -270,7 +282,6 @@ def _amounts(row: list[str]) -> list[str]:
 def compare_table(view: TableView, rows: list[list[str]]) -> list[Finding]:
     out: list[Finding] = []
     used: set[int] = set()
-    header_rows = len(view.header)
     last = -1  # a form's rows are matched in order
     for expected in view.body:
         if not _key_cells(expected) and all(c.fig is None for c in expected):
@@ -283,24 +294,36 @@ def compare_table(view: TableView, rows: list[list[str]]) -> list[Finding]:
             continue
         used.add(idx)
         last = idx
-        at = _aligned(expected, rows[idx], view.ncols)
-        for c in expected:
-            if c.fig is None:
-                continue
-            printed = _norm(at[c.col]).replace("\x00", "")
-            if printed == _norm(c.text):
-                continue  # printed as the view prints it (an amount, a 执行率 in %, a score, a count)
-            value = parse_lenient(printed) if printed else None
-            if value is None or value != c.value or c.kind == "figure":
-                out.append(Finding(
-                    "published-figure-mismatch", ERROR,
-                    f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开数 {printed or '（空）'} 与报送数 {c.text or '（空）'} 不符",
-                    table=view.table, row=c.fig.row, col=c.fig.col, expected=c.text, actual=printed or ""))
-    # rows with figures the data does not have (past the header rows of each page's fragment)
+        out += _compare_row(view, expected, _aligned(expected, rows[idx], view.ncols))
+    out += _extra_rows(view, rows, used)
+    return out
+
+
+def _compare_row(view: TableView, expected: list[Cell], at: dict[int, str]) -> list[Finding]:
+    """Each figure of a found row against what is printed under it."""
+    out = []
+    for c in expected:
+        if c.fig is None:
+            continue
+        printed = _norm(at[c.col]).replace("\x00", "")
+        if printed == _norm(c.text):
+            continue  # printed as the view prints it (an amount, a 执行率 in %, a score, a count)
+        value = parse_lenient(printed) if printed else None
+        if value is None or value != c.value or c.kind == "figure":
+            out.append(Finding(
+                "published-figure-mismatch", ERROR,
+                f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开数 {printed or '（空）'} 与报送数 {c.text or '（空）'} 不符",
+                table=view.table, row=c.fig.row, col=c.fig.col, expected=c.text, actual=printed or ""))
+    return out
+
+
+def _extra_rows(view: TableView, rows: list[list[str]], used: set[int]) -> list[Finding]:
+    """Rows with figures the data does not have (past the header rows of each page's fragment)."""
+    out = []
     for i, got in enumerate(rows):
         if i in used or not _amounts(got):
             continue
-        if i < header_rows or any(_norm(x) == "栏次" for x in got):
+        if i < len(view.header) or any(_norm(x) == "栏次" for x in got):
             continue
         text = " ".join(_norm(x) for x in got if x not in ("\x00", ""))
         out.append(Finding("published-row-extra", WARNING, f"{view.number}：公开文件有报送数据中没有的行：{text}",
