@@ -37,6 +37,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.fuzz_read import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # forms of a number a spreadsheet reads as that number
@@ -347,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             diffs = compare(base, res, openpyxl_values(out, sheets), every=True)
             if diffs:
                 failures.append(f"case {case} ({what[:160]}) LibreOffice: {diffs[:3]}")
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     print(json.dumps({"cases": args.cases, "exits": dict(exits), "compared_openpyxl": compared_openpyxl,
                       "openpyxl_unreadable": len(unreadable_openpyxl), "openpyxl_unreadable_first": unreadable_openpyxl[:5],
                       "compared_libreoffice": compared_lo, "libreoffice_kinds": dict(sorted(lo_kinds.items())),
