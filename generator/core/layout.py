@@ -39,6 +39,8 @@ from .spec import (
     DEFAULT_FIELD_LENGTH,
     Block,
     FormCell,
+    FormRow,
+    IndicatorBlock,
     Row,
     Spec,
     Table,
@@ -610,37 +612,12 @@ class _FormLayout:
         r = 3
         indicator_keys = [k for k in plan.sections.get(t.id, []) if is_indicator_key(k)
                           and split_repeat(k)[0] + (":" if ":" in k else "") == self.prefix]
-        starts: list[int] = []
         covered: set[tuple[int, int]] = set()
         for fr, placed in zip(t.form, form_grid(t), strict=True):
-            starts.append(r)
             if fr.indicators is not None:
-                ind = fr.indicators
-                first = r
-                for key in indicator_keys:
-                    for c, cell in placed:
-                        self._cell(r, c, cell, key, "指标")
-                    r += 1
-                if ind.label and indicator_keys:
-                    sh.text(first, 0, ind.label, "header")
-                    for rr in range(first + 1, r):
-                        sh.text(rr, 0, "", "header")
-                    sh.merge(first, 0, r - 1, 0)
+                r = self._indicator_rows(r, fr.indicators, placed, indicator_keys)
                 continue
-            for c, cell in placed:
-                self._cell(r, c, cell, fr.key, fr.style)
-                if cell.colspan > 1 or cell.rowspan > 1:
-                    for dr in range(cell.rowspan):
-                        for dc in range(cell.colspan):
-                            if not (dr or dc):
-                                continue
-                            if cell.kind == "text":
-                                sh.text(r + dr, c + dc, "", self._style(cell, fr.style))
-                            else:  # covered by an input/formula cell: takes that cell's format, not planned
-                                covered.add((r + dr, c + dc))
-                    sh.merge(r, c, r + cell.rowspan - 1, c + cell.colspan - 1)
-            if fr.height:
-                sh.heights[r] = float(fr.height)
+            self._form_row(r, fr, placed, covered)
             r += 1
         for note in t.notes:
             sh.text(r, 0, self._fmt(note), "note")
@@ -651,6 +628,40 @@ class _FormLayout:
                 if (rr, c) not in sh.cells and (rr, c) not in covered:
                     sh.text(rr, c, "", "blank")
         return sh
+
+    def _indicator_rows(self, r: int, ind: IndicatorBlock, placed: list[tuple[int, FormCell]],
+                        indicator_keys: list[str]) -> int:
+        """The unit's indicator rows of an indicator block, under the block's merged label; the next row."""
+        sh = self.sheet
+        first = r
+        for key in indicator_keys:
+            for c, cell in placed:
+                self._cell(r, c, cell, key, "指标")
+            r += 1
+        if ind.label and indicator_keys:
+            sh.text(first, 0, ind.label, "header")
+            for rr in range(first + 1, r):
+                sh.text(rr, 0, "", "header")
+            sh.merge(first, 0, r - 1, 0)
+        return r
+
+    def _form_row(self, r: int, fr: FormRow, placed: list[tuple[int, FormCell]], covered: set[tuple[int, int]]) -> None:
+        """One fixed row of a form: its cells, their spans merged (the cells a span covers noted)."""
+        sh = self.sheet
+        for c, cell in placed:
+            self._cell(r, c, cell, fr.key, fr.style)
+            if cell.colspan > 1 or cell.rowspan > 1:
+                for dr in range(cell.rowspan):
+                    for dc in range(cell.colspan):
+                        if not (dr or dc):
+                            continue
+                        if cell.kind == "text":
+                            sh.text(r + dr, c + dc, "", self._style(cell, fr.style))
+                        else:  # covered by an input/formula cell: takes that cell's format, not planned
+                            covered.add((r + dr, c + dc))
+                sh.merge(r, c, r + cell.rowspan - 1, c + cell.colspan - 1)
+        if fr.height:
+            sh.heights[r] = float(fr.height)
 
     @staticmethod
     def _style(cell: FormCell, row_style: str) -> str:
@@ -1009,6 +1020,38 @@ def _meta(plan: WorkbookPlan) -> SheetPlan:
     return sh
 
 
+def _checked_identity(units: int, kind: str, spare_rows: int | None) -> int | None:
+    """The 汇总 units, kind and spare rows within their ranges (a 汇总 has no spare rows): the spare rows."""
+    if not 1 <= units <= MAX_UNITS:
+        raise LayoutError(f"汇总单位数 {units} 超出范围（1–{MAX_UNITS}）")
+    if kind not in ("", *SUMMARY_KINDS):
+        raise LayoutError(f"未知的工作簿类别 {kind!r}")
+    if kind:
+        spare_rows = None
+    if spare_rows is not None and not 0 <= spare_rows <= MAX_SPARE_ROWS:
+        raise LayoutError(f"新增科目行数 {spare_rows} 超出范围（0–{MAX_SPARE_ROWS}）")
+    return spare_rows
+
+
+def _table_sheets(plan: WorkbookPlan, unit_name: str) -> list[SheetPlan]:
+    """Every table's sheet (a 附件 form once per project) appended to the plan; the ones laid out anew
+    (not reused from an earlier unit's identical fixed table) returned."""
+    fresh: list[SheetPlan] = []
+    for t in plan.spec.tables.values():
+        if t.kind == "form":
+            for prefix in form_projects(plan, t):
+                sheet = _FormLayout(plan, t, prefix).build()
+                fresh.append(sheet)
+                plan.sheets.append(sheet)
+            continue
+        sheet = _reuse_fixed(plan, t)
+        if sheet is None:
+            sheet = _TableLayout(plan, t, unit_name).build()
+            fresh.append(sheet)
+        plan.sheets.append(sheet)
+    return fresh
+
+
 def plan_workbook(
     spec: Spec,
     unit_code: str,
@@ -1030,14 +1073,7 @@ def plan_workbook(
     # sorted: the reader rebuilds them from _meta's sorted JSON, so the code sheet's order must not
     # depend on the order the data happened to give them in
     names = {c: n for c, n in sorted((names or {}).items()) if c in used and c not in known}
-    if not 1 <= units <= MAX_UNITS:
-        raise LayoutError(f"汇总单位数 {units} 超出范围（1–{MAX_UNITS}）")
-    if kind not in ("", *SUMMARY_KINDS):
-        raise LayoutError(f"未知的工作簿类别 {kind!r}")
-    if kind:
-        spare_rows = None
-    if spare_rows is not None and not 0 <= spare_rows <= MAX_SPARE_ROWS:
-        raise LayoutError(f"新增科目行数 {spare_rows} 超出范围（0–{MAX_SPARE_ROWS}）")
+    spare_rows = _checked_identity(units, kind, spare_rows)
     ident = identity(spec.template, spec.version, spec.hash, unit_code, unit_name, year, units, kind, spare_rows)
     plan = WorkbookPlan(spec, unit_code, unit_name, year, sections, names,
                         fingerprint(ident, sections, names, key or DEFAULT_KEY), units=units, kind=kind,
@@ -1045,19 +1081,7 @@ def plan_workbook(
     plan.sheets.append(_cover(plan, cover or {}))
     if kind not in SUMMARY_KINDS:  # a 汇总 is nobody's form to fill
         plan.sheets.append(_guide(plan))
-    fresh: list[SheetPlan] = []
-    for t in spec.tables.values():
-        if t.kind == "form":
-            for prefix in form_projects(plan, t):
-                sheet = _FormLayout(plan, t, prefix).build()
-                fresh.append(sheet)
-                plan.sheets.append(sheet)
-            continue
-        sheet = _reuse_fixed(plan, t)
-        if sheet is None:
-            sheet = _TableLayout(plan, t, unit_name).build()
-            fresh.append(sheet)
-        plan.sheets.append(sheet)
+    fresh = _table_sheets(plan, unit_name)
     plan.sheets.append(_codes_sheet(plan))
     plan.rule_instances = expand_rules(spec, lambda tid: [c for c in sections.get(tid, []) if is_item_code(c)])
     _finish_formulas(plan, fresh)
