@@ -509,29 +509,74 @@ def _form(raw: Any, file: str, col: _Collector) -> tuple[list[FormRow], list[Blo
             col.add(file, _line(fr), "form 的每一行应为映射")
             continue
         if "indicators" in fr:
-            ind = fr["indicators"] or {}
-            cells = [c for c in (_form_cell(x, file, col) for x in ind.get("columns") or []) if c]
-            for c in cells:
-                if c.kind == "value" and c.key not in values:
-                    values.append(c.key)
-            rows.append(FormRow(None, [], indicators=IndicatorBlock(cells, _str(ind.get("label")),
-                                                                     int(ind.get("spare_rows", 5))), line=_line(fr)))
+            rows.append(_indicator_row(fr, file, col, values))
             continue
-        cells = [c for c in (_form_cell(x, file, col) for x in fr.get("cells") or []) if c]
-        key = _str(fr["key"]) if fr.get("key") is not None else None
-        vcells = [c for c in cells if c.kind in ("value", "grade")]
-        if vcells and key is None:
-            col.add(file, _line(fr), "含数值单元格的行须有 key")
-        for c in cells:
-            if c.kind == "value" and c.key not in values:
-                values.append(c.key)
-        if key is not None:
-            block_rows.append(Row(key=key, label=key, input=True, style=_str(fr.get("style")),
-                                  formulas={c.key: c.formula for c in cells if c.kind == "value" and c.formula},
-                                  cols=[c.key for c in cells if c.kind == "value"], line=_line(fr)))
-        rows.append(FormRow(key, cells, _str(fr.get("style")), fr.get("height"), line=_line(fr)))
+        rows.append(_keyed_row(fr, file, col, values, block_rows))
     columns = [Column(role="value", key=k) for k in values]
     return rows, [Block(id="form", columns=columns, rows=block_rows, line=_line(raw))]
+
+
+def _add_values(cells: list[FormCell], values: list[str]) -> None:
+    for c in cells:
+        if c.kind == "value" and c.key not in values:
+            values.append(c.key)
+
+
+def _indicator_row(fr: dict[str, Any], file: str, col: _Collector, values: list[str]) -> FormRow:
+    ind = fr["indicators"] or {}
+    cells = [c for c in (_form_cell(x, file, col) for x in ind.get("columns") or []) if c]
+    _add_values(cells, values)
+    return FormRow(None, [], indicators=IndicatorBlock(cells, _str(ind.get("label")), int(ind.get("spare_rows", 5))),
+                   line=_line(fr))
+
+
+def _keyed_row(fr: dict[str, Any], file: str, col: _Collector, values: list[str], block_rows: list[Row]) -> FormRow:
+    """A form row of cells; with a key, also a row of the form's block."""
+    cells = [c for c in (_form_cell(x, file, col) for x in fr.get("cells") or []) if c]
+    key = _str(fr["key"]) if fr.get("key") is not None else None
+    vcells = [c for c in cells if c.kind in ("value", "grade")]
+    if vcells and key is None:
+        col.add(file, _line(fr), "含数值单元格的行须有 key")
+    _add_values(cells, values)
+    if key is not None:
+        block_rows.append(Row(key=key, label=key, input=True, style=_str(fr.get("style")),
+                              formulas={c.key: c.formula for c in cells if c.kind == "value" and c.formula},
+                              cols=[c.key for c in cells if c.kind == "value"], line=_line(fr)))
+    return FormRow(key, cells, _str(fr.get("style")), fr.get("height"), line=_line(fr))
+
+
+def _form_table(raw: dict[str, Any], file: str, col: _Collector) -> Table | None:
+    for req in ("id", "sheet", "title", "widths", "form"):
+        if req not in raw:
+            col.add(file, _line(raw), f"缺少字段 {req}")
+    if any(req not in raw for req in ("id", "sheet", "form", "widths")):
+        return None
+    form, blocks = _form(raw, file, col)
+    repeat = raw.get("repeat")
+    if repeat not in (None, "project"):
+        col.add(file, _line(raw), "repeat 只能是 project")
+    t = Table(id=_str(raw["id"]), sheet=_str(raw["sheet"]), title=_str(raw.get("title")),
+              number=_str(raw.get("number", raw["id"])), header=[], blocks=blocks,
+              notes=[_str(n) for n in raw.get("notes") or []], statement=False,
+              print=dict(raw.get("print") or {}), file=file, kind="form", form=form,
+              widths=[float(w) for w in raw["widths"]], repeat=repeat,
+              spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"))
+    _check_form(t, col)
+    return t
+
+
+def _check_table_shape(t: Table, raw: dict[str, Any], file: str, col: _Collector) -> None:
+    """The header as wide as the columns; no row key twice."""
+    grid = header_grid(t.header)
+    for i, row in enumerate(grid):
+        if len(row) != t.ncols:
+            col.add(file, _line(raw.get("header")), f"表头第 {i + 1} 行占 {len(row)} 列，但表有 {t.ncols} 列")
+    keys: set[str] = set()
+    for b in t.blocks:
+        for r in b.rows + ([b.total] if b.total else []):
+            if r.key in keys:
+                col.add(file, r.line, f"行 key 重复：{r.key}")
+            keys.add(r.key)
 
 
 def _table(path: Path, col: _Collector) -> Table | None:
@@ -543,23 +588,7 @@ def _table(path: Path, col: _Collector) -> Table | None:
         col.add(file, 1, "表定义应为映射")
         return None
     if raw.get("kind") == "form":
-        for req in ("id", "sheet", "title", "widths", "form"):
-            if req not in raw:
-                col.add(file, _line(raw), f"缺少字段 {req}")
-        if any(req not in raw for req in ("id", "sheet", "form", "widths")):
-            return None
-        form, blocks = _form(raw, file, col)
-        repeat = raw.get("repeat")
-        if repeat not in (None, "project"):
-            col.add(file, _line(raw), "repeat 只能是 project")
-        t = Table(id=_str(raw["id"]), sheet=_str(raw["sheet"]), title=_str(raw.get("title")),
-                  number=_str(raw.get("number", raw["id"])), header=[], blocks=blocks,
-                  notes=[_str(n) for n in raw.get("notes") or []], statement=False,
-                  print=dict(raw.get("print") or {}), file=file, kind="form", form=form,
-                  widths=[float(w) for w in raw["widths"]], repeat=repeat,
-                  spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"))
-        _check_form(t, col)
-        return t
+        return _form_table(raw, file, col)
     for req in ("id", "sheet", "title", "header", "blocks"):
         if req not in raw:
             col.add(file, _line(raw), f"缺少字段 {req}")
@@ -579,17 +608,7 @@ def _table(path: Path, col: _Collector) -> Table | None:
         file=file,
         negative=bool(raw.get("negative", False)),
     )
-    # header width must match the columns
-    grid = header_grid(t.header)
-    for i, row in enumerate(grid):
-        if len(row) != t.ncols:
-            col.add(file, _line(raw.get("header")), f"表头第 {i + 1} 行占 {len(row)} 列，但表有 {t.ncols} 列")
-    keys: set[str] = set()
-    for b in blocks:
-        for r in b.rows + ([b.total] if b.total else []):
-            if r.key in keys:
-                col.add(file, r.line, f"行 key 重复：{r.key}")
-            keys.add(r.key)
+    _check_table_shape(t, raw, file, col)
     return t
 
 
