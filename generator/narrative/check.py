@@ -478,6 +478,11 @@ class _Checker:
         if lab is None:
             self._finding("narrative-unmatched", INFO, pos, f"{printed}未能对应到表中数字", actual=_s(value))
             return
+        self._check_amount(amt, lab, initial, printed)
+
+    def _check_amount(self, amt: _Amt, lab: _Label, initial: bool, printed: str) -> None:
+        """An amount tied to its label: the figure (or a sum within its rounding band), else a mismatch."""
+        value, pos = amt.value, amt.start
         measure = amt.measure or "actual"
         figs = self._figures(lab, measure, initial)
         what = f"“{lab.text}”{'预算数' if measure == 'budget' else ''}{printed}"
@@ -495,7 +500,6 @@ class _Checker:
             amt.values = [value] + [f.value for f in matched if f.value is not None]
             return
         amt.values = [value] + [f.value for f in figs if f.value is not None]
-        expected = figs[0]
         for f in figs:
             n = _summed(f.ref)
             if f.value is not None and n > 1 and abs(f.value - value) <= TOLERANCE * n:
@@ -506,6 +510,7 @@ class _Checker:
                               f"{what}与{lab.desc}的{_s(f.value)}万元相差 {_s(abs(f.value - value))}，在 {n} 个数相加的"
                               f"尾数误差范围（±{money_fmt(TOLERANCE * n)}）内", ref=f.ref, expected=_s(f.value), actual=_s(value))
                 return
+        expected = figs[0]
         self._finding(
             "narrative-amount-mismatch", ERROR, pos,
             f"{what}与{lab.desc}的{_s(expected.value)}万元不符",  # type: ignore[arg-type]
@@ -522,21 +527,7 @@ class _Checker:
         # The subject: a label right before the change word ("财政拨款支出（比上年）减少"); with no
         # subject written ("。与上年相比，减少"), the amount stated before, in the same sentence or
         # across only punctuation, 与上年相比 and percentages.
-        subject_text = _VS_LAST_TAIL.sub("", before)
-        lab = self._label_ending_at(subject_text, len(subject_text))
-        figs: list[_Fig] = [f for f in lab.actual if f.value is not None] if lab else []
-        if figs:
-            # the rate is checked against the printed change only when the current amount is printed
-            # too: a 公开06 item, say, may be written about all funds, not 基本支出 alone
-            stated = next((a for a in reversed(self.amounts[:-1]) if a.label is lab and a.tied), None)
-            amt.current = list(stated.values) if stated else []
-        elif not subject_text or subject_text[-1] in _SEPARATORS:
-            last = next((a for a in reversed(self.amounts[:-1])
-                         if not a.direction and a.measure != "budget"), None)
-            if last is not None and (last.sentence == amt.sentence or self._adjacent(last, len(before))):
-                amt.current = list(last.values)
-                lab = last.label if last.tied else None
-                figs = [f for f in lab.actual if f.value is not None] if lab else []
+        figs = self._change_subject(amt, before)
         with_prev = [f for f in figs if f.previous is not None]
         if not with_prev:
             why = "未提供上年数据" if not self.has_previous else "上年数据中无此数"
@@ -553,6 +544,26 @@ class _Checker:
         self._finding("narrative-amount-mismatch", ERROR, pos,
                       f"与上年相比{word}{printed}与上年数据不符，应为{right}",
                       ref=with_prev[0].ref, expected=right, actual=f"{word}{printed}")
+
+    def _change_subject(self, amt: _Amt, before: str) -> list[_Fig]:
+        """The figures a change is about: a label right before the change word, else the amount stated
+        before (same sentence, or across only punctuation); ``amt.current`` set to what is printed."""
+        subject_text = _VS_LAST_TAIL.sub("", before)
+        lab = self._label_ending_at(subject_text, len(subject_text))
+        figs: list[_Fig] = [f for f in lab.actual if f.value is not None] if lab else []
+        if figs:
+            # the rate is checked against the printed change only when the current amount is printed
+            # too: a 公开06 item, say, may be written about all funds, not 基本支出 alone
+            stated = next((a for a in reversed(self.amounts[:-1]) if a.label is lab and a.tied), None)
+            amt.current = list(stated.values) if stated else []
+        elif not subject_text or subject_text[-1] in _SEPARATORS:
+            last = next((a for a in reversed(self.amounts[:-1])
+                         if not a.direction and a.measure != "budget"), None)
+            if last is not None and (last.sentence == amt.sentence or self._adjacent(last, len(before))):
+                amt.current = list(last.values)
+                lab = last.label if last.tied else None
+                figs = [f for f in lab.actual if f.value is not None] if lab else []
+        return figs
 
     # ------------------------------------------------------------ percentages
 
