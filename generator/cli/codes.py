@@ -48,7 +48,7 @@ def import_codes(file: str, specs: str | None, keep: bool, dry_run: bool) -> Non
             shutil.rmtree(work.parent, ignore_errors=True)
 
 
-def _import(file: str, specs: str | None, keep: bool, dry_run: bool, rnd) -> None:  # type: ignore[no-untyped-def]
+def _import(file: str, specs: str | None, keep: bool, dry_run: bool, rnd) -> None:
     from ..core.catalog import load_spec
     from ..core.spec import SpecInvalid
     from ..office.codes import codelist_file, merge_codes, parse_code_rows, required_codes, write_codelist
@@ -85,8 +85,8 @@ def _import(file: str, specs: str | None, keep: bool, dry_run: bool, rnd) -> Non
     except SpecInvalid as exc:
         path.write_text(before, encoding="utf-8")
         click.echo("[错误] 写入后规格无法加载，已恢复原代码表：", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
         sys.exit(1)
     if rnd is not None:
         rnd.add_spec(spec.root)

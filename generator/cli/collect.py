@@ -36,7 +36,7 @@ def _die(message: str) -> None:
     sys.exit(EXIT_UNUSABLE)
 
 
-def store_errors(func):  # type: ignore[no-untyped-def]
+def store_errors(func):
     """A database or file-system error (read-only database or folder, full disk, corrupt database, …)
     ends the command with one Chinese message and exit 2, never a traceback. Transactions are rolled
     back (the Store's context manager), reports are written atomically: nothing is half-written."""
@@ -46,7 +46,7 @@ def store_errors(func):  # type: ignore[no-untyped-def]
     from ..office.store import db_error_text
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args, **kwargs):
         after = "本次操作未完成；已提交的部分完整保存，问题解决后重新运行即可（已收录的文件不会重复入库）"
         try:
             return func(*args, **kwargs)
@@ -129,7 +129,7 @@ def _store_spec(store: Store, specs: str | None) -> Spec:
         if spec is not None:
             return spec
         _die(f"找不到数据库收集时所用的规格版本 {version}；请用 --specs 指定")
-    return spec_arg(None)  # type: ignore[no-any-return]
+    return spec_arg(None)
 
 
 def report_json(store: Store, tree: UnitTree) -> dict[str, Any]:

@@ -122,7 +122,7 @@ def stored_key(db: str | None = None) -> str | None:
         return None
 
 
-def db_option(func):  # type: ignore[no-untyped-def]
+def db_option(func):
     """``--db``: the collection database, the same default for every command (see
     :func:`generator.office.store.default_db_path`: ``$JUESUAN_DB``, else the user's data folder)."""
     from ..office.store import DB_ENV, default_db_path
@@ -132,7 +132,7 @@ def db_option(func):  # type: ignore[no-untyped-def]
                              f"（也可用环境变量 {DB_ENV} 指定）")(func)
 
 
-def limits_option(f):  # type: ignore[no-untyped-def]
+def limits_option(f):
     """``--limit KEY=VALUE`` (repeatable): the reader's limits for this run (see docs/threat-model.md)."""
     return click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
                         help="读取限额，如 max_cells=300000（可多次；亦可用环境变量 JUESUAN_LIMITS）")(f)

@@ -174,10 +174,10 @@ def _build_units(spec: Spec, units_file: Path, previous_db: str | None, outdir: 
     from ..office.collect import AGGREGATE_KINDS
     from ..office.units import read_units_csv
 
-    units, problems = read_units_csv(units_file)
+    rows, problems = read_units_csv(units_file)
     for p in problems:
         click.echo(p.render(), err=True)
-    units = [u for u in units if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
+    units: list[dict[str, Any]] = [u for u in rows if u.get("kind") not in AGGREGATE_KINDS]  # they send no report of their own
     if not key and len(units) > 1 and not allow_default_key:
         click.echo("[错误] 没有指纹密钥：用内置的公开默认密钥生成的模板，任何人都能伪造。请在轮次目录中运行"
                    "（juesuan init 已生成密钥），或先 juesuan key init；确需如此请加 --allow-default-key", err=True)

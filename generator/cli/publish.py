@@ -122,19 +122,19 @@ def publish(source: str, outdir: str | None, fmt: str, profile_path: str | None,
         sys.exit(EXIT_FINDINGS)
     out = Path(outdir)
     stem = output_stem(basename or f"{report.unit_name}{report.year}年度部门决算公开")
-    for f in formats:
-        if not _inside(out / f"{stem}.{f}", out):
+    for kind in formats:
+        if not _inside(out / f"{stem}.{kind}", out):
             _die(f"输出文件名 {stem[:60]!r} 会写到输出目录之外，未输出")
     out.mkdir(parents=True, exist_ok=True)
     html = None
-    for f in formats:
-        target = out / f"{stem}.{f}"
-        if f == "html":
+    for kind in formats:
+        target = out / f"{stem}.{kind}"
+        if kind == "html":
             from ..publish.html import render_html
 
             html = html or render_html(report)
             atomic_write_text(target, html)
-        elif f == "pdf":
+        elif kind == "pdf":
             from ..publish.html import render_html
             from ..publish.pdf import render_pdf
 

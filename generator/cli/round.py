@@ -19,7 +19,7 @@ def _die(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _need_round():  # type: ignore[no-untyped-def]
+def _need_round():
     rnd = current_round()
     if rnd is None:
         _die("当前目录不在决算轮次中：请先 juesuan init DIR 建立轮次，在其目录中运行（或用 juesuan --round DIR …）")
@@ -60,8 +60,8 @@ def init(folder: str, year: int | None, specs: str | None, db: str | None, name:
             _die(f"没有随附 {year} 年度的规格；请用 --specs 给出规格目录")
         specs = str(found)
     try:
-        year = year or load_spec(Path(specs)).year  # type: ignore[arg-type]
-        rnd = init_round(Path(folder), year, Path(specs), db, name)  # type: ignore[arg-type]
+        year = year or load_spec(Path(specs)).year
+        rnd = init_round(Path(folder), year, Path(specs), db, name)
     except SpecInvalid as exc:
         _die("规格文件有误：" + "；".join(str(p) for p in exc.problems[:5]))
         return
@@ -183,7 +183,7 @@ def round_deadline(day: object) -> None:
     click.echo(f"本轮报送截止日期：{text}")
 
 
-def demo_in_round(rnd) -> None:  # type: ignore[no-untyped-def]
+def demo_in_round(rnd) -> None:
     """``juesuan demo`` inside a round: the bundled sample tree run as this round's own — its units
     registered, each unit's returned workbook (made from its sample figures, signed with the round's
     key) put in returned/, collected, feedback written, the department consolidated and one unit's

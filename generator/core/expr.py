@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .spec import Spec, Table
@@ -191,7 +191,7 @@ class _Parser:
         tok = self.peek()
         if tok and TABLE_RE.match(tok[1]):
             table = self.take()[1]
-        parts: dict[str, object] = {}
+        parts: dict[str, Any] = {}
         while (tok := self.peek()) and tok[1] in KEYWORDS:
             word = self.take()[1]
             if word in parts or (word.rstrip("s") in parts) or (word + "s" in parts):
@@ -212,13 +212,13 @@ class _Parser:
             raise ExprError(f"{table} 之后应有 row/col：{self.text}")
         row = row_to = col = col_to = None
         if "rows" in parts:
-            row, row_to = parts["rows"]  # type: ignore[misc]
+            row, row_to = parts["rows"]
         elif "row" in parts:
-            row = parts["row"]  # type: ignore[assignment]
+            row = parts["row"]
         if "cols" in parts:
-            col, col_to = parts["cols"]  # type: ignore[misc]
+            col, col_to = parts["cols"]
         elif "col" in parts:
-            col = parts["col"]  # type: ignore[assignment]
+            col = parts["col"]
         if "items" in parts and row is not None:
             raise ExprError(f"items 与 row 不能同用：{self.text}")
         return Ref(table, row, row_to, col, col_to, "items" in parts, str(parts.get("items") or ""))
@@ -405,10 +405,10 @@ def bind(node: Node, spec: Spec, ctx: Context) -> BNode:
     if isinstance(node, Num):
         return node
     if isinstance(node, Ref):
-        terms = _bind_ref(spec, node, ctx)
-        if len(terms) != 1:
+        bound = _bind_ref(spec, node, ctx)
+        if len(bound) != 1:
             raise ExprError("多个单元格的引用须放在 sum(...) 中")
-        return terms[0]
+        return bound[0]
     if isinstance(node, Call):
         if node.name == "sum":
             terms: list[BNode] = []

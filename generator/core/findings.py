@@ -84,7 +84,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
-        known = {k: d.get(k) for k in cls.__dataclass_fields__ if k != "extra"}
+        known: dict[str, Any] = {k: d.get(k) for k in cls.__dataclass_fields__ if k != "extra"}
         return cls(**known, extra=dict(d.get("extra") or {}))
 
     def location(self) -> str:

@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .findings import ERROR, INFO, WARNING, Finding
 from .money import fmt
@@ -222,7 +223,7 @@ def _label(row: IndicatorRow) -> str:
 def _check_row(row: IndicatorRow, where: Locate) -> list[Finding]:
     out: list[Finding] = []
     name = f"{row.table} 指标{row.key}（{_label(row)}）"
-    loc = {"table": row.table, "row": row.key}
+    loc: dict[str, Any] = {"table": row.table, "row": row.key}
     for what, ind in (("年度指标值", row.target), ("实际完成值", row.actual)):
         if not ind.parsed:
             out.append(Finding("indicator-unparsed", INFO,

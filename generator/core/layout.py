@@ -568,10 +568,10 @@ def form_sections(spec: Spec, values: dict[str, dict[str, Any]], texts: dict[str
                     counts[int(p)] = max(counts[int(p)], int(rest))
         last = max(counts, default=0)
         rows: list[str] = []
-        for p in range(1, last + t.spare_repeats + 1):
-            rows.append(f"{p}:")
+        for project in range(1, last + t.spare_repeats + 1):
+            rows.append(f"{project}:")
             if t.indicators is not None:
-                rows.extend(f"{p}:{i}" for i in range(1, counts.get(p, 0) + spare + 1))
+                rows.extend(f"{project}:{i}" for i in range(1, counts.get(project, 0) + spare + 1))
         out[t.id] = rows
     return out
 
@@ -741,7 +741,7 @@ def _reuse_fixed(plan: WorkbookPlan, t: Table) -> SheetPlan | None:
     name: laid out once per spec, then copied (its cell plans are finished and never changed)."""
     if t.section is not None:
         return None
-    hit = plan.spec.cache("fixed_sheets").get(_fixed_key(plan, t))
+    hit: tuple[SheetPlan, dict[Fig, tuple[str, int, int]]] | None = plan.spec.cache("fixed_sheets").get(_fixed_key(plan, t))
     if hit is None:
         return None
     sheet, figs = hit
@@ -1040,9 +1040,9 @@ def _table_sheets(plan: WorkbookPlan, unit_name: str) -> list[SheetPlan]:
     for t in plan.spec.tables.values():
         if t.kind == "form":
             for prefix in form_projects(plan, t):
-                sheet = _FormLayout(plan, t, prefix).build()
-                fresh.append(sheet)
-                plan.sheets.append(sheet)
+                form_sheet = _FormLayout(plan, t, prefix).build()
+                fresh.append(form_sheet)
+                plan.sheets.append(form_sheet)
             continue
         sheet = _reuse_fixed(plan, t)
         if sheet is None:

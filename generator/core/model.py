@@ -148,8 +148,8 @@ class Figures:
             for b, row in t.fixed_rows():
                 if not row.input and not row.formula:
                     continue
-                for c in b.value_columns:
-                    rows.setdefault(row.key, {})[c.key or ""] = self.value(t.id, row.key, c.key or "")
+                for col in b.value_columns:
+                    rows.setdefault(row.key, {})[col.key or ""] = self.value(t.id, row.key, col.key or "")
         return out
 
 

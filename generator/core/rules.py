@@ -106,7 +106,7 @@ def expand_rule_static(
     yield from _expand(rule, spec, lambda _t: sample_items)
 
 
-class _Default(dict):  # format_map that leaves unknown {names} alone
+class _Default(dict[str, str]):  # format_map that leaves unknown {names} alone
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
@@ -216,7 +216,9 @@ class RuleCells:
     check: str | None = None
 
     def first(self) -> str | None:
-        return (self.left or self.right or [self.check])[0]
+        if self.left:
+            return self.left[0]
+        return self.right[0] if self.right else self.check
 
 
 def _cells_text(cells: list[str]) -> str:

@@ -40,11 +40,11 @@ class SpecInvalid(Exception):
 # ---------------------------------------------------------------- YAML with line numbers
 
 
-class _LineDict(dict):
+class _LineDict(dict[str, Any]):
     line: int = 0
 
 
-class _LineList(list):
+class _LineList(list[Any]):
     line: int = 0
 
 

@@ -263,6 +263,15 @@ _SPECIAL_WORD = {"fund": "政府性基金", "soe": "国有资本经营"}
 _BASIC_WORDS = ("基本支出", "人员经费", "公用经费")
 
 
+def _change_pairs(figs: list[_Fig], up: bool) -> list[tuple[Decimal, Decimal]]:
+    """(change, last year's figure) of each figure with both years: the base of a growth rate."""
+    out = []
+    for f in figs:
+        if f.value is not None and f.previous is not None:
+            out.append(((f.value - f.previous) if up else (f.previous - f.value), f.previous))
+    return out
+
+
 def _num(text: str) -> Decimal:
     return Decimal(text.replace(",", ""))
 
@@ -277,7 +286,9 @@ def _summed(ref: Ref | None) -> int:
     from ..core.spec import SpecInvalid
 
     try:
-        spec = _SPEC[0] if _SPEC else _SPEC.append(load_spec(default_specs_dir())) or _SPEC[0]
+        if not _SPEC:
+            _SPEC.append(load_spec(default_specs_dir()))
+        spec = _SPEC[0]
     except SpecInvalid:
         return 1
     t = spec.tables.get(ref[0])
@@ -704,8 +715,7 @@ class _Checker:
             self._finding("narrative-unverifiable", INFO, pos, f"{kind}{printed}无法核对（{why}）", actual=printed)
             return
         up = word in ("增长", "增加", "上升", "提高")
-        pairs = [((f.value - f.previous) if up else (f.previous - f.value), f.previous)  # type: ignore[operator]
-                 for f in figs]
+        pairs = _change_pairs(figs, up)
         self._check_percent(value, pos, printed, kind, pairs, True, "本年数与上年决算数")
 
 

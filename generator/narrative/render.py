@@ -353,9 +353,9 @@ def render_docx(
     """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
     import io
 
-    from docx import Document  # type: ignore[import-not-found]
-    from docx.enum.text import WD_COLOR_INDEX  # type: ignore[import-not-found]
-    from docx.oxml.ns import qn  # type: ignore[import-not-found]
+    from docx import Document
+    from docx.enum.text import WD_COLOR_INDEX
+    from docx.oxml.ns import qn
 
     doc = Document()
     normal = doc.styles["Normal"]

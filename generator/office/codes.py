@@ -12,6 +12,7 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..core.clock import now
 from ..core.findings import ERROR, Finding
@@ -64,7 +65,7 @@ def parse_code_rows(rows: list[list[str]], source: str = "") -> tuple[dict[str, 
         name = (row[ni] or "").strip() if ni < len(row) else ""  # names as written (full-width brackets kept)
         if not code and not name:
             continue
-        where = {"file": source or None, "row": str(i)}
+        where: dict[str, Any] = {"file": source or None, "row": str(i)}
         if not code.isdigit() or len(code) not in (3, 5, 7):
             problems.append(Finding("codes-invalid-code", ERROR, f"第 {i} 行：科目代码 {code!r} 应为 3 位（类）、5 位（款）或 7 位（项）数字",
                                     actual=code, **where))

@@ -98,7 +98,7 @@ class UnitTree:
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, str]] | Iterable[tuple[str, str, str]], source: str = "") -> UnitTree:
+    def from_rows(cls, rows: Iterable[dict[str, str]] | Iterable[tuple[str, ...]], source: str = "") -> UnitTree:
         tree = cls()
         for r in rows:
             if isinstance(r, dict):

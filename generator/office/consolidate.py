@@ -607,7 +607,8 @@ def _explained_members(store: Store, tree: UnitTree, parent: str, include_errors
     members = []
     for code, depth in tree.walk(parent):
         r = recorded.get(code)
-        sub = dict(store.submission(r["submission_id"])) if r is not None and r["submission_id"] else None
+        row = store.submission(r["submission_id"]) if r is not None and r["submission_id"] else None
+        sub = dict(row) if row is not None else None
         members.append(Member(code, tree.units[code].name, depth, "", sub, bool(r["included"]) if r else False,
                               (r["reason"] if r else "汇总后新增的单位，未纳入该次汇总"), ""))
     return members, f"依据 {shown(head['created'])} 的汇总记录 #{head['id']}"
@@ -621,9 +622,14 @@ def _subtotals(tree: UnitTree, parent: str, by_unit: dict[str, Contribution]) ->
             continue
         c = by_unit[code]
         own = c.value if c.included and c.value is not None else Decimal(0)
-        c.subtotal = own + sum((by_unit[k].subtotal if by_unit[k].subtotal is not None else
-                                (by_unit[k].value or Decimal(0)) if by_unit[k].included else Decimal(0)
-                                for k in kids), Decimal(0))
+        c.subtotal = own + sum((_part(by_unit[k]) for k in kids), Decimal(0))
+
+
+def _part(c: Contribution) -> Decimal:
+    """What a subordinate adds to its parent's subtotal: its own subtotal, else its figure when included."""
+    if c.subtotal is not None:
+        return c.subtotal
+    return (c.value or Decimal(0)) if c.included else Decimal(0)
 
 
 __all__ = ["Consolidation", "ConsolidateError", "UnfinishedCollect", "consolidate", "consolidate_round",

@@ -133,7 +133,7 @@ def map_explanations(sm: SpecMap, explanations: dict[str, str], old_instances: l
                      new_instances: list[RuleInstance]) -> tuple[dict[str, str], dict[str, str]]:
     """(kept, dropped): a 差异说明 keyed by a rule instance moves to the instance of the new version
     that checks the same figures; one keyed by a rule id stays when the rule still exists."""
-    by_canon = {}
+    by_canon: dict[str, str] = {}
     for inst in new_instances:
         if inst.node is not None:
             by_canon.setdefault(canon(inst.node), inst.id)
@@ -142,9 +142,9 @@ def map_explanations(sm: SpecMap, explanations: dict[str, str], old_instances: l
     kept: dict[str, str] = {}
     dropped: dict[str, str] = {}
     for key, text in explanations.items():
-        inst = old_by_id.get(key)
-        if inst is not None and inst.node is not None:
-            target = by_canon.get(old_canon(sm, inst.node))
+        old_inst = old_by_id.get(key)
+        if old_inst is not None and old_inst.node is not None:
+            target = by_canon.get(old_canon(sm, old_inst.node))
             if target is not None:
                 kept[target] = text
                 continue

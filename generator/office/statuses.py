@@ -41,10 +41,17 @@ OFFICE_CODES = {"default-key-in-use"}  # about the office's set-up, not the unit
 CONSOLIDATED = {"consolidated-workbook", "consolidated-report"}
 
 
+class Row(Protocol):
+    """A stored submission's row (a ``sqlite3.Row``, a dict): its fields by name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 class Tree(Protocol):
     """What the decision needs of the units file."""
 
-    units: Mapping[str, Any]
+    @property
+    def units(self) -> Mapping[str, Any]: ...
 
     def kids(self, code: str) -> list[str]: ...
 
@@ -56,9 +63,9 @@ class Case:
     """One submission to judge: its stored row, its findings, its original when it is a copy, the
     units of the submissions judged before it, the units file and the collect's spec."""
 
-    sub: Mapping[str, Any]
+    sub: Row
     findings: list[tuple[str, str]]  # (code, severity) of its active findings
-    orig: Mapping[str, Any] | None
+    orig: Row | None
     units_of: Mapping[int, str | None]
     tree: Tree
     spec_version: str

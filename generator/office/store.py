@@ -504,7 +504,7 @@ class Store:
     def spec_files(self, spec_hash: str) -> dict[str, str] | None:
         """The files of the spec kept under ``spec_hash`` ({relative path: text}), or None."""
         row = self.conn.execute("SELECT files FROM spec_versions WHERE hash=?", (spec_hash,)).fetchone()
-        return json.loads(zlib.decompress(bytes(row[0]))) if row else None  # type: ignore[no-any-return]
+        return json.loads(zlib.decompress(bytes(row[0]))) if row else None
 
     def spec_versions(self) -> list[tuple[str, str, str]]:
         """Every kept spec: (hash, version, added), oldest first."""
@@ -657,7 +657,8 @@ class Store:
     def finding_codes(self, sids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str, str | None, str]]]:
         """Active findings of every submission (or of ``sids``): (code, severity, rule, source)."""
         out: dict[int, list[tuple[str, str, str | None, str]]] = {}
-        sql, params = "SELECT submission_id, code, severity, rule, source FROM findings WHERE active=1", ()
+        sql = "SELECT submission_id, code, severity, rule, source FROM findings WHERE active=1"
+        params: tuple[Any, ...] = ()
         if sids is not None:
             ids = tuple(sids)
             sql += f" AND submission_id IN ({', '.join('?' * len(ids))})"
@@ -730,7 +731,7 @@ def pack_values(values: dict[str, dict[str, dict[str, str]]]) -> bytes:
 
 
 def unpack_values(data: bytes | memoryview) -> dict[str, dict[str, dict[str, str]]]:
-    return json.loads(zlib.decompress(bytes(data)))  # type: ignore[no-any-return]
+    return json.loads(zlib.decompress(bytes(data)))
 
 
 def row_finding(r: sqlite3.Row) -> Finding:

@@ -41,7 +41,7 @@ def _fonts(style: object, east_asia: str, size: float | None = None, bold: bool 
 
 
 def _para(doc: object, text: str, style: str | None = None, indent: bool = True,
-          align: WD_ALIGN_PARAGRAPH | None = None) -> object:
+          align: WD_ALIGN_PARAGRAPH | None = None) -> Any:
     p = doc.add_paragraph(style=style)  # type: ignore[attr-defined]
     if indent:
         p.paragraph_format.first_line_indent = Pt(22)
@@ -110,7 +110,7 @@ def _table(doc: object, t: TableView, width_cm: float) -> None:
         _heading(doc, t.title, 2, center=True)
         _para(doc, t.number, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
     p = _para(doc, f"{t.unit_line}\t{t.money_line}", indent=False)
-    p.paragraph_format.tab_stops.add_tab_stop(Cm(width_cm), alignment=2)  # type: ignore[attr-defined]  # right
+    p.paragraph_format.tab_stops.add_tab_stop(Cm(width_cm), alignment=2)  # right
     rows = t.header + t.body
     table = doc.add_table(rows=len(rows), cols=t.ncols)  # type: ignore[attr-defined]
     table.style = "Table Grid"

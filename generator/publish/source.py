@@ -97,7 +97,7 @@ def from_database(db: str | Path, unit: str, spec: Spec | None = None, include_e
             except ConsolidateError as exc:
                 raise SourceError(str(exc)) from exc
             units = [(m.unit, m.name) for m in cons.included]
-            incomplete = [(m.unit, m.name, m.reason or f"报送 #{m.submission['id']} 有错误（已按要求计入）")
+            incomplete = [(m.unit, m.name, m.reason or f"报送 #{(m.submission or {}).get('id')} 有错误（已按要求计入）")
                           for m in incomplete_members(cons) if m.submission is not None or m.reason]
             return Source(spec, cons.dataset, units, True,
                           f"{cons.name}（{unit}）汇总 {len(units)} 个单位" + ("（草稿）" if cons.draft else ""),

@@ -170,9 +170,9 @@ def table_view(plan: WorkbookPlan, sh: SheetPlan, figures: Figures, statement: s
         if cell.kind == "code" or (cell.calc and cell.calc[0] in ("spare", "name")):
             skip.add(r)  # a spare input row
     for r in range(body_end + 1, sh.max_row + 1):
-        cell = sh.cells.get((r, 0))
-        if cell is not None and cell.kind == "text" and cell.text:
-            notes.append(cell.text)
+        note = sh.cells.get((r, 0))
+        if note is not None and note.kind == "text" and note.text:
+            notes.append(note.text)
     view = TableView(
         id=t.id, title=t.title, number=t.number, unit_line=sh.cells[(2, 0)].text, money_line="单位：万元",
         widths=list(sh.widths), header=_grid(sh, h0, h1, set(), None, {}),

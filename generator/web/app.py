@@ -187,7 +187,7 @@ class App:
         token = request.session.get("csrf")
         if not token:
             token = request.session["csrf"] = auth.new_token()
-        return token  # type: ignore[no-any-return]
+        return token
 
     async def form(self, request: Request) -> Any:
         """The posted form, once its CSRF token matches the session's (403 otherwise)."""
@@ -204,7 +204,7 @@ class App:
         gen = await self.round.db(auth.link_generation, code)
         if sess.get("gen") != gen:
             raise HTTPException(403, "unit")
-        return code  # type: ignore[no-any-return]
+        return code
 
     async def office_guard(self, request: Request) -> None:
         """An office page needs an office session of the current generation (logout and a new
@@ -802,7 +802,7 @@ def create_app(db: str | Path, specs: str | Path | None = None, workers: int = 2
     secret = rnd.call(auth.session_key)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: app.http_error, BodyTooLarge: app.body_too_large, Exception: app.server_error}
-    star = Starlette(routes=app.routes(), exception_handlers=handlers,  # type: ignore[arg-type]
+    star = Starlette(routes=app.routes(), exception_handlers=handlers,
                      middleware=[Middleware(SessionMiddleware, secret_key=secret, session_cookie="juesuan_session",
                                             same_site="lax", max_age=12 * 3600)],
                      lifespan=_lifespan(rnd))

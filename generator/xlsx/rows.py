@@ -48,8 +48,8 @@ def read_rows(path: Path, limits: object | None = None) -> list[list[str]]:
             raise TableFileError(f"{path.name} 有 {len(rows)} 行，超过 {MAX_ROWS} 行的上限")
         out = []
         for r in sorted(rows):
-            row = rows[r]
-            out.append([row.get(c, "") for c in range(max(row) + 1)] if max(row) < 50 else [row.get(c, "") for c in range(50)])
+            cols = rows[r]
+            out.append([cols.get(c, "") for c in range(max(cols) + 1)] if max(cols) < 50 else [cols.get(c, "") for c in range(50)])
         return out
     data = path.read_bytes()
     for enc in ("utf-8-sig", "gb18030"):

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,8 +34,8 @@ from ..core.layout import (
     section_codes,
 )
 from ..core.model import Figures, is_formula_figure
-from ..core.money import fmt
-from ..core.rules import HALF_CENT, RuleResult
+from ..core.money import HALF_CENT, fmt
+from ..core.rules import RuleResult
 from ..core.spec import Spec, is_indicator_key
 from .cellkinds import CellHandler
 
@@ -472,6 +473,11 @@ def _cell_text(cell: CellPlan, sh: Any, plan: WorkbookPlan, ds: Dataset) -> str:
 _WB_PR = re.compile(rb"(<workbookPr[^>]*/>)")
 
 
+def _followed_by(tag: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    """A replacement that keeps the match and puts ``tag`` right after it."""
+    return lambda m: m.group(1) + tag
+
+
 def _lock_structure(data: bytes, password: str) -> bytes:
     """xlsxwriter has no workbook structure lock: add <workbookProtection lockStructure="1"> to
     xl/workbook.xml, keeping every other part and the fixed zip timestamps byte for byte."""
@@ -483,7 +489,7 @@ def _lock_structure(data: bytes, password: str) -> bytes:
             if info.filename == "xl/workbook.xml":
                 pw = f'workbookPassword="{_legacy_hash(password)}" ' if password else ""
                 tag = f'<workbookProtection {pw}lockStructure="1"/>'.encode()
-                body, n = _WB_PR.subn(lambda m, tag=tag: m.group(1) + tag, body, count=1)
+                body, n = _WB_PR.subn(_followed_by(tag), body, count=1)
                 assert n == 1, "workbookPr not found"
             zi = zipfile.ZipInfo(info.filename, info.date_time)
             zi.compress_type = zipfile.ZIP_DEFLATED

@@ -111,7 +111,7 @@ def shown_names(book: RawBook, spec: Spec, sections: dict[str, list[str]], names
     code list: the round's own codes, imported after), the name the workbook shows for it — its
     hidden 代码表 sheet, from which the template was built — so its rows are laid out as shown and
     the name travels on (``migrate``)."""
-    missing = set()
+    missing: set[str] = set()
     for tid, codes in sections.items():
         t = spec.tables.get(tid)
         sec = t.section if t is not None else None

@@ -54,7 +54,8 @@ def _sheet(reading: Reading, sp: SheetPlan, known: frozenset[str] | set[str]) ->
     prefilled = set(plan.sections.get(t.id, []))
     first_of: dict[str, bool] = {}  # a 栏's first column: is it a formula (then the row's own formula sums it)
     for x in t.section.value_columns if t.section else []:
-        first_of.setdefault(x.key, bool(x.formula))
+        if x.key is not None:
+            first_of.setdefault(x.key, bool(x.formula))
     seen: set[str] = set()
     for r in range(spare.first, spare.last + 1):
         code = _code(reading.code_texts.get((sp.name, r, spare.code_col), ""))
