@@ -88,3 +88,30 @@ def test_wrong_units_consolidations_and_aggregates() -> None:
     assert (j.status, [f.code for f in j.extra]) == (WRONG_UNIT, ["aggregate-unit-report"])
     j = judge(case(sub(unit_code="430100", path="（汇总）/430100"), [("consolidation-submitted", "info")]))
     assert (j.status, j.accepted) == (PASS, True)  # a level's 汇总 is its unit's report
+
+
+def test_statuses_are_stored_as_codes_and_read_as_labels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The database holds each status's stable code (schema 4); the store reads it back as the label
+    the program and people use. A schema-1 database's labels are turned into codes when it is opened."""
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from generator.office.statuses import STATUS_CODES
+    from generator.office.store import SCHEMA_VERSION, Store
+
+    path = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "fixtures" / "store-schema-1.sqlite", path)
+    with Store(str(path)) as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
+        sid = store.submissions()[0]["id"]
+        assert [s["status"] for s in store.submissions()] == [PASS] * 5
+        store.begin()
+        store.update_submission(sid, status=WRONG_UNIT)
+        store.commit()
+        assert store.submission(sid)["status"] == WRONG_UNIT  # type: ignore[index]
+        assert [s["id"] for s in store.submissions_with_status(store.submission(sid)["unit"], WRONG_UNIT)] == [sid]  # type: ignore[index]
+    with sqlite3.connect(path) as conn:
+        stored = sorted(r[0] for r in conn.execute("SELECT status FROM submissions"))
+    assert stored == ["pass"] * 4 + ["wrong-unit"]
+    assert len(set(STATUS_CODES.values())) == len(STATUS_CODES)  # one code per status

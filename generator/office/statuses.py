@@ -30,6 +30,17 @@ AGGREGATE, ATTACH = "汇总单位", "附件"
 # kept beside the department, never its report, read by the 汇总 (office/consolidate.py)
 DEPT_FORMS = "部门附件"
 STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, DEPT_FORMS, AGGREGATE]
+# the catalogue of statuses: each one's stable code, what the database stores (SCHEMA_VERSION 4); the
+# program and the people see the Chinese label, the store translates at its boundary (store.py)
+STATUS_CODES = {PASS: "pass", WARN: "warning", ERR: "error", MISSING: "missing", DUP: "unchanged",
+                TEMPLATE: "template-mismatch", WRONG_UNIT: "wrong-unit", UNREADABLE: "unreadable",
+                ATTACH: "attachment", DEPT_FORMS: "department-forms", AGGREGATE: "aggregate"}
+STATUS_LABELS = {code: label for label, code in STATUS_CODES.items()}
+
+
+def status_code(status: str | None) -> str | None:
+    """A status as the database stores it (a code already stored, or an unknown text, as it is)."""
+    return STATUS_CODES.get(status, status) if status is not None else None
 STATUS_CLASS = {PASS: "pass", WARN: "warn", ERR: "err", MISSING: "missing", DUP: "dup", TEMPLATE: "tpl",
                 WRONG_UNIT: "wrong", UNREADABLE: "bad", ATTACH: "att", DEPT_FORMS: "att", AGGREGATE: "agg"}
 # files a unit sends along with its workbook (a signed scan, a 说明): listed beside the unit, never its report

@@ -38,8 +38,9 @@ from typing import Any
 from ..core.clock import now as clock_now
 from ..core.dataset import Values
 from ..core.findings import Finding
+from .statuses import STATUS_CODES, STATUS_LABELS, status_code
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The schema of version 1 (every database starts from it); later versions are the MIGRATIONS, each
 # applied once, in order, in one transaction with the version bump. A database of an older version
@@ -193,7 +194,14 @@ BEGIN RAISE EXCEPTION 'reviews are append-only'; END $$""",
             """CREATE TRIGGER reviews_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON reviews
 FOR EACH STATEMENT EXECUTE FUNCTION juesuan_reviews_append_only()"""],
     },
+    # a submission's status as a stable code (statuses.STATUS_CODES), no longer its Chinese label
+    4: ["UPDATE submissions SET status = CASE status "
+        + " ".join(f"WHEN '{label}' THEN '{code}'" for label, code in STATUS_CODES.items()) + " ELSE status END"],
 }
+
+# a submission's status read back as its label (the database holds its code)
+STATUS_AS_LABEL = ("CASE status " + " ".join(f"WHEN '{code}' THEN '{label}'" for code, label in STATUS_LABELS.items())
+                   + " ELSE status END AS status")
 
 SUBMISSION_COLUMNS = (
     "run_id", "seq", "path", "file_name", "sha256", "size", "mtime", "received", "unit_code", "unit_name",
@@ -203,6 +211,13 @@ SUBMISSION_COLUMNS = (
 # every column but ``doc`` (names, notes, cover, explanations: the bulk of a row): what statuses and
 # reports need, so a round's unit report holds ~200 bytes per submission
 LIGHT_COLUMNS = ", ".join(("id", *(c for c in SUBMISSION_COLUMNS if c != "doc")))
+
+
+def _select(columns: str) -> str:
+    """A submissions column list with the status read back as its label."""
+    if columns.strip() == "*":
+        columns = ", ".join(("id", *SUBMISSION_COLUMNS))
+    return ", ".join(STATUS_AS_LABEL if c.strip() == "status" else c.strip() for c in columns.split(","))
 
 
 DB_ENV = "JUESUAN_DB"
@@ -562,13 +577,14 @@ class Store:
     def original_of(self, sha256: str) -> sqlite3.Row | None:
         """The first stored submission with this content (not itself a duplicate)."""
         return self.conn.execute(
-            "SELECT * FROM submissions WHERE sha256=? AND duplicate_of IS NULL ORDER BY id LIMIT 1", (sha256,)).fetchone()
+            f"SELECT {_select('*')} FROM submissions WHERE sha256=? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+            (sha256,)).fetchone()
 
     def add_submission(self, fields: dict[str, Any], figures: Iterable[tuple[str, str, str, str, int]] = (),
                        findings: Iterable[Finding] = (), source: str = "read") -> int:
         cols = [c for c in SUBMISSION_COLUMNS if c in fields]
         cur = self.conn.execute(f"INSERT INTO submissions({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})",
-                                [fields[c] for c in cols])
+                                [status_code(fields[c]) if c == "status" else fields[c] for c in cols])
         sid = int(cur.lastrowid or 0)
         typed: dict[str, dict[str, dict[str, str]]] = {}
         for t, r, c, v, i in figures:
@@ -590,7 +606,8 @@ class Store:
                     columns: str = "*") -> list[sqlite3.Row]:
         """Submissions in order of receipt (run, then order within the run); ``columns``
         :data:`LIGHT_COLUMNS` leaves out ``doc`` (read it with :meth:`doc`)."""
-        return self.conn.execute(f"SELECT {columns} FROM submissions WHERE {where} ORDER BY {order}", params).fetchall()
+        return self.conn.execute(f"SELECT {_select(columns)} FROM submissions WHERE {where} ORDER BY {order}",
+                                 params).fetchall()
 
     # named queries: what collect, consolidate and the web page ask, so no caller writes SQL
     def submissions_by_id(self, sids: Iterable[int] | None = None) -> list[sqlite3.Row]:
@@ -606,7 +623,7 @@ class Store:
 
     def submissions_with_status(self, unit: str, status: str) -> list[sqlite3.Row]:
         """The submissions counted for ``unit`` with ``status``, by id."""
-        return self.submissions("unit=? AND status=?", (unit, status), order="id")
+        return self.submissions("unit=? AND status=?", (unit, status_code(status)), order="id")
 
     def sent_under_name_of(self, code: str) -> list[sqlite3.Row]:
         """Files sent under ``code``'s name (file name or folder) that count for no unit or another one."""
@@ -643,9 +660,11 @@ class Store:
         return got if isinstance(got, dict) else {}
 
     def submission(self, sid: int) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM submissions WHERE id=?", (sid,)).fetchone()
+        return self.conn.execute(f"SELECT {_select('*')} FROM submissions WHERE id=?", (sid,)).fetchone()
 
     def update_submission(self, sid: int, **fields: Any) -> None:
+        if "status" in fields:
+            fields["status"] = status_code(fields["status"])
         sets = ", ".join(f"{k}=?" for k in fields)
         self.conn.execute(f"UPDATE submissions SET {sets} WHERE id=?", [*fields.values(), sid])
 
