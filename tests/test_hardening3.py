@@ -158,6 +158,7 @@ def test_upload_racing_collect_stores_once(spec, db_url: str, tmp_path: Path) ->
     import hashlib
 
     from generator.office.collect import DUP, collect, ingest_bytes, load_tree, read_many
+    from generator.office.statuses import STATUS_CODES
     from generator.office.store import Store
 
     path = _unit_workbook(spec, tmp_path / "returned")
@@ -177,7 +178,8 @@ def test_upload_racing_collect_stores_once(spec, db_url: str, tmp_path: Path) ->
         rows = store.conn.execute("SELECT path, duplicate_of, status FROM submissions WHERE sha256=? ORDER BY id",
                                   (sha,)).fetchall()
     assert _originals(db_url, sha) == 1, [tuple(r) for r in rows]
-    assert len(rows) == 2 and rows[0]["duplicate_of"] is None and rows[1]["status"] == DUP
+    # (the raw column: the database stores the status's code, schema 4)
+    assert len(rows) == 2 and rows[0]["duplicate_of"] is None and rows[1]["status"] == STATUS_CODES[DUP]
     assert summary.duplicates == 1
 
 

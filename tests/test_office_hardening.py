@@ -25,6 +25,7 @@ from generator.core.model import Figures
 from generator.core.spec import Spec
 from generator.office.collect import PASS, TEMPLATE, UNREADABLE, WRONG_UNIT, collect, load_tree, unit_report
 from generator.office.consolidate import consolidate, write_outputs
+from generator.office.statuses import STATUS_CODES
 from generator.office.store import DBError, Store
 from generator.xlsx.reader import read_workbook
 from generator.xlsx.writer import build_workbook
@@ -152,7 +153,7 @@ def test_collect_killed_with_sigkill_then_rerun(spec: Spec, tmp_path: Path) -> N
     assert not [w for w in workers if _alive(w)], "worker processes outlived their parent"
     # what was committed before the kill is consistent: judged, not left 无法读取
     con = sqlite3.connect(db)
-    partial = con.execute("SELECT COUNT(*), SUM(status=?) FROM submissions", (UNREADABLE,)).fetchone()
+    partial = con.execute("SELECT COUNT(*), SUM(status=?) FROM submissions", (STATUS_CODES[UNREADABLE],)).fetchone()
     unfinished = con.execute("SELECT COUNT(*) FROM runs WHERE kind='collect' AND finished IS NULL").fetchone()[0]
     con.close()
     assert 0 < partial[0] < 115 and partial[1] == 0 and unfinished == 1
@@ -250,7 +251,7 @@ def test_full_disk_is_named_and_nothing_half_written(spec: Spec, tmp_path: Path)
         assert r.returncode == 2 and "磁盘已满" in r.stderr, r.stderr
         assert "no transaction is active" not in r.stderr and "Traceback" not in r.stderr
         con = sqlite3.connect(db)
-        rows = con.execute("SELECT COUNT(*), SUM(status=?) FROM submissions", (UNREADABLE,)).fetchone()
+        rows = con.execute("SELECT COUNT(*), SUM(status=?) FROM submissions", (STATUS_CODES[UNREADABLE],)).fetchone()
         runs = con.execute("SELECT finished FROM runs WHERE kind='collect'").fetchall()
         con.close()
         assert rows[1] in (0, None) and runs == [(None,)]  # batches kept are judged; the run is unfinished

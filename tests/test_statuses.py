@@ -113,5 +113,5 @@ def test_statuses_are_stored_as_codes_and_read_as_labels(tmp_path) -> None:  # t
         assert [s["id"] for s in store.submissions_with_status(store.submission(sid)["unit"], WRONG_UNIT)] == [sid]  # type: ignore[index]
     with sqlite3.connect(path) as conn:
         stored = sorted(r[0] for r in conn.execute("SELECT status FROM submissions"))
-    assert stored == ["pass"] * 4 + ["wrong-unit"]
+    assert stored == ["pass"] * 4 + ["wrong_unit"]
     assert len(set(STATUS_CODES.values())) == len(STATUS_CODES)  # one code per status

@@ -30,11 +30,11 @@ AGGREGATE, ATTACH = "汇总单位", "附件"
 # kept beside the department, never its report, read by the 汇总 (office/consolidate.py)
 DEPT_FORMS = "部门附件"
 STATUS_ORDER = [PASS, WARN, ERR, MISSING, DUP, TEMPLATE, WRONG_UNIT, UNREADABLE, ATTACH, DEPT_FORMS, AGGREGATE]
-# the catalogue of statuses: each one's stable code, what the database stores (SCHEMA_VERSION 4); the
+# the catalogue of statuses: each one's stable code (snake_case: no finding code looks like it), what the database stores (SCHEMA_VERSION 4); the
 # program and the people see the Chinese label, the store translates at its boundary (store.py)
 STATUS_CODES = {PASS: "pass", WARN: "warning", ERR: "error", MISSING: "missing", DUP: "unchanged",
-                TEMPLATE: "template-mismatch", WRONG_UNIT: "wrong-unit", UNREADABLE: "unreadable",
-                ATTACH: "attachment", DEPT_FORMS: "department-forms", AGGREGATE: "aggregate"}
+                TEMPLATE: "template_mismatch", WRONG_UNIT: "wrong_unit", UNREADABLE: "unreadable",
+                ATTACH: "attachment", DEPT_FORMS: "department_forms", AGGREGATE: "aggregate"}
 STATUS_LABELS = {code: label for label, code in STATUS_CODES.items()}
 
 
