@@ -6,7 +6,10 @@ units file only adds an expectation: a workbook of another unit is then 单位�
 as anybody's submission.
 
 A submission's status is decided by :mod:`generator.office.statuses` (a pure function over the
-submission, its findings and the units file). A unit's status is that of the latest file it received (an unchanged file collected again is not
+submission, its findings and the units file). This module reads the files (in worker processes),
+collects a folder and takes one upload; its other parts are their own modules, re-exported here:
+the unit tree (:mod:`.tree`), the statuses refreshed (:mod:`.submissions`), the unit report and its
+terminal/CSV/HTML forms (:mod:`.report`), the recheck (:mod:`.recheck`). A unit's status is that of the latest file it received (an unchanged file collected again is not
 news); a unit that never received one is 未报送, or 汇总单位 when it only sums its subordinates
 (``kind`` 汇总 in the units file, or a unit one of whose subordinates is its 本级). Its
 current submission is the latest 通过/有提示/有错误 one; earlier ones stay as history.
@@ -14,16 +17,14 @@ current submission is the latest 通过/有提示/有错误 one; earlier ones st
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
 import stat
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -31,14 +32,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.clock import shown
-from ..core.dataset import Dataset
-from ..core.findings import ERROR, INFO, WARNING, Finding, printable, sort_findings, visible
-from ..core.fsutil import atomic_write_bytes, atomic_write_text
-from ..core.layout import DRAFT, META, SUMMARY_KINDS, TEMPLATES, text_width
+from ..core.findings import ERROR, INFO, WARNING, Finding
+from ..core.fsutil import atomic_write_bytes
+from ..core.layout import DRAFT, META, SUMMARY_KINDS
 from ..core.model import Figures
 from ..core.rules import evaluate_rules, expand_rules, rule_findings
 from ..core.spec import Spec
+from .recheck import RecheckSummary, recheck
+from .report import (
+    REPORT_HEADER,
+    UnitReport,
+    UnitRow,
+    _finding_view,
+    beside_text,
+    csv_safe,
+    jinja_env,
+    pad,
+    render_table,
+    report_cells,
+    report_csv,
+    report_html,
+    report_html_chunks,
+    safe_text,
+    terminal_table,
+    unit_report,
+    write_reports,
+)
 from .statuses import (
     ACCEPTED,
     AGGREGATE,
@@ -58,117 +77,16 @@ from .statuses import (
     UNREADABLE,
     WARN,
     WRONG_UNIT,
-    Case,
-    judge,
 )
-from .store import LIGHT_COLUMNS, Store, figure_rows, now
+from .store import Store, figure_rows, now
+from .submissions import refresh_statuses, submission_dataset, unfinished_collect
+from .tree import AGGREGATE_KINDS, Unit, UnitTree, load_tree, tree_from_store
 
 if TYPE_CHECKING:
     from ..xlsx.ooxml import Limits
 
 COMMIT_EVERY = 50
 FUTURE_SLACK = 600  # seconds a sender's clock may run ahead before a file time counts as in the future
-
-
-# ---------------------------------------------------------------- the unit tree
-
-
-AGGREGATE_KINDS = {"汇总", "汇总单位", "aggregate"}
-
-
-@dataclass
-class Unit:
-    code: str
-    name: str
-    parent: str = ""
-    line: int | None = None
-    kind: str = ""  # 汇总: sums its subordinates, no report of its own
-
-    @property
-    def declared_aggregate(self) -> bool:
-        return self.kind in AGGREGATE_KINDS
-
-
-@dataclass
-class UnitTree:
-    """The units file as a tree. Unknown parents and cycles are findings; such units become roots."""
-
-    units: dict[str, Unit] = field(default_factory=dict)
-    children: dict[str, list[str]] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, str]] | Iterable[tuple[str, ...]], source: str = "") -> UnitTree:
-        tree = cls()
-        for r in rows:
-            if isinstance(r, dict):
-                u = Unit(r["code"], r["name"], r.get("parent") or "", int(r["line"]) if r.get("line") else None,
-                         r.get("kind") or "")
-            else:
-                u = Unit(r[0], r[1], r[2] or "", None, r[3] if len(r) > 3 else "")
-            tree.units[u.code] = u
-        for u in tree.units.values():
-            if u.parent and u.parent not in tree.units:
-                tree.findings.append(Finding("units-parent-unknown", ERROR,
-                                             f"单位 {u.code} 的上级单位 {u.parent} 不在单位清单中，按顶层单位处理",
-                                             file=source or None, row=str(u.line) if u.line else None))
-                u.parent = ""
-        for u in tree.units.values():  # cycles: walk up; a unit met twice closes a loop
-            seen = {u.code}
-            p = u.parent
-            while p:
-                if p in seen:
-                    tree.findings.append(Finding("units-cycle", ERROR, f"单位 {u.code} 的上级关系成环，按顶层单位处理",
-                                                 file=source or None, row=str(u.line) if u.line else None))
-                    u.parent = ""
-                    break
-                seen.add(p)
-                p = tree.units[p].parent
-        for u in tree.units.values():
-            tree.children.setdefault(u.parent, []).append(u.code)
-        return tree
-
-    def rows(self) -> list[tuple[str, str, str, str]]:
-        return [(u.code, u.name, u.parent, u.kind) for u in self.units.values()]
-
-    def is_aggregate(self, code: str) -> bool:
-        """A unit that reports nothing of its own and only sums its subordinates: marked 汇总 in the
-        units file, or (unmarked) a unit with subordinates one of which is its 本级."""
-        u = self.units[code]
-        kids = self.kids(code)
-        if u.declared_aggregate:
-            return True
-        return not u.kind and any("本级" in self.units[k].name for k in kids)
-
-    @property
-    def roots(self) -> list[str]:
-        return list(self.children.get("", []))
-
-    def kids(self, code: str) -> list[str]:
-        return self.children.get(code, []) if code else []
-
-    def walk(self, start: str | None = None) -> list[tuple[str, int]]:
-        """(code, depth) in tree order (pre-order, units-file order among siblings)."""
-        out: list[tuple[str, int]] = []
-        stack = [(c, 0) for c in reversed([start] if start else self.roots)]
-        while stack:
-            code, depth = stack.pop()
-            out.append((code, depth))
-            stack.extend((c, depth + 1) for c in reversed(self.kids(code)))
-        return out
-
-
-def load_tree(units_file: Path) -> UnitTree:
-    from .units import read_units_csv  # the one parser of the units file
-
-    rows, problems = read_units_csv(units_file)
-    tree = UnitTree.from_rows(rows, str(units_file))
-    tree.findings = problems + tree.findings
-    return tree
-
-
-def tree_from_store(store: Store) -> UnitTree:
-    return UnitTree.from_rows([(r["code"], r["name"], r["parent"], r["kind"]) for r in store.units()])
 
 
 # ---------------------------------------------------------------- reading files (in worker processes)
@@ -680,379 +598,5 @@ def explain_online(store: Store, tree: UnitTree, spec: Spec, sid: int, texts: di
     return True
 
 
-def refresh_statuses(store: Store, tree: UnitTree, spec_version: str | None = None, spec_hash: str | None = None,
-                     only: Iterable[int] | None = None) -> None:
-    """Recompute every submission's unit, status, acceptance, counts and collect findings
-    (duplicate, unknown unit, template mismatch) from its stored findings and the units file
-    (:func:`generator.office.statuses.judge`). ``only``: just these submissions (a single upload); a
-    submission's judgement depends on itself and, for a duplicate, on the unit of its original, so
-    the rest need not be walked."""
-    spec_version = spec_version if spec_version is not None else store.get_meta("spec_version") or ""
-    spec_hash = spec_hash if spec_hash is not None else store.get_meta("spec_hash") or ""
-    ids = sorted(set(only)) if only is not None else None
-    store.begin()
-    store.delete_collect_findings(ids)
-    codes_of = store.finding_codes(ids)
-    units_of: dict[int, str | None] = {}
-    for s in store.submissions_by_id(ids):
-        sid = s["id"]
-        orig = store.submission(s["duplicate_of"]) if s["duplicate_of"] is not None else None
-        j = judge(Case(s, [(c, sv) for c, sv, *_ in codes_of.get(sid, [])], orig, units_of, tree, spec_version, spec_hash))
-        units_of[sid] = j.unit
-        if j.extra:
-            store.add_findings(sid, j.extra, "collect")
-        status, accepted = j.status, int(j.accepted)
-        if (s["status"], s["accepted"], s["unit"], s["errors"], s["warnings"], s["infos"]) != (status, accepted, j.unit, *j.counts):
-            store.update_submission(sid, status=status, accepted=accepted, unit=j.unit, errors=j.counts[0],
-                                    warnings=j.counts[1], infos=j.counts[2])
-    store.commit()
-
-
-def submission_dataset(store: Store, sid: int, unit: str, name: str, year: int | None) -> Dataset:
-    """What a stored submission holds, as reading its workbook gives it: the typed figures and every
-    text kept with it (names, 空表说明, cover, 差异说明, the 附件 forms' words) — what ``publish UNIT``
-    and ``narrative UNIT`` start from, so they say what they say from the workbook itself."""
-    doc = dict(store.doc(sid))
-    doc.pop("values", None)
-    ds = Dataset.from_json({**doc, "unit": {"code": unit, "name": name}, "year": year})
-    ds.values = store.values(sid, inputs_only=True)
-    return ds
-
-
-def unfinished_collect(store: Store) -> Finding | None:
-    """The last collect did not finish (killed, a full disk, …): the database may lack some files of
-    the folder. None when it finished (or there was none)."""
-    last = store.last_run("collect")
-    if last is None or last["finished"]:
-        return None
-    busy = store.writer_busy()
-    what = "正在进行" if busy else "没有完成（被中断）"
-    return Finding("collect-running" if busy else "collect-unfinished", ERROR if busy else WARNING,
-                   f"最近一次收集（#{last['id']}，{last['source'] or ''}，开始于 {last['started']}）{what}：数据库中可能缺少该次收集的部分文件。"
-                   "请（等它结束后）重新运行 juesuan collect —— 已收录的文件不会重复入库", actual=str(last["id"]))
-
-
-# ---------------------------------------------------------------- per-unit status
-
-
-@dataclass
-class UnitRow:
-    code: str
-    name: str
-    parent: str
-    depth: int
-    has_children: bool
-    status: str
-    latest: dict[str, Any] | None = None  # the submission the status is about (the current one, if any)
-    current: dict[str, Any] | None = None  # the latest accepted one
-    history: list[dict[str, Any]] = field(default_factory=list)
-    errors: int = 0
-    warnings: int = 0
-    infos: int = 0
-    anchor: str = ""
-    beside: list[dict[str, Any]] = field(default_factory=list)  # files that are not its report: 附件, 未变, 无法读取 …
-
-    @property
-    def done(self) -> bool:
-        """Has a current submission without errors (or is only a 汇总 node)."""
-        if self.status == AGGREGATE:
-            return True
-        return self.current is not None and self.current["status"] != ERR
-
-
-@dataclass
-class UnitReport:
-    rows: list[UnitRow]
-    others: list[dict[str, Any]]  # files counted for no unit of the units file
-    counts: dict[str, int]
-    spec_version: str
-    spec_hash: str
-    created: str
-
-    @property
-    def ok(self) -> bool:
-        return all(r.done for r in self.rows) and not [s for s in self.others if s["status"] != ATTACH]
-
-
-def unit_report(store: Store, tree: UnitTree) -> UnitReport:
-    """Each unit's status is that of its current submission: the latest accepted (通过/有提示/有错误)
-    file in order of receipt. Files that are not a report of the unit (attachments, unreadable
-    files, a copy of a file already received, another unit's workbook sent under its name) are
-    listed beside it and never replace its current report; only a unit without any current report
-    takes the status of its latest such file (an attachment alone leaves it 未报送)."""
-    subs = [dict(s) for s in store.submissions(columns=LIGHT_COLUMNS)]  # without doc: store.doc(id) when needed
-    by_unit: dict[str, list[dict[str, Any]]] = {}
-    others = []
-    for s in subs:
-        if s["unit"] in tree.units:
-            by_unit.setdefault(s["unit"], []).append(s)
-        else:
-            others.append(s)
-    rows: list[UnitRow] = []
-    for i, (code, depth) in enumerate(tree.walk()):
-        u = tree.units[code]
-        hist = by_unit.get(code, [])  # ordered by (run, seq)
-        has_children = bool(tree.kids(code))
-        row = UnitRow(code, u.name, u.parent, depth, has_children, MISSING, history=hist, anchor=f"u{i}")
-        accepted = [s for s in hist if s["accepted"]]
-        row.current = accepted[-1] if accepted else None
-        row.beside = [s for s in hist if not s["accepted"]]
-        if row.current is not None:
-            row.latest = row.current
-            row.status = row.current["status"]
-        else:
-            reports = [s for s in hist if s["status"] not in (ATTACH, DEPT_FORMS)]
-            if reports:
-                row.latest = reports[-1]
-                row.status = reports[-1]["status"]
-            elif tree.is_aggregate(code):
-                row.status = AGGREGATE
-        if row.latest is not None:
-            row.errors, row.warnings, row.infos = row.latest["errors"], row.latest["warnings"], row.latest["infos"]
-        rows.append(row)
-    counts = {s: 0 for s in STATUS_ORDER}
-    for r in rows:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return UnitReport(rows, others, counts, store.get_meta("spec_version") or "", store.get_meta("spec_hash") or "",
-                      shown(now()))
-
-
-# ---------------------------------------------------------------- reports: terminal, CSV, HTML
-
-
-
-def pad(s: str, width: int) -> str:
-    return s + " " * max(0, width - text_width(s))
-
-
-def render_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max([text_width(h)] + [text_width(r[i]) for r in rows]) for i, h in enumerate(header)]
-    lines = ["  ".join(pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-REPORT_HEADER = ["单位代码", "单位名称", "上级单位", "层级", "状态", "当前报送", "错误", "提示", "信息", "报送次数", "文件", "收到时间",
-                 "另收文件"]
-
-
-def beside_text(r: UnitRow) -> str:
-    """The files received for a unit that are not its report, for one table cell."""
-    return "；".join(f"{Path(s['path']).name}（{s['status']}）" for s in r.beside)
-
-
-def report_cells(r: UnitRow) -> list[str]:
-    cur = r.current
-    current = f"#{cur['id']} {cur['status']}" if cur else "—"
-    latest = r.latest
-    return [r.code, r.name, r.parent, str(r.depth + 1), r.status, current, str(r.errors), str(r.warnings), str(r.infos),
-            str(len(r.history)), latest["path"] if latest else "", shown(latest["received"]) if latest else "",
-            beside_text(r)]
-
-
-def terminal_table(rep: UnitReport) -> str:
-    rows = []
-    for r in rep.rows:
-        # names from files and folders: every cell one line, no escape sequence reaches the terminal
-        cells = [printable(c) for c in report_cells(r)]
-        cells[1] = "  " * r.depth + cells[1]
-        rows.append([cells[0], cells[1], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]])
-        if r.beside:
-            rows[-1].append(printable(beside_text(r)))
-    text = render_table(["单位代码", "单位名称", "状态", "当前报送", "错误", "提示", "信息", "次数", "文件", "另收文件"],
-                        [row + [""] * (10 - len(row)) for row in rows])
-    summary = "，".join(f"{s} {n}" for s, n in rep.counts.items() if n)
-    text += f"\n共 {len(rep.rows)} 个单位：{summary}"
-    if rep.others:
-        text += f"\n另有 {len(rep.others)} 个文件不属于清单中的任何单位或无法识别（见报告“其他文件”）"
-    return text
-
-
-def csv_safe(value: Any) -> str:
-    """A cell a spreadsheet will never take for a formula: text starting with = + - @ (or a tab or
-    carriage return) gets a leading single quote."""
-    s = visible("" if value is None else str(value))  # an ESC from a file name is shown, not written raw
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
-
-
-def report_csv(rep: UnitReport) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(REPORT_HEADER)
-    for r in rep.rows:
-        w.writerow([csv_safe(c) for c in report_cells(r)])
-    for s in rep.others:
-        w.writerow([csv_safe(c) for c in [s["unit_code"], s["unit_name"], "", "", s["status"], "", s["errors"],
-                                          s["warnings"], s["infos"], 1, s["path"], shown(s["received"]), ""]])
-    return buf.getvalue()
-
-
-def safe_text(value: Any) -> Any:
-    """Jinja's finalize: a plain text shown without raw control characters (Markup left as it is)."""
-    return visible(value) if isinstance(value, str) and not hasattr(value, "__html__") else value
-
-
-def jinja_env() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals["status_class"] = lambda s: STATUS_CLASS.get(s, "other")
-    env.filters["when"] = shown
-    env.finalize = safe_text  # no raw control characters in a report
-    return env
-
-
-def _finding_view(f: Finding) -> dict[str, Any]:
-    from ..core.findings import SEVERITY_ZH
-
-    return {"severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity), "code": f.code,
-            "title": f.title, "advice": f.advice, "location": f.location(), "message": f.message, "expected": f.expected, "actual": f.actual}
-
-
-class _UnitView:
-    """One unit of the HTML report; its findings are read from the store when the template gets to
-    them, so a round's report is rendered unit by unit and never held whole in memory."""
-
-    def __init__(self, store: Store, row: UnitRow):
-        self.store, self.row = store, row
-
-    @property
-    def cells(self) -> list[str]:
-        return report_cells(self.row)
-
-    @property
-    def shown(self) -> Iterator[dict[str, Any]]:
-        r, store = self.row, self.store
-        for s in ([r.latest] if r.latest else []) + ([r.current] if r.current and r.current is not r.latest else []):
-            sid = s["duplicate_of"] or s["id"]
-            fs = sort_findings(store.findings(s["id"]) + (store.findings(sid) if sid != s["id"] else []))
-            yield {"sub": s, "findings": [_finding_view(f) for f in fs]}
-
-
-class _UnitViews:
-    """The report's units, iterable as often as the template walks them (summary, then details)."""
-
-    def __init__(self, store: Store, rep: UnitReport):
-        self.store, self.rep = store, rep
-
-    def __iter__(self) -> Iterator[_UnitView]:
-        return (_UnitView(self.store, r) for r in self.rep.rows)
-
-
-def report_html_chunks(store: Store, rep: UnitReport, title: str = "决算公开表收集情况",
-                       notice: str | None = None) -> Iterator[str]:
-    """The collect report as HTML, in chunks as the template renders them (streamed to the file);
-    ``notice``: a banner above everything (the office's set-up, e.g. no key of its own)."""
-    others = [{"sub": s, "findings": [_finding_view(f) for f in sort_findings(store.findings(s["id"]))]}
-              for s in rep.others]
-    return jinja_env().get_template("collect_report.html.j2").generate(
-        title=title, rep=rep, units=_UnitViews(store, rep), others=others, header=REPORT_HEADER, statuses=STATUS_ORDER,
-        notice=notice)
-
-
-def report_html(store: Store, rep: UnitReport, title: str = "决算公开表收集情况", notice: str | None = None) -> str:
-    return "".join(report_html_chunks(store, rep, title, notice))
-
-
-def write_reports(store: Store, rep: UnitReport, outdir: Path, stem: str = "collect-report",
-                  notice: str | None = None) -> tuple[Path, Path]:
-    html = outdir / f"{stem}.html"
-    csv_path = outdir / f"{stem}.csv"
-    atomic_write_text(html, report_html_chunks(store, rep, notice=notice))
-    atomic_write_bytes(csv_path, report_csv(rep).encode("utf-8-sig"))
-    return html, csv_path
-
-
-# ---------------------------------------------------------------- recheck
-
-
-@dataclass
-class RecheckSummary:
-    run_id: int
-    submissions: int = 0
-    added: int = 0
-    resolved: int = 0
-    failed: int = 0
-    unplaced: int = 0  # non-zero figures with no home in the new version (cross-version recheck)
-    changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # unit, name, before, after
-
-
-def recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None = None) -> RecheckSummary:
-    """Re-run a spec's 审核 rules on the stored figures of every readable submission (values from
-    the database, not the files): earlier rule findings are kept as history (inactive), the new
-    ones are active, statuses refreshed.
-
-    Same version (rules or formulas changed): derived figures are recomputed and stored. Another
-    version (``old_spec`` = the version the submissions were collected on): the input figures are
-    carried to the new version's keys by the spec mapping first; a non-zero figure with no home is
-    a warning; the stored figures stay as collected."""
-    store.acquire_writer("重新审核")
-    try:
-        return _recheck(store, tree, spec, old_spec)
-    finally:
-        store.release_writer()
-
-
-def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) -> RecheckSummary:
-    from ..core.specmap import resolve
-    from .migrate import migrate_values, unplaced_reason
-
-    specmap = resolve(old_spec, spec) if old_spec is not None else None
-    before = {r.code: r.status for r in unit_report(store, tree).rows}
-    store.begin()
-    run_id = store.start_run("recheck", "", spec.version, spec.hash)
-    store.set_meta("recheck_spec", f"{spec.version}/{spec.hash}")
-    store.commit()
-    summary = RecheckSummary(run_id)
-    for s in store.originals():
-        sid = s["id"]
-        old = {(f.code, f.rule, f.severity) for f in store.findings(sid) if f.rule or f.code == "recheck-unplaced"}
-        doc = json.loads(s["doc"] or "{}")
-        store.begin()
-        derived = None
-        try:
-            inputs = store.values(sid, inputs_only=True)
-            new: list[Finding] = []
-            if old_spec is not None and specmap is not None:
-                inputs, unplaced, _ = migrate_values(old_spec, spec, inputs, specmap)
-                for u in unplaced:
-                    if u.amount:
-                        summary.unplaced += 1
-                        new.append(Finding("recheck-unplaced", WARNING,
-                                           f"{u.table} 行 {u.row} 栏 {u.col} 的数 {u.amount} 在新版 {spec.version} 中无处放置："
-                                           f"{unplaced_reason(specmap, u, inputs)}",
-                                           table=u.table, row=u.row, col=u.col, actual=str(u.amount)))
-            figures = Figures(spec, inputs)
-            results = evaluate_rules(spec, figures, doc.get("notes") or {}, expand_rules(spec, figures.item_codes))
-            new += rule_findings(results, doc.get("explanations") or {})
-            if old_spec is None:
-                derived = figure_rows(figures.all_values(), {})
-        except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
-            new = [Finding("recheck-failed", ERROR, f"按新规格审核时出错：{type(exc).__name__}: {exc}")]
-            summary.failed += 1
-        store.deactivate_rule_findings(sid, ("recheck",))
-        store.add_findings(sid, new, "recheck", run_id)
-        if derived is not None:
-            store.replace_derived(sid, derived)
-        store.commit()
-        got = {(f.code, f.rule, f.severity) for f in new}
-        summary.added += len(got - old)
-        summary.resolved += len(old - got)
-        summary.submissions += 1
-    refresh_statuses(store, tree)
-    after = unit_report(store, tree)
-    summary.changes = [(r.code, r.name, before.get(r.code, ""), r.status) for r in after.rows
-                       if before.get(r.code) != r.status]
-    store.begin()
-    store.finish_run(run_id, {"submissions": summary.submissions, "added": summary.added,
-                              "resolved": summary.resolved, "failed": summary.failed, "unplaced": summary.unplaced})
-    store.commit()
-    return summary
-
-
 # the statuses (generator/office/statuses.py) are re-exported: collect's callers import them from here
-__all__ = ["ACCEPTED", "AGGREGATE", "ATTACH", "DEPT_FORMS", "DUP", "ERR", "LEVEL_PATH", "MISSING", "OFFICE_CODES", "PASS", "SPREADSHEET_SUFFIXES", "STATUS_CLASS", "STATUS_ORDER", "TEMPLATE", "TEMPLATE_CODES", "UNREADABLE", "WARN", "WRONG_UNIT",
-           "UnitTree", "collect", "ingest_bytes", "explain_online", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table",
-           "csv_safe", "named_unit", "scan", "read_one"]
+__all__ = ["ACCEPTED", "AGGREGATE", "ATTACH", "DEPT_FORMS", "DUP", "ERR", "LEVEL_PATH", "MISSING", "OFFICE_CODES", "PASS", "SPREADSHEET_SUFFIXES", "STATUS_CLASS", "STATUS_ORDER", "TEMPLATE", "TEMPLATE_CODES", "UNREADABLE", "WARN", "WRONG_UNIT", "UnitTree", "collect", "ingest_bytes", "explain_online", "store_upload", "keep_evidence", "recheck", "refresh_statuses", "unit_report", "write_reports", "terminal_table", "csv_safe", "named_unit", "scan", "read_one", "AGGREGATE_KINDS", "Unit", "load_tree", "tree_from_store", "submission_dataset", "unfinished_collect", "REPORT_HEADER", "UnitReport", "UnitRow", "_finding_view", "beside_text", "jinja_env", "pad", "render_table", "report_cells", "report_csv", "report_html", "report_html_chunks", "safe_text", "RecheckSummary", "evidence_path", "UPLOAD_PREFIX", "FileTask", "read_many", "_crash_doc", "_worker_init", "_worker_read"]
