@@ -429,8 +429,8 @@ def _read(book: RawBook, ctx: _Ctx, spec_dirs: list[Path] | None, key: str | Non
             raise  # an edited 科目 list, not the round's codes: the file is unreadable (the caller says so)
         return ReadResult(path, False, ctx.findings + [Finding(
             "spec-codes-missing", ERROR,
-            f"无法按规格 {spec.version}（{spec.hash}）读取：{exc}。工作簿用到了该规格代码表中没有的科目代码（本轮导入的代码表？）："
-            "请先用 juesuan codes import 把本轮的代码表导入该规格，或用生成本模板的规格目录读取（--specs）",
+            f"无法按 {spec.version} 版模板读取：{exc}。工作簿用到了本轮代码表中没有的科目代码（生成模板时导入过代码表？）："
+            "主管部门请先用 juesuan codes import 把本轮的代码表导入，或用生成本模板的规格读取（--specs）",
             file=path, expected=spec.hash, actual=template["spec_hash"])])
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     ds = Dataset(unit_code=unit_code, unit_name=unit_name, year=year, names=dict(names))
@@ -508,9 +508,8 @@ def _outdated(ctx: _Ctx, plan: WorkbookPlan, template: dict[str, str], has_meta:
     ctx.findings[:] = [f for f in ctx.findings if f.code != "template-spec-changed" and not on_hidden(f)]
     ctx.findings.insert(0, Finding(
         "template-outdated", ERROR,
-        f"按旧版模板填报：本工作簿由 {template['version']} 版的旧版模板（规格 {template['spec_hash']}）生成，"
-        f"当前规格为 {plan.spec.hash}（代码表或模板已更新）。所填数据可以保留：请用 juesuan migrate 文件 --to 当前规格 "
-        "迁移为新模板后核对报回，或按新模板重新填报",
+        f"按旧版模板填报：本工作簿由 {template['version']} 版的旧版模板生成，本轮的代码表或模板已更新。"
+        "所填数据可以保留：主管部门可用 juesuan migrate 把它迁移为新模板，由单位核对后报回；或按新模板重新填报",
         file=ctx.path, expected=plan.spec.hash, actual=template["spec_hash"]))
 
 
