@@ -151,4 +151,15 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
                     break
         except (KeyError, ExprError, ValueError) as exc:
             problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
+    figures_file = str(spec.root / str(spec.raw.get("spec.yaml", {}).get("figures", "")))
+    for name, text in spec.figures.items():
+        try:  # a named figure stands alone: every reference names its table
+            compile_expr(text, spec, Context())
+        except ExprError as exc:
+            problems.append((figures_file, None, f"数字“{name}”的表达式 {text!r}：{exc}"))
+    for name, (table, row, col) in spec.texts.items():
+        t = spec.tables.get(table)
+        if t is None or t.kind != "form" or col not in t.text_keys() or \
+                not any(fr.key == row and any(c.kind == "field" and c.key == col for c in fr.cells) for fr in t.form):
+            problems.append((figures_file, None, f"文字“{name}”：{table} 没有行 {row} 栏 {col} 的填写文字单元格"))
     return problems

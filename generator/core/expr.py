@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .spec import Spec, Table
 
-TABLE_RE = re.compile(r"^(?:公开\d\d|附件\d)$")
+TABLE_RE = re.compile(r"^(?:公开\d\d|附件\d|附表\d)$")
 KEYWORDS = {"row", "rows", "col", "cols", "items"}
 FUNCS = {"sum", "abs", "min", "max", "round", "div"}
 FUNC_ARITY = {"min": 2, "max": 2, "round": 2, "div": 2}

@@ -82,7 +82,7 @@ class CellPlan:
     formula: str = ""
     calc: tuple[Any, ...] = ()
     negative: bool = False
-    validate: str = ""  # 'amount' | 'code' | ''
+    validate: str = ""  # 'amount' | 'count' (a whole number ≥ 0) | 'code' | ''
     label: str = ""  # what the cell is, for messages (行/科目 and 栏)
     max_length: int = 0  # characters a text cell may hold (0: only the spreadsheet's own limit)
 
@@ -680,7 +680,8 @@ class _FormLayout:
             node = compile_expr(cell.formula, self.spec, Context(t.id, row, cell.key))
             sh.put(r, c, CellPlan("formula", f"{fmt}_formula", fig=fig, node=node, calc=("fig", fig), label=label))
         else:
-            sh.put(r, c, CellPlan("input", f"{fmt}_input", fig=fig, validate="amount", label=label))
+            sh.put(r, c, CellPlan("input", f"{fmt}_input", fig=fig, validate="count" if fmt == "count" else "amount",
+                                  label=label))
 
 
 def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) -> None:

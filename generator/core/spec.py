@@ -197,6 +197,7 @@ class Table:
     repeat: str | None = None  # "project": one sheet per project (附件3), row keys "<n>:<key>"
     spare_repeats: int = 0
     consolidate: str = "sum"  # sum | list (indicator tables are listed per unit, never summed)
+    publish: bool = True  # False: filled in the workbook, not printed as a table (附表1: the 说明's figures)
     _row_index: dict[str, tuple[Block, Row]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -303,6 +304,10 @@ class Spec:
     hash: str
     root: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # the figures 第三部分 and the report checks speak of: name -> expression over this format's tables
+    figures: dict[str, str] = field(default_factory=dict)
+    # the words it quotes from forms: name -> (table, row, col) of a typed-in text cell
+    texts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
     # a loaded spec is never changed, and a batch reuses one spec for every workbook
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -557,7 +562,8 @@ def _table(path: Path, col: _Collector) -> Table | None:
                   notes=[_str(n) for n in raw.get("notes") or []], statement=False,
                   print=dict(raw.get("print") or {}), file=file, kind="form", form=form,
                   widths=[float(w) for w in raw["widths"]], repeat=repeat,
-                  spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"))
+                  spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"),
+                  publish=raw.get("publish", True) is not False)
         _check_form(t, col)
         return t
     for req in ("id", "sheet", "title", "header", "blocks"):
@@ -578,6 +584,7 @@ def _table(path: Path, col: _Collector) -> Table | None:
         print=dict(raw.get("print") or {}),
         file=file,
         negative=bool(raw.get("negative", False)),
+        publish=raw.get("publish", True) is not False,
     )
     # header width must match the columns
     grid = header_grid(t.header)
@@ -705,6 +712,8 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+_TEXT_REF = re.compile(r"(\S+)\s+row\s+(\S+)\s+col\s+(\S+)")
+
 SpecCheck = Callable[["Spec"], Iterable[tuple[str, "int | None", str]]]
 """A later check of a parsed spec: yields (file, line, message) problems."""
 
@@ -762,6 +771,26 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
         p = root / manifest["rules"]
         rules = _rules(p, col)
         raw_all[manifest["rules"]] = _plain(_read_yaml(p, _Collector()))
+    figures: dict[str, str] = {}
+    texts: dict[str, tuple[str, str, str]] = {}
+    if manifest.get("figures"):
+        p = root / str(manifest["figures"])
+        raw = _read_yaml(p, col)
+        raw_all[str(manifest["figures"])] = _plain(raw)
+        if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
+            col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
+        else:
+            for name, text in raw["figures"].items():
+                if not isinstance(text, str) or not text.strip():
+                    col.add(str(p), _line(raw["figures"]), f"数字“{name}”的表达式应为非空文字")
+                    continue
+                figures[_str(name)] = text
+            for name, where in (raw.get("texts") or {}).items():
+                m = _TEXT_REF.fullmatch(str(where or "").strip())
+                if m is None:
+                    col.add(str(p), _line(raw.get("texts")), f"文字“{name}”应写作“表 row 行 col 栏”：{where!r}")
+                    continue
+                texts[_str(name)] = (m.group(1), m.group(2), m.group(3))
     digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     spec = Spec(
         template=_str(manifest.get("template")),
@@ -774,6 +803,8 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
         hash=digest[:16],
         root=root,
         raw=raw_all,
+        figures=figures,
+        texts=texts,
     )
     for t in tables.values():
         for b in t.blocks:

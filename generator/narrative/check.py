@@ -45,6 +45,7 @@ from ..core.dataset import Dataset
 from ..core.findings import ERROR, INFO, WARNING, Finding
 from ..core.money import ZERO, q2
 from ..core.money import fmt as money_fmt
+from ..core.spec import Spec
 from .figures import (
     CLASS_ROW_01,
     ECON_NAMES,
@@ -57,6 +58,8 @@ from .figures import (
     as_budget,
     class_name,
     econ_name,
+    figure_measure,
+    named_figures,
 )
 from .performance import check_performance
 
@@ -89,14 +92,52 @@ def _variants(text: str) -> set[str]:
     return out
 
 
+def _where(spec: Spec | None, name: str) -> str:
+    """The tables a named figure is read from, as the 说明's reader knows them (附表1)."""
+    if spec is None or name not in spec.figures:
+        return ""
+    return "、".join(dict.fromkeys(re.findall(r"(?:公开\d\d|附件\d|附表\d)", spec.figures[name])))
+
+
+_COUNT_UNITS = "辆|台（套）|台\\(套\\)|台|套|个|人次|人"
+
+
+def check_counts(text: str, ds: Dataset, spec: Spec | None) -> list[Finding]:
+    """Counts the 说明 states after a named count figure (``共有车辆1辆``, ``机要通信用车1辆``,
+    ``单位价值100万元以上设备（不含车辆）0台（套）``) against the figure."""
+    out: list[Finding] = []
+    named = named_figures(spec, ds)
+    for name, value in named.items():
+        if figure_measure(spec, name) != "count":
+            continue
+        pattern = re.compile(re.escape(name) + r"(?:（[^）]{1,8}）)?(?:为|共|有)?\s*(\d+)\s*(" + _COUNT_UNITS + ")")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            for m in pattern.finditer(line):
+                if Decimal(m.group(1)) != value:
+                    out.append(Finding(
+                        "narrative-count-mismatch", ERROR,
+                        f"第{lineno}行：“{name}”{m.group(1)}{m.group(2)}与{_where(spec, name)}的{value}{m.group(2)}不符。"
+                        f"原句：“{line.strip()[:120]}”",
+                        expected=str(value), actual=m.group(1)))
+    return out
+
+
 class _Labels:
     """The label table: label text -> figures, for the base scope and the special scopes."""
 
-    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget, spec: Spec | None = None):
         self.ds, self.previous = ds, previous
         self.scopes: dict[str, dict[str, _Label]] = {"base": {}, "basic": {}, "fund": {}, "soe": {}}
         self._merged: dict[tuple[bool, str], dict[str, _Label]] = {}
+        self.spec = spec
+        self.named = {name: v for name, v in named_figures(spec, ds).items() if figure_measure(spec, name) == "money"}
         self._build(budget)
+        # the format's named figures (十–十三): each name is its own label, as the 说明 writes it
+        named_prev = {k: v for k, v in named_figures(spec, previous).items()} if previous is not None else {}
+        for name, value in self.named.items():
+            if name == "机关运行经费":
+                continue  # added in _build (with 上年机关运行经费 as its last year)
+            self.add("base", name, f"{_where(spec, name)} {name}", [_Fig(value, named_prev.get(name))])
 
     def fig(self, table: str, row: str, col: str) -> _Fig:
         prev = self.previous.get(table, row, col) if self.previous is not None else None
@@ -164,7 +205,10 @@ class _Labels:
             name = class_name(self.ds, code)
             self.add(base, name, f"{code} {name}",
                      [f("公开05", code, "1"), f("公开03", code, "1"), f("公开01", row, "2")])
-        if b.admin_cost is not None:
+        if "机关运行经费" in self.named:
+            self.add(base, ["机关运行经费", "机关运行经费支出"], f"{_where(self.spec, '机关运行经费')} 机关运行经费",
+                     [_Fig(self.named["机关运行经费"], self.named.get("上年机关运行经费"))])
+        elif b.admin_cost is not None:
             self.add(base, "机关运行经费", "机关运行经费（预算数据）", [_Fig(b.admin_cost, b.admin_cost_previous)])
         else:
             self.add(base, "机关运行经费", "机关运行经费", [])
@@ -254,7 +298,7 @@ _PCT_CLAUSE = re.compile(r"[^，,；;。]*\d+(?:\.\d+)?\s*%")
 _SEPARATORS = "，,。；;、：: \t"
 _GAP = re.compile(r"[\s，,。；;、]*")
 _HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)")
-_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|用于|部门|单位|以及|和|及)$")
+_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|用于|部门|单位|以及|和|及|开支)$")
 _SPECIAL_LINE = {
     "fund": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*政府性基金"),
     "soe": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*国有资本经营"),
@@ -319,8 +363,8 @@ class _Amt:
 
 
 class _Checker:
-    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
-        self.labels = _Labels(ds, previous, budget)
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget, spec: Spec | None = None):
+        self.labels = _Labels(ds, previous, budget, spec)
         self.has_previous = previous is not None
         # words that make a 增加/减少 a change on last year
         self.last_year_words = ("上年", "上一年") + ((f"{ds.year - 1}年",) if ds.year else ())
@@ -703,8 +747,11 @@ def check_narrative(
     ds: Dataset,
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> list[Finding]:
     """Check every amount and percentage of a written 说明 against the figures (rules: module doc),
-    and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`)."""
-    return _Checker(ds, previous, as_budget(budget)).run(text) + check_performance(text, ds)
+    and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`).
+    ``spec``: the format, whose named figures (十–十三) are labels too."""
+    return (_Checker(ds, previous, as_budget(budget), spec).run(text) + check_counts(text, ds, spec)
+            + check_performance(text, ds))
 

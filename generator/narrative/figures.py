@@ -18,6 +18,7 @@ import yaml
 from ..core.dataset import DataError, Dataset
 from ..core.money import fmt as money_fmt
 from ..core.money import q2, to_decimal
+from ..core.spec import Spec
 
 TOLERANCE = Decimal("0.005")
 HUNDRED = Decimal("100")
@@ -224,4 +225,52 @@ def econ_name(ds: Dataset, code: str) -> str:
 def class_name(ds: Dataset, code: str) -> str:
     return ds.names.get(code) or CLASS_NAMES.get(code, code)
 
+
+def named_figures(spec: Spec | None, ds: Dataset) -> dict[str, Decimal]:
+    """The figures the spec names for the 说明 (its ``figures:`` map), computed from the unit's data
+    by the spec's own formulas; {} without a spec or with no such map. A name a form leaves unfilled
+    (the table carries no figure at all) is left out, so its sentence is a 【待填】 or a note."""
+    if spec is None or not spec.figures:
+        return {}
+    from ..core.expr import Context, compile_expr, evaluate, terms
+    from ..core.model import Figures
+
+    figures = Figures(spec, ds.values)
+    out: dict[str, Decimal] = {}
+    for name, text in spec.figures.items():
+        node = compile_expr(text, spec, Context())
+        if not any(ds.values.get(t.table) for t in terms(node)):
+            continue
+        out[name] = evaluate(node, figures)
+    return out
+
+
+def named_texts(spec: Spec | None, ds: Dataset) -> dict[str, str]:
+    """The words the spec names for the 说明 (its ``texts:`` map: name -> "TABLE row R col C", a
+    typed-in text cell of a form), as the unit wrote them; unfilled ones left out."""
+    if spec is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, (table, row, col) in spec.texts.items():
+        text = str(((ds.texts.get(table) or {}).get(row) or {}).get(col) or "").strip().rstrip("。；;")
+        if text:
+            out[name] = text
+    return out
+
+
+def figure_measure(spec: Spec | None, name: str) -> str:
+    """What a named figure measures, from the form cell it names: "count" (vehicles), "percent"
+    (a share), else "money" (万元)."""
+    if spec is None or name not in spec.figures:
+        return "money"
+    from ..core.expr import Context, Fig, compile_expr, terms
+
+    for term in terms(compile_expr(spec.figures[name], spec, Context())):
+        t = spec.tables.get(term.table)
+        if isinstance(term, Fig) and t is not None and t.kind == "form":
+            for fr in t.form:
+                for cell in fr.cells:
+                    if fr.key == term.row and cell.kind == "value" and cell.key == term.col:
+                        return {"count": "count", "percent": "percent"}.get(cell.fmt, "money")
+    return "money"
 

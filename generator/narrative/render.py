@@ -46,7 +46,9 @@ from markupsafe import Markup
 from ..core.dataset import DataError, Dataset
 from ..core.money import ZERO
 from ..core.resources import templates_root
+from ..core.spec import Spec
 from .figures import (
+    HUNDRED,
     INCOME_ITEMS,
     PERSONNEL_PREFIXES,
     SANGONG,
@@ -60,6 +62,8 @@ from .figures import (
     class_name,
     completion,
     econ_name,
+    named_figures,
+    named_texts,
     percent,
 )
 from .performance import performance_context
@@ -152,14 +156,83 @@ def reasons_skeleton() -> str:
 # ---------------------------------------------------------------- context
 
 
+def _sections_10_13(spec: Spec | None, ds: Dataset, b: Budget, why: Mapping[str, str]) -> dict[str, Any]:
+    """十 机关运行经费, 十一 一般性支出, 十二 政府采购, 十三 国有资产占用 from the spec's named figures
+    (its ``figures:`` map). Without a spec, 十 from the budget file as before and 十一–十三 left out;
+    with a spec that names none of a section's figures, that section is a visible note (never
+    another table's figure); a name defined but not filled is a 【待填】 slot."""
+    named = named_figures(spec, ds)
+    texts = named_texts(spec, ds)
+    defined = set(spec.figures) if spec is not None else set()
+
+    def amount(name: str) -> str | None:
+        return _money(named.get(name))
+
+    def share(name: str, whole: bool = False) -> str | None:
+        v = named.get(name)
+        if v is None:
+            return None
+        pct = _pct(v * HUNDRED)
+        return pct[:-3] if whole and pct is not None and pct.endswith(".00") else pct
+
+    def count(name: str) -> str | None:
+        v = named.get(name)
+        return None if v is None else str(int(v))
+
+    if "机关运行经费" in defined:
+        now, before = named.get("机关运行经费"), named.get("上年机关运行经费")
+    else:
+        now, before = b.admin_cost, b.admin_cost_previous
+    out: dict[str, Any] = {
+        "s10": {"amount": _money(now), "change": change(now, before), "reason": why.get("十")},
+        "s11": None, "s12": None, "s13": None,
+        "undefined": [],  # (section heading, what) the format does not define
+    }
+    if spec is None:
+        return out
+    if {"会议费", "培训费"} <= defined:
+        out["s11"] = {"meeting": amount("会议费"), "meeting_use": texts.get("会议用途"),
+                      "training": amount("培训费"), "training_use": texts.get("培训用途")}
+    else:
+        out["undefined"].append(("十一、一般性支出情况说明", "会议费、培训费"))
+    kinds = [("货物", "货物"), ("工程", "工程"), ("服务", "服务")]
+    if "政府采购支出总额" in defined:
+        out["s12"] = {
+            "total": amount("政府采购支出总额"),
+            "kinds": [{"name": k, "amount": amount(f"政府采购{k}支出"),
+                       "sme_share": share(f"{k}采购授予中小企业占比", whole=True)} for k, _ in kinds],
+            "sme": amount("授予中小企业合同金额"), "sme_share": share("授予中小企业合同金额占比"),
+            "small": amount("授予小微企业合同金额"), "small_share": share("授予小微企业合同金额占比"),
+        }
+    else:
+        out["undefined"].append(("十二、关于政府采购支出说明", "政府采购支出总额"))
+    if "车辆" in defined:
+        out["s13"] = {
+            "vehicles": count("车辆"),
+            "kinds": [{"name": k, "count": count(k)} for k in VEHICLE_KINDS],
+            "other_is": texts.get("其他用车主要是"),
+            "equipment": count("单位价值100万元以上设备"),
+        }
+    else:
+        out["undefined"].append(("十三、关于国有资产占用情况说明", "车辆"))
+    return out
+
+
+# 十三's vehicle kinds, in the order the published 说明 lists them (names in the spec's figures map)
+VEHICLE_KINDS = ("副部（省）级及以上领导用车", "主要负责人用车", "机要通信用车", "应急保障用车",
+                 "执法执勤用车", "特种专业技术用车", "离退休干部服务用车", "其他用车")
+
+
 def build_context(
     ds: Dataset,
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
     reasons: Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> dict[str, Any]:
     """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
-    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given."""
+    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given.
+    ``spec``: the format, whose named figures write 十–十三 (:func:`_sections_10_13`)."""
     b = as_budget(budget)
     why = normalize_reasons(reasons) if reasons else {}
 
@@ -283,9 +356,7 @@ def build_context(
         "s7": sangong,
         "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
         "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
-        "s10": {"amount": _money(b.admin_cost),
-                "change": change(b.admin_cost, b.admin_cost_previous),
-                "reason": why.get("十")},
+        **_sections_10_13(spec, ds, b, why),
     }
 
 
@@ -319,13 +390,14 @@ def render_narrative(
     reasons: Mapping[str, Any] | None = None,
     fmt: str = "md",
     performance: bool = True,
+    spec: Spec | None = None,
 ) -> str:
     """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``), then the
     整体支出绩效自评报告's paragraphs when the data carry the 附件 (see :mod:`.performance`) unless
     ``performance`` is False (the published report puts them in 第五部分: :func:`render_performance`)."""
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown narrative format {fmt!r}")
-    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
+    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons, spec=spec)
     # 第五部分 整体支出绩效自评报告, when the data carry 附件2/3
     ctx["perf"] = performance_context(ds) if performance else None
     text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
@@ -349,6 +421,7 @@ def render_docx(
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
     reasons: Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> bytes:
     """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
     import io
@@ -361,7 +434,7 @@ def render_docx(
     normal = doc.styles["Normal"]
     normal.font.name = "宋体"
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    for line in render_narrative(ds, previous, budget, reasons, fmt="md").splitlines():
+    for line in render_narrative(ds, previous, budget, reasons, fmt="md", spec=spec).splitlines():
         if not line.strip():
             continue
         heading = re.match(r"^(#+)\s+(.*)$", line)

@@ -249,6 +249,8 @@ def table_views(spec: Spec, ds: Dataset, override: Mapping[Fig, Decimal] | None 
             continue
         if tables is not None and sh.table.id not in tables:
             continue
+        if not sh.table.publish:  # filled in the workbook, printed as the 说明's sentences
+            continue
         if sh.table.kind == "form":
             if _carries_data(sh, ds):
                 out.append(form_view(sh, figures, ds, override))

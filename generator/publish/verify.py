@@ -463,7 +463,7 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
             continue
         findings.extend(compare_words(v, rows) if v.form and v.id in got.unruled else compare_table(v, rows))
     if got.narrative:
-        for f in check_narrative(narrative_text(got.narrative + got.annex), ds):
+        for f in check_narrative(narrative_text(got.narrative + got.annex), ds, spec=source.spec):
             findings.append(f)
     else:
         findings.append(Finding("published-text-missing", WARNING, "公开文件中找不到第三部分（情况说明），未核对说明中的数字"))

@@ -851,6 +851,10 @@ def _read_cells(book: RawBook, plan: WorkbookPlan, ds: Dataset,
                 if value < 0 and not cell.negative:
                     ctx.add("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True),
                             **_label_of(sp, cell))
+                if cell.validate == "count" and value != value.to_integral_value():
+                    ctx.add("count-not-whole", ERROR, f"{where} 是数量（人、辆、台（套）等），应为整数，实为 {shown_number(value)}，"
+                            "未导入", cell=where, actual=shown_number(value), **_label_of(sp, cell))
+                    continue
                 if value != value.quantize(_CENT):
                     ctx.add("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
                             cell=where, actual=shown_number(value), **_label_of(sp, cell))

@@ -40,6 +40,7 @@ from ..core.spec import Spec, is_indicator_key
 FONT = "宋体"
 DEFAULT_PASSWORD = "juesuan"
 MAX_AMOUNT = 1e12
+MAX_COUNT = 1_000_000_000  # a count (人、辆、台（套）) the validation accepts
 
 _STYLES: dict[str, dict[str, Any]] = {
     "title": {"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"},
@@ -270,6 +271,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 if (r, c) != (r1, c1):
                     covered.add((r, c))
     amount_runs: dict[tuple[int, bool], list[int]] = {}
+    count_runs: dict[int, list[int]] = {}  # whole numbers (人、辆、台（套）)
     code_runs: dict[int, list[int]] = {}
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
@@ -302,7 +304,10 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 ws.write_number(r, c, _num(v), f)
             else:
                 ws.write_blank(r, c, None, f)
-            amount_runs.setdefault((c, cell.negative), []).append(r)
+            if cell.validate == "count":
+                count_runs.setdefault(c, []).append(r)
+            else:
+                amount_runs.setdefault((c, cell.negative), []).append(r)
         elif cell.kind == "code":
             ws.write_blank(r, c, None, f)
             code_runs.setdefault(c, []).append(r)
@@ -325,6 +330,12 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
                 "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
                 "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
+    for c, rows in count_runs.items():
+        for a, b in _runs(sorted(rows)):
+            ws.data_validation(a, c, b, c, {
+                "validate": "integer", "criteria": "between", "minimum": 0, "maximum": MAX_COUNT,
+                "input_title": "请输入数量", "input_message": "填整数（人数、辆、台（套）等），不得为负数",
+                "error_title": "数量有误", "error_message": "请输入不小于 0 的整数。"})
     for c, rows in code_runs.items():
         for a, b in _runs(sorted(rows)):
             if item_list:
