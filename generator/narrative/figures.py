@@ -232,16 +232,22 @@ def named_figures(spec: Spec | None, ds: Dataset) -> dict[str, Decimal]:
     (the table carries no figure at all) is left out, so its sentence is a 【待填】 or a note."""
     if spec is None or not spec.figures:
         return {}
-    from ..core.expr import Context, compile_expr, evaluate, terms
+    from ..core.expr import BSum, Context, Fig, compile_expr, evaluate, terms
     from ..core.model import Figures
 
     figures = Figures(spec, ds.values)
     out: dict[str, Decimal] = {}
     for name, text in spec.figures.items():
         node = compile_expr(text, spec, Context())
-        if not any(ds.values.get(t.table) for t in terms(node)):
+        found = list(terms(node))
+        if not any(ds.values.get(t.table) for t in found):
             continue
-        out[name] = evaluate(node, figures)
+        given = None
+        if len(found) == 1 and (node == found[0] or (isinstance(node, BSum) and len(node.terms) == 1)):
+            t = found[0]
+            given = ds.get(t.table, t.row, t.col) if isinstance(t, Fig) else ds.get(t.table, t.prefix or "合计", t.col)
+        # a figure the data gives is as given (a 汇总 or a report may carry the official rounding)
+        out[name] = given if given is not None else evaluate(node, figures)
     return out
 
 
@@ -273,4 +279,32 @@ def figure_measure(spec: Spec | None, name: str) -> str:
                     if fr.key == term.row and cell.kind == "value" and cell.key == term.col:
                         return {"count": "count", "percent": "percent"}.get(cell.fmt, "money")
     return "money"
+
+
+def figure_ref(spec: Spec | None, name: str) -> tuple[str, str, str] | None:
+    """(table, row, col) of a named figure that is one figure of a table, or a 科目 section's 合计
+    (None otherwise)."""
+    if spec is None or name not in spec.figures:
+        return None
+    from ..core.expr import Context, Fig, Items, compile_expr, terms
+
+    found = list(terms(compile_expr(spec.figures[name], spec, Context())))
+    if len(found) == 1 and isinstance(found[0], Fig):
+        return found[0].table, found[0].row, found[0].col
+    if len(found) == 1 and isinstance(found[0], Items) and not found[0].prefix:  # a section's 合计
+        return found[0].table, "合计", found[0].col
+    return None
+
+
+def default_format(ds: Dataset) -> Spec | None:
+    """The bundled format of the data's year (else the newest bundled one): what names the 说明's
+    figures when no spec is given (a data file checked on its own)."""
+    from ..core.catalog import default_specs_dir, load_spec
+    from ..core.resources import specs_root
+
+    folder = specs_root() / str(ds.year or "")
+    try:
+        return load_spec(folder if ds.year and (folder / "spec.yaml").is_file() else default_specs_dir())
+    except Exception:  # noqa: BLE001 - no usable bundled format: the 说明 names nothing
+        return None
 

@@ -61,12 +61,17 @@ from .figures import (
     change,
     class_name,
     completion,
+    default_format,
     econ_name,
+    figure_ref,
     named_figures,
     named_texts,
     percent,
 )
 from .performance import performance_context
+
+# 八/九's figures after their fund's name (政府性基金预算财政拨款收入 …), in the sentence's order
+FUND_WORDS = ("收入", "年初结转和结余", "支出", "基本支出", "项目支出", "年末结转和结余")
 
 TEMPLATE_DIR = templates_root() / "narrative"
 SLOT = "【待填：{}】"
@@ -179,7 +184,7 @@ def _sections_10_13(spec: Spec | None, ds: Dataset, b: Budget, why: Mapping[str,
         v = named.get(name)
         return None if v is None else str(int(v))
 
-    if "机关运行经费" in defined:
+    if "机关运行经费" in named:  # the workbook's 附表1 (filled) first, else the budget file
         now, before = named.get("机关运行经费"), named.get("上年机关运行经费")
     else:
         now, before = b.admin_cost, b.admin_cost_previous
@@ -223,6 +228,22 @@ VEHICLE_KINDS = ("副部（省）级及以上领导用车", "主要负责人用�
                  "执法执勤用车", "特种专业技术用车", "离退休干部服务用车", "其他用车")
 
 
+# The names each section of 一–九 speaks (the spec's figures: map); a format lacking one gets the
+# section as a note (its heading, what is missing) instead of another table's figure.
+SECTION_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "s1": ("一、收入支出决算总体情况说明", ("收支总计",)),
+    "s2": ("二、收入决算情况说明", ("收入合计", *(name for _c, name in INCOME_ITEMS))),
+    "s3": ("三、支出决算情况说明", ("支出合计", *(name for _c, name in SPENDING_ITEMS))),
+    "s4": ("四、财政拨款收入支出决算总体情况说明", ("财政拨款收支总计",)),
+    "s5": ("五、一般公共预算财政拨款支出决算情况说明", ("一般公共预算财政拨款支出", "本年支出合计")),
+    "s6": ("六、一般公共预算财政拨款基本支出决算情况说明", ("一般公共预算财政拨款基本支出", "人员经费", "公用经费")),
+    "s7": ("七、财政拨款“三公”经费支出决算情况说明",
+           tuple(f"{name}{m}" for _k, name, _b, _a in SANGONG for m in ("预算数", "决算数"))),
+    "s8": ("八、政府性基金预算收入支出决算情况", tuple(f"政府性基金预算财政拨款{w}" for w in FUND_WORDS)),
+    "s9": ("九、国有资本经营预算收入支出决算情况", tuple(f"国有资本经营预算财政拨款{w}" for w in FUND_WORDS)),
+}
+
+
 def build_context(
     ds: Dataset,
     previous: Dataset | None = None,
@@ -230,74 +251,76 @@ def build_context(
     reasons: Mapping[str, Any] | None = None,
     spec: Spec | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
-    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given.
-    ``spec``: the format, whose named figures write 十–十三 (:func:`_sections_10_13`)."""
+    """Everything the templates print, computed from the figures the format names (its spec's
+    ``figures:`` map; without a spec, the bundled format of that name's year): amounts as '2,128.85',
+    shares and rates as '45.82', changes as dicts (see :func:`change`); None where the data were not
+    given. A section whose names the format lacks is listed in ``omitted`` (printed as a note)."""
     b = as_budget(budget)
     why = normalize_reasons(reasons) if reasons else {}
+    spec = spec if spec is not None else default_format(ds)
+    now = named_figures(spec, ds)
+    before = named_figures(spec, previous) if previous is not None else {}
+    defined = set(spec.figures) if spec is not None else set()
 
-    def get(table: str, row: str, col: str) -> Decimal | None:
-        return ds.get(table, row, col)
+    def get(name: str) -> Decimal | None:
+        return now.get(name)
 
-    def prev(table: str, row: str, col: str) -> Decimal | None:
-        return previous.get(table, row, col) if previous is not None else None
+    def prev(name: str) -> Decimal | None:
+        return before.get(name)
 
-    def zero_if_missing(table: str, row: str, col: str) -> Decimal:
+    def zero_if_missing(name: str) -> Decimal:
         # 公开07/08 are blank when a unit has no such funds: blank means zero.
-        v = get(table, row, col)
+        v = get(name)
         return ZERO if v is None else v
 
-    # 一 收支总计, 四 财政拨款收支总计
-    total = get("公开01", "30", "1")
-    fin_total = get("公开04", "32", "1")
+    total = get("收支总计")
+    fin_total = get("财政拨款收支总计")
+    income_total = get("收入合计")
+    income = [{"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
+              for _col, name in INCOME_ITEMS for v in [get(name)]]
+    spend_total = get("支出合计")
+    spending = [{"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
+                for _col, name in SPENDING_ITEMS for v in [get(name)]]
 
-    # 二 收入, 三 支出
-    income_total = get("公开02", "合计", "1")
-    income = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
-        for col, name in INCOME_ITEMS
-        for v in [get("公开02", "合计", col)]
-    ]
-    spend_total = get("公开03", "合计", "1")
-    spending = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
-        for col, name in SPENDING_ITEMS
-        for v in [get("公开03", "合计", col)]
-    ]
-
-    # 五 一般公共预算财政拨款支出
-    gp_total = get("公开05", "合计", "1")
+    # 五: the 类 rows of the table and column 一般公共预算财政拨款支出 names
+    gp_total = get("一般公共预算财政拨款支出")
     classes = []
-    for code in sorted(r for r in ds.values.get("公开05", {}) if len(r) == 3 and r.isdigit()):
-        v = get("公开05", code, "1")
-        if v:
-            classes.append({"code": code, "name": class_name(ds, code), "amount": _money(v),
-                            "share": _pct(percent(v, gp_total))})
+    where = figure_ref(spec, "一般公共预算财政拨款支出")
+    if where is not None:
+        table, _row, col = where
+        for code in sorted(r for r in ds.values.get(table, {}) if len(r) == 3 and r.isdigit()):
+            v = ds.get(table, code, col)
+            if v:
+                classes.append({"code": code, "name": class_name(ds, code), "amount": _money(v),
+                                "share": _pct(percent(v, gp_total))})
     projects = [
         {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
          "rate": _pct(completion(p.actual, p.initial))}
         for p in b.projects
     ]
 
-    # 六 基本支出: 人员经费 and 公用经费 with their non-zero items
-    personnel = get("公开06", "人员经费合计", "决算数")
-    public = get("公开06", "公用经费合计", "决算数")
-    basic = get("公开05", "合计", "2")
+    # 六 基本支出: 人员经费 and 公用经费 with the non-zero items of the table 人员经费 names
+    personnel = get("人员经费")
+    public = get("公用经费")
+    basic = get("一般公共预算财政拨款基本支出")
     if basic is None and personnel is not None and public is not None:
         basic = personnel + public
     items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
-    for code, cols in ds.values.get("公开06", {}).items():
-        v = cols.get("决算数")
-        if len(code) == 5 and code.isdigit() and v:
-            items[code.startswith(PERSONNEL_PREFIXES)].append(
-                {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
+    where = figure_ref(spec, "人员经费")
+    if where is not None:
+        table, _row, col = where
+        for code, cols in ds.values.get(table, {}).items():
+            v = cols.get(col)
+            if len(code) == 5 and code.isdigit() and v:
+                items[code.startswith(PERSONNEL_PREFIXES)].append(
+                    {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
     for lst in items.values():
         lst.sort(key=lambda it: str(it["code"]))
 
     # 七 三公
     sangong: dict[str, dict[str, Any]] = {}
-    for key, name, bcol, acol in SANGONG:
-        bv, av, pv = get("公开09", "1", bcol), get("公开09", "1", acol), prev("公开09", "1", acol)
+    for key, name, _bcol, _acol in SANGONG:
+        bv, av, pv = get(f"{name}预算数"), get(f"{name}决算数"), prev(f"{name}决算数")
         head = "七.一" if key == "合计" else f"七.二.{key}"
         sangong[key] = {
             "name": name,
@@ -312,34 +335,29 @@ def build_context(
             "detail": why.get(f"{head}.情况"),
         }
 
-    # 八 政府性基金 (公开07), 九 国有资本经营 (公开04 rows 3/31/60, 公开08)
-    fund_vals = [zero_if_missing("公开07", "合计", c) for c in ("2", "1", "3", "4", "5", "6")]
-    soe_vals = [
-        zero_if_missing("公开04", "3", "1"), zero_if_missing("公开04", "31", "1"),
-        zero_if_missing("公开08", "合计", "1"), zero_if_missing("公开08", "合计", "2"),
-        zero_if_missing("公开08", "合计", "3"), zero_if_missing("公开04", "60", "5"),
-    ]
-
-    def fund_section(vals: list[Decimal], key: str, none_text: str) -> dict[str, Any]:
+    def fund_section(prefix: str, key: str, none_text: str) -> dict[str, Any]:
+        vals = [zero_if_missing(f"{prefix}{w}") for w in FUND_WORDS]
         keys = ("income", "opening", "spent", "basic", "project", "closing")
         sec: dict[str, Any] = {k: _money(v) for k, v in zip(keys, vals, strict=True)}
         sec["detail"] = why.get(key) or (none_text if all(v == 0 for v in vals) else None)
         return sec
 
+    omitted = {key: (heading, "、".join(n for n in names if n not in defined))
+               for key, (heading, names) in SECTION_NAMES.items() if not set(names) <= defined}
     return {
         "year": str(ds.year) if ds.year is not None else None,
         "unit_name": ds.unit_name,
-        "s1": {"total": _money(total), "change": change(total, prev("公开01", "30", "1")),
-               "reason": why.get("一")},
+        "omitted": omitted,
+        "s1": {"total": _money(total), "change": change(total, prev("收支总计")), "reason": why.get("一")},
         "s2": {"total": _money(income_total), "parts": income},
         "s3": {"total": _money(spend_total), "parts": spending},
-        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("公开04", "32", "1")),
+        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("财政拨款收支总计")),
                "reason": why.get("四")},
         "s5": {
             "total": _money(gp_total),
             "total_is_zero": gp_total == 0,
-            "share": _pct(percent(gp_total, get("公开01", "57", "2"))),
-            "change": change(gp_total, prev("公开05", "合计", "1")),
+            "share": _pct(percent(gp_total, get("本年支出合计"))),
+            "change": change(gp_total, prev("一般公共预算财政拨款支出")),
             "reason": why.get("五.一"),
             "classes": classes,
             "initial": _money(b.initial_total),
@@ -354,8 +372,8 @@ def build_context(
                        "parts": items[False]},
         },
         "s7": sangong,
-        "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
-        "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
+        "s8": fund_section("政府性基金预算财政拨款", "八", "本单位无政府性基金预算财政拨款收支"),
+        "s9": fund_section("国有资本经营预算财政拨款", "九", "本单位无国有资本经营预算财政拨款收支"),
         **_sections_10_13(spec, ds, b, why),
     }
 
