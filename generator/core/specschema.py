@@ -91,9 +91,11 @@ def _cat(*parts: str) -> str:
     return out
 
 
-def _says(name: str, text: str, value: str) -> str:
-    """The message "name 应为…，实为 value", spaced as the messages are."""
-    return _cat(name, text, value)
+def _says(name: str, text: str, value: Any) -> str:
+    """The message "name 应为…，实为 value": a value written in the spec set off by a space, the
+    words for a list or a mapping not."""
+    shown = _show(value)
+    return _cat(name, text) + (shown if isinstance(value, (dict, list)) or value is None else " " + shown)
 
 
 def _show(v: Any) -> str:
@@ -109,7 +111,7 @@ class Text(Type):
     """Text (a number or true/false written unquoted is read as its text)."""
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if _scalar(v) else _says(name, "应为文字，实为", _show(v))
+        return None if _scalar(v) else _says(name, "应为文字，实为", v)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class Expr(Type):
     def check(self, v: Any, name: str) -> str | None:
         if isinstance(v, str):
             return None
-        return _says(name, "应为表达式（文字，数字也须加引号），实为", _show(v))
+        return _says(name, "应为表达式（文字，数字也须加引号），实为", v)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class TableId(Type):
     """A table id, 公开NN or 附件N."""
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if is_table_id(v) else _says(name, "应为表 id（公开NN 或 附件N），实为", _show(v))
+        return None if is_table_id(v) else _says(name, "应为表 id（公开NN 或 附件N），实为", v)
 
 
 def _as_int(v: Any) -> int | None:
@@ -151,9 +153,9 @@ class Int(Type):
     def check(self, v: Any, name: str) -> str | None:
         n = _as_int(v)
         if n is None:
-            return _says(name, "应为整数，实为", _show(v))
+            return _says(name, "应为整数，实为", v)
         if self.min is not None and n < self.min:
-            return _says(name, f"应为不小于 {self.min} 的整数，实为", str(n))
+            return _says(name, f"应为不小于 {self.min} 的整数，实为", n)
         return None
 
 
@@ -169,9 +171,9 @@ class Number(Type):
                 raise ValueError
             x = float(v)
         except ValueError:
-            return _says(name, "应为数字，实为", _show(v))
+            return _says(name, "应为数字，实为", v)
         if self.positive and not x > 0:
-            return _says(name, "应为大于 0 的数字，实为", _show(v))
+            return _says(name, "应为大于 0 的数字，实为", v)
         return None
 
 
@@ -180,7 +182,7 @@ class Bool(Type):
     """true or false (left out: the default)."""
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if v is None or isinstance(v, bool) else _says(name, "应为 true 或 false，实为", _show(v))
+        return None if v is None or isinstance(v, bool) else _says(name, "应为 true 或 false，实为", v)
 
 
 @dataclass(frozen=True, init=False)
@@ -196,7 +198,7 @@ class Enum(Type):
     def check(self, v: Any, name: str) -> str | None:
         if isinstance(v, str) and v in self.values:
             return None
-        return _says(name, f"应为 {'、'.join(self.values)} 之一，实为", _show(v))
+        return _says(name, f"应为 {'、'.join(self.values)} 之一，实为", v)
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ class ListOf(Type):
         return "list"
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if isinstance(v, list) else _says(name, "应为列表，实为", _show(v))
+        return None if isinstance(v, list) else _says(name, "应为列表，实为", v)
 
     def children(self, v: Any) -> Iterator[tuple[Any, Type, int | None, str]]:
         lines = getattr(v, "item_lines", None) or []
@@ -226,7 +228,7 @@ class MapOf(Type):
         return "map"
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if isinstance(v, dict) else _says(name, "应为映射，实为", _show(v))
+        return None if isinstance(v, dict) else _says(name, "应为映射，实为", v)
 
     def children(self, v: Any) -> Iterator[tuple[Any, Type, int | None, str]]:
         lines = getattr(v, "key_lines", None) or {}
@@ -246,7 +248,7 @@ class Nested(Type):
         return "map"
 
     def check(self, v: Any, name: str) -> str | None:
-        return None if isinstance(v, dict) else _says(name, "应为映射，实为", _show(v))
+        return None if isinstance(v, dict) else _says(name, "应为映射，实为", v)
 
 
 @dataclass(frozen=True, init=False)
@@ -267,7 +269,7 @@ class AnyOf(Type):
         opt = self.pick(v)
         if opt is None:
             shapes = {"scalar": "文字", "list": "列表", "map": "映射"}
-            return _says(name, f"应为{'或'.join(shapes[o.shape()] for o in self.options)}，实为", _show(v))
+            return _says(name, f"应为{'或'.join(shapes[o.shape()] for o in self.options)}，实为", v)
         return opt.check(v, name)
 
 
