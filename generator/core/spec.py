@@ -854,8 +854,7 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
 def _check_codes(t: Table, b: Block, cl: CodeList, col: _Collector) -> None:
     """A fixed row of a block over a code list (公开06) is named from the list: its code must be there."""
     for r in b.rows:
-        code = r.code if r.code is not None else r.key
-        if code.isdigit() and not r.label and code not in cl.codes:
-            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {code} 不在代码表 {cl.id} 中")
+        if r.key.isdigit() and not r.label and r.key not in cl.codes:  # its name would be left blank
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.key} 不在代码表 {cl.id} 中")
         elif r.code is not None and r.code not in cl.codes:
             col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在代码表 {cl.id} 中")
