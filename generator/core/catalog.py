@@ -134,9 +134,14 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
                 if r.formula:
                     for c in b.value_columns:
                         check(r.formula, Context(t.id, r.key, c.key), t.file, r.line)
-            if b.subtotal:
+            if isinstance(b.subtotal, str) and b.subtotal:
+                try:
+                    text = b.subtotal.format(code="215")
+                except (KeyError, IndexError, ValueError):
+                    problems.append((t.file, b.line, f"subtotal {b.subtotal!r}：花括号中只能写 {{code}}（类/款行的科目代码）"))
+                    continue
                 for c in b.value_columns:
-                    check(b.subtotal.format(code="215"), Context(t.id, "215", c.key), t.file, b.line)
+                    check(text, Context(t.id, "215", c.key), t.file, b.line)
     for rule in spec.rules:
         bad = foreach_problems(rule, spec)
         if bad:
@@ -155,7 +160,9 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
                 if not isinstance(node, Compare):
                     problems.append((rule.file, rule.line, f"规则 {rule.id} 须为比较式（=、<=、>=）"))
                     break
-        except (KeyError, ExprError, ValueError) as exc:
+        except KeyError as exc:
+            problems.append((rule.file, rule.line, f"规则 {rule.id} 的 expr 用了 {{{exc.args[0]}}}，但 foreach 没有给出它"))
+        except (ExprError, ValueError) as exc:
             problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
     return problems
 

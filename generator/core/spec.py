@@ -820,8 +820,8 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
                 col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
         codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
     rules: list[Rule] = []
-    if manifest.get("rules"):
-        name = _str(manifest["rules"])
+    if isinstance(manifest.get("rules"), str) and manifest["rules"]:  # anything else: the schema says it
+        name = manifest["rules"]
         p = root / name
         rules = _guarded(str(p), bad, col, lambda: _rules(p, col))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))

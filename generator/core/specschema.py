@@ -38,7 +38,6 @@ it walks is the line-numbered kind :func:`generator.core.spec._loader` makes: ma
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -490,6 +489,8 @@ def _subject(level: str, raw: dict[str, Any], name: str) -> str:
 
 
 def _hint(key: str, level: str) -> str:
+    import difflib  # only when a key is wrong: loading a spec from the cache imports no more than it needs
+
     allowed = list(LEVELS[level])
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
     if close:
