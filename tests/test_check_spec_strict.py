@@ -189,3 +189,30 @@ def test_the_shipped_specs_pass() -> None:
     for version in ("2024", "2025"):
         res = CliRunner().invoke(cli, ["check-spec", str(ROOT / "specs" / version)])
         assert res.exit_code == 0 and "有效" in res.output, res.output
+
+
+# a value of the wrong shape anywhere: a problem named at its line, never a traceback
+HOSTILE = [
+    ("spec.yaml", "rules: rules.yaml", "rules: [rules.yaml]", "rules 应为文字，实为列表"),
+    ("spec.yaml", "codelists:\n", "codelists: 5\nx:\n", "codelists 应为列表，实为 5"),
+    ("gongkai09.yaml", "    rows:\n      - {key: \"1\"}", "    rows: 5", "rows 应为列表，实为 5"),
+    ("gongkai09.yaml", '      - {key: "1"}', '      - {key: "1", renamed_from: {a: 1}}', "renamed_from 应为文字或列表，实为映射"),
+    ("gongkai02.yaml", '    subtotal: "sum(items {code})"', '    subtotal: "sum(items {cod})"',
+     "subtotal 'sum(items {cod})'：花括号中只能写 {code}（类/款行的科目代码）"),
+    ("fujian2.yaml", "widths: [6, 16, 12, 24, 16, 16, 9, 9, 24]", "widths: 30", "widths 应为列表，实为 30"),
+    ("fujian2.yaml", "  - indicators:\n      label: 绩效指标", "  - indicators: [1, 2]\n    x:\n      label: 绩效指标",
+     "indicators 应为映射，实为列表"),
+    ("fujian3.yaml", "consolidate: list", "consolidate: average", "consolidate 应为 sum、list 之一，实为 average"),
+    ("rules.yaml", "foreach: {items_of: 公开07, total: true}", "foreach: [1, 2]", "foreach 的第 1 项应为映射，实为 1"),
+    ("rules.yaml", "foreach: {items_of: 公开07, total: true}", "foreach: {}",
+     "规则 g07-closing 的 expr 用了 {code}，但 foreach 没有给出它"),
+    ("codes/economic.yaml", "codes:\n", "codes: [1, 2]\nx:\n", "代码表 economic 含未知字段：x"),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "message"), HOSTILE, ids=[c[3][:24] for c in HOSTILE])
+def test_a_value_of_the_wrong_shape_is_no_traceback(tmp_path: Path, name: str, old: str, new: str, message: str) -> None:
+    copy = _copy(tmp_path)
+    p = _break(copy, name, old, new)
+    problems = _check(copy)
+    assert any(x.startswith(f"{p}:") and x.endswith(f": {message}") for x in problems), problems
