@@ -407,7 +407,7 @@ LEVELS: dict[str, dict[str, Type]] = {
     "foreach": {
         "rows_of": TableId(),
         "block": Text(),
-        "with": Enum("code", "label"),
+        "with": Enum("code", "formula"),  # only the rows where that field is set
         "values": ListOf(AnyOf(Text(), MapOf(Text(), Text()))),
         "as": Text(),
         "items_of": TableId(),
@@ -484,8 +484,12 @@ def _subject(level: str, raw: dict[str, Any], name: str) -> str:
         v = raw.get(k)
         if _scalar(v) and v is not None:
             fields[k] = str(v)
-    text = SUBJECTS.get(level, "").format_map(fields)
-    return re.sub(r"\s+", " ", text).lstrip()
+    template = SUBJECTS.get(level, "")
+    text = re.sub(r"\s+", " ", template.format_map(fields)).strip()
+    last = re.search(r"\{(\w+)\}\s*$", template)
+    named = bool(last and fields[last.group(1)])  # the subject ends with a name from the spec
+    # "行 1 含…", "表单行 总体目标 含…" (a name set off), "表单行含…" (none), "block main 含…"
+    return text + " " if named or text[-1:].isascii() and text[-1:].isalnum() else text
 
 
 def _hint(key: str, level: str) -> str:
