@@ -1,8 +1,9 @@
 """The spec language's schema: every key allowed at every level of every spec file, and its type.
 
 This is the one place that says which keys a spec file may hold. ``check-spec`` (and every load
-of a spec, see :func:`generator.core.spec.parse_spec`) walks each file's YAML against it and
-reports, as ``file:line: message`` in Chinese:
+of a spec, see :func:`generator.core.spec.parse_spec`; ``mapping.yaml`` wherever the mapping is read,
+:func:`generator.core.specmap.load_mapping`) walks each file's YAML against it and reports, as
+``file:line: message`` in Chinese:
 
 - a key not allowed at its level (a misspelling gets "是否应为 …？" from difflib; a key that
   belongs to another level says where it belongs);
@@ -21,13 +22,15 @@ in ``column``, ``row`` and ``form_cell``; a top-level map of named figures in ``
     "figures": MapOf(Text(), Expr()),
 
 in ``manifest``. A key of a new level is ``Nested("level")`` plus that level's own entry in
-:data:`LEVELS` (with its :data:`SUBJECTS` words). docs/spec-language.md describes every key for
-spec authors; tests/test_spec_language_doc.py checks its examples against this schema, so a key
-added here and used in the doc is checked there too.
+:data:`LEVELS`, :data:`SUBJECTS` and :data:`WHERE`. Then describe the key in
+docs/spec-language.md (a row of the level's table, and an example if it is new in kind):
+tests/test_spec_language_doc.py fails for a key of this module the page does not mention, and
+checks every example of the page against this schema. Since every load of a spec runs the schema,
+a key the code reads but this module lacks is refused: the key comes here first.
 
 What the schema does not say (required keys, a row's key being unique, expressions, code lists,
 formula cycles) is checked by the parser (:mod:`generator.core.spec`) and by
-:func:`generator.core.catalog.validate_spec_expressions`. A type marked ``quiet=True`` is one whose
+:func:`generator.core.catalog.validate_spec_expressions` and :func:`~generator.core.catalog.formula_cycles`. A type marked ``quiet=True`` is one whose
 wrong value the parser already reports in its own words: the schema does not say it twice, but
 still checks what is inside a value of the right shape.
 
