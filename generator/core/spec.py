@@ -42,10 +42,12 @@ class SpecInvalid(Exception):
 
 class _LineDict(dict):
     line: int = 0
+    key_lines: dict[str, int] = {}  # noqa: RUF012 - set per instance by the loader
 
 
 class _LineList(list):
     line: int = 0
+    item_lines: list[int] = []  # noqa: RUF012 - set per instance by the loader
 
 
 _LOADER: list[Any] = []
@@ -66,11 +68,14 @@ def _loader() -> Any:
     def construct_mapping(loader: Any, node: Any) -> _LineDict:
         d = _LineDict(loader.construct_mapping(node, deep=True))
         d.line = node.start_mark.line + 1
+        # the line of each key, for the schema's "file:line" (a scalar key's text is str(key))
+        d.key_lines = {k.value: k.start_mark.line + 1 for k, _v in node.value if isinstance(k.value, str)}
         return d
 
     def construct_seq(loader: Any, node: Any) -> _LineList:
         lst = _LineList(loader.construct_sequence(node, deep=True))
         lst.line = node.start_mark.line + 1
+        lst.item_lines = [n.start_mark.line + 1 for n in node.value]
         return lst
 
     _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
@@ -308,6 +313,8 @@ class Spec:
     figures: dict[str, str] = field(default_factory=dict)
     # the words it quotes from forms: name -> (table, row, col) of a typed-in text cell
     texts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    figures_file: str = ""  # where they are written, and the line of each name
+    figure_lines: dict[str, int] = field(default_factory=dict)
     # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
     # a loaded spec is never changed, and a batch reuses one spec for every workbook
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -402,10 +409,6 @@ def _row(raw: Any, file: str, col: _Collector) -> Row | None:
     if not isinstance(raw, dict) or "key" not in raw:
         col.add(file, _line(raw), "行定义须为含 key 的映射")
         return None
-    unknown = set(raw) - {"key", "label", "code", "input", "formula", "style", "footer", "negative",
-                          "renamed_from", "merged_from", "split_to"}
-    if unknown:
-        col.add(file, _line(raw), f"行 {raw['key']} 含未知字段：{', '.join(sorted(unknown))}")
     return Row(
         key=_str(raw["key"]),
         label=_str(raw.get("label")),
@@ -487,9 +490,6 @@ def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:
     if len(kinds) != 1:
         col.add(file, _line(raw), f"表单单元格须且只能有 {'/'.join(FORM_CELL_KINDS)} 之一")
         return None
-    unknown = set(raw) - {*FORM_CELL_KINDS, "colspan", "rowspan", "formula", "format", "max_length"}
-    if unknown:
-        col.add(file, _line(raw), f"表单单元格含未知字段：{', '.join(sorted(unknown))}")
     fmt = _str(raw.get("format") or "amount")
     if fmt not in FORM_FORMATS:
         col.add(file, _line(raw), f"format 应为 {sorted(FORM_FORMATS)} 之一")
@@ -572,6 +572,9 @@ def _table(path: Path, col: _Collector) -> Table | None:
     if any(req not in raw for req in ("id", "sheet", "blocks")):
         return None
     blocks = [b for b in (_block(x, file, col) for x in raw.get("blocks") or []) if b]
+    sections = [b for b in blocks if b.section]
+    for b in sections[1:]:
+        col.add(file, b.line, f"一张表只能有一个科目 section：block {b.id} 与 block {sections[0].id} 都有 section")
     t = Table(
         id=_str(raw["id"]),
         sheet=_str(raw["sheet"]),
@@ -732,6 +735,33 @@ def parse_spec(root: str | Path, checks: Iterable[SpecCheck] = ()) -> Spec:
         _PARSED = outer
 
 
+def _names(v: Any) -> list[str]:
+    """The file names a manifest lists (anything else is the schema's to report)."""
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _schema(root: Path, manifest: dict[str, Any], col: _Collector) -> set[str]:
+    """Check every file of the folder against the schema; the files with a problem."""
+    from .specschema import check_level, level_of_table
+
+    files: list[tuple[str, Path]] = [("manifest", root / "spec.yaml")]
+    files += [("table", root / n) for n in _names(manifest.get("tables"))]
+    files += [("codelist", root / n) for n in _names(manifest.get("codelists"))]
+    if isinstance(manifest.get("rules"), str) and manifest["rules"]:
+        files.append(("rules_file", root / manifest["rules"]))
+    if isinstance(manifest.get("figures"), str) and manifest["figures"]:
+        files.append(("figures_file", root / manifest["figures"]))
+    bad: set[str] = set()
+    for level, path in files:
+        raw = _read_yaml(path, col)  # read once per parse (a file that cannot be read: said here, once)
+        if level == "table":
+            level = level_of_table(raw)
+        for file, line, message in check_level(level, raw, str(path)):
+            col.add(file, line, message)
+            bad.add(file)
+    return bad
+
+
 def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
     col = _Collector()
     manifest_path = root / "spec.yaml"
@@ -740,21 +770,57 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
         if not col.problems:
             col.add(str(manifest_path), 1, "spec.yaml 应为映射")
         raise SpecInvalid(col.problems)
+    bad = _schema(root, manifest, col)
+    try:
+        spec = _build_spec(root, manifest, col, bad)
+    except _Broken:
+        raise SpecInvalid(col.problems) from None
+    for check in checks:
+        try:
+            found = list(check(spec))
+        except Exception:  # noqa: BLE001 - a value the schema named already: its problem is said
+            if not bad:
+                raise
+            found = []
+        for file, line, message in found:
+            col.add(file, line, message)
+    if col.problems:
+        raise SpecInvalid(col.problems)
+    return spec
+
+
+class _Broken(Exception):
+    """A file the schema found wrong could not be parsed further: its problems are reported."""
+
+
+def _guarded(file: str, bad: set[str], col: _Collector, parse: Callable[[], Any]) -> Any:
+    """``parse()``; when it fails on a file the schema already found wrong, stop with the problems
+    said (a wrong type the parser cannot read past), else a problem naming the file."""
+    try:
+        return parse()
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a spec author
+        if file not in bad:
+            col.add(file, None, f"无法解析此文件（{type(exc).__name__}: {exc}）")
+        raise _Broken from exc
+
+
+def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[str]) -> Spec:
+    manifest_path = root / "spec.yaml"
     for req in ("template", "version", "year", "tables"):
         if req not in manifest:
             col.add(str(manifest_path), _line(manifest), f"缺少字段 {req}")
     raw_all: dict[str, Any] = {"spec.yaml": _plain(manifest)}
     tables: dict[str, Table] = {}
-    for name in manifest.get("tables") or []:
+    for name in _names(manifest.get("tables")):
         p = root / name
-        t = _table(p, col)
+        t = _guarded(str(p), bad, col, lambda p=p: _table(p, col))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))
         if t:
             if t.id in tables:
                 col.add(str(p), None, f"表 {t.id} 重复定义")
             tables[t.id] = t
     codelists: dict[str, CodeList] = {}
-    for name in manifest.get("codelists") or []:
+    for name in _names(manifest.get("codelists")):
         p = root / name
         raw = _read_yaml(p, col)
         raw_all[name] = _plain(raw)
@@ -767,32 +833,35 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
                 col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
         codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
     rules: list[Rule] = []
-    if manifest.get("rules"):
-        p = root / manifest["rules"]
-        rules = _rules(p, col)
-        raw_all[manifest["rules"]] = _plain(_read_yaml(p, _Collector()))
+    if isinstance(manifest.get("rules"), str) and manifest["rules"]:  # anything else: the schema says it
+        name = manifest["rules"]
+        p = root / name
+        rules = _guarded(str(p), bad, col, lambda: _rules(p, col))
+        raw_all[name] = _plain(_read_yaml(p, _Collector()))
     figures: dict[str, str] = {}
     texts: dict[str, tuple[str, str, str]] = {}
-    if manifest.get("figures"):
-        p = root / str(manifest["figures"])
+    figure_lines: dict[str, int] = {}
+    if isinstance(manifest.get("figures"), str) and manifest["figures"]:
+        p = root / manifest["figures"]
         raw = _read_yaml(p, col)
-        raw_all[str(manifest["figures"])] = _plain(raw)
+        raw_all[manifest["figures"]] = _plain(raw)
         if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
             col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
         else:
-            for name, text in raw["figures"].items():
+            for fname, text in raw["figures"].items():
                 if not isinstance(text, str) or not text.strip():
-                    col.add(str(p), _line(raw["figures"]), f"数字“{name}”的表达式应为非空文字")
+                    col.add(str(p), _line(raw["figures"]), f"数字“{fname}”的表达式应为非空文字")
                     continue
-                figures[_str(name)] = text
-            for name, where in (raw.get("texts") or {}).items():
+                figures[_str(fname)] = text
+            figure_lines = dict(getattr(raw["figures"], "key_lines", {}))
+            for fname, where in (raw.get("texts") or {}).items():
                 m = _TEXT_REF.fullmatch(str(where or "").strip())
                 if m is None:
-                    col.add(str(p), _line(raw.get("texts")), f"文字“{name}”应写作“表 row 行 col 栏”：{where!r}")
+                    col.add(str(p), _line(raw.get("texts")), f"文字“{fname}”应写作“表 row 行 col 栏”：{where!r}")
                     continue
-                texts[_str(name)] = (m.group(1), m.group(2), m.group(3))
+                texts[_str(fname)] = (m.group(1), m.group(2), m.group(3))
     digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    spec = Spec(
+    spec = _guarded(str(manifest_path), bad, col, lambda: Spec(
         template=_str(manifest.get("template")),
         version=_str(manifest.get("version")),
         year=int(manifest.get("year") or 0),
@@ -805,14 +874,26 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
         raw=raw_all,
         figures=figures,
         texts=texts,
-    )
+        figures_file=str(root / manifest["figures"]) if figures or texts else "",
+        figure_lines=figure_lines,
+    ))
     for t in tables.values():
         for b in t.blocks:
             if b.codelist and b.codelist not in codelists:
                 col.add(t.file, b.line, f"未知代码表：{b.codelist}")
-    for check in checks:
-        for file, line, message in check(spec):
-            col.add(file, line, message)
-    if col.problems:
-        raise SpecInvalid(col.problems)
+            elif b.codelist:
+                _check_codes(t, b, codelists[b.codelist], col)
+            for r in b.rows:
+                if r.code is not None and not b.codelist and codelists and not any(
+                        r.code in cl.codes for cl in codelists.values()):
+                    col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在任何代码表中")
     return spec
+
+
+def _check_codes(t: Table, b: Block, cl: CodeList, col: _Collector) -> None:
+    """A fixed row of a block over a code list (公开06) is named from the list: its code must be there."""
+    for r in b.rows:
+        if r.key.isdigit() and not r.label and r.key not in cl.codes:  # its name would be left blank
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.key} 不在代码表 {cl.id} 中")
+        elif r.code is not None and r.code not in cl.codes:
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在代码表 {cl.id} 中")
