@@ -108,3 +108,14 @@ def test_the_form_is_not_printed_as_a_table(spec) -> None:  # type: ignore[no-un
 
 def test_seed_data_file_loads(seed: Dataset) -> None:
     assert load_dataset(SAMPLES / "seed-2024.json").values["附表1"]["服务"]["采购支出"] == seed.values["附表1"]["服务"]["采购支出"]
+
+
+def test_an_area_is_asked_for_in_square_metres(spec, seed: Dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """附件1's 楼堂馆所 批复规模/实际规模 are ㎡ (format: area): not the 万元 prompt of an amount."""
+    ws = openpyxl.load_workbook(build_workbook(spec, seed, tmp_path / "seed.xlsx").path)["附件1"]
+    row = next(c.row for c in ws["A"] if c.value and "完工项目" in str(c.value))
+    prompts = {str(dv.sqref): dv.prompt for dv in ws.data_validations.dataValidation
+               if any(f"{col}{row}" in dv.sqref for col in "BCDEFG")}
+    assert prompts == {f"B{row}": "单位：平方米（㎡），保留两位小数，不得为负数",
+                       f"C{row}": "单位：平方米（㎡），保留两位小数，不得为负数",
+                       f"E{row}": "单位：万元，保留两位小数，不得为负数", f"F{row}": "单位：万元，保留两位小数，不得为负数"}

@@ -159,7 +159,7 @@ class FormCell:
     colspan: int = 1
     rowspan: int = 1
     formula: str | None = None
-    fmt: str = "amount"  # amount | percent | score | count (value cells)
+    fmt: str = "amount"  # amount | percent | score | count | area (value cells)
     max_length: int | None = None  # characters a field may hold (default: DEFAULT_FIELD_LENGTH)
 
 
@@ -480,7 +480,7 @@ def _block(raw: Any, file: str, col: _Collector) -> Block | None:
 FORM_CELL_KINDS = ("text", "value", "field", "grade")
 MAX_CELL_TEXT = 32767  # characters a spreadsheet cell holds (Excel's limit; LibreOffice cuts there too)
 DEFAULT_FIELD_LENGTH = 2000  # characters of a 附件 text field unless its spec says max_length
-FORM_FORMATS = {"amount", "percent", "score", "count"}
+FORM_FORMATS = {"amount", "percent", "score", "count", "area"}
 
 
 def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:

@@ -380,7 +380,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "colspan": Int(min=1),
         "rowspan": Int(min=1),
         "formula": Expr(),
-        "format": Enum("amount", "percent", "score", "count", quiet=True),
+        "format": Enum("amount", "percent", "score", "count", "area", quiet=True),
         "max_length": Int(quiet=True),
     },
     "indicators": {

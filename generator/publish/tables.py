@@ -37,6 +37,7 @@ _KIND = {
     # 附件 forms: figures centred as the workbook shows them, the unit's words, headers inside the body
     "percent_formula": "figure", "score_input": "figure", "score_formula": "figure", "count_input": "figure",
     "count_formula": "figure", "grade_formula": "figure", "text_input": "text",
+    "area_input": "amount", "area_formula": "amount",
 }
 _PERCENT = {"percent_formula"}
 _COUNT = {"count_input", "count_formula"}

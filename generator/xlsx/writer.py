@@ -84,6 +84,9 @@ _STYLES: dict[str, dict[str, Any]] = {
     "score_formula": {"border": 1, "num_format": "0.00", "hidden": True, "align": "center", "bold": True},
     "count_input": {"border": 1, "locked": False, "bg_color": "#FFF2CC", "align": "center"},
     "count_formula": {"border": 1, "hidden": True, "align": "center"},
+    # an area (㎡): two decimals like an amount, its own prompt and validation
+    "area_input": {"border": 1, "num_format": "#,##0.00", "locked": False, "bg_color": "#FFF2CC"},
+    "area_formula": {"border": 1, "num_format": "#,##0.00", "hidden": True},
     "text_input": {"border": 1, "text_wrap": True, "valign": "vcenter", "locked": False, "bg_color": "#FFF2CC",
                    "num_format": "@"},
     "grade_formula": {"border": 1, "align": "center", "hidden": True, "bold": True},
@@ -272,6 +275,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                     covered.add((r, c))
     amount_runs: dict[tuple[int, bool], list[int]] = {}
     count_runs: dict[int, list[int]] = {}  # whole numbers (人、辆、台（套）)
+    area_runs: dict[int, list[int]] = {}  # areas (㎡)
     code_runs: dict[int, list[int]] = {}
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
@@ -306,6 +310,8 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 ws.write_blank(r, c, None, f)
             if cell.validate == "count":
                 count_runs.setdefault(c, []).append(r)
+            elif cell.validate == "area":
+                area_runs.setdefault(c, []).append(r)
             else:
                 amount_runs.setdefault((c, cell.negative), []).append(r)
         elif cell.kind == "code":
@@ -330,6 +336,12 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                 "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
                 "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
                 "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
+    for c, rows in area_runs.items():
+        for a, b in _runs(sorted(rows)):
+            ws.data_validation(a, c, b, c, {
+                "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": MAX_AMOUNT,
+                "input_title": "请输入面积", "input_message": "单位：平方米（㎡），保留两位小数，不得为负数",
+                "error_title": "面积有误", "error_message": "请输入数字面积（平方米），不得为负数。"})
     for c, rows in count_runs.items():
         for a, b in _runs(sorted(rows)):
             ws.data_validation(a, c, b, c, {
