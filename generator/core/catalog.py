@@ -164,6 +164,9 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
             problems.append((rule.file, rule.line, f"规则 {rule.id} 的 expr 用了 {{{exc.args[0]}}}，但 foreach 没有给出它"))
         except (ExprError, ValueError) as exc:
             problems.append((rule.file, rule.line, f"规则 {rule.id} 的 foreach 无法展开：{exc}"))
+    for tid in spec.subject_tables:
+        if spec.tables[tid].section is None:
+            problems.append((str(spec.root / "spec.yaml"), None, f"subject_tables 中的 {tid} 没有科目 section，单位的科目无处列示"))
     for name, text in spec.figures.items():
         try:  # a named figure stands alone: every reference names its table
             compile_expr(text, spec, Context())

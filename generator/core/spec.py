@@ -313,6 +313,8 @@ class Spec:
     figures: dict[str, str] = field(default_factory=dict)
     # the words it quotes from forms: name -> (table, row, col) of a typed-in text cell
     texts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # the tables a unit's 科目 (units.csv subjects) are listed in when no table is named
+    subject_tables: list[str] = field(default_factory=list)
     figures_file: str = ""  # where they are written, and the line of each name
     figure_lines: dict[str, int] = field(default_factory=dict)
     # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
@@ -715,6 +717,10 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+DEFAULT_SUBJECT_TABLES = ("公开02", "公开03", "公开05")
+"""Where a unit's 科目 go when the spec does not say (subject_tables): the Changsha format's 收入/支出/
+一般公共预算 tables."""
+
 _TEXT_REF = re.compile(r"(\S+)\s+row\s+(\S+)\s+col\s+(\S+)")
 
 SpecCheck = Callable[["Spec"], Iterable[tuple[str, "int | None", str]]]
@@ -876,6 +882,7 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
         texts=texts,
         figures_file=str(root / manifest["figures"]) if figures or texts else "",
         figure_lines=figure_lines,
+        subject_tables=[t for t in _names(manifest.get("subject_tables")) or list(DEFAULT_SUBJECT_TABLES) if t in tables],
     ))
     for t in tables.values():
         for b in t.blocks:

@@ -294,6 +294,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "previous": Text(),
         "mapping": Text(),
         "figures": Text(),  # the file naming the 说明's figures (level figures_file)
+        "subject_tables": ListOf(TableId()),
     },
     # a table file (gongkaiNN.yaml): a grid of blocks side by side under a header
     "table": {

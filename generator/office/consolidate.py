@@ -81,14 +81,9 @@ class Level:
         return stats(self.findings)
 
 
-KEY_TOTALS = [  # a few figures to show per level: label, table, row, col
-    ("收入总计", "公开01", "30", "1"),
-    ("支出总计", "公开01", "60", "2"),
-    ("财政拨款支出", "公开04", "59", "2"),
-    ("一般公共预算财政拨款支出", "公开05", "合计", "1"),
-    ("基本支出", "公开05", "合计", "2"),
-    ("三公经费决算", "公开09", "1", "7"),
-]
+SUMMARY_FIGURES = ("收支总计", "财政拨款收支总计", "一般公共预算财政拨款支出", "一般公共预算财政拨款基本支出",
+                   "“三公”经费决算数")
+"""The figures a 汇总 level shows, by the names of the spec's figures: map (those the format names)."""
 
 
 @dataclass
@@ -315,8 +310,14 @@ def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
         extra["level"] = level.code
         level.findings.append(Finding(f.code, f.severity, f"［{level.name}］{f.message}", f.table, f.row, f.col, None,
                                       f.expected, f.actual, f.rule, None, extra))
-    level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
+    level.totals = {name: _named(spec, figures, name) for name in SUMMARY_FIGURES if name in spec.figures}
     return level
+
+
+def _named(spec: Spec, figures: Figures, name: str) -> Decimal:
+    from ..core.expr import Context, compile_expr, evaluate
+
+    return evaluate(compile_expr(spec.figures[name], spec, Context()), figures)
 
 
 def consolidate_round(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,
