@@ -244,6 +244,54 @@ SECTION_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def _classes(spec: Spec | None, ds: Dataset, total: Decimal | None) -> list[dict[str, str | None]]:
+    """五（二）: the non-zero 类 rows of the table and column 一般公共预算财政拨款支出 names."""
+    out: list[dict[str, str | None]] = []
+    where = figure_ref(spec, "一般公共预算财政拨款支出")
+    if where is None:
+        return out
+    table, _row, col = where
+    for code in sorted(r for r in ds.values.get(table, {}) if len(r) == 3 and r.isdigit()):
+        v = ds.get(table, code, col)
+        if v:
+            out.append({"code": code, "name": class_name(ds, code), "amount": _money(v), "share": _pct(percent(v, total))})
+    return out
+
+
+def _basic_items(spec: Spec | None, ds: Dataset) -> dict[bool, list[dict[str, str | None]]]:
+    """六: the non-zero 款 rows of the table and column 人员经费 names, 人员经费's (True) and the rest."""
+    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
+    where = figure_ref(spec, "人员经费")
+    if where is not None:
+        table, _row, col = where
+        for code, cols in ds.values.get(table, {}).items():
+            v = cols.get(col)
+            if len(code) == 5 and code.isdigit() and v:
+                items[code.startswith(PERSONNEL_PREFIXES)].append(
+                    {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
+    for lst in items.values():
+        lst.sort(key=lambda it: str(it["code"]))
+    return items
+
+
+def _sangong(key: str, name: str, get: Any, prev: Any, why: Mapping[str, str]) -> dict[str, Any]:
+    """七: one 三公 item, its 预算数/决算数 and last year's by the spec's names."""
+    bv, av, pv = get(f"{name}预算数"), get(f"{name}决算数"), prev(f"{name}决算数")
+    head = "七.一" if key == "合计" else f"七.二.{key}"
+    return {
+        "name": name,
+        "budget": _money(bv),
+        "actual": _money(av),
+        "rate": _pct(completion(av, bv)),
+        "change": change(av, pv),
+        "vs_budget": _compare_word(av, bv),
+        "vs_previous": _compare_word(av, pv),
+        "reason_budget": why.get(f"{head}.预算"),
+        "reason_previous": why.get(f"{head}.上年"),
+        "detail": why.get(f"{head}.情况"),
+    }
+
+
 def build_context(
     ds: Dataset,
     previous: Dataset | None = None,
@@ -282,17 +330,8 @@ def build_context(
     spending = [{"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
                 for _col, name in SPENDING_ITEMS for v in [get(name)]]
 
-    # 五: the 类 rows of the table and column 一般公共预算财政拨款支出 names
     gp_total = get("一般公共预算财政拨款支出")
-    classes = []
-    where = figure_ref(spec, "一般公共预算财政拨款支出")
-    if where is not None:
-        table, _row, col = where
-        for code in sorted(r for r in ds.values.get(table, {}) if len(r) == 3 and r.isdigit()):
-            v = ds.get(table, code, col)
-            if v:
-                classes.append({"code": code, "name": class_name(ds, code), "amount": _money(v),
-                                "share": _pct(percent(v, gp_total))})
+    classes = _classes(spec, ds, gp_total)
     projects = [
         {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
          "rate": _pct(completion(p.actual, p.initial))}
@@ -305,35 +344,9 @@ def build_context(
     basic = get("一般公共预算财政拨款基本支出")
     if basic is None and personnel is not None and public is not None:
         basic = personnel + public
-    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
-    where = figure_ref(spec, "人员经费")
-    if where is not None:
-        table, _row, col = where
-        for code, cols in ds.values.get(table, {}).items():
-            v = cols.get(col)
-            if len(code) == 5 and code.isdigit() and v:
-                items[code.startswith(PERSONNEL_PREFIXES)].append(
-                    {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
-    for lst in items.values():
-        lst.sort(key=lambda it: str(it["code"]))
+    items = _basic_items(spec, ds)
 
-    # 七 三公
-    sangong: dict[str, dict[str, Any]] = {}
-    for key, name, _bcol, _acol in SANGONG:
-        bv, av, pv = get(f"{name}预算数"), get(f"{name}决算数"), prev(f"{name}决算数")
-        head = "七.一" if key == "合计" else f"七.二.{key}"
-        sangong[key] = {
-            "name": name,
-            "budget": _money(bv),
-            "actual": _money(av),
-            "rate": _pct(completion(av, bv)),
-            "change": change(av, pv),
-            "vs_budget": _compare_word(av, bv),
-            "vs_previous": _compare_word(av, pv),
-            "reason_budget": why.get(f"{head}.预算"),
-            "reason_previous": why.get(f"{head}.上年"),
-            "detail": why.get(f"{head}.情况"),
-        }
+    sangong = {key: _sangong(key, name, get, prev, why) for key, name, _b, _a in SANGONG}
 
     def fund_section(prefix: str, key: str, none_text: str) -> dict[str, Any]:
         vals = [zero_if_missing(f"{prefix}{w}") for w in FUND_WORDS]

@@ -116,36 +116,16 @@ def _text_table(page: object, ncols: int) -> list[list[str]]:
     lines = _lines(page)
     if not ncols:  # a form (cells spanning columns, rows in order): each line its words in order
         return [[t for _x0, _x1, t in line] for _top, line in lines]
-    numeric = [i for i, (_top, line) in enumerate(lines) if any(_NUMBER.match(t) for _x0, _x1, t in line)]
+    numeric = [i for i, (_top, line) in enumerate(lines) if _has_figure(line)]
     if not numeric:
         return []
     lines = lines[numeric[0]: numeric[-1] + 1]
-    runs = _runs([line for _top, line in lines if any(_NUMBER.match(t) for _x0, _x1, t in line)], ncols)
-
-    def column(x0: float, x1: float) -> int:
-        mid = (x0 + x1) / 2
-        return min(range(len(runs)), key=lambda k: 0 if runs[k][0] <= mid <= runs[k][1]
-                   else min(abs(mid - runs[k][0]), abs(mid - runs[k][1])))
-
-    def cells(line: list[tuple[float, float, str]]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for x0, x1, text in line:
-            k = column(x0, x1)
-            out[k] = out.get(k, "") + text
-        return out
-
+    runs = _runs([line for _top, line in lines if _has_figure(line)], ncols)
     rows: list[tuple[float, dict[int, str]]] = []
     loose: list[tuple[float, dict[int, str]]] = []
     for top, line in lines:
-        (rows if any(_NUMBER.match(t) for _x0, _x1, t in line) else loose).append((top, cells(line)))
-    parts: dict[tuple[int, int], list[tuple[float, str]]] = {}  # (row, column) -> wrapped parts by top
-    for top, got in loose:
-        below = next((i for i, (t, _c) in enumerate(rows) if t > top), len(rows))
-        for k, text in got.items():
-            near = [i for i in (below - 1, below) if 0 <= i < len(rows)]
-            empty = [i for i in near if k not in rows[i][1] or (i, k) in parts]
-            target = empty[0] if empty else near[0]
-            parts.setdefault((target, k), []).append((top, text))
+        (rows if _has_figure(line) else loose).append((top, _cells(line, runs)))
+    parts = _wrapped_parts(rows, loose)
     table = []
     for i, (top, got) in enumerate(rows):
         row = ["\x00"] * len(runs)
@@ -155,6 +135,36 @@ def _text_table(page: object, ncols: int) -> list[list[str]]:
                 row[k] = "".join(t for _top, t in pieces)
         table.append(row)
     return table
+
+
+def _has_figure(line: list[tuple[float, float, str]]) -> bool:
+    return any(_NUMBER.match(t) for _x0, _x1, t in line)
+
+
+def _cells(line: list[tuple[float, float, str]], runs: list[list[float]]) -> dict[int, str]:
+    """A line's words by the column run their middle falls in (else the nearest)."""
+    out: dict[int, str] = {}
+    for x0, x1, text in line:
+        mid = (x0 + x1) / 2
+        k = min(range(len(runs)), key=lambda k: 0 if runs[k][0] <= mid <= runs[k][1]
+                else min(abs(mid - runs[k][0]), abs(mid - runs[k][1])))
+        out[k] = out.get(k, "") + text
+    return out
+
+
+def _wrapped_parts(rows: list[tuple[float, dict[int, str]]],
+                   loose: list[tuple[float, dict[int, str]]]) -> dict[tuple[int, int], list[tuple[float, str]]]:
+    """(row, column) -> the parts of a wrapped label there, by their top: each part of a line without
+    figures goes to the row above or below whose cell is otherwise empty, else to the row above."""
+    parts: dict[tuple[int, int], list[tuple[float, str]]] = {}
+    for top, got in loose:
+        below = next((i for i, (t, _c) in enumerate(rows) if t > top), len(rows))
+        for k, text in got.items():
+            near = [i for i in (below - 1, below) if 0 <= i < len(rows)]
+            empty = [i for i in near if k not in rows[i][1] or (i, k) in parts]
+            target = empty[0] if empty else near[0]
+            parts.setdefault((target, k), []).append((top, text))
+    return parts
 
 
 class _Count:
