@@ -825,47 +825,14 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
             if t.id in tables:
                 col.add(str(p), None, f"表 {t.id} 重复定义")
             tables[t.id] = t
-    codelists: dict[str, CodeList] = {}
-    for name in _names(manifest.get("codelists")):
-        p = root / name
-        raw = _read_yaml(p, col)
-        raw_all[name] = _plain(raw)
-        if not isinstance(raw, dict) or not isinstance(raw.get("codes"), dict):
-            col.add(str(p), _line(raw), "代码表须含 id 与 codes 映射")
-            continue
-        codes = {_str(k): _str(v) for k, v in raw["codes"].items()}
-        for k in codes:
-            if not k.isdigit():
-                col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
-        codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
+    codelists = _codelists(root, manifest, raw_all, col)
     rules: list[Rule] = []
     if isinstance(manifest.get("rules"), str) and manifest["rules"]:  # anything else: the schema says it
         name = manifest["rules"]
         p = root / name
         rules = _guarded(str(p), bad, col, lambda: _rules(p, col))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))
-    figures: dict[str, str] = {}
-    texts: dict[str, tuple[str, str, str]] = {}
-    figure_lines: dict[str, int] = {}
-    if isinstance(manifest.get("figures"), str) and manifest["figures"]:
-        p = root / manifest["figures"]
-        raw = _read_yaml(p, col)
-        raw_all[manifest["figures"]] = _plain(raw)
-        if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
-            col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
-        else:
-            for fname, text in raw["figures"].items():
-                if not isinstance(text, str) or not text.strip():
-                    col.add(str(p), _line(raw["figures"]), f"数字“{fname}”的表达式应为非空文字")
-                    continue
-                figures[_str(fname)] = text
-            figure_lines = dict(getattr(raw["figures"], "key_lines", {}))
-            for fname, where in (raw.get("texts") or {}).items():
-                m = _TEXT_REF.fullmatch(str(where or "").strip())
-                if m is None:
-                    col.add(str(p), _line(raw.get("texts")), f"文字“{fname}”应写作“表 row 行 col 栏”：{where!r}")
-                    continue
-                texts[_str(fname)] = (m.group(1), m.group(2), m.group(3))
+    figures, texts, figure_lines = _figures_file(root, manifest, raw_all, col)
     digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     spec = _guarded(str(manifest_path), bad, col, lambda: Spec(
         template=_str(manifest.get("template")),
@@ -886,15 +853,67 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
     ))
     for t in tables.values():
         for b in t.blocks:
-            if b.codelist and b.codelist not in codelists:
-                col.add(t.file, b.line, f"未知代码表：{b.codelist}")
-            elif b.codelist:
-                _check_codes(t, b, codelists[b.codelist], col)
-            for r in b.rows:
-                if r.code is not None and not b.codelist and codelists and not any(
-                        r.code in cl.codes for cl in codelists.values()):
-                    col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在任何代码表中")
+            _check_block_codes(t, b, codelists, col)
     return spec
+
+
+def _codelists(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector) -> dict[str, CodeList]:
+    codelists: dict[str, CodeList] = {}
+    for name in _names(manifest.get("codelists")):
+        p = root / name
+        raw = _read_yaml(p, col)
+        raw_all[name] = _plain(raw)
+        if not isinstance(raw, dict) or not isinstance(raw.get("codes"), dict):
+            col.add(str(p), _line(raw), "代码表须含 id 与 codes 映射")
+            continue
+        codes = {_str(k): _str(v) for k, v in raw["codes"].items()}
+        for k in codes:
+            if not k.isdigit():
+                col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
+        codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
+    return codelists
+
+
+def _figures_file(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector
+                  ) -> tuple[dict[str, str], dict[str, tuple[str, str, str]], dict[str, int]]:
+    """The named figures (name -> expression), quoted texts (name -> table, row, col) and each
+    figure's line, from the file ``figures:`` names."""
+    figures: dict[str, str] = {}
+    texts: dict[str, tuple[str, str, str]] = {}
+    figure_lines: dict[str, int] = {}
+    if not (isinstance(manifest.get("figures"), str) and manifest["figures"]):
+        return figures, texts, figure_lines
+    p = root / manifest["figures"]
+    raw = _read_yaml(p, col)
+    raw_all[manifest["figures"]] = _plain(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
+        col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
+        return figures, texts, figure_lines
+    for fname, text in raw["figures"].items():
+        if not isinstance(text, str) or not text.strip():
+            col.add(str(p), _line(raw["figures"]), f"数字“{fname}”的表达式应为非空文字")
+            continue
+        figures[_str(fname)] = text
+    figure_lines = dict(getattr(raw["figures"], "key_lines", {}))
+    for fname, where in (raw.get("texts") or {}).items():
+        m = _TEXT_REF.fullmatch(str(where or "").strip())
+        if m is None:
+            col.add(str(p), _line(raw.get("texts")), f"文字“{fname}”应写作“表 row 行 col 栏”：{where!r}")
+            continue
+        texts[_str(fname)] = (m.group(1), m.group(2), m.group(3))
+    return figures, texts, figure_lines
+
+
+def _check_block_codes(t: Table, b: Block, codelists: dict[str, CodeList], col: _Collector) -> None:
+    """A block's code list is known, its fixed rows' codes are in it (or, without one, in some list)."""
+    if b.codelist and b.codelist not in codelists:
+        col.add(t.file, b.line, f"未知代码表：{b.codelist}")
+    elif b.codelist:
+        _check_codes(t, b, codelists[b.codelist], col)
+    for r in b.rows:
+        if r.code is not None and not b.codelist and codelists and not any(
+                r.code in cl.codes for cl in codelists.values()):
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在任何代码表中")
 
 
 def _check_codes(t: Table, b: Block, cl: CodeList, col: _Collector) -> None:
