@@ -248,13 +248,21 @@ def formula_cycles(spec: Spec) -> list[tuple[str, int | None, str]]:
                 for c in b.value_columns:
                     if c.formula:
                         add(t, ITEM_ROW, c.key or "", c.formula, Context(t.id, "2150550", c.key), c.line)
+    return _cycles(graph, where)
+
+
+Node = tuple[str, str, str]
+
+
+def _cycles(graph: dict[Node, list[Node]], where: dict[Node, tuple[str, int | None]]) -> list[tuple[str, int | None, str]]:
+    """Every cycle of the formula graph once (depth first, without recursion), said at a formula in it."""
     problems: list[tuple[str, int | None, str]] = []
-    state: dict[tuple[str, str, str], int] = {}  # 1: on the path, 2: done
-    reported: set[frozenset[tuple[str, str, str]]] = set()
+    state: dict[Node, int] = {}  # 1: on the path, 2: done
+    reported: set[frozenset[Node]] = set()
     for start in graph:
         if state.get(start):
             continue
-        path: list[tuple[str, str, str]] = []
+        path: list[Node] = []
         stack = [(start, iter(graph.get(start, ())))]
         state[start] = 1
         path.append(start)
