@@ -154,18 +154,19 @@ def department_forms(store: Store, spec: Spec, parent: str, sums: Values
     if not subs:
         return {}, {}, None, Finding(
             "consolidate-no-department-forms", INFO,
-            "汇总不合计各单位的附件1–3；尚未收到部门自己的附件1–3（在汇总工作簿中填写附件后报回），汇总不含附件", row=parent)
+            "汇总不合计各单位的附件1–3；尚未收到部门自己的附件1–3（在汇总工作簿中填写附件后报回），汇总不含附件",
+            extra={"unit": parent})
     sub = subs[-1]
     values = store.values(sub["id"], inputs_only=True)
     if _nonzero({t: r for t, r in values.items() if t not in forms}) != _nonzero(sums):
         return {}, {}, None, Finding(
             "department-forms-stale", WARNING,
             f"部门自己的附件1–3（报送 #{sub['id']} {sub['path']}）所在的汇总工作簿与当前汇总的数不一致（汇总后又有单位报送或改正），"
-            "未采用；请用最新的汇总工作簿重新填写附件后报回", row=parent, actual=str(sub["id"]))
+            "未采用；请用最新的汇总工作簿重新填写附件后报回", actual=str(sub["id"]), extra={"unit": parent})
     texts = {t: rows for t, rows in (store.doc(sub["id"]).get("texts") or {}).items() if t in forms}
     return ({t: rows for t, rows in values.items() if t in forms}, texts, sub["id"], Finding(
         "consolidate-department-forms", INFO,
-        f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", row=parent, actual=str(sub["id"])))
+        f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", actual=str(sub["id"]), extra={"unit": parent}))
 
 
 def is_level_report(sub: dict[str, Any] | None) -> bool:
