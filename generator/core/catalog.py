@@ -172,6 +172,14 @@ def validate_spec_expressions(spec: Spec) -> list[tuple[str, int | None, str]]:
             compile_expr(text, spec, Context())
         except ExprError as exc:
             problems.append((spec.figures_file, spec.figure_lines.get(name), f"数字“{name}”的表达式 {text!r}：{exc}"))
+    for lab in spec.labels:
+        for text in lab.figures + lab.budget:
+            if text in spec.figures:
+                continue
+            try:  # not a name: an expression over the format's tables
+                compile_expr(text, spec, Context())
+            except ExprError as exc:
+                problems.append((spec.figures_file, lab.line, f"说明用语 {lab.words[0]}：{text!r} 既不是数字名称，也不是有效的表达式（{exc}）"))
     for name, (table, row, col) in spec.texts.items():
         t = spec.tables.get(table)
         if t is None or t.kind != "form" or col not in t.text_keys() or \

@@ -298,6 +298,20 @@ class CodeList:
 
 
 @dataclass
+class Label:
+    """What some words of a 说明 stand for: the figures they may mean (a name of the spec's figures
+    or an expression), the budget figures they compare with, where (base/basic/fund/soe), and whether
+    the budget is the budget file's 年初预算数 (``initial``)."""
+
+    words: list[str]
+    figures: list[str]
+    budget: list[str] = field(default_factory=list)
+    scope: str = "base"
+    initial: bool = False
+    line: int | None = None
+
+
+@dataclass
 class Spec:
     template: str
     version: str
@@ -315,6 +329,9 @@ class Spec:
     texts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     # the tables a unit's 科目 (units.csv subjects) are listed in when no table is named
     subject_tables: list[str] = field(default_factory=list)
+    # what the 说明's words stand for (check-narrative): words, figures (names or expressions),
+    # budget, scope (base/basic/fund/soe), initial (the budget file's 年初预算数)
+    labels: list[Label] = field(default_factory=list)
     figures_file: str = ""  # where they are written, and the line of each name
     figure_lines: dict[str, int] = field(default_factory=dict)
     # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
@@ -832,7 +849,7 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
         p = root / name
         rules = _guarded(str(p), bad, col, lambda: _rules(p, col))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))
-    figures, texts, figure_lines = _figures_file(root, manifest, raw_all, col)
+    figures, texts, figure_lines, labels = _figures_file(root, manifest, raw_all, col)
     digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     spec = _guarded(str(manifest_path), bad, col, lambda: Spec(
         template=_str(manifest.get("template")),
@@ -849,6 +866,7 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
         texts=texts,
         figures_file=str(root / manifest["figures"]) if figures or texts else "",
         figure_lines=figure_lines,
+        labels=labels,
         subject_tables=[t for t in _names(manifest.get("subject_tables")) or list(DEFAULT_SUBJECT_TABLES) if t in tables],
     ))
     for t in tables.values():
@@ -875,20 +893,21 @@ def _codelists(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], co
 
 
 def _figures_file(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector
-                  ) -> tuple[dict[str, str], dict[str, tuple[str, str, str]], dict[str, int]]:
-    """The named figures (name -> expression), quoted texts (name -> table, row, col) and each
-    figure's line, from the file ``figures:`` names."""
+                  ) -> tuple[dict[str, str], dict[str, tuple[str, str, str]], dict[str, int], list[Label]]:
+    """The named figures (name -> expression), quoted texts (name -> table, row, col), each
+    figure's line and the 说明's labels, from the file ``figures:`` names."""
     figures: dict[str, str] = {}
     texts: dict[str, tuple[str, str, str]] = {}
     figure_lines: dict[str, int] = {}
+    labels: list[Label] = []
     if not (isinstance(manifest.get("figures"), str) and manifest["figures"]):
-        return figures, texts, figure_lines
+        return figures, texts, figure_lines, labels
     p = root / manifest["figures"]
     raw = _read_yaml(p, col)
     raw_all[manifest["figures"]] = _plain(raw)
     if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
         col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
-        return figures, texts, figure_lines
+        return figures, texts, figure_lines, labels
     for fname, text in raw["figures"].items():
         if not isinstance(text, str) or not text.strip():
             col.add(str(p), _line(raw["figures"]), f"数字“{fname}”的表达式应为非空文字")
@@ -901,7 +920,14 @@ def _figures_file(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any],
             col.add(str(p), _line(raw.get("texts")), f"文字“{fname}”应写作“表 row 行 col 栏”：{where!r}")
             continue
         texts[_str(fname)] = (m.group(1), m.group(2), m.group(3))
-    return figures, texts, figure_lines
+    for item in raw.get("labels") or []:
+        if isinstance(item, dict) and item.get("words") and item.get("figures"):
+            labels.append(Label([_str(w) for w in item["words"]], [_str(f) for f in item["figures"]],
+                                [_str(f) for f in item.get("budget") or []], _str(item.get("scope") or "base"),
+                                bool(item.get("initial", False)), _line(item)))
+        else:
+            col.add(str(p), _line(item), "labels 的每一项须有 words 与 figures")
+    return figures, texts, figure_lines, labels
 
 
 def _check_block_codes(t: Table, b: Block, codelists: dict[str, CodeList], col: _Collector) -> None:

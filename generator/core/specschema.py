@@ -425,6 +425,15 @@ LEVELS: dict[str, dict[str, Type]] = {
     "figures_file": {
         "figures": MapOf(Text(), Expr()),
         "texts": MapOf(Text(), Text()),
+        "labels": ListOf(Nested("label")),
+    },
+    # one entry of labels: the 说明's words and the figures they stand for (check-narrative)
+    "label": {
+        "words": ListOf(Text()),
+        "figures": ListOf(Text()),
+        "budget": ListOf(Text()),
+        "scope": Enum("base", "basic", "fund", "soe"),
+        "initial": Bool(),
     },
     # the mapping file (mapping.yaml): how keys of the previous version resolve to this one's
     "mapping": {
@@ -456,6 +465,7 @@ SUBJECTS: dict[str, str] = {
     "codelist": "代码表 {id} ",
     "rules_file": "规则文件",
     "figures_file": "数字名称文件",
+    "label": "说明用语",
     "rule": "规则 {id} ",
     "foreach": "foreach ",
     "mapping": "映射文件",
@@ -478,6 +488,7 @@ WHERE: dict[str, str] = {
     "codelist": "代码表文件",
     "rules_file": "rules.yaml 的顶层",
     "figures_file": "figures.yaml 的顶层",
+    "label": "figures.yaml 的 labels",
     "rule": "rules 的规则",
     "foreach": "规则的 foreach",
     "mapping": "mapping.yaml 的顶层",

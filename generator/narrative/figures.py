@@ -232,23 +232,34 @@ def named_figures(spec: Spec | None, ds: Dataset) -> dict[str, Decimal]:
     (the table carries no figure at all) is left out, so its sentence is a 【待填】 or a note."""
     if spec is None or not spec.figures:
         return {}
-    from ..core.expr import BSum, Context, Fig, compile_expr, evaluate, terms
     from ..core.model import Figures
 
     figures = Figures(spec, ds.values)
     out: dict[str, Decimal] = {}
     for name, text in spec.figures.items():
-        node = compile_expr(text, spec, Context())
-        found = list(terms(node))
-        if not any(ds.values.get(t.table) for t in found):
-            continue
-        given = None
-        if len(found) == 1 and (node == found[0] or (isinstance(node, BSum) and len(node.terms) == 1)):
-            t = found[0]
-            given = ds.get(t.table, t.row, t.col) if isinstance(t, Fig) else ds.get(t.table, t.prefix or "合计", t.col)
-        # a figure the data gives is as given (a 汇总 or a report may carry the official rounding)
-        out[name] = given if given is not None else evaluate(node, figures)
+        value = figure_value(spec, ds, text, figures)
+        if value is not None:
+            out[name] = value
     return out
+
+
+def figure_value(spec: Spec, ds: Dataset, text: str, figures: Any = None) -> Decimal | None:
+    """An expression over the spec's tables for the unit's data: a single figure the data gives is
+    as given (a 汇总 or a report may carry the official rounding), any other computed by the spec's
+    formulas; None when none of its tables carries a figure."""
+    from ..core.expr import BSum, Context, Fig, compile_expr, evaluate, terms
+    from ..core.model import Figures
+
+    node = compile_expr(text, spec, Context())
+    found = list(terms(node))
+    if not any(ds.values.get(t.table) for t in found):
+        return None
+    if len(found) == 1 and (node == found[0] or (isinstance(node, BSum) and len(node.terms) == 1)):
+        t = found[0]
+        given = ds.get(t.table, t.row, t.col) if isinstance(t, Fig) else ds.get(t.table, t.prefix or "合计", t.col)
+        if given is not None:
+            return given
+    return evaluate(node, figures if figures is not None else Figures(spec, ds.values))
 
 
 def named_texts(spec: Spec | None, ds: Dataset) -> dict[str, str]:
