@@ -127,8 +127,11 @@ def test_tree_is_collected_and_consolidated_exactly(spec: Spec, tree: UnitTree, 
         lv = next(lv for lv in cons.levels if lv.code == "430100003")
         assert lv.units == ["430100003", "430100031"]
         assert not [f for f in lv.findings if f.severity != INFO]
-        assert lv.totals["收入总计"] == (Figures(spec, data["430100003"].values).value("公开01", "30", "1")
+        assert lv.totals["收支总计"] == (Figures(spec, data["430100003"].values).value("公开01", "30", "1")
                                         + Figures(spec, data["430100031"].values).value("公开01", "30", "1"))
+        # the figures a level shows are the spec's named ones (figures.yaml), by their names
+        assert list(lv.totals) == ["收支总计", "财政拨款收支总计", "一般公共预算财政拨款支出", "一般公共预算财政拨款基本支出",
+                                   "“三公”经费决算数"]
 
         out = tmp_path / "430100-汇总.xlsx"
         outs = write_outputs(store, cons, out, tmp_path / "430100-汇总.json", tmp_path / "430100-汇总.html")

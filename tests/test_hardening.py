@@ -18,7 +18,7 @@ from generator.xlsx.reader import format_problem, read_workbook
 from .ziputil import parts, patch_header, rezip, set_cell
 
 S01 = "xl/worksheets/sheet3.xml"  # 公开01表
-SCHECK = "xl/worksheets/sheet19.xml"  # 审核 (after 公开01–09, 附件1, 附件2 and the seed's 附件3-1…3-5)
+SCHECK = "xl/worksheets/sheet20.xml"  # 审核 (after 公开01–09, 附表1, 附件1, 附件2 and the seed's 附件3-1…3-5)
 
 
 def _read(tmp_path: Path, data: bytes, spec, name: str = "t.xlsx", **kw):  # type: ignore[no-untyped-def]

@@ -488,7 +488,7 @@ def test_unbounded_texts_refused_at_the_cell(seed_xlsx: Path, spec, tmp_path: Pa
     assert all(f.severity == "error" for f in long.values())
     texts = res.dataset.texts
     assert texts.get(f1.fig.table, {}).get(f1.fig.row, {}).get(f1.fig.col) is None  # not imported
-    assert texts[f2.fig.table][f2.fig.row][f2.fig.col] == "中" * DEFAULT_FIELD_LENGTH  # kept cut
+    assert texts[f2.fig.table][f2.fig.row][f2.fig.col] == "中" * (f2.max_length or DEFAULT_FIELD_LENGTH)  # kept cut
     assert all(len(v) <= 500 for v in res.dataset.explanations.values())
     assert len(json.dumps(res.to_json(), ensure_ascii=False).encode()) < 2_000_000
 

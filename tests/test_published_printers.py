@@ -132,3 +132,65 @@ def test_a_docx_printed_by_libreoffice_checks_clean_and_finds_one_changed_figure
     doc.save(str(tmp_path / "changed.docx"))
     got = _problems(convert(tmp_path / "changed.docx", tmp_path / "lo2", "pdf"))
     assert [(c, r, col, a) for c, _t, r, col, a in got] == [("published-figure-mismatch", "2150550", "1", "975.46")]
+
+
+def _without_rules(docx: Path, out: Path, change: tuple[str, str, str] | None = None) -> Path:
+    """The DOCX as a word processor's tables with their borders off (text-positioned tables, no
+    rules in the PDF); ``change``: (first cell of a row, old text, new text), the first such cell."""
+    from docx import Document
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    doc = Document(str(docx))
+    for el in doc.element.body.iter():
+        if el.tag in (qn("w:tblBorders"), qn("w:tcBorders")):
+            for side in el:
+                side.set(qn("w:val"), "nil")
+    for t in doc.tables:
+        borders = t._tbl.tblPr.find(qn("w:tblBorders"))
+        if borders is None:
+            borders = OxmlElement("w:tblBorders")
+            t._tbl.tblPr.append(borders)
+        for name in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            side = borders.find(qn(f"w:{name}"))
+            if side is None:
+                side = OxmlElement(f"w:{name}")
+                borders.append(side)
+            side.set(qn("w:val"), "nil")
+    done = change is None
+    for t in doc.tables:
+        for row in t.rows:
+            cells = row.cells
+            if done or not cells or cells[0].text.strip() != change[0]:  # type: ignore[index]
+                continue
+            for cell in cells[1:]:
+                if cell.text.strip() == change[1]:  # type: ignore[index]
+                    cell.paragraphs[0].runs[0].text = change[2]  # type: ignore[index]
+                    done = True
+                    break
+    assert done
+    doc.save(str(out))
+    return out
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
+def test_tables_printed_without_rules_check_clean_and_changed_figures_are_found(tmp_path: Path) -> None:
+    """A word processor's tables with their borders off: no rules in the PDF, the tables found by
+    where the words sit (columns from the gaps the rows leave, a wrapped 科目 name put back into its
+    row, a form's figures in reading order)."""
+    import pdfplumber
+
+    from generator.xlsx.libreoffice import convert
+
+    docx = _published(tmp_path, "docx")
+    printed = convert(_without_rules(docx, tmp_path / "plain.docx"), tmp_path / "lo", "pdf")
+    with pdfplumber.open(printed) as pdf:  # no table rules at all on the 公开 pages
+        assert all(not p.edges for p in pdf.pages if re.search(r"公开0\d表", fold(p.extract_text() or "")))
+    assert _problems(printed) == []
+    changed = _without_rules(docx, tmp_path / "c1.docx", ("2150550", "975.45", "975.46"))
+    got = _problems(convert(changed, tmp_path / "lo1", "pdf"))
+    assert [(c, r, col, a) for c, _t, r, col, a in got] == [("published-figure-mismatch", "2150550", "1", "975.46")]
+    changed = _without_rules(docx, tmp_path / "c2.docx", ("总分（含预算执行率10分）", "88.66", "88.67"))
+    got = _problems(convert(changed, tmp_path / "lo2", "pdf"))
+    assert [(c, t, r, col) for c, t, r, col, _a in got] == [("published-figure-mismatch", "附件3", "4:总分", "得分")]

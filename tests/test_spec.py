@@ -12,7 +12,7 @@ from .conftest import SPECS
 
 
 def test_2024_spec_loads_all_nine_tables(spec) -> None:  # type: ignore[no-untyped-def]
-    assert list(spec.tables) == [f"公开0{i}" for i in range(1, 10)] + ["附件1", "附件2", "附件3"]  # + 第五部分 附件
+    assert list(spec.tables) == [f"公开0{i}" for i in range(1, 10)] + ["附表1", "附件1", "附件2", "附件3"]  # + 附表1 (十–十三), 第五部分 附件
     assert spec.tables["公开01"].sheet == "公开01表"
     # all 26 classes of the 2024 list on 公开01 rows 31-56, with their codes
     rows = {r.key: r.code for b in spec.tables["公开01"].blocks for r in b.rows if r.code}
@@ -81,7 +81,7 @@ def test_check_spec_cli(tmp_path: Path) -> None:
     from generator.cli.main import cli
 
     ok = CliRunner().invoke(cli, ["check-spec", str(SPECS)])
-    assert ok.exit_code == 0 and "12 张表" in ok.output  # 9 公开 tables + 附件1–3
+    assert ok.exit_code == 0 and "13 张表" in ok.output  # 9 公开 tables + 附表1 + 附件1–3
     copy = tmp_path / "bad"
     shutil.copytree(SPECS, copy)
     _break(copy, "gongkai05.yaml", '"col 2 + col 3"', '"col 2 + col 33"')

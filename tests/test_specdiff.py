@@ -84,10 +84,10 @@ def test_rules(diff: SpecDiff) -> None:
     cls = diff.rule("g01-g03-class")
     assert cls is not None and cls.same_meaning is False and len(cls.instances_removed) == 2
     assert diff.rule("g09-car-vs-g06") is None  # unchanged
-    assert diff.rules_unchanged == 18  # 9 on the 公开 tables, 9 of the 10 附件 rules (附件2-公开01: 57 → 本年支出合计)
+    assert diff.rules_unchanged == 24  # 9 on the 公开 tables, 9 of the 10 附件 rules (附件2-公开01: 57 → 本年支出合计), the 6 of 附表1
     assert diff.problems == [] and diff.codelists == []
     assert [t.id for t in diff.unchanged_tables] == ["公开02", "公开03", "公开05", "公开06", "公开07", "公开09",
-                                                    "附件1", "附件2", "附件3"]
+                                                    "附表1", "附件1", "附件2", "附件3"]
 
 
 def test_markdown(diff: SpecDiff) -> None:

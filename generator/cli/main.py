@@ -117,7 +117,15 @@ def cli(ctx: click.Context, round_dir: str | None) -> None:
 @click.argument("specs", required=False)
 def check_spec(specs: str | None) -> None:
     """检查规格目录（YAML），列出全部问题（文件:行号）。"""
+    from ..core.specmap import check_mapping
+
     spec = spec_arg(specs)
+    problems = check_mapping(spec)
+    if problems:
+        click.echo("规格文件有误：", err=True)
+        for p in problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(2)
     n_rows = sum(len(b.rows) for t in spec.tables.values() for b in t.blocks)
     click.echo(f"规格 {spec.template} {spec.version} 有效：{len(spec.tables)} 张表，{n_rows} 个固定行，"
                f"{len(spec.rules)} 条审核规则，hash {spec.hash}")

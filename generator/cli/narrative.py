@@ -26,6 +26,24 @@ EXIT_MISMATCH = 1
 EXIT_UNUSABLE = 2
 
 
+def _spec_for(ds: Dataset) -> Any:
+    """The format whose named figures write 十–十三: the round's spec, else the bundled spec of the
+    data's year (None when there is none: those sections are then left out)."""
+    from ..core.catalog import load_spec
+    from ..core.spec import SpecInvalid
+    from ..office.round import RoundError
+    from .common import current_round
+
+    rnd = current_round()
+    try:
+        if rnd is not None:
+            return rnd.spec()
+        folder = specs_root() / str(ds.year or "")
+        return load_spec(folder) if ds.year and (folder / "spec.yaml").is_file() else None
+    except (RoundError, SpecInvalid):
+        return None
+
+
 def _load_figures(arg: str, db: str | None = None) -> Dataset:
     """A canonical data JSON, an Excel workbook read by generator.xlsx.reader, or a unit code: that
     unit's current submission in the collection database (``--db``)."""
@@ -190,13 +208,13 @@ def narrative(figures: str, previous_path: str | None, budget_path: str | None,
         if not output:
             _fail("Word 格式需用 -o 指定输出文件")
         try:
-            data = nar.render_docx(ds, previous, budget, reasons)
+            data = nar.render_docx(ds, previous, budget, reasons, spec=_spec_for(ds))
         except ImportError:
             _fail("生成 Word 文件需要安装 python-docx（pip install python-docx）")
         atomic_write_bytes(Path(output), data)
         click.echo(f"已写入 {output}", err=True)
         return
-    text = nar.render_narrative(ds, previous, budget, reasons, fmt=fmt)
+    text = nar.render_narrative(ds, previous, budget, reasons, fmt=fmt, spec=_spec_for(ds))
     if output:
         atomic_write_text(Path(output), text)
         click.echo(f"已写入 {output}", err=True)
@@ -226,7 +244,8 @@ def check_narrative(text_file: str, figures: str, previous_path: str | None,
     except DataError as exc:
         _fail(str(exc))
     findings = [replace(f, file=text_file)
-                for f in sort_findings(nar.check_narrative(text, ds, previous=previous, budget=budget))]
+                for f in sort_findings(nar.check_narrative(text, ds, previous=previous, budget=budget,
+                                                           spec=_spec_for(ds)))]
     counts = stats(findings)
     shown = [f for f in findings if not (no_info and f.severity == INFO)]
     if as_json:
@@ -246,11 +265,11 @@ def demo_step(outdir: Path, _spec: Any = None) -> None:
     ds = load_dataset(samples / "seed-2024.json")
     for fmt in ("md", "html"):
         target = Path(outdir) / f"seed-shuoming.{fmt}"
-        atomic_write_text(target, nar.render_narrative(ds, fmt=fmt))
+        atomic_write_text(target, nar.render_narrative(ds, fmt=fmt, spec=_spec_for(ds)))
         click.echo(f"已生成情况说明 {target}")
     seed_text = samples / "seed-2024-report.txt"  # the published report, as text
     if seed_text.is_file():
-        findings = sort_findings(nar.check_narrative(seed_text.read_text(encoding="utf-8"), ds))
+        findings = sort_findings(nar.check_narrative(seed_text.read_text(encoding="utf-8"), ds, spec=_spec_for(ds)))
         counts = stats(findings)
         lines = [f.render() for f in findings if f.severity != INFO]
         lines.append(f"核对完毕：错误 {counts[ERROR]} 条，提示 {counts[WARNING]} 条，信息 {counts[INFO]} 条。")

@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 from ..core.findings import ERROR, INFO, WARNING, Finding, sort_findings, stats
 
-_ORDER = ["文件与标识", "公开01", "公开02", "公开03", "公开04", "公开05", "公开06", "公开07", "公开08", "公开09", "其他"]
+
+def _rank(group: str) -> tuple[int, str]:
+    """文件与标识 first, then the tables (公开NN, 附表N, 附件N by id, as a spec numbers them), 其他 last."""
+    return (0, "") if group == "文件与标识" else (2, "") if group == "其他" else (1, group)
 
 
 def _group(f: Finding) -> str:
@@ -28,7 +31,7 @@ def render_text(findings: Iterable[Finding], title: str = "") -> str:
     groups: dict[str, list[Finding]] = {}
     for f in fs:
         groups.setdefault(_group(f), []).append(f)
-    for g in sorted(groups, key=lambda x: _ORDER.index(x) if x in _ORDER else 99):
+    for g in sorted(groups, key=_rank):
         lines.append(f"【{g}】")
         for f in groups[g]:
             lines.append("  " + f.render())

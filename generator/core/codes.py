@@ -112,6 +112,7 @@ not-a-number | E | 不是数字 | 该单元格只能填数字金额（万元） 
 cell-error-value | E | 单元格显示错误值 | 改为数字金额 | 单元格里是 #VALUE!、#DIV/0! 之类的错误值。
 negative-value | E | 不应为负数 | 改为非负数；确为负数的请与主管部门联系 | 金额为负。
 too-many-decimals | W | 超过两位小数 | 金额保留两位小数（万元） | 报告中按两位小数显示，保留原值。
+count-not-whole | E | 数量不是整数 | 数量（人数、辆、台（套））填整数 | 未导入；表单中格式为 count 的单元格。
 formula-in-input | W | 填的是公式 | 直接填写数字，不要填公式 | 按公式的计算结果读入。
 formula-in-text-cell | E | 文字单元格填了公式 | 直接填写文字（科目代码、名称、说明），不要填公式 | 未导入。
 formula-forbidden | E | 填了不允许的公式 | 直接填写数字，不要填公式 | 公式引用了其他单元格、名称或不支持的函数，未计算、未导入。
@@ -194,6 +195,7 @@ migrate-codes-missing | E | 新版代码表缺少所用科目 | 先用 juesuan c
 migrate-outdated-source | I | 原工作簿按旧版模板填报 | 无需处理 | 迁移为现行规格的新模板。
 # 情况说明与公开
 narrative-amount-mismatch | E | 说明中的金额与表不符 | 按表中的数改正说明 | 情况说明。
+narrative-count-mismatch | E | 说明中的数量与表不符 | 按表中的数量（车辆、设备等）改正说明 | 情况说明；数量（辆、台（套））对照规格所命名的数字。
 narrative-percent-mismatch | E | 说明中的百分比与表不符 | 按表中的数改正说明 | 情况说明。
 narrative-percent-doubtful | W | 说明中的百分比可能不符 | 核对百分比的口径 | 情况说明。
 narrative-rounding | I | 说明中的数有尾数差异 | 无需处理 | 差额在尾数误差内。

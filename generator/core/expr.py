@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .specschema import TABLE_ID_RE as TABLE_RE  # the one table-id rule (公开NN / 附件N)
+
 if TYPE_CHECKING:
     from .spec import Spec, Table
 
-TABLE_RE = re.compile(r"^(?:公开\d\d|附件\d)$")
 KEYWORDS = {"row", "rows", "col", "cols", "items"}
 FUNCS = {"sum", "abs", "min", "max", "round", "div"}
 FUNC_ARITY = {"min": 2, "max": 2, "round": 2, "div": 2}
@@ -316,6 +317,9 @@ def _resolve_row_keys(spec: Spec, t: Table, ref: Ref, ctx: Context) -> list[str]
         raise ExprError(f"未指定行（{t.id}）")
     if ref.row_to is None:
         return [row]
+    for key in (row, ref.row_to):
+        if t.row(key) is None:
+            raise ExprError(f"{t.id} rows {row}..{ref.row_to}：没有行 {key}")
     for b in t.blocks:
         keys = [r.key for r in b.rows]
         if row in keys and ref.row_to in keys:

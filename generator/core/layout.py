@@ -84,7 +84,7 @@ class CellPlan:
     formula: str = ""
     calc: tuple[Any, ...] = ()
     negative: bool = False
-    validate: str = ""  # 'amount' | 'code' | ''
+    validate: str = ""  # 'amount' | 'count' (a whole number ≥ 0) | 'area' (㎡) | 'code' | ''
     label: str = ""  # what the cell is, for messages (行/科目 and 栏)
     max_length: int = 0  # characters a text cell may hold (0: only the spreadsheet's own limit)
 
@@ -538,7 +538,7 @@ def grade_excel(x: str) -> str:
     return out
 
 
-FORM_STYLES = {"amount": "amount", "percent": "percent", "score": "score", "count": "count"}
+FORM_STYLES = {"amount": "amount", "percent": "percent", "score": "score", "count": "count", "area": "area"}
 STYLE_FORMATS = {"percent_formula": "0.00%"}
 """Number formats other than the amount formats that a cell style is written with; the reader
 accepts exactly these on those cells. A 执行率/控制率 is rounded to 4 places by its formula, so
@@ -691,7 +691,8 @@ class _FormLayout:
             node = compile_expr(cell.formula, self.spec, Context(t.id, row, cell.key))
             sh.put(r, c, CellPlan("formula", f"{fmt}_formula", fig=fig, node=node, calc=("fig", fig), label=label))
         else:
-            sh.put(r, c, CellPlan("input", f"{fmt}_input", fig=fig, validate="amount", label=label))
+            sh.put(r, c, CellPlan("input", f"{fmt}_input", fig=fig, validate=fmt if fmt in ("count", "area") else "amount",
+                                  label=label))
 
 
 def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) -> None:

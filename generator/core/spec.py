@@ -12,9 +12,11 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 ROLES = {"label", "line", "code", "name", "value"}
 SEVERITIES = {"error", "warning"}
@@ -42,10 +44,12 @@ class SpecInvalid(Exception):
 
 class _LineDict(dict[str, Any]):
     line: int = 0
+    key_lines: dict[str, int] = {}  # noqa: RUF012 - set per instance by the loader
 
 
 class _LineList(list[Any]):
     line: int = 0
+    item_lines: list[int] = []  # noqa: RUF012 - set per instance by the loader
 
 
 _LOADER: list[Any] = []
@@ -66,11 +70,14 @@ def _loader() -> Any:
     def construct_mapping(loader: Any, node: Any) -> _LineDict:
         d = _LineDict(loader.construct_mapping(node, deep=True))
         d.line = node.start_mark.line + 1
+        # the line of each key, for the schema's "file:line" (a scalar key's text is str(key))
+        d.key_lines = {k.value: k.start_mark.line + 1 for k, _v in node.value if isinstance(k.value, str)}
         return d
 
     def construct_seq(loader: Any, node: Any) -> _LineList:
         lst = _LineList(loader.construct_sequence(node, deep=True))
         lst.line = node.start_mark.line + 1
+        lst.item_lines = [n.start_mark.line + 1 for n in node.value]
         return lst
 
     _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
@@ -154,7 +161,7 @@ class FormCell:
     colspan: int = 1
     rowspan: int = 1
     formula: str | None = None
-    fmt: str = "amount"  # amount | percent | score | count (value cells)
+    fmt: str = "amount"  # amount | percent | score | count | area (value cells)
     max_length: int | None = None  # characters a field may hold (default: DEFAULT_FIELD_LENGTH)
 
 
@@ -197,6 +204,7 @@ class Table:
     repeat: str | None = None  # "project": one sheet per project (附件3), row keys "<n>:<key>"
     spare_repeats: int = 0
     consolidate: str = "sum"  # sum | list (indicator tables are listed per unit, never summed)
+    publish: bool = True  # False: filled in the workbook, not printed as a table (附表1: the 说明's figures)
     _row_index: dict[str, tuple[Block, Row]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -292,6 +300,20 @@ class CodeList:
 
 
 @dataclass
+class Label:
+    """What some words of a 说明 stand for: the figures they may mean (a name of the spec's figures
+    or an expression), the budget figures they compare with, where (base/basic/fund/soe), and whether
+    the budget is the budget file's 年初预算数 (``initial``)."""
+
+    words: list[str]
+    figures: list[str]
+    budget: list[str] = field(default_factory=list)
+    scope: str = "base"
+    initial: bool = False
+    line: int | None = None
+
+
+@dataclass
 class Spec:
     template: str
     version: str
@@ -303,6 +325,17 @@ class Spec:
     hash: str
     root: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # the figures 第三部分 and the report checks speak of: name -> expression over this format's tables
+    figures: dict[str, str] = field(default_factory=dict)
+    # the words it quotes from forms: name -> (table, row, col) of a typed-in text cell
+    texts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # the tables a unit's 科目 (units.csv subjects) are listed in when no table is named
+    subject_tables: list[str] = field(default_factory=list)
+    # what the 说明's words stand for (check-narrative): words, figures (names or expressions),
+    # budget, scope (base/basic/fund/soe), initial (the budget file's 年初预算数)
+    labels: list[Label] = field(default_factory=list)
+    figures_file: str = ""  # where they are written, and the line of each name
+    figure_lines: dict[str, int] = field(default_factory=dict)
     # memo tables of derived, immutable things (compiled expressions, rule instances, layout parts);
     # a loaded spec is never changed, and a batch reuses one spec for every workbook
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -397,10 +430,6 @@ def _row(raw: Any, file: str, col: _Collector) -> Row | None:
     if not isinstance(raw, dict) or "key" not in raw:
         col.add(file, _line(raw), "行定义须为含 key 的映射")
         return None
-    unknown = set(raw) - {"key", "label", "code", "input", "formula", "style", "footer", "negative",
-                          "renamed_from", "merged_from", "split_to"}
-    if unknown:
-        col.add(file, _line(raw), f"行 {raw['key']} 含未知字段：{', '.join(sorted(unknown))}")
     return Row(
         key=_str(raw["key"]),
         label=_str(raw.get("label")),
@@ -472,7 +501,7 @@ def _block(raw: Any, file: str, col: _Collector) -> Block | None:
 FORM_CELL_KINDS = ("text", "value", "field", "grade")
 MAX_CELL_TEXT = 32767  # characters a spreadsheet cell holds (Excel's limit; LibreOffice cuts there too)
 DEFAULT_FIELD_LENGTH = 2000  # characters of a 附件 text field unless its spec says max_length
-FORM_FORMATS = {"amount", "percent", "score", "count"}
+FORM_FORMATS = {"amount", "percent", "score", "count", "area"}
 
 
 def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:
@@ -482,9 +511,6 @@ def _form_cell(raw: Any, file: str, col: _Collector) -> FormCell | None:
     if len(kinds) != 1:
         col.add(file, _line(raw), f"表单单元格须且只能有 {'/'.join(FORM_CELL_KINDS)} 之一")
         return None
-    unknown = set(raw) - {*FORM_CELL_KINDS, "colspan", "rowspan", "formula", "format", "max_length"}
-    if unknown:
-        col.add(file, _line(raw), f"表单单元格含未知字段：{', '.join(sorted(unknown))}")
     fmt = _str(raw.get("format") or "amount")
     if fmt not in FORM_FORMATS:
         col.add(file, _line(raw), f"format 应为 {sorted(FORM_FORMATS)} 之一")
@@ -560,7 +586,8 @@ def _form_table(raw: dict[str, Any], file: str, col: _Collector) -> Table | None
               notes=[_str(n) for n in raw.get("notes") or []], statement=False,
               print=dict(raw.get("print") or {}), file=file, kind="form", form=form,
               widths=[float(w) for w in raw["widths"]], repeat=repeat,
-              spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"))
+              spare_repeats=int(raw.get("spare_repeats", 0)), consolidate=_str(raw.get("consolidate") or "sum"),
+              publish=raw.get("publish", True) is not False)
     _check_form(t, col)
     return t
 
@@ -595,6 +622,9 @@ def _table(path: Path, col: _Collector) -> Table | None:
     if any(req not in raw for req in ("id", "sheet", "blocks")):
         return None
     blocks = [b for b in (_block(x, file, col) for x in raw.get("blocks") or []) if b]
+    sections = [b for b in blocks if b.section]
+    for b in sections[1:]:
+        col.add(file, b.line, f"一张表只能有一个科目 section：block {b.id} 与 block {sections[0].id} 都有 section")
     t = Table(
         id=_str(raw["id"]),
         sheet=_str(raw["sheet"]),
@@ -607,6 +637,7 @@ def _table(path: Path, col: _Collector) -> Table | None:
         print=dict(raw.get("print") or {}),
         file=file,
         negative=bool(raw.get("negative", False)),
+        publish=raw.get("publish", True) is not False,
     )
     _check_table_shape(t, raw, file, col)
     return t
@@ -724,6 +755,12 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+DEFAULT_SUBJECT_TABLES = ("公开02", "公开03", "公开05")
+"""Where a unit's 科目 go when the spec does not say (subject_tables): the Changsha format's 收入/支出/
+一般公共预算 tables."""
+
+_TEXT_REF = re.compile(r"(\S+)\s+row\s+(\S+)\s+col\s+(\S+)")
+
 SpecCheck = Callable[["Spec"], Iterable[tuple[str, "int | None", str]]]
 """A later check of a parsed spec: yields (file, line, message) problems."""
 
@@ -742,6 +779,33 @@ def parse_spec(root: str | Path, checks: Iterable[SpecCheck] = ()) -> Spec:
         _PARSED = outer
 
 
+def _names(v: Any) -> list[str]:
+    """The file names a manifest lists (anything else is the schema's to report)."""
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _schema(root: Path, manifest: dict[str, Any], col: _Collector) -> set[str]:
+    """Check every file of the folder against the schema; the files with a problem."""
+    from .specschema import check_level, level_of_table
+
+    files: list[tuple[str, Path]] = [("manifest", root / "spec.yaml")]
+    files += [("table", root / n) for n in _names(manifest.get("tables"))]
+    files += [("codelist", root / n) for n in _names(manifest.get("codelists"))]
+    if isinstance(manifest.get("rules"), str) and manifest["rules"]:
+        files.append(("rules_file", root / manifest["rules"]))
+    if isinstance(manifest.get("figures"), str) and manifest["figures"]:
+        files.append(("figures_file", root / manifest["figures"]))
+    bad: set[str] = set()
+    for level, path in files:
+        raw = _read_yaml(path, col)  # read once per parse (a file that cannot be read: said here, once)
+        if level == "table":
+            level = level_of_table(raw)
+        for file, line, message in check_level(level, raw, str(path)):
+            col.add(file, line, message)
+            bad.add(file)
+    return bad
+
+
 def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
     col = _Collector()
     manifest_path = root / "spec.yaml"
@@ -750,21 +814,91 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
         if not col.problems:
             col.add(str(manifest_path), 1, "spec.yaml 应为映射")
         raise SpecInvalid(col.problems)
+    bad = _schema(root, manifest, col)
+    try:
+        spec = _build_spec(root, manifest, col, bad)
+    except _Broken:
+        raise SpecInvalid(col.problems) from None
+    for check in checks:
+        try:
+            found = list(check(spec))
+        except Exception:  # noqa: BLE001 - a value the schema named already: its problem is said
+            if not bad:
+                raise
+            found = []
+        for file, line, message in found:
+            col.add(file, line, message)
+    if col.problems:
+        raise SpecInvalid(col.problems)
+    return spec
+
+
+class _Broken(Exception):
+    """A file the schema found wrong could not be parsed further: its problems are reported."""
+
+
+def _guarded(file: str, bad: set[str], col: _Collector, parse: Callable[[], _T]) -> _T:
+    """``parse()``; when it fails on a file the schema already found wrong, stop with the problems
+    said (a wrong type the parser cannot read past), else a problem naming the file."""
+    try:
+        return parse()
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a spec author
+        if file not in bad:
+            col.add(file, None, f"无法解析此文件（{type(exc).__name__}: {exc}）")
+        raise _Broken from exc
+
+
+def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[str]) -> Spec:
+    manifest_path = root / "spec.yaml"
     for req in ("template", "version", "year", "tables"):
         if req not in manifest:
             col.add(str(manifest_path), _line(manifest), f"缺少字段 {req}")
     raw_all: dict[str, Any] = {"spec.yaml": _plain(manifest)}
     tables: dict[str, Table] = {}
-    for name in manifest.get("tables") or []:
+    for name in _names(manifest.get("tables")):
         p = root / name
-        t = _table(p, col)
+        t = _guarded(str(p), bad, col, partial(_table, p, col))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))
         if t:
             if t.id in tables:
                 col.add(str(p), None, f"表 {t.id} 重复定义")
             tables[t.id] = t
+    codelists = _codelists(root, manifest, raw_all, col)
+    rules: list[Rule] = []
+    if isinstance(manifest.get("rules"), str) and manifest["rules"]:  # anything else: the schema says it
+        name = manifest["rules"]
+        p = root / name
+        rules = _guarded(str(p), bad, col, lambda: _rules(p, col))
+        raw_all[name] = _plain(_read_yaml(p, _Collector()))
+    figures, texts, figure_lines, labels = _figures_file(root, manifest, raw_all, col)
+    digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    spec = _guarded(str(manifest_path), bad, col, lambda: Spec(
+        template=_str(manifest.get("template")),
+        version=_str(manifest.get("version")),
+        year=int(manifest.get("year") or 0),
+        title=_str(manifest.get("title")),
+        tables=tables,
+        codelists=codelists,
+        rules=rules,
+        hash=digest[:16],
+        root=root,
+        raw=raw_all,
+        figures=figures,
+        texts=texts,
+        figures_file=str(root / manifest["figures"]) if figures or texts else "",
+        figure_lines=figure_lines,
+        labels=labels,
+        subject_tables=[t for t in _names(manifest.get("subject_tables")) or list(DEFAULT_SUBJECT_TABLES) if t in tables],
+    ))
+    for t in tables.values():
+        for b in t.blocks:
+            _check_block_codes(t, b, codelists, col)
+    return spec
+
+
+def _codelists(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector) -> dict[str, CodeList]:
     codelists: dict[str, CodeList] = {}
-    for name in manifest.get("codelists") or []:
+    for name in _names(manifest.get("codelists")):
         p = root / name
         raw = _read_yaml(p, col)
         raw_all[name] = _plain(raw)
@@ -776,31 +910,63 @@ def _parse_spec(root: Path, checks: Iterable[SpecCheck]) -> Spec:
             if not k.isdigit():
                 col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
         codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
-    rules: list[Rule] = []
-    if manifest.get("rules"):
-        p = root / manifest["rules"]
-        rules = _rules(p, col)
-        raw_all[manifest["rules"]] = _plain(_read_yaml(p, _Collector()))
-    digest = hashlib.sha256(json.dumps(raw_all, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    spec = Spec(
-        template=_str(manifest.get("template")),
-        version=_str(manifest.get("version")),
-        year=int(manifest.get("year") or 0),
-        title=_str(manifest.get("title")),
-        tables=tables,
-        codelists=codelists,
-        rules=rules,
-        hash=digest[:16],
-        root=root,
-        raw=raw_all,
-    )
-    for t in tables.values():
-        for b in t.blocks:
-            if b.codelist and b.codelist not in codelists:
-                col.add(t.file, b.line, f"未知代码表：{b.codelist}")
-    for check in checks:
-        for file, line, message in check(spec):
-            col.add(file, line, message)
-    if col.problems:
-        raise SpecInvalid(col.problems)
-    return spec
+    return codelists
+
+
+def _figures_file(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector
+                  ) -> tuple[dict[str, str], dict[str, tuple[str, str, str]], dict[str, int], list[Label]]:
+    """The named figures (name -> expression), quoted texts (name -> table, row, col), each
+    figure's line and the 说明's labels, from the file ``figures:`` names."""
+    figures: dict[str, str] = {}
+    texts: dict[str, tuple[str, str, str]] = {}
+    figure_lines: dict[str, int] = {}
+    labels: list[Label] = []
+    if not (isinstance(manifest.get("figures"), str) and manifest["figures"]):
+        return figures, texts, figure_lines, labels
+    p = root / manifest["figures"]
+    raw = _read_yaml(p, col)
+    raw_all[manifest["figures"]] = _plain(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("figures"), dict):
+        col.add(str(p), _line(raw), "figures 文件须含 figures 映射（名称: 表达式）")
+        return figures, texts, figure_lines, labels
+    for fname, text in raw["figures"].items():
+        if not isinstance(text, str) or not text.strip():
+            col.add(str(p), _line(raw["figures"]), f"数字“{fname}”的表达式应为非空文字")
+            continue
+        figures[_str(fname)] = text
+    figure_lines = dict(getattr(raw["figures"], "key_lines", {}))
+    for fname, where in (raw.get("texts") or {}).items():
+        m = _TEXT_REF.fullmatch(str(where or "").strip())
+        if m is None:
+            col.add(str(p), _line(raw.get("texts")), f"文字“{fname}”应写作“表 row 行 col 栏”：{where!r}")
+            continue
+        texts[_str(fname)] = (m.group(1), m.group(2), m.group(3))
+    for item in raw.get("labels") or []:
+        if isinstance(item, dict) and item.get("words") and item.get("figures"):
+            labels.append(Label([_str(w) for w in item["words"]], [_str(f) for f in item["figures"]],
+                                [_str(f) for f in item.get("budget") or []], _str(item.get("scope") or "base"),
+                                bool(item.get("initial", False)), _line(item)))
+        else:
+            col.add(str(p), _line(item), "labels 的每一项须有 words 与 figures")
+    return figures, texts, figure_lines, labels
+
+
+def _check_block_codes(t: Table, b: Block, codelists: dict[str, CodeList], col: _Collector) -> None:
+    """A block's code list is known, its fixed rows' codes are in it (or, without one, in some list)."""
+    if b.codelist and b.codelist not in codelists:
+        col.add(t.file, b.line, f"未知代码表：{b.codelist}")
+    elif b.codelist:
+        _check_codes(t, b, codelists[b.codelist], col)
+    for r in b.rows:
+        if r.code is not None and not b.codelist and codelists and not any(
+                r.code in cl.codes for cl in codelists.values()):
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在任何代码表中")
+
+
+def _check_codes(t: Table, b: Block, cl: CodeList, col: _Collector) -> None:
+    """A fixed row of a block over a code list (公开06) is named from the list: its code must be there."""
+    for r in b.rows:
+        if r.key.isdigit() and not r.label and r.key not in cl.codes:  # its name would be left blank
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.key} 不在代码表 {cl.id} 中")
+        elif r.code is not None and r.code not in cl.codes:
+            col.add(t.file, r.line, f"行 {r.key} 的科目代码 {r.code} 不在代码表 {cl.id} 中")

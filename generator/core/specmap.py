@@ -26,6 +26,7 @@ import yaml
 
 from .expr import BAbs, BBin, BCompare, BNeg, BNode, BSum, Fig, Items, Num
 from .spec import Row, Spec, SpecProblem, Table, _loader, is_indicator_key, split_repeat
+from .specschema import check_level
 
 SAME = "same"  # the key did not change
 RENAMED = "renamed"  # one old key -> one new key
@@ -35,7 +36,6 @@ DROPPED = "dropped"  # removed on purpose (with a reason)
 GONE = "gone"  # no home in the new version and no reason given
 SECTION = "section"  # a 科目 code of a section table
 
-MAPPING_KEYS = {"columns_from", "rows_from", "split_to", "dropped"}
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,7 @@ def load_mapping(spec: Spec) -> tuple[dict[str, Any], list[SpecProblem], Path | 
         return {}, problems, path
     if not isinstance(raw, dict):
         return {}, [SpecProblem(file, 1, "映射文件应为映射")], path
+    problems += [SpecProblem(f, line, message) for f, line, message in check_level("mapping", raw, file)]
     tables = raw.get("tables") or {}
     if not isinstance(tables, dict):
         problems.append(SpecProblem(file, getattr(raw, "line", None), "tables 应为 {表: {...}} 映射"))
@@ -169,9 +170,6 @@ def load_mapping(spec: Spec) -> tuple[dict[str, Any], list[SpecProblem], Path | 
         if not isinstance(entry, dict):
             problems.append(SpecProblem(file, line, f"{tid} 的映射应为映射"))
             continue
-        unknown = set(entry) - MAPPING_KEYS
-        if unknown:
-            problems.append(SpecProblem(file, line, f"{tid} 的映射含未知字段：{', '.join(sorted(map(str, unknown)))}"))
         t: dict[str, Any] = {}
         for name in ("columns_from", "rows_from", "dropped"):
             v = entry.get(name) or {}
@@ -187,6 +185,16 @@ def load_mapping(spec: Spec) -> tuple[dict[str, Any], list[SpecProblem], Path | 
         t["line"] = line
         out["tables"][str(tid)] = t
     return out, problems, path
+
+
+def check_mapping(spec: Spec) -> list[SpecProblem]:
+    """The problems of a spec's mapping file that need no previous version (check-spec): the
+    file's own (schema, shapes) and tables it names that this version does not have."""
+    mapping, problems, path = load_mapping(spec)
+    for tid, entry in (mapping.get("tables") or {}).items():
+        if tid not in spec.tables:
+            problems.append(SpecProblem(str(path), entry.get("line"), f"映射中的表 {tid} 不在本版规格中"))
+    return problems
 
 
 # ---------------------------------------------------------------- resolution

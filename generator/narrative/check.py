@@ -45,18 +45,21 @@ from ..core.dataset import Dataset
 from ..core.findings import ERROR, INFO, WARNING, Finding
 from ..core.money import ZERO, q2
 from ..core.money import fmt as money_fmt
+from ..core.spec import Spec
 from .figures import (
-    CLASS_ROW_01,
+    CLASS_NAMES,
     ECON_NAMES,
     HUNDRED,
-    INCOME_ITEMS,
-    SANGONG,
-    SPENDING_ITEMS,
     TOLERANCE,
     Budget,
     as_budget,
     class_name,
+    default_format,
     econ_name,
+    figure_measure,
+    figure_ref,
+    figure_value,
+    named_figures,
 )
 from .performance import check_performance
 
@@ -89,14 +92,65 @@ def _variants(text: str) -> set[str]:
     return out
 
 
+def _single_ref(spec: Spec, expr: str) -> Ref | None:
+    """(table, row, col) of an expression that is one figure (a 科目 section's 合计 included)."""
+    from ..core.expr import Context, Fig, Items, compile_expr, terms
+
+    found = list(terms(compile_expr(expr, spec, Context())))
+    if len(found) == 1 and isinstance(found[0], Fig):
+        return found[0].table, found[0].row, found[0].col
+    if len(found) == 1 and isinstance(found[0], Items):
+        return found[0].table, found[0].prefix or "合计", found[0].col
+    return None
+
+
+def _where(spec: Spec | None, name: str) -> str:
+    """The tables a named figure is read from, as the 说明's reader knows them (附表1)."""
+    if spec is None or name not in spec.figures:
+        return ""
+    return "、".join(dict.fromkeys(re.findall(r"(?:公开\d\d|附件\d|附表\d)", spec.figures[name])))
+
+
+_COUNT_UNITS = "辆|台（套）|台\\(套\\)|台|套|个|人次|人"
+
+
+def check_counts(text: str, ds: Dataset, spec: Spec | None) -> list[Finding]:
+    """Counts the 说明 states after a named count figure (``共有车辆1辆``, ``机要通信用车1辆``,
+    ``单位价值100万元以上设备（不含车辆）0台（套）``) against the figure."""
+    out: list[Finding] = []
+    named = named_figures(spec, ds)
+    for name, value in named.items():
+        if figure_measure(spec, name) != "count":
+            continue
+        pattern = re.compile(re.escape(name) + r"(?:（[^）]{1,8}）)?(?:为|共|有)?\s*(\d+)\s*(" + _COUNT_UNITS + ")")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            for m in pattern.finditer(line):
+                if Decimal(m.group(1)) != value:
+                    out.append(Finding(
+                        "narrative-count-mismatch", ERROR,
+                        f"第{lineno}行：“{name}”{m.group(1)}{m.group(2)}与{_where(spec, name)}的{value}{m.group(2)}不符。"
+                        f"原句：“{line.strip()[:120]}”",
+                        expected=str(value), actual=m.group(1)))
+    return out
+
+
 class _Labels:
     """The label table: label text -> figures, for the base scope and the special scopes."""
 
-    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget, spec: Spec | None = None):
         self.ds, self.previous = ds, previous
         self.scopes: dict[str, dict[str, _Label]] = {"base": {}, "basic": {}, "fund": {}, "soe": {}}
         self._merged: dict[tuple[bool, str], dict[str, _Label]] = {}
+        spec = spec if spec is not None else default_format(ds)
+        self.spec = spec
+        self.named = {name: v for name, v in named_figures(spec, ds).items() if figure_measure(spec, name) == "money"}
         self._build(budget)
+        # the format's named figures (十–十三): each name is its own label, as the 说明 writes it
+        named_prev = {k: v for k, v in named_figures(spec, previous).items()} if previous is not None else {}
+        for name, value in self.named.items():
+            if name == "机关运行经费":
+                continue  # added in _build (with 上年机关运行经费 as its last year)
+            self.add("base", name, f"{_where(spec, name)} {name}", [_Fig(value, named_prev.get(name))])
 
     def fig(self, table: str, row: str, col: str) -> _Fig:
         prev = self.previous.get(table, row, col) if self.previous is not None else None
@@ -115,56 +169,15 @@ class _Labels:
                 lab.budget.extend(budget or [])
 
     def _build(self, b: Budget) -> None:
-        f = self.fig
+        """The labels the format's spec gives (figures.yaml's labels), the 类 and 款 names of its
+        tables, then what the budget file gives (机关运行经费 without 附表1, the projects)."""
         base = "base"
-        self.add(base, ["收、支总计", "收支总计", "收入支出总计", "收入、支出总计"], "公开01 总计", [f("公开01", "30", "1"), f("公开01", "60", "2")])
-        self.add(base, "收入总计", "公开01 收入总计", [f("公开01", "30", "1")])
-        self.add(base, "支出总计", "公开01 支出总计", [f("公开01", "60", "2")])
-        self.add(base, ["财政拨款收、支总计", "财政拨款收支总计"], "公开04 总计",
-                 [f("公开04", "32", "1"), f("公开04", "64", "2")])
-        self.add(base, ["收入合计", "本年收入合计", "本年收入"], "本年收入合计",
-                 [f("公开01", "27", "1"), f("公开02", "合计", "1")])
-        self.add(base, ["支出合计", "本年支出合计", "本年支出"], "本年支出合计",
-                 [f("公开01", "57", "2"), f("公开03", "合计", "1")])
-        self.add(base, "财政拨款收入", "公开02 财政拨款收入",
-                 [f("公开02", "合计", "2"), f("公开04", "27", "1")])
-        for row, name in (("1", "一般公共预算财政拨款收入"), ("2", "政府性基金预算财政拨款收入"),
-                          ("3", "国有资本经营预算财政拨款收入")):
-            self.add(base, name, f"公开04 {name}", [f("公开04", row, "1"), f("公开01", row, "1")])
-        for (col, name), row in zip(INCOME_ITEMS[1:], ("4", "5", "6", "7", "8"), strict=True):
-            self.add(base, name, f"公开02 {name}", [f("公开02", "合计", col), f("公开01", row, "1")])
-        self.add(base, "使用非财政拨款结余", "公开01 使用非财政拨款结余", [f("公开01", "28", "1")])
-        self.add(base, "结余分配", "公开01 结余分配", [f("公开01", "58", "2")])
-        self.add(base, "年初结转和结余", "年初结转和结余", [f("公开01", "29", "1"), f("公开04", "28", "1")])
-        self.add(base, "年末结转和结余", "年末结转和结余", [f("公开01", "59", "2"), f("公开04", "60", "2")])
-        for col, name in SPENDING_ITEMS:
-            figs = [f("公开03", "合计", col)] + ([f("公开05", "合计", col)] if col in ("2", "3") else [])
-            self.add(base, name, f"公开03 {name}", figs)
-        initial = [_Fig(b.initial_total)] if b.initial_total is not None else []
-        self.add(base, "财政拨款支出", "财政拨款支出", [f("公开04", "59", "2"), f("公开05", "合计", "1")],
-                 initial, initial_only=True)
-        self.add(base, "一般公共预算财政拨款支出", "公开05 合计",
-                 [f("公开05", "合计", "1"), f("公开04", "59", "3")], initial, initial_only=True)
-        self.add(base, "一般公共预算财政拨款基本支出", "公开05 基本支出", [f("公开05", "合计", "2")])
-        self.add(base, "一般公共预算财政拨款项目支出", "公开05 项目支出", [f("公开05", "合计", "3")])
-        self.add(base, "政府性基金预算财政拨款支出", "公开07 本年支出",
-                 [f("公开07", "合计", "3"), f("公开04", "59", "4")])
-        self.add(base, "国有资本经营预算财政拨款支出", "公开08 合计",
-                 [f("公开08", "合计", "1"), f("公开04", "59", "5")])
-        self.add(base, ["人员经费", "人员经费合计"], "公开06 人员经费合计", [f("公开06", "人员经费合计", "决算数")])
-        self.add(base, ["公用经费", "公用经费合计"], "公开06 公用经费合计", [f("公开06", "公用经费合计", "决算数")])
-        for key, name, bcol, acol in SANGONG:
-            names = [name]
-            if key == "合计":
-                names += ["“三公”经费财政拨款", "“三公”经费财政拨款支出", "“三公”经费支出"]
-            if key == "用车":
-                names += ["公务用车购置及运行维护费", "公务用车购置和运行维护费"]
-            self.add(base, names, f"公开09 {name}", [f("公开09", "1", acol)], [f("公开09", "1", bcol)])
-        for code, row in CLASS_ROW_01.items():
-            name = class_name(self.ds, code)
-            self.add(base, name, f"{code} {name}",
-                     [f("公开05", code, "1"), f("公开03", code, "1"), f("公开01", row, "2")])
-        if b.admin_cost is not None:
+        if self.spec is not None and self.spec.labels:
+            self._spec_labels(self.spec, b)
+        if "机关运行经费" in self.named:
+            self.add(base, ["机关运行经费", "机关运行经费支出"], f"{_where(self.spec, '机关运行经费')} 机关运行经费",
+                     [_Fig(self.named["机关运行经费"], self.named.get("上年机关运行经费"))])
+        elif b.admin_cost is not None:
             self.add(base, "机关运行经费", "机关运行经费（预算数据）", [_Fig(b.admin_cost, b.admin_cost_previous)])
         else:
             self.add(base, "机关运行经费", "机关运行经费", [])
@@ -173,26 +186,61 @@ class _Labels:
                 self.add(base, p.name, f"项目“{p.name}”（预算数据）",
                          [_Fig(p.actual)] if p.actual is not None else [],
                          [_Fig(p.initial)] if p.initial is not None else [], initial_only=True)
-        # 公开06 economic names: only in lines about 基本支出 / 人员经费 / 公用经费.
-        codes = set(ECON_NAMES) | set(self.ds.values.get("公开06", {}))
+
+    def _spec_fig(self, text: str, figures: Any, before: Any, zero: bool) -> _Fig:
+        """A figure of the spec's labels (a name of its figures or an expression), now and last year."""
+        spec = self.spec
+        assert spec is not None
+        expr = spec.figures.get(text, text)
+        value = figure_value(spec, self.ds, expr, figures)
+        prev = figure_value(spec, self.previous, expr, before) if self.previous is not None else None
+        if zero and value is None:
+            value = ZERO  # 公开07/08 are blank when a unit has no such funds: blank means zero
+        ref = _single_ref(spec, expr)
+        return _Fig(value, prev, ref)
+
+    def _spec_labels(self, spec: Spec, b: Budget) -> None:
+        from ..core.model import Figures
+
+        figures = Figures(spec, self.ds.values)
+        before = Figures(spec, self.previous.values) if self.previous is not None else None
+        initial = [_Fig(b.initial_total)] if b.initial_total is not None else []
+        for lab in spec.labels:
+            zero = lab.scope in ("fund", "soe")
+            actual = [self._spec_fig(t, figures, before, zero) for t in lab.figures]
+            budget = initial if lab.initial else [self._spec_fig(t, figures, before, zero) for t in lab.budget]
+            where = "、".join(dict.fromkeys(f.ref[0] for f in actual if f.ref is not None))
+            self.add(lab.scope, lab.words, f"{where} {lab.words[0]}".strip(), actual, budget, initial_only=lab.initial)
+        self._class_labels(spec, figures)
+        self._econ_labels(spec)
+
+    def _class_labels(self, spec: Spec, figures: Any) -> None:
+        """A 类 name (一般公共服务支出 …): its row in the tables of 一般公共预算财政拨款支出 and
+        支出合计 (by code) and in the table of 本年支出合计 (the fixed row carrying that code)."""
+        by_code = [ref for ref in (figure_ref(spec, n) for n in ("一般公共预算财政拨款支出", "支出合计")) if ref]
+        fixed = figure_ref(spec, "本年支出合计")
+        coded: dict[str, str] = {}
+        if fixed is not None:
+            t = spec.tables[fixed[0]]
+            coded = {r.code: r.key for _b, r in t.fixed_rows() if r.code}
+        for code in sorted(set(CLASS_NAMES) | {c for t, _r, _c in by_code for c in self.ds.values.get(t, {}) if len(c) == 3}):
+            name = class_name(self.ds, code)
+            figs = [self.fig(t, code, col) for t, _row, col in by_code]
+            if fixed is not None and code in coded:
+                figs.append(self.fig(fixed[0], coded[code], fixed[2]))
+            self.add("base", name, f"{code} {name}", figs)
+
+    def _econ_labels(self, spec: Spec) -> None:
+        """公开06's economic names (the table of 人员经费): only in lines about 基本支出 / 人员经费 / 公用经费."""
+        where = figure_ref(spec, "人员经费")
+        if where is None:
+            return
+        table, _row, col = where
+        codes = set(ECON_NAMES) | set(self.ds.values.get(table, {}))
         for code in sorted(c for c in codes if c.isdigit() and c.startswith("3")):
             name = econ_name(self.ds, code)
             names = [name] + (["对个人和家庭的补助支出"] if code == "303" else [])
-            self.add("basic", names, f"公开06 {code} {name}", [f("公开06", code, "决算数")])
-        # 政府性基金 (公开07) and 国有资本经营 (公开08, 公开04) lines.
-        for scope, income, opening, spent, basic_, project, closing in (
-            ("fund", ("公开07", "合计", "2"), ("公开07", "合计", "1"), ("公开07", "合计", "3"),
-             ("公开07", "合计", "4"), ("公开07", "合计", "5"), ("公开07", "合计", "6")),
-            ("soe", ("公开04", "3", "1"), ("公开04", "31", "1"), ("公开08", "合计", "1"),
-             ("公开08", "合计", "2"), ("公开08", "合计", "3"), ("公开04", "60", "5")),
-        ):
-            zero = self._zero_if_missing
-            self.add(scope, ["收入", "本年收入"], f"{income[0]} 本年收入", [zero(*income)])
-            self.add(scope, ["年初结转和结余", "年初结转结余"], f"{opening[0]} 年初结转和结余", [zero(*opening)])
-            self.add(scope, ["支出", "本年支出"], f"{spent[0]} 本年支出", [zero(*spent)])
-            self.add(scope, "基本支出", f"{basic_[0]} 基本支出", [zero(*basic_)])
-            self.add(scope, "项目支出", f"{project[0]} 项目支出", [zero(*project)])
-            self.add(scope, ["年末结转和结余", "年末结转结余"], f"{closing[0]} 年末结转和结余", [zero(*closing)])
+            self.add("basic", names, f"{table} {code} {name}", [self.fig(table, code, col)])
 
     def _zero_if_missing(self, table: str, row: str, col: str) -> _Fig:
         fig = self.fig(table, row, col)
@@ -254,7 +302,7 @@ _PCT_CLAUSE = re.compile(r"[^，,；;。]*\d+(?:\.\d+)?\s*%")
 _SEPARATORS = "，,。；;、：: \t"
 _GAP = re.compile(r"[\s，,。；;、]*")
 _HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|第[一二三四五六七八九十]+部分)")
-_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|用于|部门|单位|以及|和|及)$")
+_LEFT_OK = re.compile(r"(?:^|[^\u4e00-\u9fff]|年度|年|其中|包括|用于|部门|单位|以及|和|及|开支)$")
 _SPECIAL_LINE = {
     "fund": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*政府性基金"),
     "soe": re.compile(r"^\s*(?:\d{4}\s*年度?\s*)?(?:本(?:部门|单位))?\s*国有资本经营"),
@@ -330,8 +378,8 @@ class _Amt:
 
 
 class _Checker:
-    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget):
-        self.labels = _Labels(ds, previous, budget)
+    def __init__(self, ds: Dataset, previous: Dataset | None, budget: Budget, spec: Spec | None = None):
+        self.labels = _Labels(ds, previous, budget, spec)
         self.has_previous = previous is not None
         # words that make a 增加/减少 a change on last year
         self.last_year_words = ("上年", "上一年") + ((f"{ds.year - 1}年",) if ds.year else ())
@@ -724,8 +772,11 @@ def check_narrative(
     ds: Dataset,
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> list[Finding]:
     """Check every amount and percentage of a written 说明 against the figures (rules: module doc),
-    and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`)."""
-    return _Checker(ds, previous, as_budget(budget)).run(text) + check_performance(text, ds)
+    and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`).
+    ``spec``: the format, whose named figures (十–十三) are labels too."""
+    return (_Checker(ds, previous, as_budget(budget), spec).run(text) + check_counts(text, ds, spec)
+            + check_performance(text, ds))
 

@@ -18,6 +18,7 @@ import yaml
 from ..core.dataset import DataError, Dataset
 from ..core.money import fmt as money_fmt
 from ..core.money import q2, to_decimal
+from ..core.spec import Spec
 
 TOLERANCE = Decimal("0.005")
 HUNDRED = Decimal("100")
@@ -224,4 +225,97 @@ def econ_name(ds: Dataset, code: str) -> str:
 def class_name(ds: Dataset, code: str) -> str:
     return ds.names.get(code) or CLASS_NAMES.get(code, code)
 
+
+def named_figures(spec: Spec | None, ds: Dataset) -> dict[str, Decimal]:
+    """The figures the spec names for the 说明 (its ``figures:`` map), computed from the unit's data
+    by the spec's own formulas; {} without a spec or with no such map. A name a form leaves unfilled
+    (the table carries no figure at all) is left out, so its sentence is a 【待填】 or a note."""
+    if spec is None or not spec.figures:
+        return {}
+    from ..core.model import Figures
+
+    figures = Figures(spec, ds.values)
+    out: dict[str, Decimal] = {}
+    for name, text in spec.figures.items():
+        value = figure_value(spec, ds, text, figures)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def figure_value(spec: Spec, ds: Dataset, text: str, figures: Any = None) -> Decimal | None:
+    """An expression over the spec's tables for the unit's data: a single figure the data gives is
+    as given (a 汇总 or a report may carry the official rounding), any other computed by the spec's
+    formulas; None when none of its tables carries a figure."""
+    from ..core.expr import BSum, Context, Fig, compile_expr, evaluate, terms
+    from ..core.model import Figures
+
+    node = compile_expr(text, spec, Context())
+    found = list(terms(node))
+    if not any(ds.values.get(t.table) for t in found):
+        return None
+    if len(found) == 1 and (node == found[0] or (isinstance(node, BSum) and len(node.terms) == 1)):
+        t = found[0]
+        given = ds.get(t.table, t.row, t.col) if isinstance(t, Fig) else ds.get(t.table, t.prefix or "合计", t.col)
+        if given is not None:
+            return given
+    return evaluate(node, figures if figures is not None else Figures(spec, ds.values))
+
+
+def named_texts(spec: Spec | None, ds: Dataset) -> dict[str, str]:
+    """The words the spec names for the 说明 (its ``texts:`` map: name -> "TABLE row R col C", a
+    typed-in text cell of a form), as the unit wrote them; unfilled ones left out."""
+    if spec is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, (table, row, col) in spec.texts.items():
+        text = str(((ds.texts.get(table) or {}).get(row) or {}).get(col) or "").strip().rstrip("。；;")
+        if text:
+            out[name] = text
+    return out
+
+
+def figure_measure(spec: Spec | None, name: str) -> str:
+    """What a named figure measures, from the form cell it names: "count" (vehicles), "percent"
+    (a share), else "money" (万元)."""
+    if spec is None or name not in spec.figures:
+        return "money"
+    from ..core.expr import Context, Fig, compile_expr, terms
+
+    for term in terms(compile_expr(spec.figures[name], spec, Context())):
+        t = spec.tables.get(term.table)
+        if isinstance(term, Fig) and t is not None and t.kind == "form":
+            for fr in t.form:
+                for cell in fr.cells:
+                    if fr.key == term.row and cell.kind == "value" and cell.key == term.col:
+                        return {"count": "count", "percent": "percent"}.get(cell.fmt, "money")
+    return "money"
+
+
+def figure_ref(spec: Spec | None, name: str) -> tuple[str, str, str] | None:
+    """(table, row, col) of a named figure that is one figure of a table, or a 科目 section's 合计
+    (None otherwise)."""
+    if spec is None or name not in spec.figures:
+        return None
+    from ..core.expr import Context, Fig, Items, compile_expr, terms
+
+    found = list(terms(compile_expr(spec.figures[name], spec, Context())))
+    if len(found) == 1 and isinstance(found[0], Fig):
+        return found[0].table, found[0].row, found[0].col
+    if len(found) == 1 and isinstance(found[0], Items) and not found[0].prefix:  # a section's 合计
+        return found[0].table, "合计", found[0].col
+    return None
+
+
+def default_format(ds: Dataset) -> Spec | None:
+    """The bundled format of the data's year (else the newest bundled one): what names the 说明's
+    figures when no spec is given (a data file checked on its own)."""
+    from ..core.catalog import default_specs_dir, load_spec
+    from ..core.resources import specs_root
+
+    folder = specs_root() / str(ds.year or "")
+    try:
+        return load_spec(folder if ds.year and (folder / "spec.yaml").is_file() else default_specs_dir())
+    except Exception:  # noqa: BLE001 - no usable bundled format: the 说明 names nothing
+        return None
 

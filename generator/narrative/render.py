@@ -46,7 +46,9 @@ from markupsafe import Markup
 from ..core.dataset import DataError, Dataset
 from ..core.money import ZERO
 from ..core.resources import templates_root
+from ..core.spec import Spec
 from .figures import (
+    HUNDRED,
     INCOME_ITEMS,
     PERSONNEL_PREFIXES,
     SANGONG,
@@ -59,10 +61,17 @@ from .figures import (
     change,
     class_name,
     completion,
+    default_format,
     econ_name,
+    figure_ref,
+    named_figures,
+    named_texts,
     percent,
 )
 from .performance import performance_context
+
+# 八/九's figures after their fund's name (政府性基金预算财政拨款收入 …), in the sentence's order
+FUND_WORDS = ("收入", "年初结转和结余", "支出", "基本支出", "项目支出", "年末结转和结余")
 
 TEMPLATE_DIR = templates_root() / "narrative"
 SLOT = "【待填：{}】"
@@ -152,121 +161,216 @@ def reasons_skeleton() -> str:
 # ---------------------------------------------------------------- context
 
 
+def _sections_10_13(spec: Spec | None, ds: Dataset, b: Budget, why: Mapping[str, str]) -> dict[str, Any]:
+    """十 机关运行经费, 十一 一般性支出, 十二 政府采购, 十三 国有资产占用 from the spec's named figures
+    (its ``figures:`` map). Without a spec, 十 from the budget file as before and 十一–十三 left out;
+    with a spec that names none of a section's figures, that section is a visible note (never
+    another table's figure); a name defined but not filled is a 【待填】 slot."""
+    named = named_figures(spec, ds)
+    texts = named_texts(spec, ds)
+    defined = set(spec.figures) if spec is not None else set()
+
+    def amount(name: str) -> str | None:
+        return _money(named.get(name))
+
+    def share(name: str, whole: bool = False) -> str | None:
+        v = named.get(name)
+        if v is None:
+            return None
+        pct = _pct(v * HUNDRED)
+        return pct[:-3] if whole and pct is not None and pct.endswith(".00") else pct
+
+    def count(name: str) -> str | None:
+        v = named.get(name)
+        return None if v is None else str(int(v))
+
+    if "机关运行经费" in named:  # the workbook's 附表1 (filled) first, else the budget file
+        now, before = named.get("机关运行经费"), named.get("上年机关运行经费")
+    else:
+        now, before = b.admin_cost, b.admin_cost_previous
+    out: dict[str, Any] = {
+        "s10": {"amount": _money(now), "change": change(now, before), "reason": why.get("十")},
+        "s11": None, "s12": None, "s13": None,
+        "undefined": [],  # (section heading, what) the format does not define
+    }
+    if spec is None:
+        return out
+    if {"会议费", "培训费"} <= defined:
+        out["s11"] = {"meeting": amount("会议费"), "meeting_use": texts.get("会议用途"),
+                      "training": amount("培训费"), "training_use": texts.get("培训用途")}
+    else:
+        out["undefined"].append(("十一、一般性支出情况说明", "会议费、培训费"))
+    kinds = [("货物", "货物"), ("工程", "工程"), ("服务", "服务")]
+    if "政府采购支出总额" in defined:
+        out["s12"] = {
+            "total": amount("政府采购支出总额"),
+            "kinds": [{"name": k, "amount": amount(f"政府采购{k}支出"),
+                       "sme_share": share(f"{k}采购授予中小企业占比", whole=True)} for k, _ in kinds],
+            "sme": amount("授予中小企业合同金额"), "sme_share": share("授予中小企业合同金额占比"),
+            "small": amount("授予小微企业合同金额"), "small_share": share("授予小微企业合同金额占比"),
+        }
+    else:
+        out["undefined"].append(("十二、关于政府采购支出说明", "政府采购支出总额"))
+    if "车辆" in defined:
+        out["s13"] = {
+            "vehicles": count("车辆"),
+            "kinds": [{"name": k, "count": count(k)} for k in VEHICLE_KINDS],
+            "other_is": texts.get("其他用车主要是"),
+            "equipment": count("单位价值100万元以上设备"),
+        }
+    else:
+        out["undefined"].append(("十三、关于国有资产占用情况说明", "车辆"))
+    return out
+
+
+# 十三's vehicle kinds, in the order the published 说明 lists them (names in the spec's figures map)
+VEHICLE_KINDS = ("副部（省）级及以上领导用车", "主要负责人用车", "机要通信用车", "应急保障用车",
+                 "执法执勤用车", "特种专业技术用车", "离退休干部服务用车", "其他用车")
+
+
+# The names each section of 一–九 speaks (the spec's figures: map); a format lacking one gets the
+# section as a note (its heading, what is missing) instead of another table's figure.
+SECTION_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "s1": ("一、收入支出决算总体情况说明", ("收支总计",)),
+    "s2": ("二、收入决算情况说明", ("收入合计", *(name for _c, name in INCOME_ITEMS))),
+    "s3": ("三、支出决算情况说明", ("支出合计", *(name for _c, name in SPENDING_ITEMS))),
+    "s4": ("四、财政拨款收入支出决算总体情况说明", ("财政拨款收支总计",)),
+    "s5": ("五、一般公共预算财政拨款支出决算情况说明", ("一般公共预算财政拨款支出", "本年支出合计")),
+    "s6": ("六、一般公共预算财政拨款基本支出决算情况说明", ("一般公共预算财政拨款基本支出", "人员经费", "公用经费")),
+    "s7": ("七、财政拨款“三公”经费支出决算情况说明",
+           tuple(f"{name}{m}" for _k, name, _b, _a in SANGONG for m in ("预算数", "决算数"))),
+    "s8": ("八、政府性基金预算收入支出决算情况", tuple(f"政府性基金预算财政拨款{w}" for w in FUND_WORDS)),
+    "s9": ("九、国有资本经营预算收入支出决算情况", tuple(f"国有资本经营预算财政拨款{w}" for w in FUND_WORDS)),
+}
+
+
+def _classes(spec: Spec | None, ds: Dataset, total: Decimal | None) -> list[dict[str, str | None]]:
+    """五（二）: the non-zero 类 rows of the table and column 一般公共预算财政拨款支出 names."""
+    out: list[dict[str, str | None]] = []
+    where = figure_ref(spec, "一般公共预算财政拨款支出")
+    if where is None:
+        return out
+    table, _row, col = where
+    for code in sorted(r for r in ds.values.get(table, {}) if len(r) == 3 and r.isdigit()):
+        v = ds.get(table, code, col)
+        if v:
+            out.append({"code": code, "name": class_name(ds, code), "amount": _money(v), "share": _pct(percent(v, total))})
+    return out
+
+
+def _basic_items(spec: Spec | None, ds: Dataset) -> dict[bool, list[dict[str, str | None]]]:
+    """六: the non-zero 款 rows of the table and column 人员经费 names, 人员经费's (True) and the rest."""
+    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
+    where = figure_ref(spec, "人员经费")
+    if where is not None:
+        table, _row, col = where
+        for code, cols in ds.values.get(table, {}).items():
+            v = cols.get(col)
+            if len(code) == 5 and code.isdigit() and v:
+                items[code.startswith(PERSONNEL_PREFIXES)].append(
+                    {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
+    for lst in items.values():
+        lst.sort(key=lambda it: str(it["code"]))
+    return items
+
+
+def _sangong(key: str, name: str, get: Any, prev: Any, why: Mapping[str, str]) -> dict[str, Any]:
+    """七: one 三公 item, its 预算数/决算数 and last year's by the spec's names."""
+    bv, av, pv = get(f"{name}预算数"), get(f"{name}决算数"), prev(f"{name}决算数")
+    head = "七.一" if key == "合计" else f"七.二.{key}"
+    return {
+        "name": name,
+        "budget": _money(bv),
+        "actual": _money(av),
+        "rate": _pct(completion(av, bv)),
+        "change": change(av, pv),
+        "vs_budget": _compare_word(av, bv),
+        "vs_previous": _compare_word(av, pv),
+        "reason_budget": why.get(f"{head}.预算"),
+        "reason_previous": why.get(f"{head}.上年"),
+        "detail": why.get(f"{head}.情况"),
+    }
+
+
 def build_context(
     ds: Dataset,
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
     reasons: Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates print, computed from the figures: amounts as '2,128.85', shares and
-    rates as '45.82', changes as dicts (see :func:`change`); None where the data were not given."""
+    """Everything the templates print, computed from the figures the format names (its spec's
+    ``figures:`` map; without a spec, the bundled format of that name's year): amounts as '2,128.85',
+    shares and rates as '45.82', changes as dicts (see :func:`change`); None where the data were not
+    given. A section whose names the format lacks is listed in ``omitted`` (printed as a note)."""
     b = as_budget(budget)
     why = normalize_reasons(reasons) if reasons else {}
+    spec = spec if spec is not None else default_format(ds)
+    now = named_figures(spec, ds)
+    before = named_figures(spec, previous) if previous is not None else {}
+    defined = set(spec.figures) if spec is not None else set()
 
-    def get(table: str, row: str, col: str) -> Decimal | None:
-        return ds.get(table, row, col)
+    def get(name: str) -> Decimal | None:
+        return now.get(name)
 
-    def prev(table: str, row: str, col: str) -> Decimal | None:
-        return previous.get(table, row, col) if previous is not None else None
+    def prev(name: str) -> Decimal | None:
+        return before.get(name)
 
-    def zero_if_missing(table: str, row: str, col: str) -> Decimal:
+    def zero_if_missing(name: str) -> Decimal:
         # 公开07/08 are blank when a unit has no such funds: blank means zero.
-        v = get(table, row, col)
+        v = get(name)
         return ZERO if v is None else v
 
-    # 一 收支总计, 四 财政拨款收支总计
-    total = get("公开01", "30", "1")
-    fin_total = get("公开04", "32", "1")
+    total = get("收支总计")
+    fin_total = get("财政拨款收支总计")
+    income_total = get("收入合计")
+    income = [{"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
+              for _col, name in INCOME_ITEMS for v in [get(name)]]
+    spend_total = get("支出合计")
+    spending = [{"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
+                for _col, name in SPENDING_ITEMS for v in [get(name)]]
 
-    # 二 收入, 三 支出
-    income_total = get("公开02", "合计", "1")
-    income = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, income_total))}
-        for col, name in INCOME_ITEMS
-        for v in [get("公开02", "合计", col)]
-    ]
-    spend_total = get("公开03", "合计", "1")
-    spending = [
-        {"name": name, "amount": _money(v), "share": _pct(percent(v, spend_total))}
-        for col, name in SPENDING_ITEMS
-        for v in [get("公开03", "合计", col)]
-    ]
-
-    # 五 一般公共预算财政拨款支出
-    gp_total = get("公开05", "合计", "1")
-    classes = []
-    for code in sorted(r for r in ds.values.get("公开05", {}) if len(r) == 3 and r.isdigit()):
-        v = get("公开05", code, "1")
-        if v:
-            classes.append({"code": code, "name": class_name(ds, code), "amount": _money(v),
-                            "share": _pct(percent(v, gp_total))})
+    gp_total = get("一般公共预算财政拨款支出")
+    classes = _classes(spec, ds, gp_total)
     projects = [
         {"name": p.name, "initial": _money(p.initial), "actual": _money(p.actual),
          "rate": _pct(completion(p.actual, p.initial))}
         for p in b.projects
     ]
 
-    # 六 基本支出: 人员经费 and 公用经费 with their non-zero items
-    personnel = get("公开06", "人员经费合计", "决算数")
-    public = get("公开06", "公用经费合计", "决算数")
-    basic = get("公开05", "合计", "2")
+    # 六 基本支出: 人员经费 and 公用经费 with the non-zero items of the table 人员经费 names
+    personnel = get("人员经费")
+    public = get("公用经费")
+    basic = get("一般公共预算财政拨款基本支出")
     if basic is None and personnel is not None and public is not None:
         basic = personnel + public
-    items: dict[bool, list[dict[str, str | None]]] = {True: [], False: []}
-    for code, cols in ds.values.get("公开06", {}).items():
-        v = cols.get("决算数")
-        if len(code) == 5 and code.isdigit() and v:
-            items[code.startswith(PERSONNEL_PREFIXES)].append(
-                {"code": code, "name": econ_name(ds, code), "amount": _money(v)})
-    for lst in items.values():
-        lst.sort(key=lambda it: str(it["code"]))
+    items = _basic_items(spec, ds)
 
-    # 七 三公
-    sangong: dict[str, dict[str, Any]] = {}
-    for key, name, bcol, acol in SANGONG:
-        bv, av, pv = get("公开09", "1", bcol), get("公开09", "1", acol), prev("公开09", "1", acol)
-        head = "七.一" if key == "合计" else f"七.二.{key}"
-        sangong[key] = {
-            "name": name,
-            "budget": _money(bv),
-            "actual": _money(av),
-            "rate": _pct(completion(av, bv)),
-            "change": change(av, pv),
-            "vs_budget": _compare_word(av, bv),
-            "vs_previous": _compare_word(av, pv),
-            "reason_budget": why.get(f"{head}.预算"),
-            "reason_previous": why.get(f"{head}.上年"),
-            "detail": why.get(f"{head}.情况"),
-        }
+    sangong = {key: _sangong(key, name, get, prev, why) for key, name, _b, _a in SANGONG}
 
-    # 八 政府性基金 (公开07), 九 国有资本经营 (公开04 rows 3/31/60, 公开08)
-    fund_vals = [zero_if_missing("公开07", "合计", c) for c in ("2", "1", "3", "4", "5", "6")]
-    soe_vals = [
-        zero_if_missing("公开04", "3", "1"), zero_if_missing("公开04", "31", "1"),
-        zero_if_missing("公开08", "合计", "1"), zero_if_missing("公开08", "合计", "2"),
-        zero_if_missing("公开08", "合计", "3"), zero_if_missing("公开04", "60", "5"),
-    ]
-
-    def fund_section(vals: list[Decimal], key: str, none_text: str) -> dict[str, Any]:
+    def fund_section(prefix: str, key: str, none_text: str) -> dict[str, Any]:
+        vals = [zero_if_missing(f"{prefix}{w}") for w in FUND_WORDS]
         keys = ("income", "opening", "spent", "basic", "project", "closing")
         sec: dict[str, Any] = {k: _money(v) for k, v in zip(keys, vals, strict=True)}
         sec["detail"] = why.get(key) or (none_text if all(v == 0 for v in vals) else None)
         return sec
 
+    omitted = {key: (heading, "、".join(n for n in names if n not in defined))
+               for key, (heading, names) in SECTION_NAMES.items() if not set(names) <= defined}
     return {
         "year": str(ds.year) if ds.year is not None else None,
         "unit_name": ds.unit_name,
-        "s1": {"total": _money(total), "change": change(total, prev("公开01", "30", "1")),
-               "reason": why.get("一")},
+        "omitted": omitted,
+        "s1": {"total": _money(total), "change": change(total, prev("收支总计")), "reason": why.get("一")},
         "s2": {"total": _money(income_total), "parts": income},
         "s3": {"total": _money(spend_total), "parts": spending},
-        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("公开04", "32", "1")),
+        "s4": {"total": _money(fin_total), "change": change(fin_total, prev("财政拨款收支总计")),
                "reason": why.get("四")},
         "s5": {
             "total": _money(gp_total),
             "total_is_zero": gp_total == 0,
-            "share": _pct(percent(gp_total, get("公开01", "57", "2"))),
-            "change": change(gp_total, prev("公开05", "合计", "1")),
+            "share": _pct(percent(gp_total, get("本年支出合计"))),
+            "change": change(gp_total, prev("一般公共预算财政拨款支出")),
             "reason": why.get("五.一"),
             "classes": classes,
             "initial": _money(b.initial_total),
@@ -281,11 +385,9 @@ def build_context(
                        "parts": items[False]},
         },
         "s7": sangong,
-        "s8": fund_section(fund_vals, "八", "本单位无政府性基金预算财政拨款收支"),
-        "s9": fund_section(soe_vals, "九", "本单位无国有资本经营预算财政拨款收支"),
-        "s10": {"amount": _money(b.admin_cost),
-                "change": change(b.admin_cost, b.admin_cost_previous),
-                "reason": why.get("十")},
+        "s8": fund_section("政府性基金预算财政拨款", "八", "本单位无政府性基金预算财政拨款收支"),
+        "s9": fund_section("国有资本经营预算财政拨款", "九", "本单位无国有资本经营预算财政拨款收支"),
+        **_sections_10_13(spec, ds, b, why),
     }
 
 
@@ -319,13 +421,14 @@ def render_narrative(
     reasons: Mapping[str, Any] | None = None,
     fmt: str = "md",
     performance: bool = True,
+    spec: Spec | None = None,
 ) -> str:
     """Sections 一 to 十 as Markdown (``fmt="md"``) or a complete HTML page (``fmt="html"``), then the
     整体支出绩效自评报告's paragraphs when the data carry the 附件 (see :mod:`.performance`) unless
     ``performance`` is False (the published report puts them in 第五部分: :func:`render_performance`)."""
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown narrative format {fmt!r}")
-    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons)
+    ctx = build_context(ds, previous=previous, budget=budget, reasons=reasons, spec=spec)
     # 第五部分 整体支出绩效自评报告, when the data carry 附件2/3
     ctx["perf"] = performance_context(ds) if performance else None
     text = _environment(fmt == "html").get_template(f"shuoming.{fmt}.j2").render(**ctx)
@@ -349,6 +452,7 @@ def render_docx(
     previous: Dataset | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
     reasons: Mapping[str, Any] | None = None,
+    spec: Spec | None = None,
 ) -> bytes:
     """The Markdown rendering as a Word file (needs python-docx); slots are highlighted."""
     import io
@@ -361,7 +465,7 @@ def render_docx(
     normal = doc.styles["Normal"]
     normal.font.name = "宋体"
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    for line in render_narrative(ds, previous, budget, reasons, fmt="md").splitlines():
+    for line in render_narrative(ds, previous, budget, reasons, fmt="md", spec=spec).splitlines():
         if not line.strip():
             continue
         heading = re.match(r"^(#+)\s+(.*)$", line)

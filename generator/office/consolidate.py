@@ -81,14 +81,9 @@ class Level:
         return stats(self.findings)
 
 
-KEY_TOTALS = [  # a few figures to show per level: label, table, row, col
-    ("收入总计", "公开01", "30", "1"),
-    ("支出总计", "公开01", "60", "2"),
-    ("财政拨款支出", "公开04", "59", "2"),
-    ("一般公共预算财政拨款支出", "公开05", "合计", "1"),
-    ("基本支出", "公开05", "合计", "2"),
-    ("三公经费决算", "公开09", "1", "7"),
-]
+SUMMARY_FIGURES = ("收支总计", "财政拨款收支总计", "一般公共预算财政拨款支出", "一般公共预算财政拨款基本支出",
+                   "“三公”经费决算数")
+"""The figures a 汇总 level shows, by the names of the spec's figures: map (those the format names)."""
 
 
 @dataclass
@@ -159,18 +154,19 @@ def department_forms(store: Store, spec: Spec, parent: str, sums: Values
     if not subs:
         return {}, {}, None, Finding(
             "consolidate-no-department-forms", INFO,
-            "汇总不合计各单位的附件1–3；尚未收到部门自己的附件1–3（在汇总工作簿中填写附件后报回），汇总不含附件", row=parent)
+            "汇总不合计各单位的附件1–3；尚未收到部门自己的附件1–3（在汇总工作簿中填写附件后报回），汇总不含附件",
+            extra={"unit": parent})
     sub = subs[-1]
     values = store.values(sub["id"], inputs_only=True)
     if _nonzero({t: r for t, r in values.items() if t not in forms}) != _nonzero(sums):
         return {}, {}, None, Finding(
             "department-forms-stale", WARNING,
             f"部门自己的附件1–3（报送 #{sub['id']} {sub['path']}）所在的汇总工作簿与当前汇总的数不一致（汇总后又有单位报送或改正），"
-            "未采用；请用最新的汇总工作簿重新填写附件后报回", row=parent, actual=str(sub["id"]))
+            "未采用；请用最新的汇总工作簿重新填写附件后报回", actual=str(sub["id"]), extra={"unit": parent})
     texts = {t: rows for t, rows in (store.doc(sub["id"]).get("texts") or {}).items() if t in forms}
     return ({t: rows for t, rows in values.items() if t in forms}, texts, sub["id"], Finding(
         "consolidate-department-forms", INFO,
-        f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", row=parent, actual=str(sub["id"])))
+        f"附件1–3 为部门自己填报的（报送 #{sub['id']} {sub['path']}），不是各单位之和", actual=str(sub["id"]), extra={"unit": parent}))
 
 
 def is_level_report(sub: dict[str, Any] | None) -> bool:
@@ -328,8 +324,14 @@ def _judge_level(spec: Spec, level: Level, acc: Values) -> Level:
         extra["level"] = level.code
         level.findings.append(Finding(f.code, f.severity, f"［{level.name}］{f.message}", f.table, f.row, f.col, None,
                                       f.expected, f.actual, f.rule, None, extra))
-    level.totals = {label: figures.value(t, r, c) for label, t, r, c in KEY_TOTALS if t in spec.tables}
+    level.totals = {name: _named(spec, figures, name) for name in SUMMARY_FIGURES if name in spec.figures}
     return level
+
+
+def _named(spec: Spec, figures: Figures, name: str) -> Decimal:
+    from ..core.expr import Context, compile_expr, evaluate
+
+    return evaluate(compile_expr(spec.figures[name], spec, Context()), figures)
 
 
 def consolidate_round(store: Store, tree: UnitTree, spec: Spec, parent: str, include_errors: bool = False,

@@ -79,7 +79,8 @@ def _recheck(store: Store, tree: UnitTree, spec: Spec, old_spec: Spec | None) ->
             if old_spec is None:
                 derived = figure_rows(figures.all_values(), {})
         except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
-            new = [Finding("recheck-failed", ERROR, f"按新规格审核时出错：{type(exc).__name__}: {exc}")]
+            new = [Finding("recheck-failed", ERROR, "按新规格审核这份报送时出错，未能审核；请把这份报送交给技术人员查看",
+                           extra={"exception": f"{type(exc).__name__}: {str(exc)[:300]}"})]
             summary.failed += 1
         store.deactivate_rule_findings(sid, ("recheck",))
         store.add_findings(sid, new, "recheck", run_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.findings import ERROR, Finding
-from ..core.spec import Spec
+from ..core.spec import DEFAULT_SUBJECT_TABLES, Spec
 
 
 def safe_filename(text: str) -> str:
@@ -51,9 +51,6 @@ def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
                      "data": (row.get("data") or "").strip(), "kind": (row.get("kind") or "").strip(),
                      "subjects": (row.get("subjects") or "").strip(), "line": str(i)})
     return rows, problems
-
-
-DEFAULT_SUBJECT_TABLES = ("公开02", "公开03", "公开05")
 
 
 def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES) -> tuple[dict[str, list[str]], list[str]]:
@@ -101,7 +98,7 @@ def build_unit(spec: Spec, row: dict[str, Any], base: Path, key: str | None = No
         out.problem = f"{exc}"
         return out
     ds.unit_code, ds.unit_name = row["code"], row["name"]
-    subjects, bad = parse_subjects(row.get("subjects") or "")
+    subjects, bad = parse_subjects(row.get("subjects") or "", tuple(spec.subject_tables))
     if bad:
         out.problem = "；".join(bad)
         return out

@@ -100,8 +100,9 @@ def build_report(source: Source, profile: Profile | None = None,
     composition = profile.composition or [_member_name(code, name, source) for code, name in source.units]
     # 第三部分 is sections 一–十; the 整体支出绩效自评报告 is 第五部分's (once, under the table of contents' title)
     narrative_html = _narrative_body(render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="html",
-                                                      performance=False))
-    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md", performance=False)
+                                                      performance=False, spec=spec))
+    narrative_md = render_narrative(ds, profile.previous, profile.budget, profile.reasons, fmt="md", performance=False,
+                                    spec=spec)
     annex_html = annex_md = ""
     if not profile.annex:
         annex_html = re.sub(r"^\s*<h1>.*?</h1>", "", render_performance(ds, "html"), count=1, flags=re.S).strip()
@@ -157,7 +158,7 @@ def preflight(source: Source, report: Report, profile: Profile | None = None) ->
                            f"汇总不完整：{len(source.incomplete)} 个单位未报送或报送未完成，发布的不是全部门的数：{listed}",
                            expected="全部单位报送且无错误", actual=f"{len(source.incomplete)} 个单位未完成"))
     assert report.dataset is not None
-    for f in check_narrative(narrative_text(report), report.dataset, profile.previous, profile.budget):
+    for f in check_narrative(narrative_text(report), report.dataset, profile.previous, profile.budget, spec=source.spec):
         out.append(f)
     return out
 

@@ -37,6 +37,7 @@ _KIND = {
     # 附件 forms: figures centred as the workbook shows them, the unit's words, headers inside the body
     "percent_formula": "figure", "score_input": "figure", "score_formula": "figure", "count_input": "figure",
     "count_formula": "figure", "grade_formula": "figure", "text_input": "text",
+    "area_input": "amount", "area_formula": "amount",
 }
 _PERCENT = {"percent_formula"}
 _COUNT = {"count_input", "count_formula"}
@@ -248,6 +249,8 @@ def table_views(spec: Spec, ds: Dataset, override: Mapping[Fig, Decimal] | None 
         if sh.kind != "table" or sh.table is None:
             continue
         if tables is not None and sh.table.id not in tables:
+            continue
+        if not sh.table.publish:  # filled in the workbook, printed as the 说明's sentences
             continue
         if sh.table.kind == "form":
             if _carries_data(sh, ds):

@@ -3,7 +3,9 @@
 What a 公开 checker does for a published 决算 PDF, but against the submitted figures: the tables are
 found by their 公开NN表 or 附件N line (a table runs on until the next one or the next 第N部分; a
 number that several tables share, 附件3 once per project, stands for them in order), each page's
-ruled tables are extracted (pdfplumber), and every row the data expects — laid out by the same
+ruled tables are extracted (pdfplumber) — a page without rules (a word processor's table with its
+borders off) by where its words sit (:func:`_text_table`; a form's figures in reading order,
+:func:`compare_words`) — and every row the data expects — laid out by the same
 :func:`~.tables.table_views` the report is rendered with — is looked up by its keys (行次, 科目代码,
 label; a 附件 form's rows in order) and each of its figures compared at its column, as printed.
 第三部分 (情况说明) and 第五部分's 整体支出绩效自评报告 are extracted as text and checked by :func:`generator.narrative.check_narrative`.
@@ -54,6 +56,7 @@ class _Extracted:
     narrative: list[str] = field(default_factory=list)  # lines of 第三部分
     annex: list[str] = field(default_factory=list)  # lines of 第五部分 before its first form (the 自评报告)
     font_warnings: int = 0  # glyphs whose font lacks metrics (said once, as one finding)
+    unruled: set[str] = field(default_factory=set)  # tables found on pages without rules
 
 
 def _page_tables(page: object) -> list[list[list[str]]]:
@@ -69,6 +72,100 @@ def _page_tables(page: object) -> list[list[list[str]]]:
     for t in page.extract_tables(settings):  # type: ignore[attr-defined]
         out.append([[fold(c) if c is not None else "\x00" for c in row] for row in t])
     return out
+
+
+_NUMBER = re.compile(r"^[-−]?(?:\d[\d,]*)(?:\.\d+)?%?$")
+
+
+def _lines(page: object) -> list[tuple[float, list[tuple[float, float, str]]]]:
+    """The page's words as lines (top, [(x0, x1, text)…]), top to bottom, left to right."""
+    words = page.extract_words(keep_blank_chars=False, use_text_flow=False)  # type: ignore[attr-defined]
+    lines: list[tuple[float, list[tuple[float, float, str]]]] = []
+    for w in sorted(words, key=lambda w: (round(float(w["top"])), float(w["x0"]))):
+        word = (float(w["x0"]), float(w["x1"]), fold(str(w["text"])))
+        if lines and abs(lines[-1][0] - float(w["top"])) <= 2:
+            lines[-1][1].append(word)
+        else:
+            lines.append((float(w["top"]), [word]))
+    return lines
+
+
+def _runs(lines: list[list[tuple[float, float, str]]], ncols: int) -> list[list[float]]:
+    """Column runs of x: the spans the fullest lines' words cover (a gap no such word crosses
+    separates two columns; a merged cell's label — 合计 over 科目代码 and 科目名称 — is in a line
+    with fewer words and so draws no run); the narrowest gaps merged while there are more runs than
+    the table's grid has columns."""
+    most = max(len(line) for line in lines)
+    runs: list[list[float]] = []
+    for x0, x1 in sorted((x0, x1) for line in lines if len(line) == most for x0, x1, _t in line):
+        if runs and x0 <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], x1)
+        else:
+            runs.append([x0, x1])
+    while ncols and len(runs) > ncols:
+        i = min(range(len(runs) - 1), key=lambda k: runs[k + 1][0] - runs[k][1])
+        runs[i:i + 2] = [[runs[i][0], max(runs[i][1], runs[i + 1][1])]]
+    return runs
+
+
+def _text_table(page: object, ncols: int) -> list[list[str]]:
+    """A table printed without rules (a word processor's table with its borders off): rows are the
+    lines of words from the first line with a figure to the last, each word in the column run
+    (:func:`_runs`) its middle falls in. A line without figures between two rows holds a label that
+    wrapped (a word processor centres it, so its parts sit above and below its row): each part goes to
+    the neighbouring row whose cell there is otherwise empty, else continues the row above."""
+    lines = _lines(page)
+    if not ncols:  # a form (cells spanning columns, rows in order): each line its words in order
+        return [[t for _x0, _x1, t in line] for _top, line in lines]
+    numeric = [i for i, (_top, line) in enumerate(lines) if _has_figure(line)]
+    if not numeric:
+        return []
+    lines = lines[numeric[0]: numeric[-1] + 1]
+    runs = _runs([line for _top, line in lines if _has_figure(line)], ncols)
+    rows: list[tuple[float, dict[int, str]]] = []
+    loose: list[tuple[float, dict[int, str]]] = []
+    for top, line in lines:
+        (rows if _has_figure(line) else loose).append((top, _cells(line, runs)))
+    parts = _wrapped_parts(rows, loose)
+    table = []
+    for i, (top, got) in enumerate(rows):
+        row = ["\x00"] * len(runs)
+        for k in range(len(runs)):
+            pieces = sorted(parts.get((i, k), []) + ([(top, got[k])] if k in got else []))
+            if pieces:
+                row[k] = "".join(t for _top, t in pieces)
+        table.append(row)
+    return table
+
+
+def _has_figure(line: list[tuple[float, float, str]]) -> bool:
+    return any(_NUMBER.match(t) for _x0, _x1, t in line)
+
+
+def _cells(line: list[tuple[float, float, str]], runs: list[list[float]]) -> dict[int, str]:
+    """A line's words by the column run their middle falls in (else the nearest)."""
+    out: dict[int, str] = {}
+    for x0, x1, text in line:
+        mid = (x0 + x1) / 2
+        k = min(range(len(runs)), key=lambda k: 0 if runs[k][0] <= mid <= runs[k][1]
+                else min(abs(mid - runs[k][0]), abs(mid - runs[k][1])))
+        out[k] = out.get(k, "") + text
+    return out
+
+
+def _wrapped_parts(rows: list[tuple[float, dict[int, str]]],
+                   loose: list[tuple[float, dict[int, str]]]) -> dict[tuple[int, int], list[tuple[float, str]]]:
+    """(row, column) -> the parts of a wrapped label there, by their top: each part of a line without
+    figures goes to the row above or below whose cell is otherwise empty, else to the row above."""
+    parts: dict[tuple[int, int], list[tuple[float, str]]] = {}
+    for top, got in loose:
+        below = next((i for i, (t, _c) in enumerate(rows) if t > top), len(rows))
+        for k, text in got.items():
+            near = [i for i in (below - 1, below) if 0 <= i < len(rows)]
+            empty = [i for i in near if k not in rows[i][1] or (i, k) in parts]
+            target = empty[0] if empty else near[0]
+            parts.setdefault((target, k), []).append((top, text))
+    return parts
 
 
 class _Count:
@@ -113,7 +210,7 @@ def _limit_memory(mb: int) -> None:
         pass
 
 
-def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
+def extract(pdf: Path, numbers: Mapping[str, str], ncols: Mapping[str, int] | None = None) -> _Extracted:
     """Tables (by 公开NN表 marker) and the 第三部分 lines of a PDF, read in a process of its own
     under a memory limit and a time limit: the PDF is untrusted (a flate bomb, 20,000 pages); what
     goes wrong is one Chinese :class:`PublishedError`."""
@@ -134,7 +231,7 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_limit_memory, initargs=(PDF_MEMORY_MB,))
     try:
-        return pool.submit(_extract, pdf, dict(numbers)).result(timeout=PDF_SECONDS)
+        return pool.submit(_extract, pdf, dict(numbers), dict(ncols or {})).result(timeout=PDF_SECONDS)
     except PublishedError:
         raise
     except MemoryError as exc:
@@ -144,7 +241,7 @@ def extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     except BrokenProcessPool as exc:
         raise PublishedError(f"{pdf}：读取 PDF 的进程异常退出（文件可能有问题或过于庞大），已拒绝") from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
-        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {str(exc)[:200]}）") from exc
+        raise PublishedError(f"{pdf}：无法读取 PDF（文件已损坏或不是标准 PDF）") from exc
     finally:
         for proc in list(getattr(pool, "_processes", {}).values()):  # a worker still at it (the time limit)
             proc.kill()
@@ -161,7 +258,7 @@ def _out_of_memory(exc: BaseException | None) -> bool:
     return False
 
 
-def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
+def _extract(pdf: Path, numbers: Mapping[str, str], ncols: Mapping[str, int]) -> _Extracted:
     import pdfplumber  # the PDF reader; imported only when a PDF is checked
 
     try:
@@ -169,7 +266,7 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure: the file is unusable
-        raise PublishedError(f"{pdf}：无法读取 PDF（{type(exc).__name__}: {str(exc)[:200]}）") from exc
+        raise PublishedError(f"{pdf}：无法读取 PDF（文件已损坏或不是标准 PDF）") from exc
     try:
         from pdfminer.pdftypes import resolve1
 
@@ -186,7 +283,7 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
     for tid, num in numbers.items():
         marker.setdefault(_norm(num), []).append(tid)
     out = _Extracted()
-    walk = _Walk(marker, out)
+    walk = _Walk(marker, out, ncols)
     with doc, _Count() as warned:
         for n, page in enumerate(doc.pages):
             if n >= MAX_PDF_PAGES:
@@ -205,8 +302,8 @@ def _extract(pdf: Path, numbers: Mapping[str, str]) -> _Extracted:
 class _Walk:
     """The pages in order: which part (第三部分, 第五部分) and which table each page's lines belong to."""
 
-    def __init__(self, marker: dict[str, list[str]], out: _Extracted):
-        self.marker, self.out = marker, out
+    def __init__(self, marker: dict[str, list[str]], out: _Extracted, ncols: Mapping[str, int]):
+        self.marker, self.out, self.ncols = marker, out, ncols
         self.current: str | None = None
         self.part = ""
 
@@ -232,7 +329,11 @@ class _Walk:
         elif self.part == "五" and self.current is None:  # 第五部分's 整体支出绩效自评报告
             self.out.annex.extend(lines)
         if self.current is not None:
-            for rows in _page_tables(page):
+            tables = _page_tables(page)
+            if not tables:  # no rules: a table laid out by the text alone
+                tables = [_text_table(page, self.ncols.get(self.current, 0))]
+                self.out.unruled.add(self.current)
+            for rows in tables:
                 self.out.tables.setdefault(self.current, []).extend(rows)
 
 
@@ -248,11 +349,15 @@ def _cells_at(row: list[str], col: int) -> str:
 def _aligned(expected: list[Cell], got: list[str], ncols: int) -> dict[int, str]:
     """The printed text under each expected cell, by the cell's first grid column. A fragment of a
     table on a page with fewer column rules than the grid (a form's last rows alone on a page, as a
-    word processor may break it) has its own columns: there, cell by cell in order."""
+    word processor may break it) has its own columns: there, cell by cell in order (a table without
+    rules prints nothing for an empty cell: its words go to the cells that print something)."""
     if len(got) != ncols:
         solid = [x for x in got if x != "\x00"]
         if len(solid) == len(expected):
             return {c.col: t for c, t in zip(expected, solid, strict=True)}
+        shown = [c for c in expected if _norm(c.text)]  # a line of words has no place for an empty cell
+        if shown and len(solid) == len(shown):
+            return {c.col: "" for c in expected} | {c.col: t for c, t in zip(shown, solid, strict=True)}
     return {c.col: _cells_at(got, c.col) for c in expected}
 
 
@@ -331,6 +436,30 @@ def _extra_rows(view: TableView, rows: list[list[str]], used: set[int]) -> list[
     return out
 
 
+def compare_words(view: TableView, rows: list[list[str]]) -> list[Finding]:
+    """A form printed without rules, whose long words wrap over many lines: its figures looked up in
+    reading order, each among the few words after the one before it (a row's cells and the lines
+    its long words may wrap into); one not there is a mismatch, and the search goes on from where it was."""
+    words = [_norm(t) for row in rows for t in row if t not in ("\x00", "")]
+    out: list[Finding] = []
+    at = 0
+    for expected in view.body:
+        reach = 3 * len(expected) + 5 + sum(len(_norm(c.text)) // 4 for c in expected if c.fig is None)
+        for c in expected:
+            if c.fig is None or not _norm(c.text):
+                continue
+            want = _norm(c.text)
+            hit = next((i for i in range(at, min(at + reach, len(words))) if words[i] == want), None)
+            if hit is None:
+                out.append(Finding(
+                    "published-figure-mismatch", ERROR,
+                    f"{view.number} 行 {c.fig.row} 栏 {c.fig.col}：公开文件中该处找不到报送数 {c.text}",
+                    table=view.table, row=c.fig.row, col=c.fig.col, expected=c.text, actual=""))
+                continue
+            at = hit + 1
+    return out
+
+
 def narrative_text(lines: list[str]) -> str:
     """Page lines of 第三部分 joined back into paragraphs (a PDF wraps sentences at the margin)."""
     paras: list[str] = []
@@ -352,7 +481,7 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
         raise PublishedError(f"{pdf}：文件不存在")
     ds = published_dataset(source)
     views = table_views(source.spec, ds, override)
-    got = extract(pdf, {v.id: v.number for v in views})
+    got = extract(pdf, {v.id: v.number for v in views}, {v.id: 0 if v.form else v.ncols for v in views})
     if not got.tables and not got.narrative:
         raise PublishedError(f"{pdf}：未找到任何决算表或说明文字（是否为扫描件？）")
     findings: list[Finding] = []
@@ -365,9 +494,9 @@ def check_published_pdf(pdf: Path, source: Source, override: Mapping[Fig, Decima
         if not rows:
             findings.append(Finding("published-table-missing", ERROR, f"公开文件中找不到 {v.number} {v.title}", table=v.table))
             continue
-        findings.extend(compare_table(v, rows))
+        findings.extend(compare_words(v, rows) if v.form and v.id in got.unruled else compare_table(v, rows))
     if got.narrative:
-        for f in check_narrative(narrative_text(got.narrative + got.annex), ds):
+        for f in check_narrative(narrative_text(got.narrative + got.annex), ds, spec=source.spec):
             findings.append(f)
     else:
         findings.append(Finding("published-text-missing", WARNING, "公开文件中找不到第三部分（情况说明），未核对说明中的数字"))

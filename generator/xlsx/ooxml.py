@@ -84,10 +84,18 @@ class Limits:
 
 
 class XlsxError(Exception):
-    def __init__(self, code: str, message: str):
+    """A file the reader cannot open: a finding code, a Chinese message for the unit, and the
+    technical detail (the library's own words) kept apart for the office — never in the message."""
+
+    def __init__(self, code: str, message: str, detail: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
+
+
+def _detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 @dataclass(slots=True)
@@ -203,7 +211,7 @@ def decrypt(data: bytes, password: str) -> bytes:
         office.decrypt(out)
         return out.getvalue()
     except Exception as exc:  # msoffcrypto raises many types; all mean "cannot decrypt"
-        raise XlsxError("file-decrypt-failed", f"无法用所给密码解密：{exc}") from exc
+        raise XlsxError("file-decrypt-failed", "无法用所给密码解密；请确认密码，或去掉密码后报送", _detail(exc)) from exc
 
 
 def open_xlsx(source: str | Path | bytes, limits: Limits | None = None, password: str | None = None) -> RawBook:
@@ -218,7 +226,8 @@ def open_xlsx(source: str | Path | bytes, limits: Limits | None = None, password
     except RecursionError as exc:
         raise XlsxError("file-too-complex", "工作簿结构嵌套过深，已拒绝") from exc
     except Exception as exc:  # noqa: BLE001 - whatever zipfile/lxml raise on a hostile file is that file's finding
-        raise XlsxError("file-corrupt", f"工作簿结构损坏：{type(exc).__name__}: {str(exc)[:200]}") from exc
+        raise XlsxError("file-corrupt", "工作簿结构损坏，无法读取；请用 Excel/WPS 打开后重新保存，或用下发的模板重新填报",
+                        _detail(exc)) from exc
 
 
 def _open(source: str | Path | bytes, limits: Limits, password: str | None) -> RawBook:
@@ -252,9 +261,9 @@ def _open(source: str | Path | bytes, limits: Limits, password: str | None) -> R
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except NotImplementedError as exc:
-        raise XlsxError("zip-unsupported", f"zip 格式不受支持（{exc}）；请用 Excel/WPS 重新保存为 .xlsx") from exc
+        raise XlsxError("zip-unsupported", "文件的压缩格式不受支持；请用 Excel/WPS 重新保存为 .xlsx", _detail(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - BadZipFile, OSError, ValueError, EOFError, struct.error, …
-        raise XlsxError("file-corrupt-zip", f"文件已损坏或不完整（zip 结构错误：{str(exc)[:200]}）") from exc
+        raise XlsxError("file-corrupt-zip", "文件已损坏或不完整（可能没有传完）；请重新保存后再报送", _detail(exc)) from exc
     return _Package(zf, infos, limits).read()
 
 
@@ -300,11 +309,13 @@ class _Package:
         try:
             return self.zf.read(info)
         except NotImplementedError as exc:
-            raise XlsxError("zip-unsupported", f"部件 {name[:80]} 的 zip 格式不受支持（{exc}）") from exc
+            raise XlsxError("zip-unsupported", f"部件 {name[:80]} 的压缩格式不受支持；请用 Excel/WPS 重新保存为 .xlsx",
+                            _detail(exc)) from exc
         except RuntimeError as exc:
-            raise XlsxError("zip-encrypted", f"部件 {name[:80]} 无法解密读取（{exc}）") from exc
+            raise XlsxError("zip-encrypted", f"部件 {name[:80]} 加了密，无法读取；请去掉密码后报送", _detail(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - BadZipFile (CRC, header mismatch), zlib.error, EOFError, …
-            raise XlsxError("file-corrupt-zip", f"部件 {name[:80]} 已损坏（{type(exc).__name__}: {str(exc)[:160]}）") from exc
+            raise XlsxError("file-corrupt-zip", f"部件 {name[:80]} 已损坏（文件可能没有传完）；请重新保存后再报送",
+                            _detail(exc)) from exc
 
     def xml(self, name: str) -> Any:
         data = self.read_part(name)
@@ -323,7 +334,8 @@ class _Package:
         try:
             root = etree.fromstring(data, _PARSER)
         except etree.XMLSyntaxError as exc:
-            raise XlsxError("xml-malformed", f"{name[:80]} 的 XML 已损坏：{str(exc)[:200]}") from exc
+            raise XlsxError("xml-malformed", f"部件 {name[:80]} 的内容已损坏，无法读取；请用 Excel/WPS 打开后重新保存",
+                            _detail(exc)) from exc
         doc = root.getroottree().docinfo
         if doc.internalDTD is not None or doc.externalDTD is not None or doc.doctype:
             raise XlsxError("xml-doctype", f"{name[:80]} 含 DOCTYPE 声明，已拒绝")

@@ -70,6 +70,11 @@ class ReadResult:
         }
 
 
+def _xlsx_finding(exc: XlsxError, path: str) -> Finding:
+    """The unit's Chinese sentence; the library's own words, if any, kept for the office in extra."""
+    return Finding(exc.code, ERROR, exc.message, file=path, extra={"exception": exc.detail} if exc.detail else {})
+
+
 def read_workbook(
     path: str | Path,
     spec_dirs: list[Path] | None = None,
@@ -87,7 +92,7 @@ def read_workbook(
     try:
         book = open_xlsx(path, limits, file_password)
     except XlsxError as exc:
-        return ReadResult(path, False, [Finding(exc.code, ERROR, exc.message, file=path)])
+        return ReadResult(path, False, [_xlsx_finding(exc, path)])
     except Exception as exc:  # noqa: BLE001 - the batch boundary: whatever a file does, it is that file's finding
         # the unit reads a Chinese sentence; what went wrong inside is kept for the office (extra)
         return ReadResult(path, False, [Finding("file-corrupt", ERROR, "文件已损坏，无法读取；请用下发的模板重新填报后报送",
@@ -96,7 +101,7 @@ def read_workbook(
     try:
         res = _read(reading)
     except XlsxError as exc:
-        res = ReadResult(path, False, reading.findings + [Finding(exc.code, ERROR, exc.message, file=path)])
+        res = ReadResult(path, False, reading.findings + [_xlsx_finding(exc, path)])
     except LayoutError as exc:  # our own words (a 科目 no code list has, …): said as they are
         res = ReadResult(path, False, reading.findings + [
             Finding("file-unreadable-structure", ERROR, f"工作簿无法按模板排布，无法读取：{exc}", file=path)])

@@ -42,6 +42,7 @@ from .cellkinds import CellHandler
 FONT = "宋体"
 DEFAULT_PASSWORD = "juesuan"
 MAX_AMOUNT = 1e12
+MAX_COUNT = 1_000_000_000  # a count (人、辆、台（套）) the validation accepts
 
 _STYLES: dict[str, dict[str, Any]] = {
     "title": {"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"},
@@ -85,6 +86,9 @@ _STYLES: dict[str, dict[str, Any]] = {
     "score_formula": {"border": 1, "num_format": "0.00", "hidden": True, "align": "center", "bold": True},
     "count_input": {"border": 1, "locked": False, "bg_color": "#FFF2CC", "align": "center"},
     "count_formula": {"border": 1, "hidden": True, "align": "center"},
+    # an area (㎡): two decimals like an amount, its own prompt and validation
+    "area_input": {"border": 1, "num_format": "#,##0.00", "locked": False, "bg_color": "#FFF2CC"},
+    "area_formula": {"border": 1, "num_format": "#,##0.00", "hidden": True},
     "text_input": {"border": 1, "text_wrap": True, "valign": "vcenter", "locked": False, "bg_color": "#FFF2CC",
                    "num_format": "@"},
     "grade_formula": {"border": 1, "align": "center", "hidden": True, "bold": True},
@@ -266,6 +270,8 @@ class _CellWriter(CellHandler[None]):
         self.ws, self.sh, self.plan, self.values, self.inputs, self.ds = ws, sh, plan, values, inputs, ds
         self.f: Any = None  # the cell's format, set before each visit
         self.amount_runs: dict[tuple[int, bool], list[int]] = {}
+        self.count_runs: dict[int, list[int]] = {}  # whole numbers (人、辆、台（套）)
+        self.area_runs: dict[int, list[int]] = {}  # areas (㎡)
         self.code_runs: dict[int, list[int]] = {}
 
     def _string(self, r: int, c: int, text: str) -> None:
@@ -293,7 +299,12 @@ class _CellWriter(CellHandler[None]):
             self.ws.write_number(r, c, _num(v), self.f)
         else:
             self.ws.write_blank(r, c, None, self.f)
-        self.amount_runs.setdefault((c, cell.negative), []).append(r)
+        if cell.validate == "count":
+            self.count_runs.setdefault(c, []).append(r)
+        elif cell.validate == "area":
+            self.area_runs.setdefault(c, []).append(r)
+        else:
+            self.amount_runs.setdefault((c, cell.negative), []).append(r)
 
     def code(self, r: int, c: int, cell: CellPlan) -> None:
         self.ws.write_blank(r, c, None, self.f)
@@ -342,13 +353,14 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                     ws.write_string(r, c, text, f)
                 continue
         writer.visit(r, c, cell)
-    _validations(ws, writer.amount_runs, writer.code_runs, item_list)
+    _validations(ws, writer, item_list)
     _sheet_setup(ws, sh, plan, fmts)
 
 
-def _validations(ws: Worksheet, amount_runs: dict[tuple[int, bool], list[int]], code_runs: dict[int, list[int]],
-                 item_list: str) -> None:
-    """Amounts between 0 (or -MAX) and MAX; codes from the 项 list (a warning only: a new 科目 is allowed)."""
+def _validations(ws: Worksheet, writer: _CellWriter, item_list: str) -> None:
+    """Amounts between 0 (or -MAX) and MAX, areas ≥ 0, counts whole ≥ 0; codes from the 项 list (a
+    warning only: a new 科目 is allowed)."""
+    amount_runs, area_runs, count_runs, code_runs = writer.amount_runs, writer.area_runs, writer.count_runs, writer.code_runs
     for (c, negative), rows in amount_runs.items():
         for a, b in _runs(sorted(rows)):
             ws.data_validation(a, c, b, c, {
@@ -356,6 +368,18 @@ def _validations(ws: Worksheet, amount_runs: dict[tuple[int, bool], list[int]], 
                 "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
                 "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
                 "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
+    for c, rows in area_runs.items():
+        for a, b in _runs(sorted(rows)):
+            ws.data_validation(a, c, b, c, {
+                "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": MAX_AMOUNT,
+                "input_title": "请输入面积", "input_message": "单位：平方米（㎡），保留两位小数，不得为负数",
+                "error_title": "面积有误", "error_message": "请输入数字面积（平方米），不得为负数。"})
+    for c, rows in count_runs.items():
+        for a, b in _runs(sorted(rows)):
+            ws.data_validation(a, c, b, c, {
+                "validate": "integer", "criteria": "between", "minimum": 0, "maximum": MAX_COUNT,
+                "input_title": "请输入数量", "input_message": "填整数（人数、辆、台（套）等），不得为负数",
+                "error_title": "数量有误", "error_message": "请输入不小于 0 的整数。"})
     for c, rows in code_runs.items():
         for a, b in _runs(sorted(rows)):
             if item_list:

@@ -162,6 +162,10 @@ class _SheetReader(CellHandler[Found]):
             return
         if value < 0 and not cell.negative:
             yield Finding("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True), **kw)
+        if cell.validate == "count" and value != value.to_integral_value():
+            yield Finding("count-not-whole", ERROR, f"{where} 是数量（人、辆、台（套）等），应为整数，实为 {shown_number(value)}，"
+                          "未导入", cell=where, actual=shown_number(value), **kw)
+            return
         if value != value.quantize(_CENT):
             yield Finding("too-many-decimals", WARNING, f"{where} 超过两位小数，报告中按 {fmt(value, True)} 显示，保留原值",
                           cell=where, actual=shown_number(value), **kw)

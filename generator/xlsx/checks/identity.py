@@ -274,8 +274,8 @@ def _fingerprint_and_plan(reading: Reading) -> Iterator[Finding]:
             raise  # an edited 科目 list, not the round's codes: the file is unreadable (the caller says so)
         raise Unusable(reading.findings + [Finding(
             "spec-codes-missing", ERROR,
-            f"无法按规格 {spec.version}（{spec.hash}）读取：{exc}。工作簿用到了该规格代码表中没有的科目代码（本轮导入的代码表？）："
-            "请先用 juesuan codes import 把本轮的代码表导入该规格，或用生成本模板的规格目录读取（--specs）",
+            f"无法按 {spec.version} 版模板读取：{exc}。工作簿用到了本轮代码表中没有的科目代码（生成模板时导入过代码表？）："
+            "主管部门请先用 juesuan codes import 把本轮的代码表导入，或用生成本模板的规格读取（--specs）",
             file=reading.path, expected=spec.hash, actual=template["spec_hash"])]) from exc
     plan.fingerprint = meta.get("fingerprint", plan.fingerprint) if meta else plan.fingerprint
     reading.plan = plan

@@ -30,8 +30,7 @@ def check(reading: Reading) -> Iterator[Finding]:
     reading.findings[:] = [f for f in reading.findings if f.code != "template-spec-changed" and not on_hidden(f)]
     reading.findings.insert(0, Finding(
         "template-outdated", ERROR,
-        f"按旧版模板填报：本工作簿由 {template['version']} 版的旧版模板（规格 {template['spec_hash']}）生成，"
-        f"当前规格为 {plan.spec.hash}（代码表或模板已更新）。所填数据可以保留：请用 juesuan migrate 文件 --to 当前规格 "
-        "迁移为新模板后核对报回，或按新模板重新填报",
+        f"按旧版模板填报：本工作簿由 {template['version']} 版的旧版模板生成，本轮的代码表或模板已更新。"
+        "所填数据可以保留：主管部门可用 juesuan migrate 把它迁移为新模板，由单位核对后报回；或按新模板重新填报",
         file=reading.path, expected=plan.spec.hash, actual=template["spec_hash"]))
     return iter(())

@@ -1,0 +1,90 @@
+"""What the spec decides that code used to: which tables a unit's 科目 go into (subject_tables),
+the figures a 汇总 level shows (the named figures), the order of a findings report by table."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import openpyxl
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.cli.report import render_text
+from generator.core.catalog import load_spec
+from generator.core.findings import ERROR, Finding
+from generator.core.resources import specs_root
+from generator.office.units import build_unit
+
+
+def _copy(tmp_path: Path, old: str, new: str) -> Path:
+    folder = shutil.copytree(specs_root() / "2024", tmp_path / "spec")
+    manifest = folder / "spec.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert old in text
+    manifest.write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+def _subject_rows(data: bytes, sheet: str) -> list[str]:
+    ws = openpyxl.load_workbook(io.BytesIO(data))[sheet]
+    return [str(c.value) for row in ws.iter_rows() for c in row if str(c.value) == "2150550"]
+
+
+def test_a_units_subjects_go_into_the_tables_the_spec_names(tmp_path: Path) -> None:
+    row = {"code": "430100009", "name": "测试单位", "subjects": "2150550"}
+    default = build_unit(load_spec(specs_root() / "2024"), row, tmp_path)
+    assert default.problem is None
+    assert [t for t in ("公开02表", "公开03表", "公开05表") if _subject_rows(default.data, t)] == ["公开02表", "公开03表", "公开05表"]
+    folder = _copy(tmp_path, "subject_tables: [公开02, 公开03, 公开05]", "subject_tables: [公开03]")
+    only = build_unit(load_spec(folder), row, tmp_path)
+    assert [t for t in ("公开02表", "公开03表", "公开05表") if _subject_rows(only.data, t)] == ["公开03表"]
+
+
+def test_a_subject_table_without_a_section_is_a_spec_mistake(tmp_path: Path) -> None:
+    folder = _copy(tmp_path, "subject_tables: [公开02, 公开03, 公开05]", "subject_tables: [公开02, 公开09]")
+    res = CliRunner().invoke(cli, ["check-spec", str(folder)])
+    assert res.exit_code == 2 and "subject_tables 中的 公开09 没有科目 section" in res.output
+
+
+def test_a_findings_report_lists_tables_in_their_order() -> None:
+    fs = [Finding("rule-failed", ERROR, m, table=t) for t, m in
+          (("附件1", "a"), ("附表1", "b"), ("公开09", "c"), (None, "d"), ("公开01", "e"))]
+    groups = [line for line in render_text(fs).splitlines() if line.startswith("【")]
+    assert groups == ["【公开01】", "【公开09】", "【附件1】", "【附表1】", "【其他】"]
+
+
+def _figures_copy(tmp_path: Path, old: str, new: str) -> Path:
+    folder = shutil.copytree(specs_root() / "2024", tmp_path / "fmt")
+    figures = folder / "figures.yaml"
+    text = figures.read_text(encoding="utf-8")
+    assert old in text
+    figures.write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+def test_the_checker_reads_a_label_as_the_format_names_it(tmp_path: Path) -> None:
+    """check-narrative ties the 说明's words to the figures the format's own figures.yaml names: a
+    format whose 一般公共预算财政拨款支出 is another figure is checked against that one, never the
+    Changsha table's."""
+    from generator.core.dataset import load_dataset
+    from generator.narrative import check_narrative
+
+    seed = load_dataset(specs_root() / "samples" / "seed-2024.json")
+    line = "2024年度一般公共预算财政拨款支出2,128.85万元。"
+    bundled = [(f.code, f.severity) for f in check_narrative(line, seed, spec=load_spec(specs_root() / "2024"))]
+    assert bundled == []
+    other = _figures_copy(tmp_path, "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出, 公开04 row 59 col 3], initial: true}",
+                          "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出]}")
+    figures = other / "figures.yaml"  # this format's 一般公共预算财政拨款支出 is another figure
+    figures.write_text(figures.read_text(encoding="utf-8").replace(
+        "一般公共预算财政拨款支出: 公开05 row 合计 col 1", "一般公共预算财政拨款支出: 公开05 row 合计 col 2"), encoding="utf-8")
+    got = [(f.code, f.expected, f.actual) for f in check_narrative(line, seed, spec=load_spec(other)) if f.severity == ERROR]
+    assert got == [("narrative-amount-mismatch", "975.45", "2,128.85")]
+
+
+def test_a_label_over_no_figure_is_a_spec_mistake(tmp_path: Path) -> None:
+    folder = _figures_copy(tmp_path, "figures: [公开01 row 28 col 1]", "figures: [公开01 row 280 col 1]")
+    res = CliRunner().invoke(cli, ["check-spec", str(folder)])
+    assert res.exit_code == 2 and "说明用语 使用非财政拨款结余：'公开01 row 280 col 1' 既不是数字名称，也不是有效的表达式" in res.output
