@@ -105,6 +105,8 @@ def test_merged_and_split_rows(spec: Spec, spec_variant) -> None:  # type: ignor
             ('{key: 经营收入, label: 六、经营收入, renamed_from: ["6"]}', "{key: 经营收入, label: 六、经营收入}"),
         ],
         "mapping.yaml": [("  公开04:\n", '    split_to: {"6": [经营收入, 其他收入]}\n  公开04:\n')],
+        # the 说明's label for 事业收入 no longer has a 公开01 row of its own
+        "figures.yaml": [(", 公开01 row 事业收入 col 1]", "]")],
     })
     new_spec = load_spec(d)
     sm = resolve(spec, new_spec)
