@@ -88,3 +88,59 @@ def test_a_label_over_no_figure_is_a_spec_mistake(tmp_path: Path) -> None:
     folder = _figures_copy(tmp_path, "figures: [公开01 row 28 col 1]", "figures: [公开01 row 280 col 1]")
     res = CliRunner().invoke(cli, ["check-spec", str(folder)])
     assert res.exit_code == 2 and "说明用语 使用非财政拨款结余：'公开01 row 280 col 1' 既不是数字名称，也不是有效的表达式" in res.output
+
+
+MEASURED = """id: 公开10
+sheet: 公开10表
+title: 车辆及用房情况表
+number: 公开10表
+header:
+  - [项目, 运行维护费（万元）, 车辆数（辆）, 办公用房面积（㎡）]
+  - [栏次, "1", "2", "3"]
+blocks:
+  - id: main
+    columns:
+      - {role: label, width: 24}
+      - {role: value, key: "1", width: 14}
+      - {role: value, key: "2", width: 12, measure: count}
+      - {role: value, key: "3", width: 14, measure: area}
+    rows:
+      - {key: 合计, label: 合计, formula: "row 机关 + row 事业", style: total}
+      - {key: 机关, label: 机关}
+      - {key: 事业, label: 事业}
+"""
+
+
+def test_a_table_column_measures_counts_and_areas(tmp_path: Path) -> None:
+    """A table's column with ``measure: count`` is whole (validation, reader check, printed whole), one
+    with ``measure: area`` is ㎡; the table's 单位 line then says 金额单位：万元."""
+    from decimal import Decimal
+
+    from generator.core.dataset import Dataset
+    from generator.publish.tables import table_views
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
+    (folder / "gongkai10.yaml").write_text(MEASURED, encoding="utf-8")
+    spec = load_spec(folder)
+    ds = Dataset(unit_code="430100009", unit_name="测试单位", year=2024,
+                 values={"公开10": {"机关": {"1": Decimal("1.50"), "2": Decimal("2"), "3": Decimal("120.50")},
+                                   "事业": {"1": Decimal("0.25"), "2": Decimal("1"), "3": Decimal("80")}}})
+    res = build_workbook(spec, ds, tmp_path / "m.xlsx")
+    ws = openpyxl.load_workbook(res.path)["公开10表"]
+    assert ws["D3"].value == "金额单位：万元"
+    kinds = {str(dv.sqref): (dv.type, dv.prompt) for dv in ws.data_validations.dataValidation}
+    assert kinds == {"B7:B8": ("decimal", "单位：万元，保留两位小数，不得为负数"),
+                     "C7:C8": ("whole", "填整数（人数、辆、台（套）等），不得为负数"),
+                     "D7:D8": ("decimal", "单位：平方米（㎡），保留两位小数，不得为负数")}
+    back = read_workbook(res.path, spec=spec)
+    assert back.values["公开10"]["合计"] == {"1": Decimal("1.75"), "2": Decimal("3"), "3": Decimal("200.50")}
+    view = next(v for v in table_views(spec, ds) if v.id == "公开10")
+    assert view.money_line == "金额单位：万元"
+    assert [c.text for c in view.body[0] if c.fig is not None] == ["1.75", "3", "200.50"]
+    ws["C7"].value = 1.5
+    ws.parent.save(tmp_path / "half.xlsx")
+    errors = [(f.code, f.cell) for f in read_workbook(tmp_path / "half.xlsx", spec=spec).findings
+              if f.severity == ERROR and (f.cell or "").startswith("公开10")]
+    assert errors == [("count-not-whole", "公开10表!C7")]

@@ -297,11 +297,27 @@ def _name(spec: Spec, codelist: str | None, code: str, names: dict[str, str]) ->
     return names.get(code) or spec.code_name(codelist, code)
 
 
-def _amount_cell(kind: str, fig: Fig, node: BNode | None, negative: bool, label: str, total: bool = False) -> CellPlan:
+def _amount_cell(kind: str, fig: Fig, node: BNode | None, negative: bool, label: str, total: bool = False,
+                 measure: str = "money") -> CellPlan:
+    """A value cell of a table: money (万元) by default; a column's ``measure`` count or area has its
+    own style, validation and reader check."""
+    if measure != "money":
+        if kind == "formula":
+            return CellPlan("formula", f"{measure}_formula", fig=fig, node=node, calc=("fig", fig), label=label)
+        return CellPlan("input", f"{measure}_input", fig=fig, validate=measure, label=label)
     if kind == "formula":
         return CellPlan("formula", "amount_total" if total else "amount_formula", fig=fig, node=node,
                         calc=("fig", fig), label=label)
     return CellPlan("input", "amount_input", fig=fig, negative=negative, validate="amount", label=label)
+
+
+def unit_line(t: Table) -> str:
+    """The table's 单位 line: 单位：万元 when every figure is money, 金额单位：万元 beside counts or areas
+    (their units in the header), nothing when no figure is money."""
+    measures = {c.measure for b in t.blocks for c in b.value_columns}
+    if measures <= {"money"}:
+        return "单位：万元"
+    return "金额单位：万元" if "money" in measures else ""
 
 
 class _TableLayout:
@@ -321,7 +337,7 @@ class _TableLayout:
         sh.text(1, n - 1, t.number, "number")
         sh.text(2, 0, f"单位：{self.unit_name}", "unit_left")
         sh.merge(2, 0, 2, max(0, n // 2 - 1))
-        sh.text(2, n - 1, "单位：万元", "unit_right")
+        sh.text(2, n - 1, unit_line(t), "unit_right")
         r0 = 3
         self._header(r0)
         body = r0 + len(t.header)
@@ -400,9 +416,9 @@ class _TableLayout:
             found = cell_formula(t, b.id, row.key, key)
             if found:
                 node = compile_expr(found[0], self.spec, found[1])
-                sh.put(r, col0 + i, _amount_cell("formula", fig, node, False, label, row.style == "total"))
+                sh.put(r, col0 + i, _amount_cell("formula", fig, node, False, label, row.style == "total", c.measure))
             else:
-                sh.put(r, col0 + i, _amount_cell("input", fig, None, row.negative or t.negative, label))
+                sh.put(r, col0 + i, _amount_cell("input", fig, None, row.negative or t.negative, label, measure=c.measure))
             self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
 
     def _label_cells(self, b: Block, row: Row, r: int, col0: int) -> None:
@@ -508,16 +524,17 @@ class _TableLayout:
             label = f"{row_key} 栏{key}"
             self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
             if c.formula:  # bold on 合计/类/款 rows like the other columns of the row
-                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total or not is_item_code(row_key)))
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total or not is_item_code(row_key),
+                                                 c.measure))
                 sh.cells[(r, col0 + i)].calc = ("colformula", c.formula)
             elif total:
-                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True))
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True, c.measure))
                 sh.cells[(r, col0 + i)].calc = ("rowformula", b.total.formula if b.total else "sum(items)")
             elif not is_item_code(row_key):
-                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True))
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True, c.measure))
                 sh.cells[(r, col0 + i)].calc = ("rowformula", (b.subtotal or "sum(items {code})").format(code=row_key))
             else:
-                sh.put(r, col0 + i, _amount_cell("input", fig, None, t.negative, label))
+                sh.put(r, col0 + i, _amount_cell("input", fig, None, t.negative, label, measure=c.measure))
 
 
 GRADES = ((90, "优"), (80, "良"), (60, "中"))

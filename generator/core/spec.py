@@ -107,6 +107,7 @@ class Column:
     width: float = 12
     formula: str | None = None
     line: int | None = None
+    measure: str = "money"  # a value column's figures: money (万元, 2 decimals) | count (whole ≥ 0) | area (㎡)
 
 
 @dataclass
@@ -472,6 +473,7 @@ def _block(raw: Any, file: str, col: _Collector) -> Block | None:
                 width=float(c.get("width", 12)),
                 formula=c.get("formula"),
                 line=_line(c),
+                measure=_str(c.get("measure") or "money"),
             )
         )
     if not columns:

@@ -331,6 +331,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "key": Text(),
         "width": Number(positive=True),
         "formula": Expr(),
+        "measure": Enum("money", "count", "area"),
     },
     "row": {
         "key": Text(),

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from ..core.dataset import Dataset
 from ..core.expr import Fig, evaluate
-from ..core.layout import SheetPlan, WorkbookPlan, form_sections, grade_of, plan_workbook, section_codes
+from ..core.layout import SheetPlan, WorkbookPlan, form_sections, grade_of, plan_workbook, section_codes, unit_line
 from ..core.model import Figures
 from ..core.money import fmt, q2
 from ..core.spec import Spec, is_indicator_key
@@ -38,7 +38,7 @@ _KIND = {
     "percent_formula": "figure", "score_input": "figure", "score_formula": "figure", "count_input": "figure",
     "count_formula": "figure", "grade_formula": "figure", "text_input": "text",
     "area_input": "amount", "area_formula": "amount",
-}
+}  # count_input/count_formula: figures (above), printed whole
 _PERCENT = {"percent_formula"}
 _COUNT = {"count_input", "count_formula"}
 
@@ -175,7 +175,8 @@ def table_view(plan: WorkbookPlan, sh: SheetPlan, figures: Figures, statement: s
         if note is not None and note.kind == "text" and note.text:
             notes.append(note.text)
     view = TableView(
-        id=t.id, title=t.title, number=t.number, unit_line=sh.cells[(2, 0)].text, money_line="单位：万元",
+        id=t.id, title=t.title, number=t.number, unit_line=sh.cells[(2, 0)].text,
+        money_line=unit_line(t),
         widths=list(sh.widths), header=_grid(sh, h0, h1, set(), None, {}),
         body=_grid(sh, h1 + 1, body_end, skip, figures, override), notes=notes,
         statement=(statement or "") if t.statement else None,
