@@ -18,12 +18,13 @@ from generator.core.resources import specs_root
 from generator.office.units import build_unit
 
 
-def _copy(tmp_path: Path, old: str, new: str) -> Path:
+def _copy(tmp_path: Path, old: str, new: str, file: str = "spec.yaml") -> Path:
+    """The bundled 2024 spec with one text of ``file`` replaced."""
     folder = shutil.copytree(specs_root() / "2024", tmp_path / "spec")
-    manifest = folder / "spec.yaml"
-    text = manifest.read_text(encoding="utf-8")
+    path = folder / file
+    text = path.read_text(encoding="utf-8")
     assert old in text
-    manifest.write_text(text.replace(old, new), encoding="utf-8")
+    path.write_text(text.replace(old, new), encoding="utf-8")
     return folder
 
 
@@ -55,15 +56,6 @@ def test_a_findings_report_lists_tables_in_their_order() -> None:
     assert groups == ["【公开01】", "【公开09】", "【附件1】", "【附表1】", "【其他】"]
 
 
-def _figures_copy(tmp_path: Path, old: str, new: str) -> Path:
-    folder = shutil.copytree(specs_root() / "2024", tmp_path / "fmt")
-    figures = folder / "figures.yaml"
-    text = figures.read_text(encoding="utf-8")
-    assert old in text
-    figures.write_text(text.replace(old, new), encoding="utf-8")
-    return folder
-
-
 def test_the_checker_reads_a_label_as_the_format_names_it(tmp_path: Path) -> None:
     """check-narrative ties the 说明's words to the figures the format's own figures.yaml names: a
     format whose 一般公共预算财政拨款支出 is another figure is checked against that one, never the
@@ -75,8 +67,8 @@ def test_the_checker_reads_a_label_as_the_format_names_it(tmp_path: Path) -> Non
     line = "2024年度一般公共预算财政拨款支出2,128.85万元。"
     bundled = [(f.code, f.severity) for f in check_narrative(line, seed, spec=load_spec(specs_root() / "2024"))]
     assert bundled == []
-    other = _figures_copy(tmp_path, "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出, 公开04 row 59 col 3], initial: true}",
-                          "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出]}")
+    other = _copy(tmp_path, "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出, 公开04 row 59 col 3], initial: true}",
+                  "{words: [一般公共预算财政拨款支出], figures: [一般公共预算财政拨款支出]}", "figures.yaml")
     figures = other / "figures.yaml"  # this format's 一般公共预算财政拨款支出 is another figure
     figures.write_text(figures.read_text(encoding="utf-8").replace(
         "一般公共预算财政拨款支出: 公开05 row 合计 col 1", "一般公共预算财政拨款支出: 公开05 row 合计 col 2"), encoding="utf-8")
@@ -85,7 +77,7 @@ def test_the_checker_reads_a_label_as_the_format_names_it(tmp_path: Path) -> Non
 
 
 def test_a_label_over_no_figure_is_a_spec_mistake(tmp_path: Path) -> None:
-    folder = _figures_copy(tmp_path, "figures: [公开01 row 28 col 1]", "figures: [公开01 row 280 col 1]")
+    folder = _copy(tmp_path, "figures: [公开01 row 28 col 1]", "figures: [公开01 row 280 col 1]", "figures.yaml")
     res = CliRunner().invoke(cli, ["check-spec", str(folder)])
     assert res.exit_code == 2 and "说明用语 使用非财政拨款结余：'公开01 row 280 col 1' 既不是数字名称，也不是有效的表达式" in res.output
 

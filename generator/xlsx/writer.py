@@ -357,6 +357,16 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
     _sheet_setup(ws, sh, plan, fmts)
 
 
+_AREA_VALIDATION = {
+    "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": MAX_AMOUNT,
+    "input_title": "请输入面积", "input_message": "单位：平方米（㎡），保留两位小数，不得为负数",
+    "error_title": "面积有误", "error_message": "请输入数字面积（平方米），不得为负数。"}
+_COUNT_VALIDATION = {
+    "validate": "integer", "criteria": "between", "minimum": 0, "maximum": MAX_COUNT,
+    "input_title": "请输入数量", "input_message": "填整数（人数、辆、台（套）等），不得为负数",
+    "error_title": "数量有误", "error_message": "请输入不小于 0 的整数。"}
+
+
 def _validations(ws: Worksheet, writer: _CellWriter, item_list: str) -> None:
     """Amounts between 0 (or -MAX) and MAX, areas ≥ 0, counts whole ≥ 0; codes from the 项 list (a
     warning only: a new 科目 is allowed)."""
@@ -368,18 +378,10 @@ def _validations(ws: Worksheet, writer: _CellWriter, item_list: str) -> None:
                 "minimum": -MAX_AMOUNT if negative else 0, "maximum": MAX_AMOUNT,
                 "input_title": "请输入金额", "input_message": "单位：万元，保留两位小数" + ("" if negative else "，不得为负数"),
                 "error_title": "金额有误", "error_message": "请输入数字金额（万元）" + ("" if negative else "，不得为负数") + "。"})
-    for c, rows in area_runs.items():
-        for a, b in _runs(sorted(rows)):
-            ws.data_validation(a, c, b, c, {
-                "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": MAX_AMOUNT,
-                "input_title": "请输入面积", "input_message": "单位：平方米（㎡），保留两位小数，不得为负数",
-                "error_title": "面积有误", "error_message": "请输入数字面积（平方米），不得为负数。"})
-    for c, rows in count_runs.items():
-        for a, b in _runs(sorted(rows)):
-            ws.data_validation(a, c, b, c, {
-                "validate": "integer", "criteria": "between", "minimum": 0, "maximum": MAX_COUNT,
-                "input_title": "请输入数量", "input_message": "填整数（人数、辆、台（套）等），不得为负数",
-                "error_title": "数量有误", "error_message": "请输入不小于 0 的整数。"})
+    for runs, options in ((area_runs, _AREA_VALIDATION), (count_runs, _COUNT_VALIDATION)):
+        for c, rows in runs.items():
+            for a, b in _runs(sorted(rows)):
+                ws.data_validation(a, c, b, c, options)
     for c, rows in code_runs.items():
         for a, b in _runs(sorted(rows)):
             if item_list:
