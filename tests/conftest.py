@@ -59,6 +59,12 @@ def seed_build(spec: Spec, tmp_path_factory: pytest.TempPathFactory):  # type: i
 
 
 @pytest.fixture(scope="session")
+def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
+    """The seed workbook's path (read-only; the checks' test modules read it)."""
+    return seed_build.path  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
 def seed_recalculated(spec: Spec, seed_build, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The seed's workbook written with every cached result 0 and recalculated by LibreOffice, once
     per session (whatever it then shows it computed itself): (our value of every formula cell by

@@ -14,11 +14,6 @@ from generator.xlsx.checks import cells
 from .checks_helpers import check_findings, codes, put, seed_book
 
 
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
-
-
 def test_the_seed_reads_without_findings(spec: Spec, seed_path: Path, seed_build) -> None:  # type: ignore[no-untyped-def]
     reading, found = check_findings(seed_book(seed_path), spec, cells)
     assert found == []

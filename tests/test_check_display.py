@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from generator.core.spec import Spec
 from generator.xlsx.checks import display
 
 from .checks_helpers import check_findings, codes, seed_book
-
-
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
 
 
 def test_the_seed_shows_what_it_stores(spec: Spec, seed_path: Path) -> None:

@@ -14,11 +14,6 @@ from generator.xlsx.checks import Unusable, identity
 from .checks_helpers import check_findings, codes, put, seed_book
 
 
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
-
-
 def test_the_seed_is_who_it_says_and_gives_the_plan(spec: Spec, seed_path: Path) -> None:
     reading, found = check_findings(seed_book(seed_path), spec, identity)
     assert found == []

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from generator.core.spec import Spec
 from generator.xlsx.checks import indicators
 
@@ -14,10 +12,6 @@ from .checks_helpers import check_findings, codes, put, seed_book
 
 REVERSE = ["indicator-reverse-proportional"] * 6  # the seed's own (its 自评 scores them so)
 
-
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
 
 
 def test_the_seed_indicators(spec: Spec, seed_path: Path) -> None:

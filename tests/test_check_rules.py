@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from generator.core.spec import Spec
 from generator.xlsx.checks import rules
 
@@ -15,10 +13,6 @@ from .checks_helpers import check_findings, codes, put, seed_book
 
 ROUNDING = ["rounding-difference"] * 5  # the seed's own 尾数差异 (its published tables have them)
 
-
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
 
 
 def test_the_seed_passes_but_for_its_rounding(spec: Spec, seed_path: Path) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from generator.core.spec import Spec
 from generator.xlsx.checks import spare
 
@@ -15,10 +13,6 @@ from .checks_helpers import check_findings, codes, put, seed_book
 
 SHEET = "公开02表"  # spare rows 15-19 (0-based 14-18): code in A, name in B, 栏 1-7 in C-I
 
-
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
 
 
 def test_unused_spare_rows_say_nothing(spec: Spec, seed_path: Path) -> None:

@@ -13,11 +13,6 @@ from generator.xlsx.checks import structure
 from .checks_helpers import check_findings, codes, seed_book
 
 
-@pytest.fixture(scope="module")
-def seed_path(seed_build) -> Path:  # type: ignore[no-untyped-def]
-    return seed_build.path  # type: ignore[no-any-return]
-
-
 def test_the_seed_has_the_planned_structure(spec: Spec, seed_path: Path) -> None:
     assert check_findings(seed_book(seed_path), spec, structure)[1] == []
 
