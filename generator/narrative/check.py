@@ -145,11 +145,12 @@ class _Labels:
         self.spec = spec
         self.named = {name: v for name, v in named_figures(spec, ds).items() if figure_measure(spec, name) == "money"}
         self._build(budget)
-        # the format's named figures (十–十三): each name is its own label, as the 说明 writes it
-        named_prev = {k: v for k, v in named_figures(spec, previous).items()} if previous is not None else {}
+        # the format's other named figures (十–十三): each name is its own label, as the 说明 writes it
+        named_prev = named_figures(spec, previous) if previous is not None else {}
+        worded = {w for lab in (spec.labels if spec is not None else []) for w in lab.words}
         for name, value in self.named.items():
-            if name == "机关运行经费":
-                continue  # added in _build (with 上年机关运行经费 as its last year)
+            if name == "机关运行经费" or name in worded:
+                continue  # 机关运行经费: added in _build (with 上年机关运行经费 as its last year)
             self.add("base", name, f"{_where(spec, name)} {name}", [_Fig(value, named_prev.get(name))])
 
     def fig(self, table: str, row: str, col: str) -> _Fig:
@@ -211,10 +212,10 @@ class _Labels:
             budget = initial if lab.initial else [self._spec_fig(t, figures, before, zero) for t in lab.budget]
             where = "、".join(dict.fromkeys(f.ref[0] for f in actual if f.ref is not None))
             self.add(lab.scope, lab.words, f"{where} {lab.words[0]}".strip(), actual, budget, initial_only=lab.initial)
-        self._class_labels(spec, figures)
+        self._class_labels(spec)
         self._econ_labels(spec)
 
-    def _class_labels(self, spec: Spec, figures: Any) -> None:
+    def _class_labels(self, spec: Spec) -> None:
         """A 类 name (一般公共服务支出 …): its row in the tables of 一般公共预算财政拨款支出 and
         支出合计 (by code) and in the table of 本年支出合计 (the fixed row carrying that code)."""
         by_code = [ref for ref in (figure_ref(spec, n) for n in ("一般公共预算财政拨款支出", "支出合计")) if ref]
@@ -241,12 +242,6 @@ class _Labels:
             name = econ_name(self.ds, code)
             names = [name] + (["对个人和家庭的补助支出"] if code == "303" else [])
             self.add("basic", names, f"{table} {code} {name}", [self.fig(table, code, col)])
-
-    def _zero_if_missing(self, table: str, row: str, col: str) -> _Fig:
-        fig = self.fig(table, row, col)
-        if table in ("公开07", "公开08") and fig.value is None:
-            fig.value = ZERO
-        return fig
 
     def table(self, basic: bool, special: str) -> dict[str, _Label]:
         key = (basic, special)
