@@ -115,6 +115,9 @@ def test_a_table_column_measures_counts_and_areas(tmp_path: Path) -> None:
 
     folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
     (folder / "gongkai10.yaml").write_text(MEASURED, encoding="utf-8")
+    figures = folder / "figures.yaml"  # a named figure over the count column is a count in the 说明
+    figures.write_text(figures.read_text(encoding="utf-8").replace(
+        "figures:\n", "figures:\n  实有车辆: 公开10 row 合计 col 2\n", 1), encoding="utf-8")
     spec = load_spec(folder)
     ds = Dataset(unit_code="430100009", unit_name="测试单位", year=2024,
                  values={"公开10": {"机关": {"1": Decimal("1.50"), "2": Decimal("2"), "3": Decimal("120.50")},
@@ -131,6 +134,10 @@ def test_a_table_column_measures_counts_and_areas(tmp_path: Path) -> None:
     view = next(v for v in table_views(spec, ds) if v.id == "公开10")
     assert view.money_line == "金额单位：万元"
     assert [c.text for c in view.body[0] if c.fig is not None] == ["1.75", "3", "200.50"]
+    from generator.narrative import check_narrative
+
+    said = [(f.code, f.expected, f.actual) for f in check_narrative("单位实有车辆4辆。", ds, spec=spec) if f.severity == ERROR]
+    assert said == [("narrative-count-mismatch", "3", "4")]
     ws["C7"].value = 1.5
     ws.parent.save(tmp_path / "half.xlsx")
     errors = [(f.code, f.cell) for f in read_workbook(tmp_path / "half.xlsx", spec=spec).findings

@@ -56,6 +56,7 @@ from .figures import (
     class_name,
     default_format,
     econ_name,
+    expr_ref,
     figure_measure,
     figure_ref,
     figure_value,
@@ -90,18 +91,6 @@ def _variants(text: str) -> set[str]:
         out |= {v.replace(a, b) for v in out}
     out |= {v.replace("“", "").replace("”", "").replace('"', "") for v in out}
     return out
-
-
-def _single_ref(spec: Spec, expr: str) -> Ref | None:
-    """(table, row, col) of an expression that is one figure (a 科目 section's 合计 included)."""
-    from ..core.expr import Context, Fig, Items, compile_expr, terms
-
-    found = list(terms(compile_expr(expr, spec, Context())))
-    if len(found) == 1 and isinstance(found[0], Fig):
-        return found[0].table, found[0].row, found[0].col
-    if len(found) == 1 and isinstance(found[0], Items):
-        return found[0].table, found[0].prefix or "合计", found[0].col
-    return None
 
 
 def _where(spec: Spec | None, name: str) -> str:
@@ -197,7 +186,7 @@ class _Labels:
         prev = figure_value(spec, self.previous, expr, before) if self.previous is not None else None
         if zero and value is None:
             value = ZERO  # 公开07/08 are blank when a unit has no such funds: blank means zero
-        ref = _single_ref(spec, expr)
+        ref = expr_ref(spec, expr)
         return _Fig(value, prev, ref)
 
     def _spec_labels(self, spec: Spec, b: Budget) -> None:

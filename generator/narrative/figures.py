@@ -276,19 +276,25 @@ def named_texts(spec: Spec | None, ds: Dataset) -> dict[str, str]:
 
 
 def figure_measure(spec: Spec | None, name: str) -> str:
-    """What a named figure measures, from the form cell it names: "count" (vehicles), "percent"
-    (a share), else "money" (万元)."""
+    """What a named figure measures, from the form cell or table column it names: "count"
+    (vehicles), "percent" (a share), else "money" (万元)."""
     if spec is None or name not in spec.figures:
         return "money"
     from ..core.expr import Context, Fig, compile_expr, terms
 
     for term in terms(compile_expr(spec.figures[name], spec, Context())):
         t = spec.tables.get(term.table)
-        if isinstance(term, Fig) and t is not None and t.kind == "form":
+        if not isinstance(term, Fig) or t is None:
+            continue
+        if t.kind == "form":
             for fr in t.form:
                 for cell in fr.cells:
                     if fr.key == term.row and cell.kind == "value" and cell.key == term.col:
                         return {"count": "count", "percent": "percent"}.get(cell.fmt, "money")
+        for b in t.blocks:  # a table's column: its measure
+            for c in b.value_columns:
+                if c.key == term.col and c.measure == "count":
+                    return "count"
     return "money"
 
 
@@ -297,9 +303,14 @@ def figure_ref(spec: Spec | None, name: str) -> tuple[str, str, str] | None:
     (None otherwise)."""
     if spec is None or name not in spec.figures:
         return None
+    return expr_ref(spec, spec.figures[name])
+
+
+def expr_ref(spec: Spec, expr: str) -> tuple[str, str, str] | None:
+    """(table, row, col) of an expression that is one figure (a 科目 section's 合计 included)."""
     from ..core.expr import Context, Fig, Items, compile_expr, terms
 
-    found = list(terms(compile_expr(spec.figures[name], spec, Context())))
+    found = list(terms(compile_expr(expr, spec, Context())))
     if len(found) == 1 and isinstance(found[0], Fig):
         return found[0].table, found[0].row, found[0].col
     if len(found) == 1 and isinstance(found[0], Items) and not found[0].prefix:  # a section's 合计
