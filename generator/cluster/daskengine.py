@@ -86,6 +86,17 @@ def _build_task(rows: list[dict[str, Any]], spec_hash: str, base: str, key: str 
     return [build_unit(spec, r, Path(base), key, password, spare_rows) for r in rows]
 
 
+def _close_quietly(cluster: Any) -> None:
+    """Close a LocalCluster whose work is done. A worker a hostile file killed may be half restarted
+    by its nanny at that moment, and distributed then asserts while joining a process that has not
+    started ("can only join a started process"): the run's results are in, so that is logged, not
+    raised (the command would otherwise end in a traceback after a complete collect)."""
+    try:
+        cluster.close()
+    except AssertionError as exc:
+        logging.getLogger(__name__).warning("LocalCluster close: %s", exc)
+
+
 class DaskEngine:
     """A Dask client for one run: a given scheduler, or a LocalCluster started for it."""
 
@@ -106,10 +117,14 @@ class DaskEngine:
                 self._setup(client)
                 yield client
             return
-        with LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-            self._setup(client)
-            yield client
+        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                self._setup(client)
+                yield client
+        finally:
+            _close_quietly(cluster)
 
     def _setup(self, client: Any) -> None:
         for plugin in self.plugins:
