@@ -97,7 +97,9 @@ def _where(spec: Spec | None, name: str) -> str:
     """The tables a named figure is read from, as the 说明's reader knows them (附表1)."""
     if spec is None or name not in spec.figures:
         return ""
-    return "、".join(dict.fromkeys(re.findall(r"(?:公开\d\d|附件\d|附表\d)", spec.figures[name])))
+    from ..core.expr import Context, compile_expr, terms
+
+    return "、".join(dict.fromkeys(t.table for t in terms(compile_expr(spec.figures[name], spec, Context()))))
 
 
 _COUNT_UNITS = "辆|台（套）|台\\(套\\)|台|套|个|人次|人"
@@ -130,8 +132,7 @@ class _Labels:
         self.ds, self.previous = ds, previous
         self.scopes: dict[str, dict[str, _Label]] = {"base": {}, "basic": {}, "fund": {}, "soe": {}}
         self._merged: dict[tuple[bool, str], dict[str, _Label]] = {}
-        spec = spec if spec is not None else default_format(ds)
-        self.spec = spec
+        self.spec = spec  # check_narrative resolved it (the bundled format when none was given)
         self.named = {name: v for name, v in named_figures(spec, ds).items() if figure_measure(spec, name) == "money"}
         self._build(budget)
         # the format's other named figures (十–十三): each name is its own label, as the 说明 writes it
@@ -760,7 +761,9 @@ def check_narrative(
 ) -> list[Finding]:
     """Check every amount and percentage of a written 说明 against the figures (rules: module doc),
     and the 绩效自评 得分/等级/执行率 and project lists against the 附件 (:mod:`.performance`).
-    ``spec``: the format, whose named figures (十–十三) are labels too."""
+    ``spec``: the format, whose named figures and labels tie the words (default: the bundled format
+    of the data's year), for the amounts and the counts alike."""
+    spec = spec if spec is not None else default_format(ds)
     return (_Checker(ds, previous, as_budget(budget), spec).run(text) + check_counts(text, ds, spec)
             + check_performance(text, ds))
 

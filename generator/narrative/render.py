@@ -161,12 +161,13 @@ def reasons_skeleton() -> str:
 # ---------------------------------------------------------------- context
 
 
-def _sections_10_13(spec: Spec | None, ds: Dataset, b: Budget, why: Mapping[str, str]) -> dict[str, Any]:
+def _sections_10_13(spec: Spec | None, ds: Dataset, named: Mapping[str, Decimal], b: Budget,
+                    why: Mapping[str, str]) -> dict[str, Any]:
     """十 机关运行经费, 十一 一般性支出, 十二 政府采购, 十三 国有资产占用 from the spec's named figures
     (its ``figures:`` map). Without a spec, 十 from the budget file as before and 十一–十三 left out;
     with a spec that names none of a section's figures, that section is a visible note (never
-    another table's figure); a name defined but not filled is a 【待填】 slot."""
-    named = named_figures(spec, ds)
+    another table's figure); a name defined but not filled is a 【待填】 slot. ``named``: the spec's
+    figures for ``ds`` (:func:`named_figures`, computed once by the caller)."""
     texts = named_texts(spec, ds)
     defined = set(spec.figures) if spec is not None else set()
 
@@ -387,7 +388,7 @@ def build_context(
         "s7": sangong,
         "s8": fund_section("政府性基金预算财政拨款", "八", "本单位无政府性基金预算财政拨款收支"),
         "s9": fund_section("国有资本经营预算财政拨款", "九", "本单位无国有资本经营预算财政拨款收支"),
-        **_sections_10_13(spec, ds, b, why),
+        **_sections_10_13(spec, ds, now, b, why),
     }
 
 
