@@ -8,7 +8,7 @@ from decimal import Decimal
 from generator.core.dataset import Dataset
 from generator.core.findings import ERROR, INFO, WARNING
 from generator.core.model import Figures, is_formula_figure
-from generator.core.rules import FAIL, PASS, SLIP, evaluate_rules, expand_rules, item_codes_of, rule_findings
+from generator.core.rules import FAIL, PASS, SLIP, evaluate_rules, expand_rules, rule_findings
 
 D = Decimal
 
@@ -110,5 +110,9 @@ def test_each_kind_of_rule_judged_and_reported(spec) -> None:  # type: ignore[no
     assert by_rule[0].extra["explained"] is False
 
 
-def test_item_codes_of() -> None:
-    assert item_codes_of({"合计": {}, "215": {}, "2150550": {}, "2080501": {}, "21505": {}}) == ["2080501", "2150550"]
+def test_a_sections_leaves_and_their_ancestors(spec) -> None:  # type: ignore[no-untyped-def]
+    g03, g01 = spec.tables["公开03"], spec.tables["公开01"]
+    assert [c for c in ("合计", "215", "2150550", "2080501", "21505") if g03.is_item(c)] == ["2150550", "2080501"]
+    assert g03.with_ancestors("2150550") == ["215", "21505", "2150550"]
+    assert [g03.indent(c) for c in ("215", "21505", "2150550")] == [0, 1, 2]
+    assert not g01.is_item("2150550")  # a table without a section has no 科目 leaves

@@ -37,7 +37,9 @@ from .resources import templates_root
 from .rules import FAIL, PASS, SLIP, RuleInstance, describe_rule, expand_rules
 from .spec import (
     DEFAULT_FIELD_LENGTH,
+    DEFAULT_LEVELS,
     Block,
+    CodeList,
     FormCell,
     FormRow,
     IndicatorBlock,
@@ -114,6 +116,7 @@ class SheetPlan:
     spare: SpareRows | None = None
     statement_cell: tuple[int, int] | None = None
     landscape: bool = True
+    lists: dict[str, tuple[int, int]] = field(default_factory=dict)  # (code sheet) a list's leaf rows
 
     def put(self, r: int, c: int, cell: CellPlan) -> None:
         self.cells[(r, c)] = cell
@@ -199,7 +202,8 @@ class WorkbookPlan:
         found = self._item_cells_memo.get(key)
         if found is None:
             found = []
-            test = is_indicator_key if self.spec.tables[table].kind == "form" else is_item_code
+            t = self.spec.tables[table]
+            test = is_indicator_key if t.kind == "form" else t.is_item
             for code in self.sections.get(table, []):
                 if test(code):
                     cell = self.fig_cells.get(Fig(table, code, col))
@@ -220,14 +224,21 @@ class WorkbookPlan:
             vals = f"{p}{_abs(sp.first, sp.value_cols[it.col])}:{_abs(sp.last, sp.value_cols[it.col])}"
             # the comma form: SUMPRODUCT counts text in the amounts as 0, as SUM does (the product
             # form (cond)*range would turn "12" into 12)
+            leaf = _leaf_len(t)
             if it.prefix:
-                cond = f'(LEFT({codes},{len(it.prefix)})="{it.prefix}")*(LEN({codes})=7)'
+                cond = f'(LEFT({codes},{len(it.prefix)})="{it.prefix}")*(LEN({codes})={leaf})'
             else:
-                cond = f"(LEN({codes})=7)*1"
+                cond = f"(LEN({codes})={leaf})*1"
             parts.append(f"SUMPRODUCT({cond},{vals})")
         if not parts:
             return "0"
         return f"SUM({','.join(parts)})" if len(parts) > 1 or ":" in parts[0] else parts[0]
+
+
+def _leaf_len(t: Table) -> int:
+    """Digits of the 科目 a unit types into the table's section (7 for a functional 项)."""
+    sec = t.section
+    return sec.levels[-1] if sec is not None else 7
 
 
 def _col(c: int) -> str:
@@ -260,19 +271,17 @@ def fingerprint(identity: dict[str, Any], sections: dict[str, list[str]], names:
 
 
 def section_codes(spec: Spec, values: dict[str, dict[str, dict[str, Decimal]]]) -> dict[str, list[str]]:
-    """The 科目 rows of each section table: codes the data names, with their 类/款 ancestors."""
+    """The 科目 rows of each section table: codes the data names, with their ancestors in the
+    section's code levels (类/款 of a 项)."""
     out: dict[str, list[str]] = {}
     for t in spec.tables.values():
-        if not t.section:
+        sec = t.section
+        if not sec:
             continue
         codes: set[str] = set()
         for r in values.get(t.id, {}):
-            if r.isdigit() and len(r) in (3, 5, 7):
-                codes.add(r)
-                if len(r) == 7:
-                    codes.update({r[:3], r[:5]})
-                elif len(r) == 5:
-                    codes.add(r[:3])
+            if r.isdigit() and len(r) in sec.levels:
+                codes.update(t.with_ancestors(r))
         out[t.id] = sorted(codes)
     return out
 
@@ -289,8 +298,9 @@ def text_width(text: str) -> int:
     return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _indent(code: str) -> str:
-    return "  " * {3: 0, 5: 1, 7: 2}.get(len(code), 0)
+def _indent(code: str, levels: tuple[int, ...] = DEFAULT_LEVELS) -> str:
+    """Two spaces per level below the first (a 款 under its 类, a 项 under its 款)."""
+    return "  " * (levels.index(len(code)) if len(code) in levels else 0)
 
 
 def _name(spec: Spec, codelist: str | None, code: str, names: dict[str, str]) -> str | None:
@@ -434,7 +444,8 @@ class _TableLayout:
             elif c.role == "name":
                 if b.codelist and row.key.isdigit():
                     name = _name(self.spec, b.codelist, row.key, self.plan.names) or row.label
-                    sh.text(r, col0 + i, _indent(row.key) + name, style)
+                    cl = self.spec.codelists.get(b.codelist)
+                    sh.text(r, col0 + i, _indent(row.key, cl.levels if cl else DEFAULT_LEVELS) + name, style)
                 else:
                     sh.text(r, col0 + i, row.label, style)
 
@@ -480,9 +491,10 @@ class _TableLayout:
             raise LayoutError(f"{t.id}：科目代码 {'、'.join(unnamed)} 不在代码表中，数据也未给出名称（names）")
         for code in codes:
             name = _name(spec, b.codelist, code, self.plan.names) or ""
-            style = "label_total" if len(code) < 7 else "label"
-            sh.text(r, col0 + ci, code, "code_total" if len(code) < 7 else "code")
-            sh.text(r, col0 + ni, _indent(code) + name, style)
+            leaf = t.is_item(code)
+            style = "label" if leaf else "label_total"
+            sh.text(r, col0 + ci, code, "code" if leaf else "code_total")
+            sh.text(r, col0 + ni, _indent(code, b.levels) + name, style)
             self._section_values(b, code, r, col0, total=False)
             r += 1
         n_spare = 0 if self.plan.kind in SUMMARY_KINDS else b.spare_rows if self.plan.spare_rows is None else self.plan.spare_rows
@@ -936,7 +948,8 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
         in_codes = _code_range(plan, rule.in_ or "", sheet)
         if of is None or inn is None or not of_codes or not in_codes:
             return "0", "0"
-        return f"SUMPRODUCT((LEN({of_codes})=7)*(COUNTIF({in_codes},{of_codes})=0))", "0"
+        leaf = _leaf_len(spec.tables[rule.of or ""])
+        return f"SUMPRODUCT((LEN({of_codes})={leaf})*(COUNTIF({in_codes},{of_codes})=0))", "0"
     # statement
     t = spec.tables[rule.table or ""]
     inputs = []
@@ -1010,12 +1023,34 @@ def _codes_sheet(plan: WorkbookPlan) -> SheetPlan:
     for r, code in enumerate(items + rest, start=1):
         sh.text(r, 0, code, "plain")
         sh.text(r, 1, entries[code], "plain")
+    r = len(items) + len(rest) + 1
+    for cl in _leaf_lists(plan.spec):  # a section over a list of other levels: its leaves again, together
+        sh.lists[cl.id] = (r, r + len(_leaves(cl)) - 1)
+        for code in _leaves(cl):
+            sh.text(r, 0, code, "plain")
+            sh.text(r, 1, cl.codes[code], "plain")
+            r += 1
     return sh
 
 
-def item_code_list_range(plan: WorkbookPlan) -> str:
-    """The 项 codes (7 digits) of the code sheet, for the spare rows' list validation."""
+def _leaf_lists(spec: Spec) -> list[CodeList]:
+    """Code lists a section uses whose leaves are not 7-digit 项 (the economic list's 款)."""
+    ids = {t.section.section for t in spec.tables.values() if t.section is not None}
+    return [cl for cl in spec.codelists.values() if cl.id in ids and cl.levels[-1] != 7]
+
+
+def _leaves(cl: CodeList) -> list[str]:
+    return sorted(c for c in cl.codes if len(c) == cl.levels[-1])
+
+
+def item_code_list_range(plan: WorkbookPlan, table: Table | None = None) -> str:
+    """The leaf codes of the code sheet a table's spare rows choose from (the 7-digit 项 unless the
+    table's section is over a list of other levels), for their list validation."""
     sh = plan.sheet(CODES)
+    sec = table.section if table is not None else None
+    if sec is not None and sec.section in sh.lists:
+        first, last = sh.lists[sec.section]
+        return f"'{CODES}'!$A${first + 1}:$A${last + 1}" if last >= first else ""
     rows = sorted(r for (r, c), cell in sh.cells.items() if c == 0 and is_item_code(cell.text))
     if not rows:
         return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .dataset import Values
-from .expr import BNode, Context, Fig, Items, cell_formula, compile_expr, evaluate, is_item_code
+from .expr import BNode, Context, Fig, Items, cell_formula, compile_expr, evaluate
 from .spec import Spec, Table, is_indicator_key, split_repeat
 
 ZERO = Decimal(0)
@@ -78,7 +78,8 @@ class Figures:
         """The 项 codes of a 科目 section, or the indicator row keys of a form table."""
         codes = self._item_codes.get(table)
         if codes is None:  # the inputs do not change once figures are asked for (see _memo)
-            test = is_indicator_key if self.spec.tables[table].kind == "form" else is_item_code
+            t = self.spec.tables[table]
+            test = is_indicator_key if t.kind == "form" else t.is_item
             codes = self._item_codes[table] = tuple(sorted(r for r in self.inputs.get(table, {}) if test(r)))
         return list(codes)
 
@@ -110,8 +111,8 @@ class Figures:
         return self.fig(Fig(table, row, col))
 
     def section_rows(self, table: str) -> list[str]:
-        """Total + every code shown in a section: the 项 codes with their 类/款 ancestors, and any
-        other code the inputs carry, in code order."""
+        """Total + every code shown in a section: its leaf codes (项) with their ancestors in the
+        section's levels (类/款), and any other code the inputs carry, in code order."""
         t = self.spec.tables[table]
         sec = t.section
         if not sec or not sec.total:
@@ -119,10 +120,7 @@ class Figures:
         codes: set[str] = set()
         for r in self.inputs.get(table, {}):
             if r.isdigit():
-                codes.add(r)
-                if is_item_code(r):
-                    codes.add(r[:3])
-                    codes.add(r[:5])
+                codes.update(t.with_ancestors(r) if t.is_item(r) else (r,))
         return [sec.total.key] + sorted(codes)
 
     def all_values(self) -> Values:
@@ -159,7 +157,7 @@ def is_formula_figure(t: Table, row_key: str, col_key: str) -> bool:
     if sec is not None and t.row(row_key) is None:
         if any(c.key == col_key and c.formula for c in sec.value_columns):
             return True
-        return not is_item_code(row_key)
+        return not t.is_item(row_key)
     found = t.row(row_key)
     if found is None:
         return False

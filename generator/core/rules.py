@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .expr import BCompare, Context, compile_expr, count_terms, evaluate, is_item_code
+from .expr import BCompare, Context, compile_expr, count_terms, evaluate
 from .findings import ERROR, INFO, Finding
 from .model import Figures
 from .money import HALF_CENT, fmt
@@ -307,10 +307,6 @@ def _first_fig(inst: RuleInstance) -> tuple[str | None, str | None, str | None]:
         if isinstance(t, Items):
             return (t.table, t.prefix or "合计", t.col)
     return (None, None, None)
-
-
-def item_codes_of(values: dict[str, dict[str, Any]]) -> list[str]:
-    return sorted(r for r in values if is_item_code(r))
 
 
 _PLACEHOLDER_WORDS = [  # (pattern, first occurrence, later occurrences)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 _T = TypeVar("_T")
 
 ROLES = {"label", "line", "code", "name", "value"}
+DEFAULT_LEVELS = (3, 5, 7)  # digits of a 类, 款, 项 in a code list unless it says its levels
 SEVERITIES = {"error", "warning"}
 RULE_KINDS = {"compare", "subset", "statement"}
 
@@ -139,6 +140,8 @@ class Block:
     subtotal: str | None = None
     spare_rows: int = 0
     line: int | None = None
+    # a section's code levels (digits of its 类, 款, 项 …), from its code list when the spec is built
+    levels: tuple[int, ...] = DEFAULT_LEVELS
 
     @cached_property
     def value_columns(self) -> list[Column]:
@@ -239,6 +242,24 @@ class Table:
                 return b
         return None
 
+    def is_item(self, code: str) -> bool:
+        """Is ``code`` a leaf 科目 of the table's section (a 7-digit 项 of the functional list, a
+        5-digit 款 of the economic one)? Leaves are typed in; the levels above them are subtotals."""
+        sec = self.section
+        return sec is not None and code.isdigit() and len(code) == sec.levels[-1]
+
+    def with_ancestors(self, code: str) -> list[str]:
+        """The code and the codes of its levels above it in the section's list (30101 → 301, 30101)."""
+        sec = self.section
+        levels = sec.levels if sec is not None else DEFAULT_LEVELS
+        return [code[:n] for n in levels if n < len(code)] + [code]
+
+    def indent(self, code: str) -> int:
+        """How deep ``code`` sits in the section's levels (0 for a 类)."""
+        sec = self.section
+        levels = sec.levels if sec is not None else DEFAULT_LEVELS
+        return levels.index(len(code)) if len(code) in levels else 0
+
     def col_keys(self) -> list[str]:
         keys: list[str] = []
         for b in self.blocks:
@@ -298,6 +319,7 @@ class CodeList:
     id: str
     name: str
     codes: dict[str, str]
+    levels: tuple[int, ...] = DEFAULT_LEVELS  # digits of each level, top down (economic: 3, 5)
 
 
 @dataclass
@@ -895,6 +917,8 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
     for t in tables.values():
         for b in t.blocks:
             _check_block_codes(t, b, codelists, col)
+            if b.section and b.section in codelists:
+                b.levels = codelists[b.section].levels
     return spec
 
 
@@ -911,8 +935,23 @@ def _codelists(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], co
         for k in codes:
             if not k.isdigit():
                 col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
-        codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes)
+        levels = _levels(raw.get("levels"), str(p), col)
+        for k in codes:
+            if k.isdigit() and len(k) not in levels:
+                col.add(str(p), _line(raw["codes"]), f"代码 {k} 的位数不是代码表的层级位数 {list(levels)} 之一")
+        codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes, levels)
     return codelists
+
+
+def _levels(raw: Any, file: str, col: _Collector) -> tuple[int, ...]:
+    """A code list's ``levels``: increasing digit counts (default 3, 5, 7)."""
+    if raw is None:
+        return DEFAULT_LEVELS
+    levels = tuple(raw) if isinstance(raw, list) and all(isinstance(n, int) and n > 0 for n in raw) else ()
+    if not levels or list(levels) != sorted(set(levels)):
+        col.add(file, _line(raw), f"levels 应为递增的位数列表（如 [3, 5, 7]），实为 {raw!r}")
+        return DEFAULT_LEVELS
+    return levels
 
 
 def _figures_file(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], col: _Collector

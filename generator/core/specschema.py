@@ -395,6 +395,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "id": Text(),
         "name": Text(),
         "codes": MapOf(Text(), Text(), quiet=True),
+        "levels": ListOf(Int(min=1)),
     },
     # the rules file (rules.yaml)
     "rules_file": {

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..core.dataset import Dataset, Values
-from ..core.expr import is_item_code
 from ..core.findings import ERROR, INFO, WARNING, Finding, exit_code
 from ..core.fsutil import atomic_write_bytes
 from ..core.model import Figures, is_formula_figure
@@ -209,12 +208,12 @@ def carry_names(old_spec: Spec, new_spec: Spec, values: Values, names: dict[str,
     for tid, rows in values.items():
         t = new_spec.tables.get(tid)
         sec = t.section if t is not None else None
-        if sec is None:
+        if t is None or sec is None:
             continue
         for r in rows:
-            if not is_item_code(r):
+            if not t.is_item(r):
                 continue
-            for c in (r[:3], r[:5], r):
+            for c in t.with_ancestors(r):
                 if c in out or new_spec.code_name(sec.codelist, c) is not None:
                     continue
                 name = old_spec.code_name(sec.codelist, c) or next(

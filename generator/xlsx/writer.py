@@ -246,7 +246,8 @@ def write_plan(plan: WorkbookPlan, inputs: dict[str, dict[str, dict[str, Decimal
     item_list = item_code_list_range(plan)
     for sh in plan.sheets:
         ws = wb.add_worksheet(sh.name, worksheet_class=_Worksheet)
-        _write_sheet(ws, sh, plan, fmts, values, inputs, ds, item_list)
+        leaves = item_list if sh.spare is None or sh.table is None else item_code_list_range(plan, sh.table)
+        _write_sheet(ws, sh, plan, fmts, values, inputs, ds, leaves)
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
         if sh.state == "hidden":
             ws.hide()
@@ -353,7 +354,8 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                     ws.write_string(r, c, text, f)
                 continue
         writer.visit(r, c, cell)
-    _validations(ws, writer, item_list)
+    sec = sh.table.section if sh.table is not None else None
+    _validations(ws, writer, item_list, "7 位项级" if sec is None or sec.levels[-1] == 7 else f"{sec.levels[-1]} 位末级")
     _sheet_setup(ws, sh, plan, fmts)
 
 
@@ -367,7 +369,7 @@ _COUNT_VALIDATION = {
     "error_title": "数量有误", "error_message": "请输入不小于 0 的整数。"}
 
 
-def _validations(ws: Worksheet, writer: _CellWriter, item_list: str) -> None:
+def _validations(ws: Worksheet, writer: _CellWriter, item_list: str, level_words: str = "7 位项级") -> None:
     """Amounts between 0 (or -MAX) and MAX, areas ≥ 0, counts whole ≥ 0; codes from the 项 list (a
     warning only: a new 科目 is allowed)."""
     amount_runs, area_runs, count_runs, code_runs = writer.amount_runs, writer.area_runs, writer.count_runs, writer.code_runs
@@ -387,7 +389,7 @@ def _validations(ws: Worksheet, writer: _CellWriter, item_list: str) -> None:
             if item_list:
                 ws.data_validation(a, c, b, c, {
                     "validate": "list", "source": "=" + item_list,
-                    "input_title": "新增科目", "input_message": "从下拉列表选择 7 位项级科目代码；代码表中没有的科目，"
+                    "input_title": "新增科目", "input_message": f"从下拉列表选择 {level_words}科目代码；代码表中没有的科目，"
                                                                   "直接输入代码并在右侧名称格填写名称",
                     "error_type": "warning", "error_title": "科目代码不在代码表中",
                     "error_message": "代码表中没有这个代码。确属新增科目的，请在右侧名称格填写科目名称。"})

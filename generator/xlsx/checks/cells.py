@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...core.cellformula import FormulaRefused, evaluate
-from ...core.expr import a1, is_item_code
+from ...core.expr import a1
 from ...core.findings import ERROR, WARNING, Finding
 from ...core.layout import CellPlan, SheetPlan
 from ...core.money import fmt
@@ -157,7 +157,7 @@ class _SheetReader(CellHandler[Found]):
             value = yield from self._typed_amount(got, cell, where, kw)
         reading = self.reading
         if value is None:
-            if cell.fig is not None and is_item_code(cell.fig.row):
+            if cell.fig is not None and reading.the_plan.spec.tables[cell.fig.table].is_item(cell.fig.row):
                 reading.inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
             return
         if value < 0 and not cell.negative:

@@ -9,11 +9,11 @@ import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ...core.expr import a1, is_item_code
+from ...core.expr import a1
 from ...core.findings import ERROR, WARNING, Finding
 from ...core.layout import SheetPlan
 from ...core.money import fmt
-from ...core.spec import Spec
+from ...core.spec import Spec, Table
 from .reading import Reading
 
 
@@ -30,6 +30,13 @@ def _code(text: str) -> str:
     """A typed code as the code list spells it (full-width digits folded, a number's ".0" dropped)."""
     code = unicodedata.normalize("NFKC", text).strip()
     return code[:-2] if code.endswith(".0") and code[:-2].isdigit() else code
+
+
+def _leaf_words(t: Table) -> str:
+    """How the section's leaf 科目 are called: 7 位项级 (functional), else by their digits."""
+    sec = t.section
+    n = sec.levels[-1] if sec is not None else 7
+    return "7 位项级" if n == 7 else f"{n} 位末级"
 
 
 def _unknown(reading: Reading, sp: SheetPlan, r: int, code: str, where: str) -> Iterator[Finding]:
@@ -67,8 +74,8 @@ def _sheet(reading: Reading, sp: SheetPlan, known: frozenset[str] | set[str]) ->
                 yield Finding("spare-row-without-code", ERROR, f"{where} 新增科目行填了金额却没有科目代码，未导入：{shown}",
                               cell=where, table=t.id)
             continue
-        if not is_item_code(code):
-            yield Finding("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 7 位项级代码，本行未导入", cell=where,
+        if not t.is_item(code):
+            yield Finding("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 {_leaf_words(t)}代码，本行未导入", cell=where,
                           table=t.id, actual=code)
             continue
         if code not in known:
