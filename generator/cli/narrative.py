@@ -37,7 +37,10 @@ def _spec_for(ds: Dataset) -> Any:
     rnd = current_round()
     try:
         if rnd is not None:
-            return rnd.spec()
+            found = nar.default_format(ds, rnd.spec_dirs()) if ds.version else None
+            return found if found is not None and found.version == ds.version else rnd.spec()
+        if ds.version:
+            return nar.default_format(ds)
         folder = specs_root() / str(ds.year or "")
         return load_spec(folder) if ds.year and (folder / "spec.yaml").is_file() else None
     except (RoundError, SpecInvalid):

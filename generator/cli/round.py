@@ -30,7 +30,8 @@ def _bundled_spec_for(year: int) -> Path | None:
     from ..core.catalog import find_spec_dirs, load_spec
     from ..core.spec import SpecInvalid
 
-    for d in find_spec_dirs():
+    # the folder named by the year first (specs/2024), then any other format of that year
+    for d in sorted(find_spec_dirs(), key=lambda d: d.name != str(year)):
         try:
             if load_spec(d).year == year:
                 return d

@@ -37,6 +37,9 @@ class Dataset:
     cover: dict[str, str] = field(default_factory=dict)
     explanations: dict[str, str] = field(default_factory=dict)
     texts: Texts = field(default_factory=dict)
+    # the spec version the figures are keyed by (a workbook records it; a data file may say it): the
+    # format whose named figures its 说明 speaks of
+    version: str = ""
 
     def text(self, table: str, row: str, col: str) -> str:
         return self.texts.get(table, {}).get(row, {}).get(col, "")
@@ -64,6 +67,8 @@ class Dataset:
             doc["explanations"] = dict(self.explanations)
         if self.texts:
             doc["texts"] = {t: {r: dict(cols) for r, cols in rows.items()} for t, rows in self.texts.items()}
+        if self.version:
+            doc["version"] = self.version
         return doc
 
     @classmethod
@@ -80,6 +85,7 @@ class Dataset:
             notes=_strings(doc.get("notes")),
             cover=_strings(doc.get("cover")),
             explanations=_strings(doc.get("explanations")),
+            version=str(doc.get("version") or ""),
         )
         _read_texts(ds, doc.get("texts") or {}, where)
         _read_values(ds, doc.get("values") or {}, where)

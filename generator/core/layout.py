@@ -536,13 +536,13 @@ class _TableLayout:
             label = f"{row_key} 栏{key}"
             self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
             if c.formula:  # bold on 合计/类/款 rows like the other columns of the row
-                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total or not is_item_code(row_key),
+                sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, total or not t.is_item(row_key),
                                                  c.measure))
                 sh.cells[(r, col0 + i)].calc = ("colformula", c.formula)
             elif total:
                 sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True, c.measure))
                 sh.cells[(r, col0 + i)].calc = ("rowformula", b.total.formula if b.total else "sum(items)")
-            elif not is_item_code(row_key):
+            elif not t.is_item(row_key):
                 sh.put(r, col0 + i, _amount_cell("formula", fig, None, False, label, True, c.measure))
                 sh.cells[(r, col0 + i)].calc = ("rowformula", (b.subtotal or "sum(items {code})").format(code=row_key))
             else:

@@ -109,6 +109,7 @@ class Column:
     formula: str | None = None
     line: int | None = None
     measure: str = "money"  # a value column's figures: money (万元, 2 decimals) | count (whole ≥ 0) | area (㎡)
+    codelist: str | None = None  # generated from this code list: the key is a code of it (a matrix's columns)
 
 
 @dataclass
@@ -430,7 +431,10 @@ def _str(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def _header(raw: Any, file: str, col: _Collector) -> list[list[HeaderCell]]:
+def _header(raw: Any, file: str, col: _Collector, generated: dict[str, list[tuple[str, str]]] | None = None
+            ) -> list[list[HeaderCell]]:
+    """The header rows; a cell ``{codes_of: LIST, show: name|code}`` stands for one cell per column
+    generated from that code list (``generated``: list id -> (code, name) of those columns)."""
     rows: list[list[HeaderCell]] = []
     if not isinstance(raw, list):
         col.add(file, _line(raw), "header 应为表头行的列表")
@@ -441,7 +445,14 @@ def _header(raw: Any, file: str, col: _Collector) -> list[list[HeaderCell]]:
             continue
         cells = []
         for c in hr:
-            if isinstance(c, dict):
+            if isinstance(c, dict) and c.get("codes_of") is not None:
+                cols = (generated or {}).get(_str(c["codes_of"]))
+                if not cols:
+                    col.add(file, _line(c), f"表头 codes_of: {c['codes_of']} 没有对应的由代码表生成的列")
+                show = _str(c.get("show") or "name")
+                cells += [HeaderCell(code if show == "code" else name, 1, int(c.get("rowspan", 1)))
+                          for code, name in cols or []]
+            elif isinstance(c, dict):
                 cells.append(HeaderCell(_str(c.get("text")), int(c.get("colspan", 1)), int(c.get("rowspan", 1))))
             else:
                 cells.append(HeaderCell(_str(c)))
@@ -477,27 +488,49 @@ def _keys(v: Any) -> list[str]:
     return [_str(v)]
 
 
-def _block(raw: Any, file: str, col: _Collector) -> Block | None:
+def _generated_columns(c: dict[str, Any], file: str, col: _Collector, codelists: dict[str, CodeList]
+                       ) -> list[Column]:
+    """The value columns a ``codelist`` column stands for: one per code of its ``codes`` (or of its
+    ``level``), keyed by the code (a 科目 × 经济分类 matrix)."""
+    cl = codelists.get(_str(c["codelist"]))
+    if cl is None:
+        col.add(file, _line(c), f"未知代码表：{c['codelist']}")
+        return []
+    if c.get("codes") is not None:
+        codes = [_str(x) for x in c["codes"]] if isinstance(c["codes"], list) else []
+        for code in codes:
+            if code not in cl.codes:
+                col.add(file, _line(c), f"列的代码 {code} 不在代码表 {cl.id} 中")
+    elif isinstance(c.get("level"), int):
+        codes = [k for k in cl.codes if len(k) == c["level"]]
+    else:
+        col.add(file, _line(c), "由代码表生成的列须有 codes（代码列表）或 level（位数）")
+        return []
+    if not codes:
+        col.add(file, _line(c), f"由代码表 {cl.id} 生成的列一个代码也没有")
+    return [Column(role="value", key=code, width=float(c.get("width", 12)), formula=c.get("formula"), line=_line(c),
+                   measure=_str(c.get("measure") or "money"), codelist=cl.id) for code in codes]
+
+
+def _columns(c: Any, file: str, col: _Collector, codelists: dict[str, CodeList]) -> list[Column]:
+    """The column(s) one entry of a block's ``columns`` stands for."""
+    if not isinstance(c, dict) or c.get("role") not in ROLES:
+        col.add(file, _line(c), f"列的 role 应为 {sorted(ROLES)} 之一")
+        return []
+    if c["role"] == "value" and c.get("codelist") is not None:
+        return _generated_columns(c, file, col, codelists)
+    if c["role"] == "value" and c.get("key") is None:
+        col.add(file, _line(c), "数值列须有 key（栏次）")
+    return [Column(role=c["role"], key=_str(c["key"]) if c.get("key") is not None else None,
+                   width=float(c.get("width", 12)), formula=c.get("formula"), line=_line(c),
+                   measure=_str(c.get("measure") or "money"))]
+
+
+def _block(raw: Any, file: str, col: _Collector, codelists: dict[str, CodeList] | None = None) -> Block | None:
     if not isinstance(raw, dict):
         col.add(file, _line(raw), "block 应为映射")
         return None
-    columns = []
-    for c in raw.get("columns") or []:
-        if not isinstance(c, dict) or c.get("role") not in ROLES:
-            col.add(file, _line(c), f"列的 role 应为 {sorted(ROLES)} 之一")
-            continue
-        if c["role"] == "value" and c.get("key") is None:
-            col.add(file, _line(c), "数值列须有 key（栏次）")
-        columns.append(
-            Column(
-                role=c["role"],
-                key=_str(c["key"]) if c.get("key") is not None else None,
-                width=float(c.get("width", 12)),
-                formula=c.get("formula"),
-                line=_line(c),
-                measure=_str(c.get("measure") or "money"),
-            )
-        )
+    columns = [x for c in raw.get("columns") or [] for x in _columns(c, file, col, codelists or {})]
     if not columns:
         col.add(file, _line(raw), f"block {raw.get('id')} 没有列")
     rows = [r for r in (_row(x, file, col) for x in raw.get("rows") or []) if r]
@@ -630,7 +663,7 @@ def _check_table_shape(t: Table, raw: dict[str, Any], file: str, col: _Collector
             keys.add(r.key)
 
 
-def _table(path: Path, col: _Collector) -> Table | None:
+def _table(path: Path, col: _Collector, codelists: dict[str, CodeList] | None = None) -> Table | None:
     raw = _read_yaml(path, col)
     if raw is None:
         return None
@@ -645,7 +678,12 @@ def _table(path: Path, col: _Collector) -> Table | None:
             col.add(file, _line(raw), f"缺少字段 {req}")
     if any(req not in raw for req in ("id", "sheet", "blocks")):
         return None
-    blocks = [b for b in (_block(x, file, col) for x in raw.get("blocks") or []) if b]
+    blocks = [b for b in (_block(x, file, col, codelists) for x in raw.get("blocks") or []) if b]
+    generated: dict[str, list[tuple[str, str]]] = {}
+    for b in blocks:
+        for c in b.columns:
+            if c.codelist is not None and codelists is not None:
+                generated.setdefault(c.codelist, []).append((c.key or "", codelists[c.codelist].codes.get(c.key or "", "")))
     sections = [b for b in blocks if b.section]
     for b in sections[1:]:
         col.add(file, b.line, f"一张表只能有一个科目 section：block {b.id} 与 block {sections[0].id} 都有 section")
@@ -654,7 +692,7 @@ def _table(path: Path, col: _Collector) -> Table | None:
         sheet=_str(raw["sheet"]),
         title=_str(raw.get("title")),
         number=_str(raw.get("number", raw["id"] + "表")),
-        header=_header(raw.get("header"), file, col),
+        header=_header(raw.get("header"), file, col, generated),
         blocks=blocks,
         notes=[_str(n) for n in raw.get("notes") or []],
         statement=bool(raw.get("statement", False)),
@@ -878,16 +916,16 @@ def _build_spec(root: Path, manifest: dict[str, Any], col: _Collector, bad: set[
         if req not in manifest:
             col.add(str(manifest_path), _line(manifest), f"缺少字段 {req}")
     raw_all: dict[str, Any] = {"spec.yaml": _plain(manifest)}
+    codelists = _codelists(root, manifest, raw_all, col)  # before the tables: a matrix's columns come from one
     tables: dict[str, Table] = {}
     for name in _names(manifest.get("tables")):
         p = root / name
-        t = _guarded(str(p), bad, col, partial(_table, p, col))
+        t = _guarded(str(p), bad, col, partial(_table, p, col, codelists))
         raw_all[name] = _plain(_read_yaml(p, _Collector()))
         if t:
             if t.id in tables:
                 col.add(str(p), None, f"表 {t.id} 重复定义")
             tables[t.id] = t
-    codelists = _codelists(root, manifest, raw_all, col)
     rules: list[Rule] = []
     if isinstance(manifest.get("rules"), str) and manifest["rules"]:  # anything else: the schema says it
         name = manifest["rules"]

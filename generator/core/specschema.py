@@ -315,6 +315,8 @@ LEVELS: dict[str, dict[str, Type]] = {
         "text": Text(),
         "colspan": Int(min=1),
         "rowspan": Int(min=1),
+        "codes_of": Text(),
+        "show": Enum("name", "code"),
     },
     "block": {
         "id": Text(),
@@ -332,6 +334,9 @@ LEVELS: dict[str, dict[str, Type]] = {
         "width": Number(positive=True),
         "formula": Expr(),
         "measure": Enum("money", "count", "area"),
+        "codelist": Text(),
+        "codes": ListOf(Text()),
+        "level": Int(min=1),
     },
     "row": {
         "key": Text(),

@@ -4,7 +4,7 @@ See :mod:`.render` and :mod:`.check` for the rules each follows; :mod:`.figures`
 """
 
 from .check import check_narrative
-from .figures import Budget, Project, budget_from_mapping, change, completion, load_budget, percent
+from .figures import Budget, Project, budget_from_mapping, change, completion, default_format, load_budget, percent
 from .render import (
     build_context,
     load_reasons,
@@ -16,7 +16,7 @@ from .render import (
 )
 
 __all__ = [
-    "Budget", "Project", "budget_from_mapping", "build_context", "change", "check_narrative", "completion",
+    "Budget", "Project", "budget_from_mapping", "build_context", "change", "check_narrative", "completion", "default_format",
     "load_budget", "load_reasons", "normalize_reasons", "percent", "reasons_skeleton", "render_docx",
     "render_narrative", "render_performance",
 ]

@@ -142,14 +142,16 @@ def _nonzero(values: Values) -> dict[tuple[str, str, str], Decimal]:
 
 
 def department_forms(store: Store, spec: Spec, parent: str, sums: Values
-                     ) -> tuple[Values, dict[str, dict[str, dict[str, str]]], int | None, Finding]:
+                     ) -> tuple[Values, dict[str, dict[str, dict[str, str]]], int | None, Finding | None]:
     """The department's own 附件1–3 for the 汇总 of ``parent``: the forms of its 汇总 workbook sent
     back with them filled in (status 部门附件, the latest one), when the other figures of that
     workbook are still the 汇总's (``sums``); else none. Returns (form figures, form texts, the
-    submission's id, a finding saying which it is)."""
+    submission's id, a finding saying which it is; none for a format without forms)."""
     from .collect import DEPT_FORMS
 
     forms = form_tables(spec)
+    if not forms:
+        return {}, {}, None, None
     subs = store.submissions_with_status(parent, DEPT_FORMS)
     if not subs:
         return {}, {}, None, Finding(
@@ -244,14 +246,15 @@ def consolidate(store: Store, tree: UnitTree, spec: Spec, parent: str, include_e
     if not inc_top:
         raise ConsolidateError(f"单位 {parent} 及其下级单位没有可汇总的报送")
     forms, texts, forms_sid, forms_note = department_forms(store, spec, parent, top)
-    findings.append(forms_note)
+    if forms_note is not None:
+        findings.append(forms_note)
     if forms:  # the department's own forms, judged with its 汇总 (the rules tie them to its totals)
         top = {**top, **forms}
         lv = levels[parent]
         levels[parent] = _judge_level(spec, Level(lv.code, lv.name, lv.depth, lv.units, lv.excluded), top)
     figures = Figures(spec, top)
     ds = Dataset(unit_code=parent, unit_name=top_m.name, year=spec.year, values=top, names=names,
-                 notes=_notes_for(spec, figures, top_m.name, len(inc_top)), texts=texts)
+                 notes=_notes_for(spec, figures, top_m.name, len(inc_top)), texts=texts, version=spec.version)
     for m in members:
         if not m.included and m.reason:
             code = "consolidate-unit-missing" if m.reason == MISSING else "consolidate-unit-excluded"
@@ -380,7 +383,8 @@ def write_outputs(store: Store, cons: Consolidation, out: Path, json_path: Path 
         readback.append(Finding("consolidate-readback-mismatch", ERROR, "汇总工作簿回读的数与汇总数不一致", file=str(out)))
     if json_path is not None:
         doc = Dataset(cons.dataset.unit_code, cons.dataset.unit_name, cons.dataset.year, cons.values,
-                      cons.dataset.names, cons.dataset.notes, texts=cons.dataset.texts).to_json()
+                      cons.dataset.names, cons.dataset.notes, texts=cons.dataset.texts,
+                      version=cons.dataset.version).to_json()
         doc["source"] = (f"juesuan consolidate：{cons.name}（{cons.parent}）汇总 {len(cons.included)} 个单位"
                          + ("（含有错误的单位）" if cons.include_errors else ""))
         doc["consolidated_units"] = [m.unit for m in cons.included]

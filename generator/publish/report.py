@@ -79,7 +79,8 @@ def published_dataset(source: Source) -> Dataset:
         for r, cols in rows.items():
             values.setdefault(t, {}).setdefault(r, {}).update(cols)
     return Dataset(ds.unit_code, ds.unit_name, ds.year or source.spec.year, values, dict(ds.names),
-                   dict(ds.notes), dict(ds.cover), dict(ds.explanations), texts=ds.texts)
+                   dict(ds.notes), dict(ds.cover), dict(ds.explanations), texts=ds.texts,
+                   version=source.spec.version)
 
 
 def _narrative_body(html: str) -> str:

@@ -229,7 +229,8 @@ def _numbers(reading: Reading) -> Iterator[Finding]:
     if reading.expect_year is not None and year != reading.expect_year:
         yield Finding("wrong-year", ERROR, "工作簿年度不符", expected=str(reading.expect_year), actual=str(year))
     reading.units, reading.kind, reading.spare_rows = units, kind, spare_rows
-    reading.ds = Dataset(unit_code=unit_code, unit_name=ident.get("unit_name", ""), year=year)
+    reading.ds = Dataset(unit_code=unit_code, unit_name=ident.get("unit_name", ""), year=year,
+                         version=reading.spec.version if reading.spec is not None else "")
 
 
 def _lists(reading: Reading) -> tuple[dict[str, list[str]], dict[str, str], list[Finding]]:
