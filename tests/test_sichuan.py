@@ -196,8 +196,19 @@ def test_a_round_in_the_sichuan_format_publishes_a_shuoming_of_its_own_figures(s
     for book in [*(rnd / "templates").glob("*.xlsx"), rnd / "out" / "510000-汇总.xlsx"] if audit else []:
         res = subprocess.run([audit, "-f", "microsoft365", str(book)], capture_output=True, text=True)
         assert res.returncode == 0 and "Errors: 0" in res.stdout, res.stdout + res.stderr
-    _juesuan(rnd, "publish", "510000", "--format", "html")
+    _juesuan(rnd, "publish", "510000", "--format", "html,pdf")
     html = next((rnd / "out" / "公开").glob("*.html"))
+    # the printed PDF checked against the 汇总's data file: its version names the format
+    pdf = next((rnd / "out" / "公开").glob("*.pdf"))
+    assert "错误 0 条，提示 0 条" in _juesuan(rnd, "check-published", str(pdf), "--against", "out/510000.json")
+    # a data file that does not say its format is read as the bundled one of its year: one Chinese error
+    anon = json.loads((rnd / "out" / "510000.json").read_text(encoding="utf-8"))
+    del anon["version"]
+    (tmp_path / "anon.json").write_text(json.dumps(anon, ensure_ascii=False), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "generator", "check-published", str(pdf), "--against",
+                          str(tmp_path / "anon.json")], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 2 and "不在代码表中" in res.stderr and "Traceback" not in res.stderr, res.stderr
     # check-narrative on the published page: no mismatch, every amount tied to a figure
     res = subprocess.run([sys.executable, "-m", "generator", "check-narrative", "--json", str(html), "out/510000.json"],
                          cwd=rnd, capture_output=True, text=True, timeout=300,

@@ -178,13 +178,13 @@ def _inside(target: Path, folder: Path) -> bool:
 def check_published(pdf: str, source: str, db: str | None, specs: str | None, key: str | None,
                     include_errors: bool, allow_unfinished: bool, include_unapproved: bool, no_info: bool,
                     as_json: bool) -> None:
-    """核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"""
+    """核对已公开的决算 PDF：每张公开表的每个数及情况说明中的数是否与报送数据一致。"""
     from ..publish.verify import PublishedError, check_published_pdf
 
     src = _source(source, db, specs, key, include_errors, allow_unfinished, include_unapproved)
     try:
         findings = sort_findings(check_published_pdf(Path(pdf), src))
-    except PublishedError as exc:
+    except (PublishedError, ValueError) as exc:  # ValueError: data the format cannot lay out (LayoutError)
         _die(str(exc))
         return
     counts = stats(findings)

@@ -51,12 +51,30 @@ def from_workbook(path: Path, spec: Spec | None = None, key: str | None = None,
     return Source(res.spec, ds, [(ds.unit_code, ds.unit_name)], n > 1, f"工作簿 {path.name}", list(res.findings))
 
 
-def from_data_file(path: Path, spec: Spec | None = None) -> Source:
+def _spec_of_version(version: str, spec_dirs: list[Path] | None) -> Spec:
+    """The spec a data file says it is keyed by (its ``version``), among ``spec_dirs`` (default: the
+    bundled ones)."""
+    from ..core.catalog import find_spec_dirs
+    from ..core.spec import SpecInvalid
+
+    for d in spec_dirs or find_spec_dirs():
+        try:
+            found = load_spec(d)
+        except SpecInvalid:
+            continue
+        if found.version == version:
+            return found
+    raise SourceError(f"数据文件按规格 {version!r} 编制，找不到该版规格（请用 --specs 指定规格目录）")
+
+
+def from_data_file(path: Path, spec: Spec | None = None, spec_dirs: list[Path] | None = None) -> Source:
     try:
         ds = load_dataset(path)
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (DataError, OSError, ValueError) as exc:
         raise SourceError(str(exc)) from exc
+    if spec is None and ds.version:
+        spec = _spec_of_version(ds.version, spec_dirs)
     members = doc.get("consolidated_units") if isinstance(doc, dict) else None
     if isinstance(members, list) and members:
         names = doc.get("consolidated_unit_names") or {}
@@ -125,7 +143,7 @@ def load_source(arg: str, db: str | Path | None = None, spec: Spec | None = None
     if p.suffix.lower() == ".json" or p.is_file():
         if not p.is_file():
             raise SourceError(f"{p}：文件不存在")
-        return from_data_file(p, spec)
+        return from_data_file(p, spec, spec_dirs)
     if db is None:
         raise SourceError(f"{arg}：不是工作簿或数据文件；按单位代码发布需给出收集数据库（--db）")
     return from_database(db, arg, spec, include_errors, allow_unfinished, include_unapproved)
