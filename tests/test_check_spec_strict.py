@@ -190,7 +190,7 @@ def test_mapping_file_mistakes(tmp_path: Path, old: str, new: str, at: str, mess
 
 
 def test_the_shipped_specs_pass() -> None:
-    for version in ("2024", "2025"):
+    for version in ("2024", "2025", "sichuan-2024"):
         res = CliRunner().invoke(cli, ["check-spec", str(ROOT / "specs" / version)])
         assert res.exit_code == 0 and "有效" in res.output, res.output
 
@@ -220,3 +220,36 @@ def test_a_value_of_the_wrong_shape_is_no_traceback(tmp_path: Path, name: str, o
     p = _break(copy, name, old, new)
     problems = _check(copy)
     assert any(x.startswith(f"{p}:") and x.endswith(f": {message}") for x in problems), problems
+
+
+# the Sichuan format's language (issue 26): code-list levels and columns generated from a code list
+SICHUAN = [
+    ("codes/economic.yaml", "levels: [3, 5]", "levels: [5, 3]", "levels:",
+     "levels 应为递增的位数列表（如 [3, 5, 7]），实为 [5, 3]"),
+    ("codes/economic.yaml", '  "30101": 基本工资', '  "30101": 基本工资\n  "3010101": 基本工资（七位）', '"3010101"',
+     "代码 3010101 的位数不是代码表的层级位数 [3, 5] 之一"),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "at", "message"), SICHUAN, ids=[c[4][:30] for c in SICHUAN])
+def test_each_sichuan_language_mistake_is_one_problem_at_its_line(tmp_path: Path, name: str, old: str, new: str,
+                                                                  at: str, message: str) -> None:
+    copy = _copy(tmp_path, "sichuan-2024")
+    p = _break(copy, name, old, new)
+    assert _check(copy) == [f"{p}:{_line(p, at)}: {message}"]
+
+
+def test_a_generated_columns_code_not_in_its_list(tmp_path: Path) -> None:
+    """(the rules over the column it would have been then say it is missing too)"""
+    copy = _copy(tmp_path, "sichuan-2024")
+    p = _break(copy, "gongkai05.yaml", '"307", "309"', '"307", "308"')
+    assert _check(copy)[0] == f"{p}:{_line(p, 'codelist: economic, codes:')}: 列的代码 308 不在代码表 economic 中"
+
+
+def test_a_generated_column_without_its_codes_and_a_header_over_no_such_columns(tmp_path: Path) -> None:
+    copy = _copy(tmp_path, "sichuan-2024")
+    p = _break(copy, "gongkai05.yaml", 'codes: ["301", "302", "303", "307", "309", "310", "312", "399"], ', "")
+    at = _line(p, "codelist: economic")
+    problems = _check(copy)
+    assert f"{p}:{at}: 由代码表生成的列须有 codes（代码列表）或 level（位数）" in problems
+    assert f"{p}:{_line(p, '[科目代码, 科目名称, {codes_of: economic}]')}: 表头 codes_of: economic 没有对应的由代码表生成的列" in problems

@@ -974,9 +974,10 @@ def _codelists(root: Path, manifest: dict[str, Any], raw_all: dict[str, Any], co
             if not k.isdigit():
                 col.add(str(p), _line(raw["codes"]), f"代码应为数字：{k}")
         levels = _levels(raw.get("levels"), str(p), col)
+        lines = getattr(raw["codes"], "key_lines", {})
         for k in codes:
             if k.isdigit() and len(k) not in levels:
-                col.add(str(p), _line(raw["codes"]), f"代码 {k} 的位数不是代码表的层级位数 {list(levels)} 之一")
+                col.add(str(p), lines.get(k, _line(raw["codes"])), f"代码 {k} 的位数不是代码表的层级位数 {list(levels)} 之一")
         codelists[_str(raw.get("id"))] = CodeList(_str(raw.get("id")), _str(raw.get("name")), codes, levels)
     return codelists
 
