@@ -143,3 +143,95 @@ def test_a_table_column_measures_counts_and_areas(tmp_path: Path) -> None:
     errors = [(f.code, f.cell) for f in read_workbook(tmp_path / "half.xlsx", spec=spec).findings
               if f.severity == ERROR and (f.cell or "").startswith("公开10")]
     assert errors == [("count-not-whole", "公开10表!C7")]
+
+
+ROW_MEASURED = """id: 公开10
+sheet: 公开10表
+title: 会议及人数情况表
+number: 公开10表
+header:
+  - [项目, 本年, 上年, 增减率]
+  - [栏次, "1", "2", "3"]
+blocks:
+  - id: main
+    columns:
+      - {role: label, width: 24}
+      - {role: value, key: "1", width: 14}
+      - {role: value, key: "2", width: 14}
+      - {role: value, key: "3", width: 12, measure: percent, formula: "round(div(col 1 - col 2, col 2), 4)"}
+    rows:
+      - {key: 会议费, label: 会议费（万元）}
+      - {key: 会议次数, label: 会议次数（次）, measure: count}
+"""
+
+SECTION_COUNTED = """id: 公开11
+sheet: 公开11表
+title: 分科目人数表
+number: 公开11表
+header:
+  - [科目代码, 科目名称, 金额, 人数]
+  - [{text: 栏次, colspan: 2}, "1", "2"]
+blocks:
+  - id: main
+    section: functional
+    columns:
+      - {role: code, width: 12}
+      - {role: name, width: 30}
+      - {role: value, key: "1", width: 14}
+      - {role: value, key: "2", width: 10, measure: count}
+    total: {key: 合计, label: 合计, formula: "sum(items)", style: total}
+    subtotal: "sum(items {code})"
+    spare_rows: 2
+"""
+
+
+def test_a_row_measures_counts_a_column_shares_and_spare_rows_count_whole(tmp_path: Path) -> None:
+    """A row with ``measure: count`` in a table of money is whole; a ``percent`` column is a computed
+    share shown 0.00% (typing one in is a spec mistake); a section's count column asks and checks
+    whole numbers in its spare rows too."""
+    from decimal import Decimal
+
+    from generator.core.dataset import Dataset
+    from generator.publish.tables import table_views
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n  - gongkai11.yaml\n")
+    (folder / "gongkai10.yaml").write_text(ROW_MEASURED, encoding="utf-8")
+    (folder / "gongkai11.yaml").write_text(SECTION_COUNTED, encoding="utf-8")
+    spec = load_spec(folder)
+    ds = Dataset(unit_code="430100009", unit_name="测试单位", year=2024,
+                 values={"公开10": {"会议费": {"1": Decimal("3.00"), "2": Decimal("4.00")},
+                                   "会议次数": {"1": Decimal("6"), "2": Decimal("8")}},
+                         "公开11": {"2150550": {"1": Decimal("10.00"), "2": Decimal("3")}}})
+    res = build_workbook(spec, ds, tmp_path / "r.xlsx")
+    wb = openpyxl.load_workbook(res.path)
+    ws = wb["公开10表"]
+    assert ws["D3"].value == "金额单位：万元"
+    assert (ws["B6"].number_format, ws["B7"].number_format, ws["D6"].number_format) == ("#,##0.00", "General", "0.00%")
+    kinds = {str(dv.sqref): dv.type for dv in ws.data_validations.dataValidation}
+    assert kinds == {"B6": "decimal", "C6": "decimal", "B7": "whole", "C7": "whole"}
+    back = read_workbook(res.path, spec=spec)
+    assert back.values["公开10"]["会议费"]["3"] == Decimal("-0.25") and back.values["公开10"]["会议次数"]["3"] == Decimal("-0.25")
+    view = next(v for v in table_views(spec, ds) if v.id == "公开10")
+    assert [c.text for c in view.body[1] if c.fig is not None] == ["6", "8", "-25.00%"]
+    # a fraction of a count in the count row, and in the section's spare row: each refused
+    sp = res.plan.spare["公开11"]
+    ws["B7"].value = 6.5
+    wb["公开11表"].cell(row=sp.first + 1, column=sp.code_col + 1).value = "2150599"
+    wb["公开11表"].cell(row=sp.first + 1, column=sp.value_cols["2"] + 1).value = 1.5
+    wb.save(tmp_path / "half.xlsx")
+    back = read_workbook(tmp_path / "half.xlsx", spec=spec)
+    assert [(f.code, f.cell) for f in back.findings if f.code == "count-not-whole"] == [
+        ("count-not-whole", "公开10表!B7"), ("count-not-whole", f"公开11表!D{sp.first + 1}")]
+    assert back.dataset.values["公开11"]["2150599"]["2"] == 0  # the 1.5 not imported
+    for r in (sp.first + 1, sp.last + 1):  # the spare rows' count cells ask for whole numbers
+        assert [dv.type for dv in wb["公开11表"].data_validations.dataValidation if f"D{r}" in dv.sqref] == ["whole"]
+
+
+def test_a_share_typed_in_is_a_spec_mistake(tmp_path: Path) -> None:
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
+    (folder / "gongkai10.yaml").write_text(ROW_MEASURED.replace(', formula: "round(div(col 1 - col 2, col 2), 4)"', ""),
+                                           encoding="utf-8")
+    res = CliRunner().invoke(cli, ["check-spec", str(folder)])
+    assert res.exit_code == 2 and "行 会议费 栏 3 是百分比（percent），只能由公式计算，须给出 formula" in res.output

@@ -47,7 +47,7 @@ LAZY: dict[str, Lazy] = {lazy.attr.removesuffix("_group").replace("_", "-"): laz
     Lazy("migrate", "diff_spec", "比较两版规格（目录或版本号）：逐表列出行、栏、公式和审核公式的变化，生成可随新模板下发的说明。"),
     Lazy("migrate", "migrate", "把按旧版填好的工作簿迁移到新版：逐数搬入新版并重算公式，列出无处安放的数。"),
     Lazy("publish", "publish", "由工作簿、数据文件或数据库中的单位（含汇总）生成完整的部门决算公开报告（HTML/PDF/Word）。"),
-    Lazy("publish", "check_published", "核对已公开的决算 PDF：九张表的每个数及情况说明中的数是否与报送数据一致。"),
+    Lazy("publish", "check_published", "核对已公开的决算 PDF：每张公开表的每个数及情况说明中的数是否与报送数据一致。"),
     Lazy("web", "serve", "启动报送网页：各单位凭链接下载模板、上传工作簿并立即看到审核结果；财务部门登录后实时查看报送情况。"),
     Lazy("web", "links", "每个报送单位一行：单位代码<TAB>专用链接（含该单位的密钥，请只发给该单位）。汇总单位不单独报送，不列出。"),
     Lazy("web", "office_password", "从标准输入读入财务部门的登录密码（至少 8 个字符），以 scrypt 散列保存。"),

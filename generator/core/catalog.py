@@ -132,6 +132,7 @@ class _ExprCheck:
                     self(cell.key, Context(t.id, prefix + (fr.key or ""), ""), t.file, fr.line)
 
     def block(self, t: Table, b: Block) -> None:
+        self._percents(t, b)
         for c in b.value_columns:
             if c.formula:
                 sample_rows = [r.key for r in b.rows if r.input or r.formula] or ["合计"]
@@ -148,6 +149,16 @@ class _ExprCheck:
                 return
             for c in b.value_columns:
                 self(text, Context(t.id, "215", c.key), t.file, b.line)
+
+    def _percents(self, t: Table, b: Block) -> None:
+        """A share (measure percent) is computed, never typed in: every percent cell has a formula."""
+        for r in b.rows:
+            for c in b.value_columns:
+                if "percent" in (r.measure, c.measure) and (r.input or r.formula) and cell_formula(
+                        t, b.id, r.key, c.key or "") is None:
+                    self.problems.append((t.file, r.line, f"行 {r.key} 栏 {c.key} 是百分比（percent），只能由公式计算，须给出 formula"))
+        if b.section and any(c.measure == "percent" and not c.formula for c in b.value_columns):
+            self.problems.append((t.file, b.line, "科目 section 的百分比栏（percent）须有列公式（formula）"))
 
     def rule(self, rule: Rule) -> None:
         spec = self.spec

@@ -40,6 +40,7 @@ from .spec import (
     DEFAULT_LEVELS,
     Block,
     CodeList,
+    Column,
     FormCell,
     FormRow,
     IndicatorBlock,
@@ -309,10 +310,10 @@ def _name(spec: Spec, codelist: str | None, code: str, names: dict[str, str]) ->
 
 def _amount_cell(kind: str, fig: Fig, node: BNode | None, negative: bool, label: str, total: bool = False,
                  measure: str = "money") -> CellPlan:
-    """A value cell of a table: money (万元) by default; a column's ``measure`` count or area has its
-    own style, validation and reader check."""
+    """A value cell of a table: money (万元) by default; a column's or row's ``measure`` count or area
+    has its own style, validation and reader check; a percent (a share, always computed) is 0.00%."""
     if measure != "money":
-        if kind == "formula":
+        if kind == "formula" or measure == "percent":
             return CellPlan("formula", f"{measure}_formula", fig=fig, node=node, calc=("fig", fig), label=label)
         return CellPlan("input", f"{measure}_input", fig=fig, validate=measure, label=label)
     if kind == "formula":
@@ -321,10 +322,19 @@ def _amount_cell(kind: str, fig: Fig, node: BNode | None, negative: bool, label:
     return CellPlan("input", "amount_input", fig=fig, negative=negative, validate="amount", label=label)
 
 
+def cell_measure(row: Row, col: Column) -> str:
+    """What a table cell's figure measures: a share (percent) of its row or column wins, else the
+    row's measure (a count row in a table of money), else its column's."""
+    if "percent" in (row.measure, col.measure):
+        return "percent"
+    return row.measure or col.measure
+
+
 def unit_line(t: Table) -> str:
     """The table's 单位 line: 单位：万元 when every figure is money, 金额单位：万元 beside counts or areas
     (their units in the header), nothing when no figure is money."""
-    measures = {c.measure for b in t.blocks for c in b.value_columns}
+    measures = {c.measure for b in t.blocks for c in b.value_columns} | {
+        r.measure for b in t.blocks for r in b.rows if r.measure} - {"percent"}
     if measures <= {"money"}:
         return "单位：万元"
     return "金额单位：万元" if "money" in measures else ""
@@ -426,9 +436,11 @@ class _TableLayout:
             found = cell_formula(t, b.id, row.key, key)
             if found:
                 node = compile_expr(found[0], self.spec, found[1])
-                sh.put(r, col0 + i, _amount_cell("formula", fig, node, False, label, row.style == "total", c.measure))
+                sh.put(r, col0 + i, _amount_cell("formula", fig, node, False, label, row.style == "total",
+                                                 cell_measure(row, c)))
             else:
-                sh.put(r, col0 + i, _amount_cell("input", fig, None, row.negative or t.negative, label, measure=c.measure))
+                sh.put(r, col0 + i, _amount_cell("input", fig, None, row.negative or t.negative, label,
+                                                 measure=cell_measure(row, c)))
             self.plan.fig_cells[fig] = (t.sheet, r, col0 + i)
 
     def _label_cells(self, b: Block, row: Row, r: int, col0: int) -> None:
@@ -517,8 +529,9 @@ class _TableLayout:
                         node = compile_expr(c.formula, spec, Context(t.id, SPARE_CODE, c.key))
                         sh.put(r, col0 + i, CellPlan("formula", "spare_formula", node=node,
                                                       calc=("spare", r), label=f"新增科目 栏{c.key}"))
-                    else:
-                        sh.put(r, col0 + i, CellPlan("input", "spare_input", negative=t.negative, validate="amount",
+                    else:  # a count or area column's spare cells are asked and checked as such
+                        sh.put(r, col0 + i, CellPlan("input", "spare_input", negative=t.negative,
+                                                      validate="amount" if c.measure == "money" else c.measure,
                                                       label=f"新增科目 栏{c.key}"))
                 r += 1
             sp = SpareRows(t.id, first, r - 1, col0 + ci, col0 + ni, value_cols)

@@ -108,7 +108,7 @@ class Column:
     width: float = 12
     formula: str | None = None
     line: int | None = None
-    measure: str = "money"  # a value column's figures: money (万元, 2 decimals) | count (whole ≥ 0) | area (㎡)
+    measure: str = "money"  # a value column's figures: money (万元, 2 decimals) | count (whole ≥ 0) | area (㎡) | percent
     codelist: str | None = None  # generated from this code list: the key is a code of it (a matrix's columns)
 
 
@@ -128,6 +128,7 @@ class Row:
     merged_from: list[str] = field(default_factory=list)  # several old rows summed into this one
     split_to: list[str] = field(default_factory=list)  # (on a removed row, in a mapping file) where it went
     line: int | None = None
+    measure: str | None = None  # the row's figures measure this, whatever their columns' measure (a count row)
 
 
 @dataclass
@@ -477,6 +478,7 @@ def _row(raw: Any, file: str, col: _Collector) -> Row | None:
         merged_from=_keys(raw.get("merged_from")),
         split_to=_keys(raw.get("split_to")),
         line=_line(raw),
+        measure=_str(raw["measure"]) if raw.get("measure") else None,
     )
 
 

@@ -333,7 +333,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "key": Text(),
         "width": Number(positive=True),
         "formula": Expr(),
-        "measure": Enum("money", "count", "area"),
+        "measure": Enum("money", "count", "area", "percent"),
         "codelist": Text(),
         "codes": ListOf(Text()),
         "level": Int(min=1),
@@ -350,6 +350,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "renamed_from": _KEYS,
         "merged_from": _KEYS,
         "split_to": _KEYS,
+        "measure": Enum("money", "count", "area", "percent"),
     },
     "print": {
         "orientation": Enum("landscape", "portrait"),

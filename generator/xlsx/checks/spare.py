@@ -6,12 +6,12 @@ and reported as an error; amounts without a code, malformed and repeated codes a
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from decimal import Decimal
 
 from ...core.expr import a1
 from ...core.findings import ERROR, WARNING, Finding
-from ...core.layout import SheetPlan
+from ...core.layout import SheetPlan, SpareRows
 from ...core.money import fmt
 from ...core.spec import Spec, Table
 from .reading import Reading
@@ -84,11 +84,26 @@ def _sheet(reading: Reading, sp: SheetPlan, known: frozenset[str] | set[str]) ->
             yield Finding("duplicate-code", ERROR, f"{where} 科目代码 {code} 重复出现，金额已合并计入", cell=where, table=t.id,
                           row=code, actual=code)
         seen.add(code)
+        vals = yield from _whole_counts(t, vals, sp.name, r, spare)
         plan.used_spare.setdefault((t.id, code), r)
         row = reading.inputs.setdefault(t.id, {}).setdefault(code, {})
         for k, v in vals.items():
             if not first_of.get(k, False):
                 row[k] = row.get(k, Decimal(0)) + (v or Decimal(0))
+
+
+def _whole_counts(t: Table, vals: dict[str, Decimal | None], sheet: str, r: int, spare: SpareRows
+                  ) -> Generator[Finding, None, dict[str, Decimal | None]]:
+    """A spare row's figures with a fraction in a count column left out (count-not-whole)."""
+    counts = {c.key for c in t.section.value_columns if c.measure == "count"} if t.section else set()
+    out = dict(vals)
+    for k, v in vals.items():
+        if k in counts and v is not None and v != v.to_integral_value():
+            where = f"{sheet}!{a1(r, spare.value_cols[k])}"
+            yield Finding("count-not-whole", ERROR, f"{where} 是数量（人、辆、台（套）等），应为整数，实为 {v}，未导入",
+                          cell=where, table=t.id, actual=str(v))
+            out[k] = None
+    return out
 
 
 def check(reading: Reading) -> Iterator[Finding]:
