@@ -235,3 +235,86 @@ def test_a_share_typed_in_is_a_spec_mistake(tmp_path: Path) -> None:
                                            encoding="utf-8")
     res = CliRunner().invoke(cli, ["check-spec", str(folder)])
     assert res.exit_code == 2 and "行 会议费 栏 3 是百分比（percent），只能由公式计算，须给出 formula" in res.output
+
+
+STACKED = """id: 公开10
+sheet: 公开10表
+title: 国有资产使用情况表
+number: 公开10表
+header:
+  - [项目, 行次, 资产总额, 流动资产, 固定资产, 无形资产]
+  - [栏次, "", "1", "2", "3", "4"]
+blocks:
+  - id: assets
+    columns:
+      - {role: label, width: 24}
+      - {role: line, width: 6}
+      - {role: value, key: "1", width: 14, formula: "col 2 + col 3 + col 4"}
+      - {role: value, key: "2", width: 12}
+      - {role: value, key: "3", width: 12}
+      - {role: value, key: "4", width: 12}
+    rows:
+      - {key: "1", label: 合计, formula: "row 2 + row 3", style: total}
+      - {key: "2", label: 行政单位}
+      - {key: "3", label: 事业单位}
+  - id: vehicles
+    header:
+      - [车辆, 行次, 合计（辆）, 领导用车（辆）, 执法执勤用车（辆）, 其他用车（辆）]
+    columns:
+      - {role: label, width: 30}
+      - {role: line, width: 6}
+      - {role: value, key: 辆, width: 12, measure: count, formula: "col 领导 + col 执法 + col 其他"}
+      - {role: value, key: 领导, width: 12, measure: count}
+      - {role: value, key: 执法, width: 12, measure: count}
+      - {role: value, key: 其他, width: 12, measure: count}
+    rows:
+      - {key: "4", label: 实有车辆}
+"""
+
+
+def test_a_row_group_stacked_under_another_with_its_own_header(tmp_path: Path) -> None:
+    """A block with a ``header`` of its own starts a row group under the blocks above it: its header
+    rows are printed there, its columns (counts here) are its own, and the table is read, checked and
+    printed as one."""
+    from decimal import Decimal
+
+    from generator.core.dataset import Dataset
+    from generator.publish.tables import table_views
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
+    (folder / "gongkai10.yaml").write_text(STACKED, encoding="utf-8")
+    spec = load_spec(folder)
+    assert [[b.id for b in blocks] for _h, blocks in spec.tables["公开10"].groups] == [["assets"], ["vehicles"]]
+    ds = Dataset(unit_code="430100009", unit_name="测试单位", year=2024,
+                 values={"公开10": {"2": {"2": Decimal("10.00"), "3": Decimal("5.50")},
+                                   "3": {"3": Decimal("1.25")}, "4": {"领导": Decimal("1"), "其他": Decimal("2")}}})
+    res = build_workbook(spec, ds, tmp_path / "s.xlsx")
+    ws = openpyxl.load_workbook(res.path)["公开10表"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=4, max_row=10, max_col=6)]
+    assert rows[0] == ["项目", "行次", "资产总额", "流动资产", "固定资产", "无形资产"]
+    assert rows[2][:2] == ["合计", "1"] and rows[4][:2] == ["事业单位", "3"]
+    assert rows[5] == ["车辆", "行次", "合计（辆）", "领导用车（辆）", "执法执勤用车（辆）", "其他用车（辆）"]
+    assert rows[6][:2] == ["实有车辆", "4"] and rows[6][3:] == [1, None, 2]
+    assert ws.column_dimensions["A"].width > 30  # the wider of the two groups' widths
+    kinds = {str(dv.sqref): dv.type for dv in ws.data_validations.dataValidation}
+    assert kinds["D10"] == "whole" and kinds["D7:D8"] == "decimal"
+    back = read_workbook(res.path, spec=spec)
+    assert [f.code for f in back.findings if f.severity == ERROR and (f.cell or "").startswith("公开10")] == []
+    assert back.values["公开10"]["1"]["1"] == Decimal("16.75") and back.values["公开10"]["4"]["辆"] == Decimal("3")
+    view = next(v for v in table_views(spec, ds) if v.id == "公开10")
+    texts = [[c.text for c in row] for row in view.body]
+    assert ["车辆", "行次", "合计（辆）", "领导用车（辆）", "执法执勤用车（辆）", "其他用车（辆）"] in texts
+    assert ["实有车辆", "4", "3", "1", "0", "2"] in texts
+    assert {c.kind for c in view.body[texts.index(["车辆", "行次", "合计（辆）", "领导用车（辆）", "执法执勤用车（辆）",
+                                                   "其他用车（辆）"])]} == {"header"}
+
+
+def test_a_stacked_group_narrower_than_the_table_is_a_spec_mistake(tmp_path: Path) -> None:
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
+    (folder / "gongkai10.yaml").write_text(STACKED.replace(
+        "      - {role: value, key: 其他, width: 12, measure: count}\n", "").replace(", 其他用车（辆）]", "]").replace(
+        " + col 其他", ""), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["check-spec", str(folder)])
+    assert res.exit_code == 2 and "block vehicles 起的行组共 5 列，但表有 6 列（叠放的行组须与表同宽）" in res.output, res.output

@@ -43,6 +43,7 @@ from .spec import (
     Column,
     FormCell,
     FormRow,
+    HeaderCell,
     IndicatorBlock,
     Row,
     Spec,
@@ -349,8 +350,9 @@ class _TableLayout:
     def build(self) -> SheetPlan:
         t, sh = self.t, self.sheet
         n = t.ncols
-        for b in t.blocks:
-            sh.widths.extend(c.width for c in b.columns)
+        for _header, blocks in t.groups:  # a column as wide as its widest cell of any row group
+            widths = [c.width for b in blocks for c in b.columns]
+            sh.widths = [max(a, b) for a, b in zip(sh.widths, widths, strict=True)] if sh.widths else widths
         sh.text(0, 0, t.title, "title")
         sh.merge(0, 0, 0, n - 1)
         sh.heights[0] = 30
@@ -359,35 +361,14 @@ class _TableLayout:
         sh.merge(2, 0, 2, max(0, n // 2 - 1))
         sh.text(2, n - 1, unit_line(t), "unit_right")
         r0 = 3
-        self._header(r0)
+        self._header(r0, t.header)
         body = r0 + len(t.header)
         sh.header_rows = (r0, body - 1)
         sh.freeze = (body, 0)
-        end = body
-        col0 = 0
-        heights = []
-        for b in t.blocks:
-            if b.section:
-                last = self._section(b, body, col0)
-            else:
-                last = self._fixed(b, body, col0)
-            heights.append(last)
-            col0 += len(b.columns)
-        end = max(heights)
-        # footers of fixed blocks go on the common last row
-        col0 = 0
-        foot_row = end
-        has_footer = any(r.footer for b in t.blocks for r in b.rows)
-        if has_footer:
-            for b in t.blocks:
-                self._footer(b, foot_row, col0)
-                col0 += len(b.columns)
-            end = foot_row + 1
-        # empty bordered cells where a block is shorter than the table
-        for r in range(body, end):
-            for c in range(n):
-                if (r, c) not in sh.cells:
-                    sh.text(r, c, "", "blank")
+        end = self._group(t.groups[0][1], body)
+        for header, blocks in t.groups[1:]:  # a row group stacked under the one above, with its own header
+            self._header(end, header)
+            end = self._group(blocks, end + len(header))
         r = end
         for note in t.notes:
             sh.text(r, 0, note, "note")
@@ -400,10 +381,33 @@ class _TableLayout:
             sh.statement_cell = (r, 0)
         return sh
 
-    def _header(self, r0: int) -> None:
+    def _group(self, blocks: list[Block], body: int) -> int:
+        """A row group's blocks side by side from row ``body``; returns the row after it."""
+        sh, n = self.sheet, self.t.ncols
+        col0 = 0
+        heights = []
+        for b in blocks:
+            heights.append(self._section(b, body, col0) if b.section else self._fixed(b, body, col0))
+            col0 += len(b.columns)
+        end = max(heights)
+        # footers of fixed blocks go on the group's common last row
+        if any(r.footer for b in blocks for r in b.rows):
+            col0 = 0
+            for b in blocks:
+                self._footer(b, end, col0)
+                col0 += len(b.columns)
+            end += 1
+        # empty bordered cells where a block is shorter than the group
+        for r in range(body, end):
+            for c in range(n):
+                if (r, c) not in sh.cells:
+                    sh.text(r, c, "", "blank")
+        return end
+
+    def _header(self, r0: int, header: list[list[HeaderCell]]) -> None:
         sh = self.sheet
         occupied: set[tuple[int, int]] = set()
-        for r, cells in enumerate(self.t.header):
+        for r, cells in enumerate(header):
             c = 0
             for cell in cells:
                 while (r, c) in occupied:

@@ -144,6 +144,9 @@ class Block:
     line: int | None = None
     # a section's code levels (digits of its 类, 款, 项 …), from its code list when the spec is built
     levels: tuple[int, ...] = DEFAULT_LEVELS
+    # its own header rows: the block starts a row group stacked under the blocks above it (the blocks
+    # after it, until the next with a header, stand beside it)
+    header: list[list[HeaderCell]] = field(default_factory=list)
 
     @cached_property
     def value_columns(self) -> list[Column]:
@@ -217,7 +220,19 @@ class Table:
     def ncols(self) -> int:
         if self.kind == "form":
             return len(self.widths)
-        return sum(len(b.columns) for b in self.blocks)
+        return sum(len(b.columns) for b in self.groups[0][1]) if self.blocks else 0
+
+    @property
+    def groups(self) -> list[tuple[list[list[HeaderCell]], list[Block]]]:
+        """The row groups, top to bottom: (header rows, blocks side by side). The first is the table's
+        header over the blocks up to the first block with a header of its own; each such block starts
+        the next group."""
+        out: list[tuple[list[list[HeaderCell]], list[Block]]] = [(self.header, [])]
+        for b in self.blocks:
+            if b.header and out[-1][1]:
+                out.append((b.header, []))
+            out[-1][1].append(b)
+        return out
 
     @property
     def indicators(self) -> IndicatorBlock | None:
@@ -529,10 +544,15 @@ def _columns(c: Any, file: str, col: _Collector, codelists: dict[str, CodeList])
 
 
 def _block(raw: Any, file: str, col: _Collector, codelists: dict[str, CodeList] | None = None) -> Block | None:
+    """A block of a table; its ``header`` (a stacked row group's) may name its own generated columns."""
     if not isinstance(raw, dict):
         col.add(file, _line(raw), "block 应为映射")
         return None
     columns = [x for c in raw.get("columns") or [] for x in _columns(c, file, col, codelists or {})]
+    generated: dict[str, list[tuple[str, str]]] = {}
+    for c in columns:
+        if c.codelist is not None and codelists is not None:
+            generated.setdefault(c.codelist, []).append((c.key or "", codelists[c.codelist].codes.get(c.key or "", "")))
     if not columns:
         col.add(file, _line(raw), f"block {raw.get('id')} 没有列")
     rows = [r for r in (_row(x, file, col) for x in raw.get("rows") or []) if r]
@@ -547,6 +567,7 @@ def _block(raw: Any, file: str, col: _Collector, codelists: dict[str, CodeList] 
         subtotal=raw.get("subtotal"),
         spare_rows=int(raw.get("spare_rows", 0)),
         line=_line(raw),
+        header=_header(raw["header"], file, col, generated) if raw.get("header") is not None else [],
     )
     if b.section and (b.role_index("code") is None or b.role_index("name") is None):
         col.add(file, b.line, "科目 section 须有 code 与 name 列")
@@ -653,10 +674,15 @@ def _form_table(raw: dict[str, Any], file: str, col: _Collector) -> Table | None
 
 def _check_table_shape(t: Table, raw: dict[str, Any], file: str, col: _Collector) -> None:
     """The header as wide as the columns; no row key twice."""
-    grid = header_grid(t.header)
-    for i, row in enumerate(grid):
-        if len(row) != t.ncols:
-            col.add(file, _line(raw.get("header")), f"表头第 {i + 1} 行占 {len(row)} 列，但表有 {t.ncols} 列")
+    for n, (header, blocks) in enumerate(t.groups):
+        where = raw.get("header") if n == 0 else blocks[0].line
+        width = sum(len(b.columns) for b in blocks)
+        if n and width != t.ncols:
+            col.add(file, blocks[0].line, f"block {blocks[0].id} 起的行组共 {width} 列，但表有 {t.ncols} 列（叠放的行组须与表同宽）")
+        for i, row in enumerate(header_grid(header)):
+            if len(row) != t.ncols:
+                col.add(file, where if isinstance(where, int) else _line(where),
+                        f"{'表头' if n == 0 else f'block {blocks[0].id} 的表头'}第 {i + 1} 行占 {len(row)} 列，但表有 {t.ncols} 列")
     keys: set[str] = set()
     for b in t.blocks:
         for r in b.rows + ([b.total] if b.total else []):

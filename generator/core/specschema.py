@@ -327,6 +327,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "total": Nested("row", quiet=True),
         "subtotal": Expr(),
         "spare_rows": Int(min=0),
+        "header": ListOf(ListOf(AnyOf(Text(), Nested("header_cell")), quiet=True), quiet=True),
     },
     "column": {
         "role": Enum("label", "line", "code", "name", "value", quiet=True),
