@@ -261,8 +261,10 @@ def test_docx_output(ds):
 
 def test_seed_part_three_has_no_mismatch(ds):
     text = seed_part("第三部分", "第四部分")
-    # the one mismatch: 十四（二）“绩效自评得分7.57分” where 附件2's 总分 is 96.08 (7.57 is its 执行率 score)
-    fujian = [("narrative-score-mismatch", "7.57")]
+    # the two mismatches: 十二 “服务采购授予中小企业合同金额占服务支出金额的0%” where 附表1's share is 100%
+    # (346.49 of 346.49: the seed's own slip), and 十四（二）“绩效自评得分7.57分” where 附件2's 总分 is 96.08
+    # (7.57 is its 执行率 score)
+    fujian = [("narrative-percent-mismatch", "0%"), ("narrative-score-mismatch", "7.57")]
     assert [(f.code, f.actual) for f in loud(check_narrative(text, ds))] == fujian
     # with last year's figures and the budget data, the 与上年相比 and 五（三） numbers are checked too
     prev = Dataset()

@@ -529,6 +529,16 @@ def _generated_columns(c: dict[str, Any], file: str, col: _Collector, codelists:
                    measure=_str(c.get("measure") or "money"), codelist=cl.id) for code in codes]
 
 
+def _generated(columns: list[Column], codelists: dict[str, CodeList] | None) -> dict[str, list[tuple[str, str]]]:
+    """The columns generated from each code list: list id -> (code, name), what a header's
+    ``codes_of`` stands for."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for c in columns:
+        if c.codelist is not None and codelists is not None:
+            out.setdefault(c.codelist, []).append((c.key or "", codelists[c.codelist].codes.get(c.key or "", "")))
+    return out
+
+
 def _columns(c: Any, file: str, col: _Collector, codelists: dict[str, CodeList]) -> list[Column]:
     """The column(s) one entry of a block's ``columns`` stands for."""
     if not isinstance(c, dict) or c.get("role") not in ROLES:
@@ -549,10 +559,7 @@ def _block(raw: Any, file: str, col: _Collector, codelists: dict[str, CodeList] 
         col.add(file, _line(raw), "block 应为映射")
         return None
     columns = [x for c in raw.get("columns") or [] for x in _columns(c, file, col, codelists or {})]
-    generated: dict[str, list[tuple[str, str]]] = {}
-    for c in columns:
-        if c.codelist is not None and codelists is not None:
-            generated.setdefault(c.codelist, []).append((c.key or "", codelists[c.codelist].codes.get(c.key or "", "")))
+    generated = _generated(columns, codelists)
     if not columns:
         col.add(file, _line(raw), f"block {raw.get('id')} 没有列")
     rows = [r for r in (_row(x, file, col) for x in raw.get("rows") or []) if r]
@@ -707,11 +714,7 @@ def _table(path: Path, col: _Collector, codelists: dict[str, CodeList] | None = 
     if any(req not in raw for req in ("id", "sheet", "blocks")):
         return None
     blocks = [b for b in (_block(x, file, col, codelists) for x in raw.get("blocks") or []) if b]
-    generated: dict[str, list[tuple[str, str]]] = {}
-    for b in blocks:
-        for c in b.columns:
-            if c.codelist is not None and codelists is not None:
-                generated.setdefault(c.codelist, []).append((c.key or "", codelists[c.codelist].codes.get(c.key or "", "")))
+    generated = _generated([c for b in blocks for c in b.columns], codelists)
     sections = [b for b in blocks if b.section]
     for b in sections[1:]:
         col.add(file, b.line, f"一张表只能有一个科目 section：block {b.id} 与 block {sections[0].id} 都有 section")

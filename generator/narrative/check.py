@@ -133,6 +133,7 @@ class _Labels:
         self.scopes: dict[str, dict[str, _Label]] = {"base": {}, "basic": {}, "fund": {}, "soe": {}}
         self._merged: dict[tuple[bool, str], dict[str, _Label]] = {}
         self.spec = spec  # check_narrative resolved it (the bundled format when none was given)
+        self.shares: dict[str, tuple[list[Decimal], str]] = {}  # words -> (the shares they state, where)
         self.named = {name: v for name, v in named_figures(spec, ds).items() if figure_measure(spec, name) == "money"}
         self._build(budget)
         # the format's other named figures (十–十三): each name is its own label, as the 说明 writes it
@@ -197,6 +198,10 @@ class _Labels:
         before = Figures(spec, self.previous.values) if self.previous is not None else None
         initial = [_Fig(b.initial_total)] if b.initial_total is not None else []
         for lab in spec.labels:
+            if all(figure_measure(spec, t) == "percent" for t in lab.figures if t in spec.figures) and all(
+                    t in spec.figures for t in lab.figures):
+                self._share_label(spec, lab.words, lab.figures, figures)
+                continue
             zero = lab.scope in ("fund", "soe")
             actual = [self._spec_fig(t, figures, before, zero) for t in lab.figures]
             budget = initial if lab.initial else [self._spec_fig(t, figures, before, zero) for t in lab.budget]
@@ -204,6 +209,13 @@ class _Labels:
             self.add(lab.scope, lab.words, f"{where} {lab.words[0]}".strip(), actual, budget, initial_only=lab.initial)
         self._class_labels(spec)
         self._econ_labels(spec)
+
+    def _share_label(self, spec: Spec, words: list[str], names: list[str], figures: Any) -> None:
+        """Words a percentage follows directly (货物采购授予中小企业合同金额占货物支出金额的): the share
+        the named percent figures hold (fractions; blank is unknown)."""
+        values = [v for v in (figure_value(spec, self.ds, spec.figures[n], figures) for n in names) if v is not None]
+        for w in words:
+            self.shares[w.translate(_FULLWIDTH)] = (values, f"{_where(spec, names[0])} {names[0]}")
 
     def _class_labels(self, spec: Spec) -> None:
         """A 类 name (一般公共服务支出 …): its row in the tables of 一般公共预算财政拨款支出 and
@@ -618,6 +630,10 @@ class _Checker:
         printed = f"{m.group(1)}%"
         if self._in_reason(pos):
             return  # percentages in a reason are about other things; only amounts are reported there
+        named = next(((w, got) for w, got in self.labels.shares.items() if before.rstrip().endswith(w)), None)
+        if named is not None:
+            self._named_share(value, pos, printed, named[0], *named[1])
+            return
         share = _SHARE.search(before)
         if share:
             self._share(value, pos, printed, share)
@@ -629,6 +645,17 @@ class _Checker:
         rc = _RATE_CHANGE.search(before)
         if rc:
             self._rate_change(value, pos, printed, rc)
+
+    def _named_share(self, value: Decimal, pos: int, printed: str, words: str, shares: list[Decimal], where: str) -> None:
+        """A percentage right after a share label's words: the share the spec's figure holds."""
+        if not shares:
+            self._finding("narrative-unmatched", INFO, pos, f"{words}{printed}：表中没有{where}", actual=printed)
+            return
+        if any(_close(s * HUNDRED, value) for s in shares):
+            return
+        expected = q2(shares[0] * HUNDRED)
+        self._finding("narrative-percent-mismatch", ERROR, pos, f"{words}{printed}与{where}的{expected:.2f}%不符",
+                      expected=f"{expected:.2f}%", actual=printed)
 
     def _amount_just_before(self, pos: int) -> _Amt | None:
         for a in reversed(self.amounts):
