@@ -237,3 +237,58 @@ def test_a_round_in_the_sichuan_format_publishes_a_shuoming_of_its_own_figures(s
     assert "“三公”经费决算数" in walked and "公务接待费预算数" in walked
     assert len(walked) >= 30 and {"一般公共预算财政拨款支出", "人员经费", "公用经费", "政府性基金预算财政拨款收入",
                                   "政府性基金预算财政拨款项目支出", "国有资本经营预算财政拨款收入"} <= set(walked), walked
+
+
+def _sample_subjects() -> str:
+    sample = load_dataset(SAMPLE)
+    codes = {r for t in ("公开02", "公开08", "公开09") for r in sample.values[t] if r.isdigit()}
+    return " ".join(sorted(codes)) + " 10:2296002"  # the 政府性基金 项 into its own table too
+
+
+def test_a_units_subjects_go_into_the_tables_whose_leaves_they_are(sc: Spec, tmp_path: Path) -> None:
+    """units.csv subjects: a 7-digit 项 is listed in the functional tables, a 5-digit 款 in the tables
+    over the economic list; a code no table takes is a problem in Chinese."""
+    from generator.office.units import build_unit
+
+    row = {"code": "510000009", "name": "测试单位", "subjects": "2130104 30201 31002"}
+    built = build_unit(sc, row, tmp_path)
+    assert built.problem is None and built.data is not None
+    (tmp_path / "t.xlsx").write_bytes(built.data)
+    plan = _read(tmp_path / "t.xlsx").plan
+    assert plan.sections["公开02"] == ["213", "21301", "2130104"]
+    assert plan.sections["公开08"] == ["302", "30201", "310", "31002"] == plan.sections["公开09"]
+    bad = build_unit(sc, {**row, "subjects": "2130104 301"}, tmp_path)
+    assert bad.problem == "科目 '301' 应为 5 位或7 位末级代码"
+
+
+@pytest.mark.libreoffice
+def test_a_unit_fills_its_blank_sichuan_template_in_libreoffice(sc: Spec, tmp_path: Path) -> None:
+    """The unit's template (its 科目 from units.csv, no figures) filled in LibreOffice with the sample's
+    figures: read back clean, every figure as typed, the 类 and 合计 rows computed by LibreOffice."""
+    from generator.office.units import build_unit
+
+    from . import lo_fill
+
+    if not lo_fill.available():
+        pytest.skip("LibreOffice with Python-UNO is not installed")
+    built = build_unit(sc, {"code": "510000001", "name": "示例县农业综合技术服务中心", "subjects": _sample_subjects()},
+                       tmp_path, key=KEY)
+    assert built.problem is None and built.data is not None
+    template = tmp_path / "blank.xlsx"
+    template.write_bytes(built.data)
+    plan = _read(template).plan
+    sample = load_dataset(SAMPLE)
+    cells = []
+    for fig, (sheet, r, c) in plan.fig_cells.items():
+        v = sample.values.get(fig.table, {}).get(fig.row, {}).get(fig.col)
+        if v is not None:
+            cells.append((sheet, f"{openpyxl.utils.get_column_letter(c + 1)}{r + 1}", float(v)))
+    cells += [(f"{t}表", f"A{plan.sheet(f'{t}表').statement_cell[0] + 1}", text)  # type: ignore[index]
+              for t, text in sample.notes.items()]
+    lo_fill.fill_in_libreoffice([(template, tmp_path / "filled.xlsx", cells)])
+    res = _read(tmp_path / "filled.xlsx")
+    assert [f.code for f in res.findings if f.severity in (ERROR, WARNING)] == []
+    assert res.values["公开05"]["合计"]["合计"] == D("1510.26") and res.values["公开08"]["302"]["3"] == D("100.00")
+    for t, rows in sample.values.items():
+        for r, cols in rows.items():
+            assert {c: res.dataset.values[t][r][c] for c in cols} == cols, (t, r)

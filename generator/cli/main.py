@@ -135,7 +135,7 @@ def check_spec(specs: str | None) -> None:
 @click.option("--specs", type=click.Path(file_okay=False), help="规格目录，默认 specs/2024")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), help="单位数据 JSON（规范格式）")
 @click.option("--units", "units_file", type=click.Path(dir_okay=False),
-              help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（subjects：本单位的 7 位项级科目，空格分隔）")
+              help="单位清单 CSV：code,name,parent[,data][,kind][,subjects]（subjects：本单位的末级科目（功能分类 7 位项级；经济分类科目表 5 位款级），空格分隔）")
 @click.option("--previous", "previous_db", help="上年度的收集数据库：各单位按其上年报表的科目列行（不带数）")
 @click.option("--spare-rows", type=click.IntRange(0, 200), help="每张科目表末的“新增科目”空行数，默认按规格（5）")
 @click.option("--unit", "unit_code", help="空白模板的单位代码")

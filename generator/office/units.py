@@ -53,8 +53,11 @@ def read_units_csv(path: Path) -> tuple[list[dict[str, str]], list[Finding]]:
     return rows, problems
 
 
-def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES) -> tuple[dict[str, list[str]], list[str]]:
-    """``"2080501 2101101 公开07:2296002"`` → ({table: [项 codes]}, problems in Chinese)."""
+def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES, leaves: dict[str, int] | None = None
+                   ) -> tuple[dict[str, list[str]], list[str]]:
+    """``"2080501 2101101 公开07:2296002"`` → ({table: [leaf codes]}, problems in Chinese). ``leaves``:
+    the digits of each table's leaf 科目 (default 7, a 项 of the functional list; 5 for a section over
+    the economic list): a code goes into the tables whose leaves it is (30201 into 公开08, not 公开02)."""
     out: dict[str, list[str]] = {}
     problems: list[str] = []
     for token in re.split(r"[\s,;，；、]+", text.strip()):
@@ -62,10 +65,14 @@ def parse_subjects(text: str, tables: tuple[str, ...] = DEFAULT_SUBJECT_TABLES) 
             continue
         where, _, code = token.rpartition(":")
         targets = tuple(t if t.startswith("公开") else f"公开{t.zfill(2)}" for t in where.split("+")) if where else tables
-        if not (code.isdigit() and len(code) == 7):
-            problems.append(f"科目 {token!r} 应为 7 位项级代码")
+        digits = {t: (leaves or {}).get(t, 7) for t in targets}
+        fit = [t for t in targets if code.isdigit() and len(code) == digits[t]]
+        if not fit:
+            lengths = sorted(set(digits.values()))
+            words = "7 位项级" if lengths == [7] else "或".join(f"{n} 位" for n in lengths) + "末级"
+            problems.append(f"科目 {token!r} 应为 {words}代码")
             continue
-        for t in targets:
+        for t in fit:
             if code not in out.setdefault(t, []):
                 out[t].append(code)
     return out, problems
@@ -98,7 +105,8 @@ def build_unit(spec: Spec, row: dict[str, Any], base: Path, key: str | None = No
         out.problem = f"{exc}"
         return out
     ds.unit_code, ds.unit_name = row["code"], row["name"]
-    subjects, bad = parse_subjects(row.get("subjects") or "", tuple(spec.subject_tables))
+    leaves = {t.id: t.section.levels[-1] for t in spec.tables.values() if t.section is not None}
+    subjects, bad = parse_subjects(row.get("subjects") or "", tuple(spec.subject_tables), leaves)
     if bad:
         out.problem = "；".join(bad)
         return out
