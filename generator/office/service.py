@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..core.expr import is_item_code
 from .collect import tree_from_store, unit_report
 from .store import DBError, Store
 from .units import read_units_csv
@@ -25,7 +24,9 @@ def previous_subjects(store: Store, codes: list[str]) -> dict[str, tuple[dict[st
         if r.code not in codes or r.current is None:
             continue
         values = store.values(r.current["id"], inputs_only=True)
-        subjects = {t: sorted(c for c in rows if is_item_code(c)) for t, rows in values.items()}
+        # typed-in figures only: a section's rows here are its leaves (7-digit 项, 5-digit economic 款);
+        # a fixed row's code (公开06 30101) is dropped by build_unit, which lists codes in sections only
+        subjects = {t: sorted(c for c in rows if c.isdigit() and len(c) >= 5) for t, rows in values.items()}
         doc = store.doc(r.current["id"])
         out[r.code] = ({t: c for t, c in subjects.items() if c}, dict(doc.get("names") or {}))
     return out
