@@ -92,9 +92,10 @@ def find_spec_dirs(base: Path | None = None) -> list[Path]:
     return sorted(p for p in base.iterdir() if (p / "spec.yaml").is_file()) if base.is_dir() else []
 
 
-def spec_by_version(version: str, base: Path | None = None) -> Spec | None:
-    """The valid spec among :func:`find_spec_dirs` whose version is ``version`` (broken ones skipped)."""
-    for d in find_spec_dirs(base):
+def spec_by_version(version: str, base: Path | None = None, dirs: list[Path] | None = None) -> Spec | None:
+    """The valid spec among ``dirs`` (default :func:`find_spec_dirs`; a round's spec folders) whose
+    version is ``version`` (broken ones skipped)."""
+    for d in dirs if dirs is not None else find_spec_dirs(base):
         try:
             spec = load_spec(d)
         except SpecInvalid:

@@ -265,17 +265,17 @@ class Table:
         sec = self.section
         return sec is not None and code.isdigit() and len(code) == sec.levels[-1]
 
+    @property
+    def leaf_words(self) -> str:
+        """How the section's leaf 科目 are called in messages: 7 位项级 (functional), else by digits."""
+        n = self.section.levels[-1] if self.section is not None else 7
+        return "7 位项级" if n == 7 else f"{n} 位末级"
+
     def with_ancestors(self, code: str) -> list[str]:
         """The code and the codes of its levels above it in the section's list (30101 → 301, 30101)."""
         sec = self.section
         levels = sec.levels if sec is not None else DEFAULT_LEVELS
         return [code[:n] for n in levels if n < len(code)] + [code]
-
-    def indent(self, code: str) -> int:
-        """How deep ``code`` sits in the section's levels (0 for a 类)."""
-        sec = self.section
-        levels = sec.levels if sec is not None else DEFAULT_LEVELS
-        return levels.index(len(code)) if len(code) in levels else 0
 
     def col_keys(self) -> list[str]:
         keys: list[str] = []

@@ -322,17 +322,12 @@ def default_format(ds: Dataset, dirs: list[Path] | None = None) -> Spec | None:
     """The format the data is keyed by: the spec of its version among ``dirs`` (a round's spec
     folders; default the bundled ones), else the bundled format of its year (else the newest bundled
     one): what names the 说明's figures when no spec is given (a data file checked on its own)."""
-    from ..core.catalog import default_specs_dir, find_spec_dirs, load_spec
+    from ..core.catalog import default_specs_dir, load_spec, spec_by_version
     from ..core.resources import specs_root
 
-    if ds.version:
-        for d in dirs if dirs is not None else find_spec_dirs():
-            try:
-                spec = load_spec(d)
-            except Exception:  # noqa: BLE001 - a broken folder is not the data's format
-                continue
-            if spec.version == ds.version:
-                return spec
+    found = spec_by_version(ds.version, dirs=dirs) if ds.version else None
+    if found is not None:
+        return found
     folder = specs_root() / str(ds.year or "")
     try:
         return load_spec(folder if ds.year and (folder / "spec.yaml").is_file() else default_specs_dir())

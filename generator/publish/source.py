@@ -54,16 +54,9 @@ def from_workbook(path: Path, spec: Spec | None = None, key: str | None = None,
 def _spec_of_version(version: str, spec_dirs: list[Path] | None) -> Spec:
     """The spec a data file says it is keyed by (its ``version``), among ``spec_dirs`` (default: the
     bundled ones)."""
-    from ..core.catalog import find_spec_dirs
-    from ..core.spec import SpecInvalid
-
-    for d in spec_dirs or find_spec_dirs():
-        try:
-            found = load_spec(d)
-        except SpecInvalid:
-            continue
-        if found.version == version:
-            return found
+    found = spec_by_version(version, dirs=spec_dirs or None)
+    if found is not None:
+        return found
     raise SourceError(f"数据文件按规格 {version!r} 编制，找不到该版规格（请用 --specs 指定规格目录）")
 
 

@@ -354,8 +354,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
                     ws.write_string(r, c, text, f)
                 continue
         writer.visit(r, c, cell)
-    sec = sh.table.section if sh.table is not None else None
-    _validations(ws, writer, item_list, "7 位项级" if sec is None or sec.levels[-1] == 7 else f"{sec.levels[-1]} 位末级")
+    _validations(ws, writer, item_list, sh.table.leaf_words if sh.table is not None else "7 位项级")
     _sheet_setup(ws, sh, plan, fmts)
 
 

@@ -32,13 +32,6 @@ def _code(text: str) -> str:
     return code[:-2] if code.endswith(".0") and code[:-2].isdigit() else code
 
 
-def _leaf_words(t: Table) -> str:
-    """How the section's leaf 科目 are called: 7 位项级 (functional), else by their digits."""
-    sec = t.section
-    n = sec.levels[-1] if sec is not None else 7
-    return "7 位项级" if n == 7 else f"{n} 位末级"
-
-
 def _unknown(reading: Reading, sp: SheetPlan, r: int, code: str, where: str) -> Iterator[Finding]:
     """A code the code list lacks: its typed name, else a placeholder and an error."""
     assert sp.spare is not None and sp.table is not None
@@ -75,7 +68,7 @@ def _sheet(reading: Reading, sp: SheetPlan, known: frozenset[str] | set[str]) ->
                               cell=where, table=t.id)
             continue
         if not t.is_item(code):
-            yield Finding("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 {_leaf_words(t)}代码，本行未导入", cell=where,
+            yield Finding("code-malformed", ERROR, f"{where} 科目代码 {code!r} 应为 {t.leaf_words}代码，本行未导入", cell=where,
                           table=t.id, actual=code)
             continue
         if code not in known:
