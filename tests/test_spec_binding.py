@@ -318,3 +318,60 @@ def test_a_stacked_group_narrower_than_the_table_is_a_spec_mistake(tmp_path: Pat
         " + col 其他", ""), encoding="utf-8")
     res = CliRunner().invoke(cli, ["check-spec", str(folder)])
     assert res.exit_code == 2 and "block vehicles 起的行组共 5 列，但表有 6 列（叠放的行组须与表同宽）" in res.output, res.output
+
+
+TEXTED = """id: 公开10
+sheet: 公开10表
+title: 重点项目支出表
+number: 公开10表
+header:
+  - [项目, 行次, 项目名称, 金额, 主要用途]
+  - [栏次, "", "", "1", ""]
+blocks:
+  - id: main
+    columns:
+      - {role: label, width: 12}
+      - {role: line, width: 6}
+      - {role: text, key: 名称, width: 24, max_length: 40}
+      - {role: value, key: "1", width: 14}
+      - {role: text, key: 用途, width: 30}
+    rows:
+      - {key: "1", label: 合计, formula: "row 2 + row 3", style: total}
+      - {key: "2", label: 项目一}
+      - {key: "3", label: 项目二}
+"""
+
+
+def test_a_text_column_holds_the_units_words(tmp_path: Path) -> None:
+    """A column of ``role: text`` is words the unit types in (not a figure): asked for on rows with
+    figures, read back into the data's texts (bounded by max_length), printed; blank on a total row."""
+    from decimal import Decimal
+
+    from generator.core.dataset import Dataset
+    from generator.publish.tables import table_views
+    from generator.xlsx.reader import read_workbook
+    from generator.xlsx.writer import build_workbook
+
+    folder = _copy(tmp_path, "  - fubiao1.yaml\n", "  - fubiao1.yaml\n  - gongkai10.yaml\n")
+    (folder / "gongkai10.yaml").write_text(TEXTED, encoding="utf-8")
+    spec = load_spec(folder)
+    assert spec.tables["公开10"].col_keys() == ["1"]  # words are not figures
+    ds = Dataset(unit_code="430100009", unit_name="测试单位", year=2024,
+                 values={"公开10": {"2": {"1": Decimal("12.00")}, "3": {"1": Decimal("3.50")}}},
+                 texts={"公开10": {"2": {"名称": "中小企业服务平台运维", "用途": "平台运行维护"}}})
+    res = build_workbook(spec, ds, tmp_path / "t.xlsx")
+    wb = openpyxl.load_workbook(res.path)
+    ws = wb["公开10表"]
+    assert [ws[f"C{r}"].value for r in (6, 7, 8)] == [None, "中小企业服务平台运维", None]
+    assert ws["C6"].protection.locked and not ws["C7"].protection.locked and not ws["E8"].protection.locked
+    ws["C8"].value = "农技推广"
+    ws["E8"].value = "=1+1"
+    ws["E7"].value = "长" * 2001
+    wb.save(tmp_path / "typed.xlsx")
+    back = read_workbook(tmp_path / "typed.xlsx", spec=spec)
+    assert back.dataset.texts["公开10"] == {"2": {"名称": "中小企业服务平台运维", "用途": "长" * 2000}, "3": {"名称": "农技推广"}}
+    assert sorted(f.code for f in back.findings if (f.cell or "").startswith("公开10")) == ["formula-in-text-cell",
+                                                                                            "text-too-long"]
+    assert back.values["公开10"]["1"]["1"] == Decimal("15.50")
+    view = next(v for v in table_views(spec, back.dataset) if v.id == "公开10")
+    assert [c.text for c in view.body[1]] == ["项目一", "2", "中小企业服务平台运维", "12.00", "长" * 2000]

@@ -457,6 +457,8 @@ class _TableLayout:
                 sh.text(r, col0 + i, row.key, "line")
             elif c.role == "code":
                 sh.text(r, col0 + i, row.key if b.codelist and row.key.isdigit() else "", "code")
+            elif c.role == "text":
+                self._text_cell(row.key, c, r, col0 + i, row.input and not row.formula, row.label or row.key)
             elif c.role == "name":
                 if b.codelist and row.key.isdigit():
                     name = _name(self.spec, b.codelist, row.key, self.plan.names) or row.label
@@ -464,6 +466,14 @@ class _TableLayout:
                     sh.text(r, col0 + i, _indent(row.key, cl.levels if cl else DEFAULT_LEVELS) + name, style)
                 else:
                     sh.text(r, col0 + i, row.label, style)
+
+    def _text_cell(self, row_key: str, c: Column, r: int, col: int, typed: bool, what: str) -> None:
+        """A text column's cell: words the unit types in (a row with figures; a 科目 leaf), else blank."""
+        if not typed:
+            self.sheet.text(r, col, "", "blank")
+            return
+        self.sheet.put(r, col, CellPlan("field", "text_input", fig=Fig(self.t.id, row_key, c.key or ""),
+                                        label=f"{what} {c.key}", max_length=c.max_length or DEFAULT_FIELD_LENGTH))
 
     def _fixed(self, b: Block, body: int, col0: int) -> int:
         r = body
@@ -546,6 +556,8 @@ class _TableLayout:
     def _section_values(self, b: Block, row_key: str, r: int, col0: int, total: bool) -> None:
         t, sh = self.t, self.sheet
         for i, c in enumerate(b.columns):
+            if c.role == "text":  # words on a 科目 leaf's row only
+                self._text_cell(row_key, c, r, col0 + i, not total and t.is_item(row_key), row_key)
             if c.role != "value":
                 continue
             key = c.key or ""

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
-ROLES = {"label", "line", "code", "name", "value"}
+ROLES = {"label", "line", "code", "name", "value", "text"}
 DEFAULT_LEVELS = (3, 5, 7)  # digits of a 类, 款, 项 in a code list unless it says its levels
 SEVERITIES = {"error", "warning"}
 RULE_KINDS = {"compare", "subset", "statement"}
@@ -110,6 +110,7 @@ class Column:
     line: int | None = None
     measure: str = "money"  # a value column's figures: money (万元, 2 decimals) | count (whole ≥ 0) | area (㎡) | percent
     codelist: str | None = None  # generated from this code list: the key is a code of it (a matrix's columns)
+    max_length: int = 0  # (a text column) characters a cell may hold (0: DEFAULT_FIELD_LENGTH)
 
 
 @dataclass
@@ -546,11 +547,11 @@ def _columns(c: Any, file: str, col: _Collector, codelists: dict[str, CodeList])
         return []
     if c["role"] == "value" and c.get("codelist") is not None:
         return _generated_columns(c, file, col, codelists)
-    if c["role"] == "value" and c.get("key") is None:
-        col.add(file, _line(c), "数值列须有 key（栏次）")
+    if c["role"] in ("value", "text") and c.get("key") is None:
+        col.add(file, _line(c), "数值列须有 key（栏次）" if c["role"] == "value" else "文字列须有 key")
     return [Column(role=c["role"], key=_str(c["key"]) if c.get("key") is not None else None,
                    width=float(c.get("width", 12)), formula=c.get("formula"), line=_line(c),
-                   measure=_str(c.get("measure") or "money"))]
+                   measure=_str(c.get("measure") or "money"), max_length=int(c.get("max_length") or 0))]
 
 
 def _block(raw: Any, file: str, col: _Collector, codelists: dict[str, CodeList] | None = None) -> Block | None:

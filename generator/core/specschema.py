@@ -330,7 +330,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "header": ListOf(ListOf(AnyOf(Text(), Nested("header_cell")), quiet=True), quiet=True),
     },
     "column": {
-        "role": Enum("label", "line", "code", "name", "value", quiet=True),
+        "role": Enum("label", "line", "code", "name", "value", "text", quiet=True),
         "key": Text(),
         "width": Number(positive=True),
         "formula": Expr(),
@@ -338,6 +338,7 @@ LEVELS: dict[str, dict[str, Type]] = {
         "codelist": Text(),
         "codes": ListOf(Text()),
         "level": Int(min=1),
+        "max_length": Int(min=1),
     },
     "row": {
         "key": Text(),

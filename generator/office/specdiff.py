@@ -36,7 +36,7 @@ from ..core.specmap import (
 
 TEMPLATES = templates_root()
 SAMPLE_ITEMS = ["2150550"]  # a 项 code to expand rules and formulas over 科目 sections
-ROLE_ZH = {"label": "项目", "line": "行次", "code": "科目代码", "name": "科目名称", "value": "金额"}
+ROLE_ZH = {"label": "项目", "line": "行次", "code": "科目代码", "name": "科目名称", "value": "金额", "text": "文字"}
 
 
 @dataclass

@@ -157,7 +157,9 @@ def _grid(sh: SheetPlan, first: int, last: int, skip: set[int], figures: Figures
 
 
 def table_view(plan: WorkbookPlan, sh: SheetPlan, figures: Figures, statement: str | None,
-               override: Mapping[Fig, Decimal] | None = None) -> TableView:
+               override: Mapping[Fig, Decimal] | None = None,
+               texts: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None) -> TableView:
+    """One table as printed; ``texts``: the unit's words of its text columns."""
     t = sh.table
     assert t is not None and sh.header_rows is not None
     override = override or {}
@@ -178,7 +180,7 @@ def table_view(plan: WorkbookPlan, sh: SheetPlan, figures: Figures, statement: s
         id=t.id, title=t.title, number=t.number, unit_line=sh.cells[(2, 0)].text,
         money_line=unit_line(t),
         widths=list(sh.widths), header=_grid(sh, h0, h1, set(), None, {}),
-        body=_grid(sh, h1 + 1, body_end, skip, figures, override), notes=notes,
+        body=_grid(sh, h1 + 1, body_end, skip, figures, override, texts), notes=notes,
         statement=(statement or "") if t.statement else None,
         landscape=str(t.print.get("orientation", "landscape")) == "landscape", ncols=len(sh.widths))
     for row in view.body:
@@ -257,5 +259,5 @@ def table_views(spec: Spec, ds: Dataset, override: Mapping[Fig, Decimal] | None 
             if _carries_data(sh, ds):
                 out.append(form_view(sh, figures, ds, override))
             continue
-        out.append(table_view(plan, sh, figures, ds.notes.get(sh.table.id), override))
+        out.append(table_view(plan, sh, figures, ds.notes.get(sh.table.id), override, ds.texts))
     return out
