@@ -84,6 +84,11 @@ def test_the_sample_reads_back_clean_with_its_figures(sc: Spec, built: BuildResu
             assert {c: res.dataset.values[t][r][c] for c in cols} == cols, (t, r)
 
 
+def test_the_guide_says_which_tables_take_5_digit_kuan(built: BuildResult) -> None:
+    guide = [str(r[0]) for r in openpyxl.load_workbook(built.path)["填报说明"].iter_rows(values_only=True) if r[0]]
+    assert any("选择 7 位项级代码（公开08表、公开09表 为 5 位末级代码）" in line for line in guide)
+
+
 def test_an_economic_sections_rows_are_its_kuan_with_their_lei(built: BuildResult) -> None:
     ws = openpyxl.load_workbook(built.path)["公开08表"]
     rows = [(str(r[0].value), str(r[1].value or "").strip()) for r in ws.iter_rows(min_row=7, max_row=24)]
