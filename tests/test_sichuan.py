@@ -297,3 +297,20 @@ def test_a_unit_fills_its_blank_sichuan_template_in_libreoffice(sc: Spec, tmp_pa
     for t, rows in sample.values.items():
         for r, cols in rows.items():
             assert {c: res.dataset.values[t][r][c] for c in cols} == cols, (t, r)
+
+
+@pytest.mark.slow
+def test_demo_in_a_sichuan_round_runs_its_own_sample_tree(tmp_path: Path) -> None:
+    _juesuan(tmp_path, "init", "rnd", "--specs", str(SC))
+    out = _juesuan(tmp_path / "rnd", "demo")
+    assert "层级 510000 示例县农业农村局（2 个单位）审核：错误 0 条" in out
+    assert (tmp_path / "rnd" / "out" / "510000-汇总.xlsx").is_file()
+    assert next((tmp_path / "rnd" / "out" / "公开").glob("*.html")).name == "示例县农业综合技术服务中心2024年度部门决算公开.html"
+
+
+def test_demo_in_a_round_of_a_format_without_a_sample_tree_says_so(tmp_path: Path) -> None:
+    _juesuan(tmp_path, "init", "rnd", "--year", "2025")
+    res = subprocess.run([sys.executable, "-m", "generator", "demo"], cwd=tmp_path / "rnd", capture_output=True,
+                         text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 2 and "本轮规格 2025 没有随附的样例单位树（有样例的规格：2024、sichuan-2024）" in res.stderr
+    assert "Traceback" not in res.stderr

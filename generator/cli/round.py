@@ -202,17 +202,26 @@ def demo_in_round(rnd) -> None:
     from ..publish.source import from_database
     from ..xlsx.writer import build_workbook
 
-    samples = specs_root() / "samples"
-    n = rnd.set_units(samples / "units.csv")
-    click.echo(f"已登记样例单位树（{n} 个单位）到本轮次")
     spec, key = rnd.spec(), rnd.key()
+    samples = specs_root() / "samples"
+    # the sample tree of the round's format: Changsha's (units.csv) for 2024, a format's own (units-VERSION.csv)
+    tree_file = samples / ("units.csv" if spec.version == "2024" else f"units-{spec.version}.csv")
+    if not tree_file.is_file():
+        have = ["2024"] + sorted(p.stem[len("units-"):] for p in samples.glob("units-*.csv"))
+        _die(f"本轮规格 {spec.version} 没有随附的样例单位树（有样例的规格：{'、'.join(have)}）；"
+             "请用 juesuan units set 登记本轮单位，或在 2024 规格的轮次中运行 demo")
+    n = rnd.set_units(tree_file)
+    click.echo(f"已登记样例单位树（{n} 个单位）到本轮次")
     returned = rnd.folder("returned")
     rows, _ = read_units_csv(rnd.units_file)
     for r in rows:
         if r["data"]:
             ds = load_dataset(rnd.root / r["data"])
             ds.unit_code, ds.unit_name = r["code"], r["name"]
-            build_workbook(spec, ds, returned / unit_filename(r["code"], r["name"]), key)
+            try:
+                build_workbook(spec, ds, returned / unit_filename(r["code"], r["name"]), key)
+            except ValueError as exc:  # sample figures another format's tables cannot hold
+                _die(f"随附的样例数据不适用于本轮规格 {spec.version}（{exc}）；请用 juesuan units set 登记本轮单位")
     click.echo(f"已把各单位填好的样例工作簿放入 {returned}")
     tree = load_tree(rnd.units_file)
     out = rnd.folder("out")
