@@ -216,6 +216,7 @@ class Table:
     consolidate: str = "sum"  # sum | list (indicator tables are listed per unit, never summed)
     publish: bool = True  # False: filled in the workbook, not printed as a table (附表1: the 说明's figures)
     _row_index: dict[str, tuple[Block, Row]] | None = field(default=None, init=False, repr=False, compare=False)
+    _section: Block | bool | None = field(default=None, init=False, repr=False, compare=False)  # False: none
 
     @property
     def ncols(self) -> int:
@@ -255,10 +256,11 @@ class Table:
 
     @property
     def section(self) -> Block | None:
-        for b in self.blocks:
-            if b.section:
-                return b
-        return None
+        """The block that is the table's 科目 section (at most one), found once: a loaded table is
+        never changed, and the reader asks for every blank cell of a section."""
+        if self._section is None:
+            self._section = next((b for b in self.blocks if b.section), False)
+        return self._section if isinstance(self._section, Block) else None
 
     def is_item(self, code: str) -> bool:
         """Is ``code`` a leaf 科目 of the table's section (a 7-digit 项 of the functional list, a
