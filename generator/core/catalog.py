@@ -11,8 +11,9 @@ import os
 import pickle
 from pathlib import Path
 
+from . import guide
 from .expr import Compare, Context, ExprError, Fig, Items, cell_formula, compile_expr, parse, terms
-from .resources import specs_root
+from .resources import specs_root, templates_root
 from .rules import expand_rule_static
 from .spec import Block, Rule, Spec, SpecInvalid, Table, parse_spec, split_repeat
 
@@ -24,14 +25,17 @@ def load_spec(root: str | Path) -> Spec:
     named by the SHA-256 of every file of the folder and of the code that parses and checks it, so
     the next process (a command that starts, a worker) loads it in milliseconds. Any change to a
     spec file or to that code is a different name: a stale entry is never read. A cache that
-    cannot be read or written is ignored."""
+    cannot be read or written is ignored. Beside the spec the entry keeps the memo tables of
+    :data:`_KEPT` (the guide sheet's text, rendered once), put back into the loaded spec's memo."""
     root = Path(root)
     path = _cache_path(root)
     if path is not None:
         try:
             with open(path, "rb") as fh:
-                spec = pickle.load(fh)
-            if isinstance(spec, Spec):
+                spec, kept = pickle.load(fh)
+            if isinstance(spec, Spec) and isinstance(kept, dict):
+                for name, memo in kept.items():
+                    spec.cache(name).update(memo)
                 if spec.root != root:  # the same content in another folder (keep the shared object otherwise)
                     spec.root = root
                 return spec
@@ -43,7 +47,11 @@ def load_spec(root: str | Path) -> Spec:
     return spec
 
 
-_CODE = ("spec.py", "specschema.py", "expr.py", "rules.py", "catalog.py")
+_CODE = ("spec.py", "specschema.py", "expr.py", "rules.py", "catalog.py", "guide.py")
+# memo tables of a spec written into its cache entry: name -> what computes it from the spec (the
+# files they are rendered from are part of the entry's name, see _cache_path)
+_KEPT = {"guide": guide.prerender}
+_KEPT_FILES = (guide.TEMPLATE,)
 
 
 def spec_cache_dir() -> Path | None:
@@ -64,6 +72,8 @@ def _cache_path(root: Path) -> Path | None:
         here = Path(__file__).parent
         for name in _CODE:
             h.update((here / name).read_bytes())
+        for name in _KEPT_FILES:
+            h.update((templates_root() / name).read_bytes())
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
@@ -77,8 +87,11 @@ def _write_cache(path: Path, spec: Spec) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as fh:
-            pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            kept = {name: make(spec) for name, make in _KEPT.items()}
+            pickle.dump((spec, kept), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        for name, memo in kept.items():  # this process has them already too
+            spec.cache(name).update(memo)
     except Exception:  # noqa: BLE001 - a read-only home, a full disk, an unpicklable memo: no cache
         pass
 

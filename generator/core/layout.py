@@ -15,8 +15,6 @@ from functools import lru_cache
 from typing import Any
 from unicodedata import east_asian_width
 
-import jinja2
-
 from .. import __version__
 from .expr import (
     BNode,
@@ -33,8 +31,9 @@ from .expr import (
     terms,
     to_excel,
 )
+from .guide import guide_text
 from .resources import templates_root
-from .rules import FAIL, PASS, SLIP, RuleInstance, describe_rule, expand_rules
+from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
 from .spec import (
     DEFAULT_FIELD_LENGTH,
     Block,
@@ -848,27 +847,9 @@ def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
     return sh
 
 
-_JINJA: list[jinja2.Environment] = []
-
-
-def _guide_env() -> jinja2.Environment:
-    """One environment per process: it keeps the compiled template (and recompiles it when the
-    file changes on disk, jinja's auto_reload)."""
-    if not _JINJA:
-        _JINJA.append(jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
-                                         keep_trailing_newline=False, undefined=jinja2.StrictUndefined))
-    return _JINJA[0]
-
-
 def _guide(plan: WorkbookPlan) -> SheetPlan:
-    text = _guide_env().get_template("guide.txt.j2").render(
-        spec=plan.spec, unit_name=plan.unit_name, unit_code=plan.unit_code,
-        tables=list(plan.spec.tables.values()),
-        section_tables=[t.sheet for t in plan.spec.tables.values() if t.section],
-        statement_tables=[t.sheet for t in plan.spec.tables.values() if t.statement],
-        rules=[(r.severity, describe_rule(r.message)) for r in plan.spec.rules],
-        has_sections=any(plan.sections.get(t.id) for t in plan.spec.tables.values() if t.section),
-    )
+    has_sections = any(plan.sections.get(t.id) for t in plan.spec.tables.values() if t.section)
+    text = guide_text(plan.spec, plan.unit_name, plan.unit_code, has_sections)  # no Jinja2 when prerendered
     width = 110  # fits a landscape A4 page as it is (no scaling needed)
     sh = SheetPlan(GUIDE, "guide", widths=[width], landscape=True)
     for i, line in enumerate(x for x in text.splitlines() if x.strip()):
