@@ -870,6 +870,7 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
     sh.header_rows = (1, 1)
     sh.freeze = (2, 0)
     r = 2
+    filled: dict[str, str] = {}
     for idx, inst in enumerate(plan.rule_instances):
         sh.text(r, 0, str(idx + 1), "check_id")
         sh.text(r, 1, inst.message, "check_text")
@@ -885,7 +886,9 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
         sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance * plan.units, "f")))
         status = _status_formula(inst, L, R, D, T)
         if inst.rule.when:
-            status = f'IF({_filled(plan, inst.rule.when, sh.name)}=0,"{PASS}",{status})'
+            if inst.rule.when not in filled:  # the same few tables for many rules
+                filled[inst.rule.when] = _filled(plan, inst.rule.when, sh.name)
+            status = f'IF({filled[inst.rule.when]}=0,"{PASS}",{status})'
         sh.put(r, 7, CellPlan("formula", "check_status", formula=status, calc=("rule", idx, "status")))
         if inst.severity != "error":
             sh.put(r, 8, CellPlan("explain", "explain_input", label=f"差异说明 {inst.id}"))
