@@ -47,7 +47,7 @@ def load_spec(root: str | Path) -> Spec:
     return spec
 
 
-_CODE = ("spec.py", "specschema.py", "expr.py", "rules.py", "catalog.py", "guide.py")
+_CODE = ("spec.py", "specschema.py", "tableid.py", "expr.py", "rules.py", "catalog.py", "guide.py")
 # memo tables of a spec written into its cache entry: name -> what computes it from the spec (the
 # files they are rendered from are part of the entry's name, see _cache_path)
 _KEPT = {"guide": guide.prerender}
