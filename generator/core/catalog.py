@@ -10,6 +10,7 @@ import hashlib
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 from . import guide
 from .expr import Compare, Context, ExprError, Fig, Items, cell_formula, compile_expr, parse, terms
@@ -25,8 +26,8 @@ def load_spec(root: str | Path) -> Spec:
     named by the SHA-256 of every file of the folder and of the code that parses and checks it, so
     the next process (a command that starts, a worker) loads it in milliseconds. Any change to a
     spec file or to that code is a different name: a stale entry is never read. A cache that
-    cannot be read or written is ignored. Beside the spec the entry keeps the memo tables of
-    :data:`_KEPT` (the guide sheet's text, rendered once), put back into the loaded spec's memo."""
+    cannot be read or written is ignored. Beside the spec the entry keeps memo tables of it
+    (:func:`_kept`: the guide sheet's text, rendered once, and more), put back into the loaded spec."""
     root = Path(root)
     path = _cache_path(root)
     if path is not None:
@@ -47,11 +48,26 @@ def load_spec(root: str | Path) -> Spec:
     return spec
 
 
-_CODE = ("spec.py", "specschema.py", "tableid.py", "expr.py", "rules.py", "catalog.py", "guide.py")
-# memo tables of a spec written into its cache entry: name -> what computes it from the spec (the
-# files they are rendered from are part of the entry's name, see _cache_path)
-_KEPT = {"guide": guide.prerender}
-_KEPT_FILES = (guide.TEMPLATE,)
+# the code whose results the cache entry holds: the parsed spec's and the kept memo tables' (layout.py
+# lays out the blank unit of _kept)
+_CODE = ("spec.py", "specschema.py", "tableid.py", "expr.py", "rules.py", "catalog.py", "guide.py", "layout.py")
+_KEPT_FILES = (guide.TEMPLATE,)  # templates the kept memo tables are rendered from (part of the name too)
+
+
+def _kept(spec: Spec) -> dict[str, dict[Any, Any]]:
+    """The memo tables the cache entry keeps beside the spec: the guide's text (both renderings),
+    and what laying out a unit without 科目 fills -- the compiled expressions, the fixed tables'
+    sheets, the rule instances and the 审核 sheet's fixed sides -- so that the first workbook a fresh
+    process reads or builds starts where the second would. Pickled with the spec in one dump, so
+    the sheets' tables are the spec's own objects again when loaded."""
+    from .layout import plan_workbook
+
+    guide.guide_text(spec, "", "", True)  # the rendering with 科目 (the blank unit below renders the other)
+    try:
+        plan_workbook(spec, "000000000", "", spec.year)
+    except Exception:  # noqa: BLE001 - a spec that cannot lay a blank unit out says so where it is used; cached all the same
+        pass
+    return {name: dict(memo) for name, memo in spec._caches.items()}  # noqa: SLF001 - the spec's own memo
 
 
 def spec_cache_dir() -> Path | None:
@@ -87,11 +103,8 @@ def _write_cache(path: Path, spec: Spec) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as fh:
-            kept = {name: make(spec) for name, make in _KEPT.items()}
-            pickle.dump((spec, kept), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((spec, _kept(spec)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-        for name, memo in kept.items():  # this process has them already too
-            spec.cache(name).update(memo)
     except Exception:  # noqa: BLE001 - a read-only home, a full disk, an unpicklable memo: no cache
         pass
 
