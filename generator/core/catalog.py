@@ -67,7 +67,10 @@ def _kept(spec: Spec) -> dict[str, dict[Any, Any]]:
         plan_workbook(spec, "000000000", "", spec.year)
     except Exception:  # noqa: BLE001 - a spec that cannot lay a blank unit out says so where it is used; cached all the same
         pass
-    return {name: dict(memo) for name, memo in spec._caches.items()}  # noqa: SLF001 - the spec's own memo
+    return {name: dict(spec.cache(name)) for name in _KEPT_MEMOS}
+
+
+_KEPT_MEMOS = ("guide", "compiled", "fixed_sheets", "rule_instances", "check_sides")
 
 
 def spec_cache_dir() -> Path | None:
