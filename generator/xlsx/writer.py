@@ -340,6 +340,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
         ws.set_row(r, h)
     merged_first, covered = _merges(sh)
     writer = _CellWriter(ws, sh, plan, values, inputs, ds)
+    write_string, write_blank = ws.write_string, ws.write_blank
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
             continue
@@ -350,8 +351,14 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
             if cell.kind not in ("formula", "input", "field"):
                 text = _cell_text(cell, sh, plan, ds)
                 if text:
-                    ws.write_string(r, c, text, f)
+                    write_string(r, c, text, f)
                 continue
+        if cell.kind == "text":  # most cells: what writer.text does, without the dispatch
+            if cell.text:
+                write_string(r, c, cell.text, f)
+            else:
+                write_blank(r, c, None, f)
+            continue
         writer.visit(r, c, cell)
     _validations(ws, writer, item_list)
     _sheet_setup(ws, sh, plan, fmts)
