@@ -21,6 +21,7 @@ from ..core.dataset import Dataset
 from ..core.expr import Fig, is_item_code
 from ..core.findings import ERROR, INFO, Finding
 from ..core.fsutil import atomic_write_bytes
+from ..core.gcpause import gc_paused
 from ..core.layout import (
     CODES,
     COVER,
@@ -548,7 +549,14 @@ def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | 
     """Build one unit's workbook from its data (or an empty Dataset for a blank template);
     ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened);
     ``kind`` 汇总 for a consolidated workbook (no 填报说明, no spare rows); ``spare_rows`` the
-    number of spare rows per 科目 table (default: the spec's)."""
+    number of spare rows per 科目 table (default: the spec's). (The cyclic garbage collector is
+    paused meanwhile, :mod:`generator.core.gcpause`.)"""
+    with gc_paused():
+        return _build_workbook(spec, ds, out, key, password, spare_rows, units, kind)
+
+
+def _build_workbook(spec: Spec, ds: Dataset, out: Path | None, key: str | None, password: str | None,
+                    spare_rows: int | None, units: int, kind: str) -> BuildResult:
     inputs, findings = prepare_inputs(spec, ds)
     codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
     codes.update(form_sections(spec, ds.values, ds.texts))
