@@ -152,18 +152,21 @@ class _SheetReader(CellHandler[Found]):
 
     # what a unit fills in
     def input(self, r: int, c: int, cell: CellPlan) -> Found:
-        got, where, kw = self.got(r, c), self.where(r, c), label_of(self.sp, cell)
+        got = self.got(r, c)
         value: Decimal | None = None
         if got is not None and got.formula is not None:
-            value, found = input_formula(got, where, kw)
+            value, found = input_formula(got, self.where(r, c), label_of(self.sp, cell))
             yield from found
         elif got is not None:
-            value = yield from self._typed_amount(got, cell, where, kw)
+            value, code, _sev = parse_number(got)
+            if code is not None:  # the usual number needs no address: made for a finding only
+                value = yield from self._typed_amount(got, cell, self.where(r, c), label_of(self.sp, cell))
         reading = self.reading
         if value is None:
             if cell.fig is not None and is_item_code(cell.fig.row):
                 reading.inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
             return
+        where, kw = self.where(r, c), label_of(self.sp, cell)
         if value < 0 and not cell.negative:
             yield Finding("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True), **kw)
         if cell.validate == "count" and value != value.to_integral_value():
@@ -269,8 +272,11 @@ def check(reading: Reading) -> Iterator[Finding]:
             continue
         sheet, got = _SheetReader(reading, sp, raw), raw.cells.get
         for (r, c), cell in sorted(sp.cells.items()):
-            if cell.kind == "text" and _unchanged_text(got((r, c)), cell):
+            kind = cell.kind
+            if kind == "text" and _unchanged_text(got((r, c)), cell):
                 continue  # what sheet.text would find, without a generator per cell
+            if kind == "formula" and not (cell.calc and cell.calc[0] == "name"):
+                continue  # sheet.formula takes a spare row's name cell only (the formulas check the rest)
             yield from sheet.visit(r, c, cell)
         yield from sheet.outside()
     reading.ds.values = reading.inputs
