@@ -52,6 +52,9 @@ class Figures:
         return value
 
     def items(self, it: Items) -> Decimal:
+        key = (it.table, "items " + it.prefix, it.col)  # memoised with the figures (no row key starts so)
+        if key in self._memo:
+            return self._memo[key]
         total = ZERO
         codes = self._item_codes.get(it.table)
         if codes is None:
@@ -60,6 +63,7 @@ class Figures:
         for code in codes:
             if code.startswith(it.prefix):
                 total += self.item_value(it.table, code, it.col)
+        self._memo[key] = total
         return total
 
     # -- helpers
