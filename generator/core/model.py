@@ -41,7 +41,7 @@ class Figures:
                 value = self.items(Items(f.table, prefix, f.col))
         else:
             block, row = found
-            formula = cell_formula(t, block.id, f.row, f.col)
+            formula = _cell_formula(self.spec, t, block.id, f.row, f.col)
             if not row.input and not row.formula:
                 value = ZERO
             elif formula is not None:
@@ -155,6 +155,16 @@ class Figures:
                 for col in b.value_columns:
                     rows.setdefault(row.key, {})[col.key or ""] = self.value(t.id, row.key, col.key or "")
         return out
+
+
+def _cell_formula(spec: Spec, t: Table, block_id: str, row_key: str, col_key: str) -> tuple[str, Context] | None:
+    """cell_formula, memoised per spec (a fixed figure's formula is the spec's, the same in every workbook)."""
+    memo = spec.cache("cell_formula")
+    key = (t.id, block_id, row_key, col_key)
+    if key not in memo:
+        memo[key] = cell_formula(t, block_id, row_key, col_key)
+    found: tuple[str, Context] | None = memo[key]
+    return found
 
 
 def is_formula_figure(t: Table, row_key: str, col_key: str) -> bool:
