@@ -78,6 +78,13 @@ class Figures:
     def _input(self, table: str, row: str, col: str) -> Decimal:
         return self.inputs.get(table, {}).get(row, {}).get(col, ZERO)
 
+    def typed_total(self, table: str) -> Decimal:
+        """Sum of the absolute amounts typed into a table (0: not filled in); once per table."""
+        key = (table, "typed total", "")  # memoised with the figures (no row key is so)
+        if key not in self._memo:
+            self._memo[key] = sum((abs(v) for row in self.inputs.get(table, {}).values() for v in row.values()), ZERO)
+        return self._memo[key]
+
     def item_codes(self, table: str) -> list[str]:
         """The 项 codes of a 科目 section, or the indicator row keys of a form table."""
         codes = self._item_codes.get(table)
