@@ -14,6 +14,7 @@ from typing import Any
 
 from . import guide
 from .expr import Compare, Context, ExprError, Fig, Items, cell_formula, compile_expr, parse, terms
+from .gcpause import gc_paused
 from .resources import specs_root, templates_root
 from .rules import expand_rule_static
 from .spec import Block, Rule, Spec, SpecInvalid, Table, parse_spec, split_repeat
@@ -32,7 +33,7 @@ def load_spec(root: str | Path) -> Spec:
     path = _cache_path(root)
     if path is not None:
         try:
-            with open(path, "rb") as fh:
+            with open(path, "rb") as fh, gc_paused():  # ~50,000 objects: no collection halfway
                 spec, kept = pickle.load(fh)
             if isinstance(spec, Spec) and isinstance(kept, dict):
                 for name, memo in kept.items():

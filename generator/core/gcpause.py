@@ -5,7 +5,8 @@ of the plan) and almost no reference cycles; reference counting frees them. The 
 every 700 allocations, walks the young ones again and again meanwhile, and now and then the
 spec's memo tables with them: ~8% of a read. So the reader and the writer pause it for one
 workbook and collect the youngest generation once when they are done (the few cycles a workbook
-made are freed there, inside the time of that read or build). Nested uses and a collector already
+made are freed there, inside the time of that read or build). Loading a cached spec (some 50,000
+objects at once) is paused the same way. Nested uses and a collector already
 disabled by the caller are left as they are; from several threads the collector is back on once
 the first pauser is done (a pause is an optimisation, never needed for correctness).
 """
