@@ -5,7 +5,7 @@
 Every figure is a ratio to a floor or peer measured in the same run on the same files (this
 machine is shared; absolute times move with its load, paired ratios much less). Every timed call,
 ours or a floor's or a peer's, runs with the same garbage-collector setting: the cyclic collector
-paused, its young generation collected inside the timing (as the reader and the writer run).
+paused, then one collection inside the timing (as the reader and the writer run, gcpause.py).
 
 Units
 -----
@@ -170,8 +170,8 @@ def dataset_for(code: str, name: str, seed: int, broken: bool = False) -> Datase
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """Seconds of one call. Every side -- ours, the floors, the peers -- runs with the cyclic garbage
-    collector paused and its young generation collected at the end, inside the timing: the setting
-    read_workbook and build_workbook give themselves (generator/core/gcpause.py), given to all."""
+    collector paused and one collection at the end, inside the timing: the setting read_workbook and
+    build_workbook give themselves (generator/core/gcpause.py), given to all."""
     t0 = time.perf_counter()
     with gc_paused():
         out = fn()
