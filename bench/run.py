@@ -3,7 +3,9 @@
     python bench/run.py [--n 1000] [--sample 200] [--subset 400] [--workdir DIR] [--seed 1] [--no-dask]
 
 Every figure is a ratio to a floor or peer measured in the same run on the same files (this
-machine is shared; absolute times move with its load, paired ratios much less).
+machine is shared; absolute times move with its load, paired ratios much less). Every timed call,
+ours or a floor's or a peer's, runs with the same garbage-collector setting: the cyclic collector
+paused, then one collection inside the timing (as the reader and the writer run, gcpause.py).
 
 Units
 -----
@@ -81,6 +83,7 @@ from synth import synth_dataset  # noqa: E402
 
 from generator.core.catalog import load_spec  # noqa: E402
 from generator.core.dataset import Dataset  # noqa: E402
+from generator.core.gcpause import gc_paused  # noqa: E402
 from generator.core.spec import Spec  # noqa: E402
 from generator.office.collect import ERR, PASS, UnitTree, unit_report  # noqa: E402
 from generator.office.consolidate import consolidate, write_outputs  # noqa: E402
@@ -166,8 +169,12 @@ def dataset_for(code: str, name: str, seed: int, broken: bool = False) -> Datase
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds of one call. Every side -- ours, the floors, the peers -- runs with the cyclic garbage
+    collector paused and one collection at the end, inside the timing: the setting read_workbook and
+    build_workbook give themselves (generator/core/gcpause.py), given to all."""
     t0 = time.perf_counter()
-    out = fn()
+    with gc_paused():
+        out = fn()
     return time.perf_counter() - t0, out
 
 

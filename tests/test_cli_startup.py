@@ -63,9 +63,11 @@ def test_help_and_read_import_only_what_they_use(seed_xlsx: Path, tmp_path: Path
     mods = _imported(["read", str(seed_xlsx)], tmp_path)
     assert "generator.xlsx.reader" in mods
     assert not [m for m in mods if m.startswith(HEAVY) and m != "jinja2" and not m.startswith("jinja2.")]  # the guide sheet
-    # the first read parsed the spec; the next one loads it from the cache and needs no YAML parser
+    # the first read parsed the spec; the next one loads it from the cache and needs no YAML parser, nor
+    # Jinja2 (the guide sheet's text is in the cache entry), nor the spec schema's checks
     mods = _imported(["read", str(seed_xlsx)], tmp_path)
     assert "generator.xlsx.reader" in mods and "yaml" not in mods
+    assert not [m for m in mods if m.startswith((*HEAVY, "generator.core.specschema"))]
     # a lazy command is there when it is asked for
     mods = _imported(["collect", "--help"], tmp_path)
     assert "generator.cli.collect" in mods and "generator.web" not in mods
@@ -116,3 +118,23 @@ def test_the_c_yaml_parser_keeps_line_numbers(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(SpecInvalid) as exc:
         catalog.load_spec(specs)
     assert any(str(p).startswith(f"{specs / 'gongkai03.yaml'}:6") for p in exc.value.problems), exc.value.problems
+
+
+def test_the_cache_entry_keeps_the_memo_of_a_blank_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec loaded from its cache entry has the memo tables a first workbook fills (no work twice in a
+    fresh process), and the kept sheets' tables are the loaded spec's own objects (identity is compared)."""
+    from generator.core.layout import plan_workbook
+
+    monkeypatch.setenv("JUESUAN_CACHE", str(tmp_path / "cache"))
+    specs = tmp_path / "2024"
+    shutil.copytree(ROOT / "specs" / "2024", specs)
+    catalog.load_spec(specs)  # parsed, written
+    loaded = catalog.load_spec(specs)
+    assert {"guide", "compiled", "fixed_sheets", "rule_instances"} <= set(loaded._caches)
+    for sheet, _figs in loaded.cache("fixed_sheets").values():
+        assert sheet.table is loaded.tables[sheet.table.id]
+    fresh = catalog.parse_spec(specs, checks=(catalog.validate_spec_expressions, catalog.formula_cycles))
+    for sections in ({}, {"公开02": ["215", "21505", "2150550"], "公开03": ["215", "21508", "2150805"]}):
+        want = plan_workbook(fresh, "430100001", "某单位", 2024, sections, key="k")
+        got = plan_workbook(loaded, "430100001", "某单位", 2024, sections, key="k")
+        assert [(s.name, s.cells, s.merges) for s in got.sheets] == [(s.name, s.cells, s.merges) for s in want.sheets]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -379,6 +381,10 @@ def _demo(outdir: Path) -> None:
 
 
 def main() -> None:
+    # at exit the interpreter's last collection would walk every object a command made (~20 ms after
+    # a read, an eighth of juesuan read); frozen first, they are freed by reference counting as the
+    # modules go, unwalked (atexit callbacks, weakref finalizers and open files are unaffected)
+    atexit.register(gc.freeze)
     cli()
 
 

@@ -26,13 +26,17 @@ class _SpareSource:
 
 
 def code_names(plan: WorkbookPlan) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for cl in plan.spec.codelists.values():
-        for code, name in cl.codes.items():
-            names.setdefault(code, name)
-    for code, name in plan.names.items():
-        names.setdefault(code, name)
-    return names
+    """Every code's name: the code lists' (the first list naming it), then the unit's own names.
+    The code lists' part is the same for every unit: gathered once per spec (not to be changed)."""
+    memo = plan.spec.cache("code_names")
+    names: dict[str, str] | None = memo.get("")
+    if names is None:
+        names = memo[""] = {}
+        for cl in plan.spec.codelists.values():
+            for code, name in cl.codes.items():
+                names.setdefault(code, name)
+    extra = {code: name for code, name in plan.names.items() if code not in names}
+    return {**names, **extra} if extra else names
 
 
 def formula_values(

@@ -10,9 +10,12 @@ import hashlib
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
+from . import guide
 from .expr import Compare, Context, ExprError, Fig, Items, cell_formula, compile_expr, parse, terms
-from .resources import specs_root
+from .gcpause import gc_paused
+from .resources import specs_root, templates_root
 from .rules import expand_rule_static
 from .spec import Block, Rule, Spec, SpecInvalid, Table, parse_spec, split_repeat
 
@@ -24,14 +27,17 @@ def load_spec(root: str | Path) -> Spec:
     named by the SHA-256 of every file of the folder and of the code that parses and checks it, so
     the next process (a command that starts, a worker) loads it in milliseconds. Any change to a
     spec file or to that code is a different name: a stale entry is never read. A cache that
-    cannot be read or written is ignored."""
+    cannot be read or written is ignored. Beside the spec the entry keeps memo tables of it
+    (:func:`_kept`: the guide sheet's text, rendered once, and more), put back into the loaded spec."""
     root = Path(root)
     path = _cache_path(root)
     if path is not None:
         try:
-            with open(path, "rb") as fh:
-                spec = pickle.load(fh)
-            if isinstance(spec, Spec):
+            with open(path, "rb") as fh, gc_paused():  # ~50,000 objects: no collection halfway
+                spec, kept = pickle.load(fh)
+            if isinstance(spec, Spec) and isinstance(kept, dict):
+                for name, memo in kept.items():
+                    spec.cache(name).update(memo)
                 if spec.root != root:  # the same content in another folder (keep the shared object otherwise)
                     spec.root = root
                 return spec
@@ -43,7 +49,29 @@ def load_spec(root: str | Path) -> Spec:
     return spec
 
 
-_CODE = ("spec.py", "specschema.py", "expr.py", "rules.py", "catalog.py")
+# the code whose results the cache entry holds: the parsed spec's and the kept memo tables' (layout.py
+# lays out the blank unit of _kept)
+_CODE = ("spec.py", "specschema.py", "tableid.py", "expr.py", "rules.py", "catalog.py", "guide.py", "layout.py")
+_KEPT_FILES = (guide.TEMPLATE,)  # templates the kept memo tables are rendered from (part of the name too)
+
+
+def _kept(spec: Spec) -> dict[str, dict[Any, Any]]:
+    """The memo tables the cache entry keeps beside the spec: the guide's text (both renderings),
+    and what laying out a unit without 科目 fills -- the compiled expressions, the fixed tables'
+    sheets, the rule instances and the 审核 sheet's fixed sides -- so that the first workbook a fresh
+    process reads or builds starts where the second would. Pickled with the spec in one dump, so
+    the sheets' tables are the spec's own objects again when loaded."""
+    from .layout import plan_workbook
+
+    guide.guide_text(spec, "", "", True)  # the rendering with 科目 (the blank unit below renders the other)
+    try:
+        plan_workbook(spec, "000000000", "", spec.year)
+    except Exception:  # noqa: BLE001 - a spec that cannot lay a blank unit out says so where it is used; cached all the same
+        pass
+    return {name: dict(spec.cache(name)) for name in _KEPT_MEMOS}
+
+
+_KEPT_MEMOS = ("guide", "compiled", "fixed_sheets", "rule_instances", "check_sides")
 
 
 def spec_cache_dir() -> Path | None:
@@ -64,6 +92,8 @@ def _cache_path(root: Path) -> Path | None:
         here = Path(__file__).parent
         for name in _CODE:
             h.update((here / name).read_bytes())
+        for name in _KEPT_FILES:
+            h.update((templates_root() / name).read_bytes())
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
@@ -77,7 +107,7 @@ def _write_cache(path: Path, spec: Spec) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as fh:
-            pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((spec, _kept(spec)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except Exception:  # noqa: BLE001 - a read-only home, a full disk, an unpicklable memo: no cache
         pass

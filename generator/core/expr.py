@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .specschema import TABLE_ID_RE as TABLE_RE  # the one table-id rule (公开NN / 附件N)
+from .tableid import TABLE_ID_RE as TABLE_RE  # the one table-id rule (公开NN / 附件N)
 
 if TYPE_CHECKING:
     from .spec import Spec, Table

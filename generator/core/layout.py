@@ -15,8 +15,6 @@ from functools import lru_cache
 from typing import Any
 from unicodedata import east_asian_width
 
-import jinja2
-
 from .. import __version__
 from .expr import (
     BNode,
@@ -33,8 +31,9 @@ from .expr import (
     terms,
     to_excel,
 )
+from .guide import guide_text
 from .resources import templates_root
-from .rules import FAIL, PASS, SLIP, RuleInstance, describe_rule, expand_rules
+from .rules import FAIL, PASS, SLIP, RuleInstance, expand_rules
 from .spec import (
     DEFAULT_FIELD_LENGTH,
     DEFAULT_LEVELS,
@@ -784,23 +783,29 @@ def _finish_formulas(plan: WorkbookPlan, sheets: list[SheetPlan] | None = None) 
             cell.formula = to_excel(cell.node, plan, sh.name)
 
 
-_FIXED_MAX = 256  # kept sheets per spec (one per fixed table in practice)
-UNIT_CELL = (2, 0)  # the "单位：…" cell of a table sheet: the only cell of a fixed table that names the unit
+# kept sheets per spec (a sheet of cell plans is ~100 KB): the fixed tables', and a table's with a 科目
+# or indicator list once a second unit has it (the first sighting notes only its hash, _SEEN_MAX of them)
+_FIXED_MAX = 128
+_SEEN_MAX = 100_000
+UNIT_CELL = (2, 0)  # the "单位：…" cell of a table sheet: the only cell of a kept sheet that names the unit
+_KEPT_CALCS = ("fig", "grade", "spare", "name")  # finished formulas whose text depends on their own sheet only
 
 
-def _fixed_key(plan: WorkbookPlan, t: Table) -> tuple[Any, ...]:
-    """What a fixed table's sheet depends on besides the unit name: the table, and data-given
-    names of its code rows (none in practice)."""
-    keys = {r.key for _b, r in t.fixed_rows()}
-    return (t.id, tuple((k, v) for k, v in plan.names.items() if k in keys))
+def _fixed_key(plan: WorkbookPlan, t: Table, prefix: str = "") -> tuple[Any, ...]:
+    """What a table's sheet depends on besides the unit name: the table (and project, of a repeated
+    form), its 科目 or indicator rows, the data-given names of its code rows, the year (a form's
+    title), the kind of workbook and its spare rows. The memo per (spec, table, 科目 list) a round
+    of varied units reuses: a unit whose 科目 list of a table another unit had gets that sheet."""
+    keys = {r.key for _b, r in t.fixed_rows()} | set(plan.sections.get(t.id, []))
+    return (t.id, prefix, tuple(plan.sections.get(t.id, [])), tuple((k, v) for k, v in plan.names.items() if k in keys),
+            plan.year, plan.kind, plan.spare_rows)
 
 
-def _reuse_fixed(plan: WorkbookPlan, t: Table) -> SheetPlan | None:
-    """The sheet of a table without a 科目 section is the same for every unit but for the unit
-    name: laid out once per spec, then copied (its cell plans are finished and never changed)."""
-    if t.section is not None:
-        return None
-    hit: tuple[SheetPlan, dict[Fig, tuple[str, int, int]]] | None = plan.spec.cache("fixed_sheets").get(_fixed_key(plan, t))
+def _reuse_fixed(plan: WorkbookPlan, t: Table, prefix: str = "") -> SheetPlan | None:
+    """A table's sheet laid out for an earlier unit with the same key (_fixed_key), copied: the
+    same but for the unit name (its cell plans are finished and never changed)."""
+    hit: tuple[SheetPlan, dict[Fig, tuple[str, int, int]]] | None = plan.spec.cache("fixed_sheets").get(
+        _fixed_key(plan, t, prefix))
     if hit is None:
         return None
     sheet, figs = hit
@@ -808,30 +813,43 @@ def _reuse_fixed(plan: WorkbookPlan, t: Table) -> SheetPlan | None:
     unit = cells[UNIT_CELL]
     cells[UNIT_CELL] = CellPlan(unit.kind, unit.style, text=f"单位：{plan.unit_name}")
     plan.fig_cells.update(figs)
+    if sheet.spare is not None:
+        plan.spare[t.id] = sheet.spare
     return replace(sheet, cells=cells, merges=list(sheet.merges), widths=list(sheet.widths), heights=dict(sheet.heights))
 
 
-def _remember_fixed(plan: WorkbookPlan, sheet: SheetPlan) -> None:
-    """Keep a freshly laid out fixed table for _reuse_fixed when nothing in it depends on the
-    unit's 科目: no section, no spare rows, formulas only over tables without a section."""
+def _remember_fixed(plan: WorkbookPlan, sheet: SheetPlan, prefix: str = "") -> None:
+    """Keep a freshly laid out table's sheet for _reuse_fixed when nothing in it depends on other
+    tables' rows: its formulas are over its own cells and over tables without 科目 or indicator rows."""
     t = sheet.table
-    if t is None or t.section is not None or t.kind == "form" or sheet.spare is not None or UNIT_CELL not in sheet.cells:
-        return
-    if sheet.cells[UNIT_CELL].text != f"单位：{plan.unit_name}":
+    if t is None or UNIT_CELL not in sheet.cells or sheet.cells[UNIT_CELL].text != f"单位：{plan.unit_name}":
         return
     for cell in sheet.cells.values():
         if cell.kind == "formula":
-            if not cell.formula or cell.node is None or (cell.calc and cell.calc[0] != "fig"):
+            if not cell.formula or not cell.calc or cell.calc[0] not in _KEPT_CALCS:
                 return
-            for term in terms(cell.node):
-                if isinstance(term, Items) or plan.spec.tables[term.table].section is not None:
+            for term in terms(cell.node) if cell.node is not None else ():
+                other = plan.spec.tables[term.table]
+                if other is not t and (isinstance(term, Items) or other.section is not None or other.kind == "form"):
                     return
+    memo, key = plan.spec.cache("fixed_sheets"), _fixed_key(plan, t, prefix)
+    if len(memo) >= _FIXED_MAX or (plan.sections.get(t.id) and not _seen_before(plan.spec, key)):
+        return
     figs = {f: pos for f, pos in plan.fig_cells.items() if pos[0] == sheet.name}
-    kept = replace(sheet, cells=dict(sheet.cells), merges=list(sheet.merges), widths=list(sheet.widths),
-                   heights=dict(sheet.heights))  # not the plan's own object
-    memo = plan.spec.cache("fixed_sheets")
-    if len(memo) < _FIXED_MAX:
-        memo[_fixed_key(plan, t)] = (kept, figs)
+    memo[key] = (replace(sheet, cells=dict(sheet.cells), merges=list(sheet.merges), widths=list(sheet.widths),
+                         heights=dict(sheet.heights)), figs)  # not the plan's own object
+
+
+def _seen_before(spec: Spec, key: tuple[Any, ...]) -> bool:
+    """Has an earlier unit had this sheet key? (Noted now if not: by hash, the memo stays small.)"""
+    seen = spec.cache("sheet_keys_seen")
+    h = hash(key)
+    if h in seen:
+        return True
+    if len(seen) >= _SEEN_MAX:
+        seen.clear()
+    seen[h] = True
+    return False
 
 
 SPARE_CODE = "9999999"  # the row key a spare row's column formula is bound with
@@ -889,27 +907,9 @@ def _cover(plan: WorkbookPlan, extra: dict[str, str]) -> SheetPlan:
     return sh
 
 
-_JINJA: list[jinja2.Environment] = []
-
-
-def _guide_env() -> jinja2.Environment:
-    """One environment per process: it keeps the compiled template (and recompiles it when the
-    file changes on disk, jinja's auto_reload)."""
-    if not _JINJA:
-        _JINJA.append(jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
-                                         keep_trailing_newline=False, undefined=jinja2.StrictUndefined))
-    return _JINJA[0]
-
-
 def _guide(plan: WorkbookPlan) -> SheetPlan:
-    text = _guide_env().get_template("guide.txt.j2").render(
-        spec=plan.spec, unit_name=plan.unit_name, unit_code=plan.unit_code,
-        tables=list(plan.spec.tables.values()),
-        section_tables=[t.sheet for t in plan.spec.tables.values() if t.section],
-        statement_tables=[t.sheet for t in plan.spec.tables.values() if t.statement],
-        rules=[(r.severity, describe_rule(r.message)) for r in plan.spec.rules],
-        has_sections=any(plan.sections.get(t.id) for t in plan.spec.tables.values() if t.section),
-    )
+    has_sections = any(plan.sections.get(t.id) for t in plan.spec.tables.values() if t.section)
+    text = guide_text(plan.spec, plan.unit_name, plan.unit_code, has_sections)  # no Jinja2 when prerendered
     width = 110  # fits a landscape A4 page as it is (no scaling needed)
     sh = SheetPlan(GUIDE, "guide", widths=[width], landscape=True)
     for i, line in enumerate(x for x in text.splitlines() if x.strip()):
@@ -930,6 +930,7 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
     sh.header_rows = (1, 1)
     sh.freeze = (2, 0)
     r = 2
+    filled: dict[str, str] = {}
     for idx, inst in enumerate(plan.rule_instances):
         sh.text(r, 0, str(idx + 1), "check_id")
         sh.text(r, 1, inst.message, "check_text")
@@ -945,7 +946,9 @@ def _check(plan: WorkbookPlan) -> SheetPlan:
         sh.put(r, 6, CellPlan("number", "check_tol", text=format(inst.tolerance * plan.units, "f")))
         status = _status_formula(inst, L, R, D, T)
         if inst.rule.when:
-            status = f'IF({_filled(plan, inst.rule.when, sh.name)}=0,"{PASS}",{status})'
+            if inst.rule.when not in filled:  # the same few tables for many rules
+                filled[inst.rule.when] = _filled(plan, inst.rule.when, sh.name)
+            status = f'IF({filled[inst.rule.when]}=0,"{PASS}",{status})'
         sh.put(r, 7, CellPlan("formula", "check_status", formula=status, calc=("rule", idx, "status")))
         if inst.severity != "error":
             sh.put(r, 8, CellPlan("explain", "explain_input", label=f"差异说明 {inst.id}"))
@@ -1115,22 +1118,17 @@ def _checked_identity(units: int, kind: str, spare_rows: int | None) -> int | No
     return spare_rows
 
 
-def _table_sheets(plan: WorkbookPlan, unit_name: str) -> list[SheetPlan]:
+def _table_sheets(plan: WorkbookPlan, unit_name: str) -> list[tuple[SheetPlan, str]]:
     """Every table's sheet (a 附件 form once per project) appended to the plan; the ones laid out anew
-    (not reused from an earlier unit's identical fixed table) returned."""
-    fresh: list[SheetPlan] = []
+    (not reused from an earlier unit's identical table, _reuse_fixed) returned with their project."""
+    fresh: list[tuple[SheetPlan, str]] = []
     for t in plan.spec.tables.values():
-        if t.kind == "form":
-            for prefix in form_projects(plan, t):
-                form_sheet = _FormLayout(plan, t, prefix).build()
-                fresh.append(form_sheet)
-                plan.sheets.append(form_sheet)
-            continue
-        sheet = _reuse_fixed(plan, t)
-        if sheet is None:
-            sheet = _TableLayout(plan, t, unit_name).build()
-            fresh.append(sheet)
-        plan.sheets.append(sheet)
+        for prefix in form_projects(plan, t) if t.kind == "form" else [""]:
+            sheet = _reuse_fixed(plan, t, prefix)
+            if sheet is None:
+                sheet = _FormLayout(plan, t, prefix).build() if t.kind == "form" else _TableLayout(plan, t, unit_name).build()
+                fresh.append((sheet, prefix))
+            plan.sheets.append(sheet)
     return fresh
 
 
@@ -1166,9 +1164,9 @@ def plan_workbook(
     fresh = _table_sheets(plan, unit_name)
     plan.sheets.append(_codes_sheet(plan))
     plan.rule_instances = expand_rules(spec, lambda tid: [c for c in sections.get(tid, []) if is_item_code(c)])
-    _finish_formulas(plan, fresh)
-    for sheet in fresh:
-        _remember_fixed(plan, sheet)
+    _finish_formulas(plan, [sheet for sheet, _prefix in fresh])
+    for sheet, prefix in fresh:
+        _remember_fixed(plan, sheet, prefix)
     plan.sheets.insert(len(plan.sheets) - 1, _check(plan))
     plan.sheets.append(_meta(plan))
     return plan

@@ -41,7 +41,7 @@ class Figures:
                 value = self.items(Items(f.table, prefix, f.col))
         else:
             block, row = found
-            formula = cell_formula(t, block.id, f.row, f.col)
+            formula = _cell_formula(self.spec, t, block.id, f.row, f.col)
             if not row.input and not row.formula:
                 value = ZERO
             elif formula is not None:
@@ -52,6 +52,9 @@ class Figures:
         return value
 
     def items(self, it: Items) -> Decimal:
+        key = (it.table, "items " + it.prefix, it.col)  # memoised with the figures (no row key starts so)
+        if key in self._memo:
+            return self._memo[key]
         total = ZERO
         codes = self._item_codes.get(it.table)
         if codes is None:
@@ -60,6 +63,7 @@ class Figures:
         for code in codes:
             if code.startswith(it.prefix):
                 total += self.item_value(it.table, code, it.col)
+        self._memo[key] = total
         return total
 
     # -- helpers
@@ -73,6 +77,13 @@ class Figures:
 
     def _input(self, table: str, row: str, col: str) -> Decimal:
         return self.inputs.get(table, {}).get(row, {}).get(col, ZERO)
+
+    def typed_total(self, table: str) -> Decimal:
+        """Sum of the absolute amounts typed into a table (0: not filled in); once per table."""
+        key = (table, "typed total", "")  # memoised with the figures (no row key is so)
+        if key not in self._memo:
+            self._memo[key] = sum((abs(v) for row in self.inputs.get(table, {}).values() for v in row.values()), ZERO)
+        return self._memo[key]
 
     def item_codes(self, table: str) -> list[str]:
         """The 项 codes of a 科目 section, or the indicator row keys of a form table."""
@@ -149,6 +160,16 @@ class Figures:
                 for col in b.value_columns:
                     rows.setdefault(row.key, {})[col.key or ""] = self.value(t.id, row.key, col.key or "")
         return out
+
+
+def _cell_formula(spec: Spec, t: Table, block_id: str, row_key: str, col_key: str) -> tuple[str, Context] | None:
+    """cell_formula, memoised per spec (a fixed figure's formula is the spec's, the same in every workbook)."""
+    memo = spec.cache("cell_formula")
+    key = (t.id, block_id, row_key, col_key)
+    if key not in memo:
+        memo[key] = cell_formula(t, block_id, row_key, col_key)
+    found: tuple[str, Context] | None = memo[key]
+    return found
 
 
 def is_formula_figure(t: Table, row_key: str, col_key: str) -> bool:

@@ -169,11 +169,7 @@ def judge(op: str, left: Decimal, right: Decimal, tol: Decimal) -> str:
 
 def statement_left(spec: Spec, figures: Figures, table: str) -> Decimal:
     """Sum of absolute input amounts of a table (0 = an empty table)."""
-    total = Decimal(0)
-    for row in figures.inputs.get(table, {}).values():
-        for v in row.values():
-            total += abs(v)
-    return total
+    return figures.typed_total(table)
 
 
 def evaluate_instance(inst: RuleInstance, spec: Spec, figures: Figures, statements: dict[str, str],

@@ -46,10 +46,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLE_ID_RE = re.compile(r"^(?:公开\d\d|附件\d|附表\d)$")
-"""A table id: 公开NN (the 公开 tables), 附件N (the 第五部分 附件 forms) or 附表N (a form the unit fills
-for the 说明's figures, not printed as a table: 附表1 其他重要事项). The expression language recognises
-a table name by this same pattern."""
+from .tableid import TABLE_ID_RE  # the table-id rule (in its own module: expr needs it on every read)
 
 Problem = tuple[str, "int | None", str]
 

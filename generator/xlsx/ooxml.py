@@ -46,6 +46,7 @@ NS = {
 _M = "{" + NS["m"] + "}"
 _REL = "{" + NS["rel"] + "}Relationship"
 _V_TAG, _F_TAG, _IS_TAG, _T_TAG = _M + "v", _M + "f", _M + "is", _M + "t"
+_ROW_TAG, _C_TAG = _M + "row", _M + "c"
 _CT = "{" + NS["ct"] + "}"
 
 
@@ -527,32 +528,33 @@ class _Package:
         sd = root.find(_M + "sheetData")
         if sd is None:
             return
-        start = self.cells
+        start = count = self.cells
+        max_cells = self.limits.max_cells
         masters: dict[str, tuple[int, int, str]] = {}
-        cells = sheet.cells
-        row_tag, c_tag = _M + "row", _M + "c"
+        cells, refs = sheet.cells, _REF_CACHE
         r_idx = -1
-        for row in sd:
-            if row.tag != row_tag:
-                continue  # Excel ignores what is not a row here; its cells are not shown either
+        # the tag filters run in lxml (what is not a row, or not a cell of a row, Excel ignores and does not show)
+        for row in sd.iterchildren(_ROW_TAG):
             r_idx = _row_index(row, r_idx, sheet)
             c_idx = -1
-            for c in row:
-                if c.tag != c_tag:
-                    continue
-                self._count_cell(sheet, start)
+            for c in row.iterchildren(_C_TAG):
+                count += 1
+                if count > max_cells:  # refused, naming the largest sheet
+                    self.cells = count - 1
+                    self._count_cell(sheet, start)
                 ref = c.get("r")
-                if ref is not None:
-                    r, col = _cached_ref(ref)
-                else:  # placed as Excel and LibreOffice place it: after the previous cell of its row
+                if ref is None:  # placed as Excel and LibreOffice place it: after the previous cell of its row
                     r, col = r_idx, c_idx + 1
                     if col >= MAX_COL:
                         raise XlsxError("bad-cell-reference", f"工作表 {sheet.name} 第 {r_idx + 1} 行的单元格超出范围")
+                else:
+                    r, col = refs.get(ref) or _cached_ref(ref)
                 c_idx = col
                 if len(c):  # else a formatted empty cell: no value, no formula
                     got = _cell(c, r, col, sheet.name, shared, masters, problems)
                     if got is not None:
                         cells[(r, col)] = got
+        self.cells = count
         self.cells_by_sheet[sheet.name] = self.cells_by_sheet.get(sheet.name, 0) + self.cells - start
         _merges(root, sheet)
 
@@ -652,8 +654,19 @@ def _cell(c: Any, r: int, col: int, sheet_name: str, shared: list[str], masters:
     """One <c> with children: its type, value (a shared string resolved), formula and style; None when
     it holds neither a value nor a formula."""
     t = c.get("t", "n")
-    f, v, is_ = _children(c)
-    formula = _formula(f, r, col, masters)
+    if len(c) == 1:  # the usual cell: one <v> (or one <f>), taken as _children takes it, without the call
+        f = v = is_ = None
+        ch = c[0]
+        tag = ch.tag
+        if tag == _V_TAG:
+            v = ch
+        elif tag == _F_TAG:
+            f = ch
+        elif tag == _IS_TAG:
+            is_ = ch
+    else:
+        f, v, is_ = _children(c)
+    formula = _formula(f, r, col, masters) if f is not None else None
     value: str | None
     if t == "s":
         value = None
@@ -692,8 +705,8 @@ def _merges(root: Any, sheet: RawSheet) -> None:
             ref = m.get("ref", "")
             if ":" in ref:
                 a, b = ref.split(":", 1)
-                r1, c1 = parse_ref(a)
-                r2, c2 = parse_ref(b)
+                r1, c1 = _cached_ref(a)
+                r2, c2 = _cached_ref(b)
                 sheet.merges.add((r1, c1, r2, c2))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.dataset import Dataset, Values
 from ..core.findings import ERROR, WARNING, Finding, exit_code, has_errors, sort_findings
+from ..core.gcpause import gc_paused
 from ..core.layout import CODES, COVER, COVER_FIELDS, LayoutError, WorkbookPlan
 from ..core.money import fmt
 from ..core.rules import RuleResult
@@ -86,8 +87,15 @@ def read_workbook(
     spec: Spec | None = None,
 ) -> ReadResult:
     """Read one returned workbook with every check (:mod:`generator.xlsx.checks`, in order). Whatever
-    the file holds, the answer is a :class:`ReadResult`, never an exception."""
-    path = str(path)
+    the file holds, the answer is a :class:`ReadResult`, never an exception. (The cyclic garbage
+    collector is paused meanwhile, :mod:`generator.core.gcpause`.)"""
+    with gc_paused():
+        return _read_workbook(str(path), spec_dirs, key, expect_unit, expect_year, file_password, limits, spec)
+
+
+def _read_workbook(path: str, spec_dirs: list[Path] | None, key: str | None, expect_unit: str | None,
+                   expect_year: int | None, file_password: str | None, limits: Limits | None,
+                   spec: Spec | None) -> ReadResult:
     limits = limits or Limits()
     try:
         book = open_xlsx(path, limits, file_password)

@@ -21,6 +21,7 @@ from ..core.dataset import Dataset
 from ..core.expr import Fig, is_item_code
 from ..core.findings import ERROR, INFO, Finding
 from ..core.fsutil import atomic_write_bytes
+from ..core.gcpause import gc_paused
 from ..core.layout import (
     CODES,
     COVER,
@@ -341,6 +342,7 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
         ws.set_row(r, h)
     merged_first, covered = _merges(sh)
     writer = _CellWriter(ws, sh, plan, values, inputs, ds)
+    write_string, write_blank = ws.write_string, ws.write_blank
     for (r, c), cell in sorted(sh.cells.items()):
         if (r, c) in covered:
             continue
@@ -351,8 +353,14 @@ def _write_sheet(ws: Worksheet, sh: Any, plan: WorkbookPlan, fmts: _Formats, val
             if cell.kind not in ("formula", "input", "field"):
                 text = _cell_text(cell, sh, plan, ds)
                 if text:
-                    ws.write_string(r, c, text, f)
+                    write_string(r, c, text, f)
                 continue
+        if cell.kind == "text":  # most cells: what writer.text does, without the dispatch
+            if cell.text:
+                write_string(r, c, cell.text, f)
+            else:
+                write_blank(r, c, None, f)
+            continue
         writer.visit(r, c, cell)
     _validations(ws, writer, item_list, sh.table.leaf_words if sh.table is not None else "7 位项级")
     _sheet_setup(ws, sh, plan, fmts)
@@ -542,7 +550,14 @@ def build_workbook(spec: Spec, ds: Dataset, out: Path | None = None, key: str | 
     """Build one unit's workbook from its data (or an empty Dataset for a blank template);
     ``units`` > 1 for a 汇总 of that many units (recorded, and the rounding band widened);
     ``kind`` 汇总 for a consolidated workbook (no 填报说明, no spare rows); ``spare_rows`` the
-    number of spare rows per 科目 table (default: the spec's)."""
+    number of spare rows per 科目 table (default: the spec's). (The cyclic garbage collector is
+    paused meanwhile, :mod:`generator.core.gcpause`.)"""
+    with gc_paused():
+        return _build_workbook(spec, ds, out, key, password, spare_rows, units, kind)
+
+
+def _build_workbook(spec: Spec, ds: Dataset, out: Path | None, key: str | None, password: str | None,
+                    spare_rows: int | None, units: int, kind: str) -> BuildResult:
     inputs, findings = prepare_inputs(spec, ds)
     codes = section_codes(spec, {t: r for t, r in ds.values.items() if t in spec.tables})
     codes.update(form_sections(spec, ds.values, ds.texts))

@@ -84,6 +84,13 @@ def _shift(raw: RawSheet, r: int, c: int, text: str) -> tuple[str, int] | None:
     return None
 
 
+def _unchanged_text(got: RawCell | None, cell: CellPlan) -> bool:
+    """The common case of a fixed text: it is there, unchanged (nothing to report)."""
+    if got is None:
+        return not cell.text
+    return got.formula is None and got.type != "n" and got.value == cell.text
+
+
 class _SheetReader(CellHandler[Found]):
     """Reads one sheet's planned cells into the reading, yielding what it finds."""
 
@@ -100,10 +107,7 @@ class _SheetReader(CellHandler[Found]):
     # fixed content
     def text(self, r: int, c: int, cell: CellPlan) -> Found:
         got = self.got(r, c)
-        # the common case first: the fixed text is there, unchanged (nothing to report)
-        if got is None and not cell.text:
-            return
-        if got is not None and got.formula is None and got.type != "n" and got.value == cell.text:
+        if _unchanged_text(got, cell):
             return
         yield from self._fixed(r, c, cell, got)
 
@@ -148,18 +152,21 @@ class _SheetReader(CellHandler[Found]):
 
     # what a unit fills in
     def input(self, r: int, c: int, cell: CellPlan) -> Found:
-        got, where, kw = self.got(r, c), self.where(r, c), label_of(self.sp, cell)
+        got = self.got(r, c)
         value: Decimal | None = None
         if got is not None and got.formula is not None:
-            value, found = input_formula(got, where, kw)
+            value, found = input_formula(got, self.where(r, c), label_of(self.sp, cell))
             yield from found
         elif got is not None:
-            value = yield from self._typed_amount(got, cell, where, kw)
+            value, code, _sev = parse_number(got)
+            if code is not None:  # the usual number needs no address: made for a finding only
+                value = yield from self._typed_amount(got, cell, self.where(r, c), label_of(self.sp, cell))
         reading = self.reading
         if value is None:
             if cell.fig is not None and reading.the_plan.spec.tables[cell.fig.table].is_item(cell.fig.row):
                 reading.inputs.setdefault(cell.fig.table, {}).setdefault(cell.fig.row, {})[cell.fig.col] = Decimal(0)
             return
+        where, kw = self.where(r, c), label_of(self.sp, cell)
         if value < 0 and not cell.negative:
             yield Finding("negative-value", ERROR, f"{where} 不应为负数", cell=where, actual=fmt(value, True), **kw)
         if cell.validate == "count" and value != value.to_integral_value():
@@ -263,8 +270,13 @@ def check(reading: Reading) -> Iterator[Finding]:
         raw = reading.book.sheet(sp.name)
         if raw is None:
             continue
-        sheet = _SheetReader(reading, sp, raw)
+        sheet, got = _SheetReader(reading, sp, raw), raw.cells.get
         for (r, c), cell in sorted(sp.cells.items()):
+            kind = cell.kind
+            if kind == "text" and _unchanged_text(got((r, c)), cell):
+                continue  # what sheet.text would find, without a generator per cell
+            if kind == "formula" and not (cell.calc and cell.calc[0] == "name"):
+                continue  # sheet.formula takes a spare row's name cell only (the formulas check the rest)
             yield from sheet.visit(r, c, cell)
         yield from sheet.outside()
     reading.ds.values = reading.inputs

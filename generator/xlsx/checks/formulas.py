@@ -27,18 +27,17 @@ def _stale(sp: SheetPlan, r: int, c: int, cell: CellPlan, got: RawCell, want: An
     """A cached result that is not the recomputed one (no cached result at all is fine)."""
     if got.value is None or want is None:
         return None
-    where = f"{sp.name}!{a1(r, c)}"
     if isinstance(want, Decimal):
         try:
             have: Decimal | None = number_value(got.value)
         except (InvalidOperation, ValueError):
             have = None
         if have is None or abs(have - want) > _MICRO:
-            return Finding("stale-cached-value", ERROR, "", cell=where, expected=fmt(want, True),
+            return Finding("stale-cached-value", ERROR, "", cell=f"{sp.name}!{a1(r, c)}", expected=fmt(want, True),
                            actual=fmt(have, True) if have is not None else got.value, **label_of(sp, cell))
     elif str(want) != (got.value or "") and not (want == "" and got.value in ("", None)):
-        return Finding("stale-cached-value", ERROR, "", cell=where, expected=str(want), actual=got.value,
-                       **label_of(sp, cell))
+        return Finding("stale-cached-value", ERROR, "", cell=f"{sp.name}!{a1(r, c)}", expected=str(want),
+                       actual=got.value, **label_of(sp, cell))
     return None
 
 
@@ -83,11 +82,20 @@ def check(reading: Reading) -> Iterator[Finding]:
     reading.expected, reading.plan_results = formula_values(plan, reading.figures, ds.notes, reading.cell_inputs,
                                                             reading.code_texts)
     stale: list[Finding] = []
+    expected = reading.expected
     for sp in plan.sheets:
         raw = reading.book.sheet(sp.name)
         if raw is None:
             continue
+        name, got_at = sp.name, raw.cells.get
         for (r, c), cell in sp.cells.items():
-            if cell.kind == "formula":
-                yield from _cell(reading, sp, r, c, cell, raw.cells.get((r, c)), stale)
+            if cell.kind != "formula":
+                continue
+            got = got_at((r, c))
+            if got is not None and got.formula is not None and got.formula == cell.formula:  # the usual case, as _cell takes it, without a generator
+                found = _stale(sp, r, c, cell, got, expected.get((name, r, c)))
+                if found is not None:
+                    stale.append(found)
+                continue
+            yield from _cell(reading, sp, r, c, cell, got, stale)
     yield from report_stale(stale)
