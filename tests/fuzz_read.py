@@ -35,7 +35,8 @@ TARGETS = ["/xl/worksheets/sheet3.xml", "xl/worksheets/sheet3.xml", "../x.xml", 
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory since it started (VmHWM). Not ru_maxrss: Linux carries the
-    forking parent's peak over an exec into it, so under pytest-xdist a worker's memory would count."""
+    forking parent's peak over an exec into it, so under pytest-xdist a worker's memory would count (and
+    in bench/probe.py, which uses this too, bench/run.py's own). Elsewhere ru_maxrss (bytes on macOS)."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -43,7 +44,8 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 def rezip(data: bytes, change: dict[str, bytes]) -> bytes:
     zin = zipfile.ZipFile(io.BytesIO(data))
