@@ -27,9 +27,10 @@ EXIT_UNUSABLE = 2
 
 
 def _spec_for(ds: Dataset) -> Any:
-    """The format whose named figures write 十–十三: the round's spec, else the bundled spec of the
-    data's year (None when there is none: those sections are then left out)."""
-    from ..core.catalog import load_spec
+    """The format whose named figures the 说明 speaks: the spec of the data's version (among the
+    round's specs in a round), else the round's spec, else the bundled spec of the data's year (None
+    when there is none: those sections are then left out)."""
+    from ..core.catalog import load_spec, spec_by_version
     from ..core.spec import SpecInvalid
     from ..office.round import RoundError
     from .common import current_round
@@ -37,8 +38,8 @@ def _spec_for(ds: Dataset) -> Any:
     rnd = current_round()
     try:
         if rnd is not None:
-            found = nar.default_format(ds, rnd.spec_dirs()) if ds.version else None
-            return found if found is not None and found.version == ds.version else rnd.spec()
+            found = spec_by_version(ds.version, dirs=rnd.spec_dirs()) if ds.version else None
+            return found if found is not None else rnd.spec()
         if ds.version:
             return nar.default_format(ds)
         folder = specs_root() / str(ds.year or "")
