@@ -225,7 +225,7 @@ class WorkbookPlan:
             vals = f"{p}{_abs(sp.first, sp.value_cols[it.col])}:{_abs(sp.last, sp.value_cols[it.col])}"
             # the comma form: SUMPRODUCT counts text in the amounts as 0, as SUM does (the product
             # form (cond)*range would turn "12" into 12)
-            leaf = _leaf_len(t)
+            leaf = t.leaf_len
             if it.prefix:
                 cond = f'(LEFT({codes},{len(it.prefix)})="{it.prefix}")*(LEN({codes})={leaf})'
             else:
@@ -234,12 +234,6 @@ class WorkbookPlan:
         if not parts:
             return "0"
         return f"SUM({','.join(parts)})" if len(parts) > 1 or ":" in parts[0] else parts[0]
-
-
-def _leaf_len(t: Table) -> int:
-    """Digits of the 科目 a unit types into the table's section (7 for a functional 项)."""
-    sec = t.section
-    return sec.levels[-1] if sec is not None else 7
 
 
 def _col(c: int) -> str:
@@ -980,7 +974,7 @@ def _check_sides(plan: WorkbookPlan, inst: RuleInstance, sheet: str) -> tuple[st
         in_codes = _code_range(plan, rule.in_ or "", sheet)
         if of is None or inn is None or not of_codes or not in_codes:
             return "0", "0"
-        leaf = _leaf_len(spec.tables[rule.of or ""])
+        leaf = spec.tables[rule.of or ""].leaf_len
         return f"SUMPRODUCT((LEN({of_codes})={leaf})*(COUNTIF({in_codes},{of_codes})=0))", "0"
     # statement
     t = spec.tables[rule.table or ""]

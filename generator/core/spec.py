@@ -265,14 +265,18 @@ class Table:
     def is_item(self, code: str) -> bool:
         """Is ``code`` a leaf 科目 of the table's section (a 7-digit 项 of the functional list, a
         5-digit 款 of the economic one)? Leaves are typed in; the levels above them are subtotals."""
-        sec = self.section
-        return sec is not None and code.isdigit() and len(code) == sec.levels[-1]
+        return self.section is not None and code.isdigit() and len(code) == self.leaf_len
+
+    @property
+    def leaf_len(self) -> int:
+        """Digits of the 科目 a unit types into the table's section (7 for a functional 项, 5 for an
+        economic 款; 7 without a section)."""
+        return self.section.levels[-1] if self.section is not None else DEFAULT_LEVELS[-1]
 
     @property
     def leaf_words(self) -> str:
         """How the section's leaf 科目 are called in messages: 7 位项级 (functional), else by digits."""
-        n = self.section.levels[-1] if self.section is not None else 7
-        return "7 位项级" if n == 7 else f"{n} 位末级"
+        return "7 位项级" if self.leaf_len == 7 else f"{self.leaf_len} 位末级"
 
     def with_ancestors(self, code: str) -> list[str]:
         """The code and the codes of its levels above it in the section's list (30101 → 301, 30101)."""

@@ -105,7 +105,7 @@ def build_unit(spec: Spec, row: dict[str, Any], base: Path, key: str | None = No
         out.problem = f"{exc}"
         return out
     ds.unit_code, ds.unit_name = row["code"], row["name"]
-    leaves = {t.id: t.section.levels[-1] for t in spec.tables.values() if t.section is not None}
+    leaves = {t.id: t.leaf_len for t in spec.tables.values() if t.section is not None}
     subjects, bad = parse_subjects(row.get("subjects") or "", tuple(spec.subject_tables), leaves)
     if bad:
         out.problem = "；".join(bad)
